@@ -1,0 +1,200 @@
+"""The one error hierarchy of raypachy.
+
+Every error raised on purpose by raypachy is a ``RaypachyError``. Each family has a
+stable ``code`` (used by the HTTP API and the CLI) and, where it fits, is also a
+builtin so that ordinary ``except KeyError`` / ``except ValueError`` code works::
+
+    RaypachyError
+    ├── NotFoundError (KeyError)                 code "not_found"       HTTP 404
+    │   ├── RepoNotFound, BranchNotFound, CommitNotFound, FileNotFound
+    │   └── PipelineNotFound, JobNotFound, DatumNotFound
+    ├── AlreadyExistsError                       code "already_exists"  HTTP 409
+    │   └── RepoExists, BranchExists, PipelineExists
+    ├── ConflictError                            code "conflict"        HTTP 409
+    │   ├── CommitConflictError   (a branch moved under you: compare-and-swap lost)
+    │   ├── CommitFinishedError   (writing to, or finishing, a finished commit)
+    │   ├── CommitOpenError       (the operation needs a finished commit)
+    │   └── GCBusyError           (gc and writers exclude each other)
+    ├── InvalidArgumentError (ValueError)        code "invalid_argument" HTTP 400
+    │   ├── InvalidNameError, InvalidPathError, InvalidAddressError, InvalidGlobError
+    │   └── InvalidSpecError
+    ├── StorageError                             code "storage_error"   HTTP 500
+    │   ├── ChunkCorruptedError   (bytes on storage do not match their id)
+    │   ├── ObjectMissingError    (a referenced chunk or manifest is gone)
+    │   └── BackendError          (the backend itself failed: disk, network, S3)
+    ├── UnavailableError                         code "unavailable"     HTTP 503
+    └── DatumFailed                              code "datum_failed"    (user code failed)
+
+A user's failing code is a ``DatumFailed`` that keeps the cause; everything else is a
+failure of raypachy or of its input.
+"""
+
+from __future__ import annotations
+
+
+class RaypachyError(Exception):
+    """Root of every error raypachy raises on purpose."""
+
+    code = "error"
+    http_status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        # KeyError would otherwise repr() the message and wrap it in quotes.
+        return self.message
+
+
+# --- not found ---------------------------------------------------------------------
+
+
+class NotFoundError(RaypachyError, KeyError):
+    code = "not_found"
+    http_status = 404
+
+
+class RepoNotFound(NotFoundError):
+    pass
+
+
+class BranchNotFound(NotFoundError):
+    pass
+
+
+class CommitNotFound(NotFoundError):
+    pass
+
+
+class FileNotFound(NotFoundError):
+    pass
+
+
+class PipelineNotFound(NotFoundError):
+    pass
+
+
+class JobNotFound(NotFoundError):
+    pass
+
+
+class DatumNotFound(NotFoundError):
+    pass
+
+
+# --- already exists ----------------------------------------------------------------
+
+
+class AlreadyExistsError(RaypachyError):
+    code = "already_exists"
+    http_status = 409
+
+
+class RepoExists(AlreadyExistsError):
+    pass
+
+
+class BranchExists(AlreadyExistsError):
+    pass
+
+
+class PipelineExists(AlreadyExistsError):
+    pass
+
+
+# --- conflicts ---------------------------------------------------------------------
+
+
+class ConflictError(RaypachyError):
+    code = "conflict"
+    http_status = 409
+
+
+class CommitConflictError(ConflictError):
+    """A branch was not where the caller expected it: another writer moved it first."""
+
+
+class CommitFinishedError(ConflictError):
+    """The commit is already finished; finished commits never change."""
+
+
+class CommitOpenError(ConflictError):
+    """The operation needs a finished commit (or a branch without an open commit)."""
+
+
+class GCBusyError(ConflictError):
+    """Garbage collection and writers exclude each other; one of them is running."""
+
+
+# --- invalid arguments -------------------------------------------------------------
+
+
+class InvalidArgumentError(RaypachyError, ValueError):
+    code = "invalid_argument"
+    http_status = 400
+
+
+class InvalidNameError(InvalidArgumentError):
+    pass
+
+
+class InvalidPathError(InvalidArgumentError):
+    pass
+
+
+class InvalidAddressError(InvalidArgumentError):
+    pass
+
+
+class InvalidGlobError(InvalidArgumentError):
+    pass
+
+
+class InvalidSpecError(InvalidArgumentError):
+    pass
+
+
+# --- storage -----------------------------------------------------------------------
+
+
+class StorageError(RaypachyError):
+    code = "storage_error"
+    http_status = 500
+
+
+class ChunkCorruptedError(StorageError):
+    """Bytes read back from storage do not hash to the id they are stored under."""
+
+    code = "chunk_corrupted"
+
+
+class ObjectMissingError(StorageError):
+    """A chunk or manifest that something references is not on storage."""
+
+    code = "object_missing"
+
+
+class BackendError(StorageError):
+    """The storage backend itself failed (disk full, permission, network, S3 error)."""
+
+    code = "backend_error"
+
+
+class UnavailableError(RaypachyError):
+    code = "unavailable"
+    http_status = 503
+
+
+# --- user code ---------------------------------------------------------------------
+
+
+class DatumFailed(RaypachyError):
+    """A user's transform failed on a datum; ``cause`` keeps what it raised or exited with."""
+
+    code = "datum_failed"
+    http_status = 500
+
+    def __init__(self, message: str, cause: str | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause

@@ -1,0 +1,121 @@
+"""``s3://bucket/prefix``: keys are objects under a prefix, through boto3.
+
+The endpoint comes from ``RAYPACHY_S3_ENDPOINT`` (for MinIO, SeaweedFS, R2...) or the usual
+AWS configuration; credentials come the usual AWS way (env, profile, instance role).
+A single PUT is atomic on S3, so ``put`` needs no temporary object.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from raypachy.errors import BackendError, InvalidArgumentError, ObjectMissingError
+from raypachy.storage.backend import check_key
+
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+def _describe(e: Exception) -> str:
+    if isinstance(e, ClientError):
+        err = e.response.get("Error", {})
+        return f"{err.get('Code', 'error')}: {err.get('Message', '')}".rstrip(": ")
+    # Never echo credentials: botocore messages name endpoints and keys, not secrets.
+    return type(e).__name__ + (f": {e}" if str(e) else "")
+
+
+class S3Backend:
+    """Objects in ``bucket`` under ``prefix``; retries transient errors (botocore standard)."""
+
+    def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None) -> None:
+        if not bucket:
+            raise InvalidArgumentError("an s3:// storage URI needs a bucket: s3://bucket/prefix")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.uri = f"s3://{bucket}/{self.prefix}".rstrip("/")
+        endpoint_url = endpoint_url or os.environ.get("RAYPACHY_S3_ENDPOINT") or None
+        config = Config(
+            retries={"max_attempts": 8, "mode": "standard"},
+            max_pool_connections=32,
+            connect_timeout=5,
+            read_timeout=60,
+            s3={"addressing_style": "path"} if endpoint_url else None,
+        )
+        self._s3: Any = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint_url,
+            config=config,
+            region_name=os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or "us-east-1",
+        )
+
+    @classmethod
+    def from_uri(cls, uri: str) -> S3Backend:
+        parsed = urlparse(uri)
+        return cls(parsed.netloc, parsed.path)
+
+    def _key(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def get(self, key: str) -> bytes:
+        try:
+            body: bytes = self._s3.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            return body
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in _MISSING:
+                raise ObjectMissingError(f"{self.uri}/{key} is missing") from None
+            raise BackendError(f"cannot read {self.uri}/{key}: {_describe(e)}") from e
+        except BotoCoreError as e:
+            raise BackendError(f"cannot read {self.uri}/{key}: {_describe(e)}") from e
+
+    def put(self, key: str, data: bytes) -> None:
+        try:
+            self._s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=bytes(data))
+        except (ClientError, BotoCoreError) as e:
+            raise BackendError(f"cannot write {self.uri}/{key}: {_describe(e)}") from e
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in _MISSING:
+                return False
+            raise BackendError(f"cannot stat {self.uri}/{key}: {_describe(e)}") from e
+        except BotoCoreError as e:
+            raise BackendError(f"cannot stat {self.uri}/{key}: {_describe(e)}") from e
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        if ".." in prefix.split("/"):
+            raise InvalidArgumentError(f"invalid storage prefix {prefix!r}")
+        full = f"{self.prefix}/{prefix}" if self.prefix else prefix
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        try:
+            pages = self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=full
+            )
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    yield obj["Key"][strip:]
+        except (ClientError, BotoCoreError) as e:
+            raise BackendError(f"cannot list {self.uri}/{prefix}: {_describe(e)}") from e
+
+    def delete(self, key: str) -> None:
+        try:
+            self._s3.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except (ClientError, BotoCoreError) as e:
+            raise BackendError(f"cannot delete {self.uri}/{key}: {_describe(e)}") from e
+
+    def sync(self) -> None:
+        return None
+
+    def local_path(self, key: str) -> str | None:
+        return None
