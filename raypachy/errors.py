@@ -23,6 +23,7 @@ builtin so that ordinary ``except KeyError`` / ``except ValueError`` code works:
     │   ├── ObjectMissingError    (a referenced chunk or manifest is gone)
     │   └── BackendError          (the backend itself failed: disk, network, S3)
     ├── UnavailableError                         code "unavailable"     HTTP 503
+    ├── WaitTimeout (TimeoutError)               code "timeout"         HTTP 504
     └── DatumFailed                              code "datum_failed"    (user code failed)
 
 A user's failing code is a ``DatumFailed`` that keeps the cause; everything else is a
@@ -184,6 +185,13 @@ class BackendError(StorageError):
 class UnavailableError(RaypachyError):
     code = "unavailable"
     http_status = 503
+
+
+class WaitTimeout(RaypachyError, TimeoutError):
+    """Waiting for a commit or job took longer than the caller allowed."""
+
+    code = "timeout"
+    http_status = 504
 
 
 # --- user code ---------------------------------------------------------------------

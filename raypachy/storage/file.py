@@ -7,6 +7,7 @@ a key holds a whole value or nothing, even if the writer is killed. Durability i
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -77,10 +78,8 @@ class FileBackend:
                 os.close(fd)
             os.replace(tmp, path)
         except OSError as e:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
             hint = " (the disk is full)" if e.errno == errno.ENOSPC else ""
             raise BackendError(f"cannot write {self.uri}/{key}: {e.strerror}{hint}") from e
 
@@ -99,10 +98,8 @@ class FileBackend:
                     yield key
 
     def delete(self, key: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(key))
-        except FileNotFoundError:
-            pass
 
     def sync(self) -> None:
         fd = os.open(self.root, os.O_RDONLY)

@@ -174,6 +174,14 @@ class Manifest:
                     return
                 yield entry
 
+    def chunk_ids(self) -> set[bytes]:
+        """Every chunk id this manifest references (read column-wise, for gc)."""
+        out: set[bytes] = set()
+        for i in range(self._reader.num_record_batches):
+            refs = self._reader.get_batch(i).column(4)
+            out.update(refs.values.field(0).to_pylist())
+        return out
+
     def scan_prefix(self, prefix: str) -> Iterator[Entry]:
         return self.scan(prefix, prefix_end(prefix))
 

@@ -1,0 +1,246 @@
+"""The commit lifecycle: start, stage layers, finish, one-shot commits, delete and squash.
+
+Expensive work (reading manifests, folding and compacting layers) happens outside any
+transaction; the result is then installed with a compare-and-swap on the rows it was
+computed from, and recomputed if another writer got there first. So no write is lost
+and the metadata lock is held only for a few row updates.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+
+from raypachy.errors import (
+    BranchNotFound,
+    CommitConflictError,
+    CommitFinishedError,
+    CommitNotFound,
+    CommitOpenError,
+    ConflictError,
+)
+from raypachy.pfs.finish import check_collisions, finish_tree
+from raypachy.pfs.metadata import MetadataStore, Tx
+from raypachy.pfs.model import CommitRef
+from raypachy.pfs.names import check_branch_name, is_commit_id
+from raypachy.pfs.records import CommitRecord
+from raypachy.pfs.refs import require_repo, resolve_commit
+from raypachy.storage.manifest import ManifestInfo, ManifestStore
+from raypachy.storage.tree import Tree
+
+MAX_ATTEMPTS = 100
+
+
+def new_commit_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _finished(tx: Tx, repo: str, commit_id: str) -> CommitRecord:
+    rec = tx.commit(repo, commit_id)
+    if rec is None:
+        raise CommitNotFound(f"commit {repo}@{commit_id} not found")
+    return rec
+
+
+class Commits:
+    def __init__(self, meta: MetadataStore, manifests: ManifestStore) -> None:
+        self.meta = meta
+        self.manifests = manifests
+
+    def tree(self, layers: tuple[ManifestInfo, ...]) -> Tree:
+        return Tree([self.manifests.open(m.id) for m in layers if m.rows > 0])
+
+    # --- start and finish ------------------------------------------------------------
+
+    def start(
+        self,
+        repo: str,
+        branch: str | None,
+        parent: str | None = None,
+        description: str = "",
+        commit_id: str | None = None,
+        provenance: tuple[CommitRef, ...] = (),
+        origin: str = "user",
+    ) -> CommitRecord:
+        """Open a new commit on ``branch`` (whose head becomes it) or on ``parent``."""
+        if branch is not None:
+            check_branch_name(branch)
+        commit_id = commit_id or new_commit_id()
+        if not is_commit_id(commit_id):
+            raise CommitConflictError(f"invalid commit id {commit_id!r}: 32 hex characters")
+        with self.meta.write() as tx:
+            require_repo(tx, repo)
+            head_row = tx.branch(repo, branch) if branch else None
+            head = head_row[2] if head_row else None
+            if parent is not None:
+                base = resolve_commit(tx, repo, parent)
+            elif head is not None:
+                base = _finished(tx, repo, head)
+            else:
+                base = None
+            if base is not None and base.is_open:
+                raise CommitOpenError(
+                    f"{repo}@{branch or base.id} has open commit {base.id}: finish it "
+                    f"(raypachy finish commit {repo}@{base.id}) before starting another"
+                )
+            if branch is None and base is None:
+                raise BranchNotFound("a new commit needs a branch or a parent commit")
+            if tx.commit(repo, commit_id) is not None:
+                raise ConflictError(f"commit {repo}@{commit_id} already exists")
+            rec = CommitRecord(
+                repo=repo,
+                id=commit_id,
+                branch=branch,
+                parent=base.id if base else None,
+                origin=origin,
+                description=description,
+                started=time.time(),
+                finished=None,
+                error=None,
+                size_bytes=None,
+                file_count=None,
+                layers=base.layers if base else (),
+                staged=(),
+                provenance=tuple(provenance),
+            )
+            tx.insert_commit(rec)
+            if branch is not None:
+                if head_row is None:
+                    tx.insert_branch(repo, branch, commit_id, rec.started)
+                elif not tx.move_branch(repo, branch, commit_id, head):
+                    raise CommitConflictError(f"branch {repo}@{branch} moved; try again")
+        return rec
+
+    def finish(
+        self, repo: str, commit_id: str, error: str | None = None, description: str | None = None
+    ) -> CommitRecord:
+        """Finish an open commit: fold its staged layers into its tree; it never changes again."""
+        for _ in range(MAX_ATTEMPTS):
+            with self.meta.read() as tx:
+                rec = _finished(tx, repo, commit_id)
+                if not rec.is_open:
+                    raise CommitFinishedError(f"commit {repo}@{commit_id} is already finished")
+                parent = tx.commit(repo, rec.parent) if rec.parent else None
+            base_size = parent.size_bytes or 0 if parent else 0
+            base_count = parent.file_count or 0 if parent else 0
+            tree = finish_tree(self.manifests, rec.layers, base_size, base_count, rec.staged)
+            done = replace(
+                rec,
+                finished=time.time(),
+                error=error,
+                layers=tree.layers,
+                staged=(),
+                size_bytes=tree.size_bytes,
+                file_count=tree.file_count,
+                description=rec.description if description is None else description,
+            )
+            with self.meta.write() as tx:
+                if tx.update_open_commit(rec, done):
+                    return done
+        raise CommitConflictError(f"commit {repo}@{commit_id} kept changing while finishing")
+
+    # --- writing layers ----------------------------------------------------------------
+
+    def stage(self, repo: str, commit_id: str, layer: ManifestInfo) -> CommitRecord:
+        """Add a written layer to an open commit (checked for file/directory collisions)."""
+        entries = list(self.manifests.open(layer.id)) if layer.rows else []
+        for _ in range(MAX_ATTEMPTS):
+            with self.meta.read() as tx:
+                rec = _finished(tx, repo, commit_id)
+            if not rec.is_open:
+                raise CommitFinishedError(
+                    f"commit {repo}@{commit_id} is finished and never changes: write to a "
+                    f"branch or start a new commit"
+                )
+            check_collisions(self.tree(rec.layers + rec.staged), entries)
+            after = replace(rec, staged=(*rec.staged, layer))
+            with self.meta.write() as tx:
+                if tx.update_open_commit(rec, after):
+                    return after
+        raise CommitConflictError(f"commit {repo}@{commit_id} kept changing; try again")
+
+    def commit_layer(self, repo: str, branch: str, layer: ManifestInfo) -> CommitRecord:
+        """Apply a layer to a branch: into its open head, or as a new finished commit."""
+        check_branch_name(branch)
+        entries = list(self.manifests.open(layer.id)) if layer.rows else []
+        for _ in range(MAX_ATTEMPTS):
+            with self.meta.read() as tx:
+                require_repo(tx, repo)
+                row = tx.branch(repo, branch)
+                head = _finished(tx, repo, row[2]) if row and row[2] else None
+            if head is not None and head.is_open:
+                return self.stage(repo, head.id, layer)
+            base = head.layers if head else ()
+            check_collisions(self.tree(base), entries)
+            tree = finish_tree(
+                self.manifests,
+                base,
+                head.size_bytes or 0 if head else 0,
+                head.file_count or 0 if head else 0,
+                (layer,),
+            )
+            now = time.time()
+            rec = CommitRecord(
+                repo, new_commit_id(), branch, head.id if head else None, "user", "",
+                now, now, None, tree.size_bytes, tree.file_count, tree.layers, (),
+            )  # fmt: skip
+            with self.meta.write() as tx:
+                require_repo(tx, repo)
+                current = tx.branch(repo, branch)
+                if current is None and head is None:
+                    tx.insert_branch(repo, branch, rec.id, now)
+                elif current is None or not tx.move_branch(
+                    repo, branch, rec.id, head.id if head else None
+                ):
+                    continue  # another writer moved the branch: rebase on its commit
+                tx.insert_commit(rec)
+                return rec
+        raise CommitConflictError(f"branch {repo}@{branch} kept moving; try again")
+
+    # --- delete and squash ---------------------------------------------------------------
+
+    def remove_set(self, commit_id: str, squash: bool, repo: str | None = None) -> list[str]:
+        """Delete (or squash into its children) every commit carrying ``commit_id``.
+
+        Pachyderm's rules: commits computed from these ones must go with them; squashing
+        needs children (they keep the squashed changes) that are finished; deleting a
+        commit with children is refused (squash it instead). Branches pointing at a
+        deleted commit move back to its parent.
+        """
+        verb = "squash" if squash else "delete"
+        with self.meta.write() as tx:
+            recs = tx.commits(repo=repo, commit_id=commit_id)
+            if not recs:
+                raise CommitNotFound(f"commit {commit_id} not found")
+            for rec in recs:
+                outside = [s for s in tx.subvenance(rec.repo, rec.id) if s.id != commit_id]
+                if outside:
+                    names = ", ".join(str(s) for s in outside)
+                    raise ConflictError(
+                        f"cannot {verb} {rec.ref}: commits computed from it ({names}) "
+                        f"must be {verb}d with it"
+                    )
+                children = tx.children(rec.repo, rec.id)
+                if squash and not children:
+                    raise ConflictError(
+                        f"cannot squash {rec.ref}: it has no children to keep its changes; "
+                        f"use `raypachy delete commit` to drop it"
+                    )
+                if not squash and children:
+                    raise ConflictError(
+                        f"cannot delete {rec.ref}: it has children; squash it instead "
+                        f"(its changes stay in them) or delete the children first"
+                    )
+                for child in children:
+                    if tx.commit(rec.repo, child) is None or _finished(tx, rec.repo, child).is_open:
+                        raise CommitOpenError(
+                            f"cannot {verb} {rec.ref}: its child {rec.repo}@{child} is still open"
+                        )
+            for rec in recs:
+                for child in tx.children(rec.repo, rec.id):
+                    tx.set_parent(rec.repo, child, rec.parent)
+                for name in tx.branches_at(rec.repo, rec.id):
+                    tx.move_branch(rec.repo, name, rec.parent, rec.id)
+                tx.delete_commit(rec.repo, rec.id)
+        return [str(r.ref) for r in recs]

@@ -1,0 +1,43 @@
+"""Garbage collection: delete the manifests and chunks no commit can reach."""
+
+from __future__ import annotations
+
+from raypachy.pfs.leases import Leases
+from raypachy.pfs.metadata import MetadataStore
+from raypachy.pfs.model import GCReport
+from raypachy.pfs.records import layers_from_json
+from raypachy.storage.chunkstore import CHUNK_PREFIX, ChunkStore, chunk_id_from_key
+from raypachy.storage.manifest import MANIFEST_PREFIX, ManifestStore
+
+
+def collect_garbage(
+    meta: MetadataStore, leases: Leases, chunks: ChunkStore, manifests: ManifestStore
+) -> GCReport:
+    """Delete unreachable objects. Raises ``GCBusyError`` while writers are in flight."""
+    with leases.gc():
+        with meta.read() as tx:
+            rows = list(tx.all_layer_lists())
+        live_manifests: set[str] = set()
+        for layers, staged in rows:
+            live_manifests.update(m.id for m in layers_from_json(layers))
+            live_manifests.update(m.id for m in layers_from_json(staged))
+        live_chunks: set[bytes] = set()
+        for manifest_id in live_manifests:
+            live_chunks |= manifests.open(manifest_id).chunk_ids()
+        backend = chunks.backend
+        manifests_deleted = 0
+        for key in list(backend.list(MANIFEST_PREFIX)):
+            if key.rsplit("/", 1)[-1] not in live_manifests:
+                backend.delete(key)
+                manifests_deleted += 1
+        chunks_deleted = kept = 0
+        for key in list(backend.list(CHUNK_PREFIX)):
+            chunk_id = chunk_id_from_key(key)
+            if chunk_id is not None and chunk_id not in live_chunks:
+                backend.delete(key)
+                chunks_deleted += 1
+            else:
+                kept += 1
+        sweep = getattr(backend, "sweep_temp_files", None)
+        temp = sweep() if sweep is not None else 0
+        return GCReport(manifests_deleted, chunks_deleted, temp, kept)

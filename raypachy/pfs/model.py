@@ -1,0 +1,100 @@
+"""The domain objects of PFS: immutable, slotted, and easy to print as JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+CommitId = str  # 32 hex characters; one user change gives one id to every commit it causes
+
+
+def utc(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+def to_json(obj: Any) -> Any:
+    """Turn domain objects (and lists of them) into plain JSON values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if isinstance(obj, (list, tuple)):
+        return [to_json(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: to_json(v) for k, v in obj.items()}
+    return obj
+
+
+@dataclass(frozen=True, slots=True)
+class CommitRef:
+    """A commit named by repo and id: ``repo@id``."""
+
+    repo: str
+    id: CommitId
+
+    def __str__(self) -> str:
+        return f"{self.repo}@{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Repo:
+    name: str
+    created: datetime
+    description: str
+    size_bytes: int  # of the master branch head, as in Pachyderm
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    repo: str
+    name: str
+    head: CommitId | None
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    repo: str
+    id: CommitId
+    branch: str | None
+    parent: CommitId | None
+    origin: Literal["user", "auto"]
+    description: str
+    started: datetime
+    finished: datetime | None
+    error: str | None
+    size_bytes: int | None
+    file_count: int | None
+    provenance: tuple[CommitRef, ...]
+
+    @property
+    def ref(self) -> CommitRef:
+        return CommitRef(self.repo, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    path: str
+    type: Literal["file", "dir"]
+    size_bytes: int
+    hash: str  # hex; for a directory, a hash over its files' paths and hashes
+    commit: CommitRef
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """One path that differs between two commits."""
+
+    path: str
+    change: Literal["added", "deleted", "modified"]
+    old: FileInfo | None
+    new: FileInfo | None
+
+
+@dataclass(frozen=True, slots=True)
+class GCReport:
+    manifests_deleted: int
+    chunks_deleted: int
+    temp_files_deleted: int
+    chunks_kept: int

@@ -1,0 +1,483 @@
+"""``PFS``: Git for data as a Python library (repos, branches, commits, files, gc).
+
+    pfs = PFS.open()                      # $RAYPACHY_HOME, default ~/.raypachy
+    pfs.create_repo("images")
+    pfs.put_file("images@master", "/cat.png", pathlib.Path("cat.png"))
+    pfs.get_file("images@master", "/cat.png")
+    with pfs.modify("images@master") as m:   # several changes, one commit
+        m.put("/a.txt", b"a")
+        m.delete("/old/")
+
+Writes go to the branch's open commit if it has one, else they make a new commit.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from raypachy.errors import (
+    BranchNotFound,
+    CommitConflictError,
+    CommitFinishedError,
+    FileNotFound,
+    InvalidPathError,
+    RepoExists,
+    RepoNotFound,
+    WaitTimeout,
+)
+from raypachy.pfs import files
+from raypachy.pfs.address import Address, parse_address
+from raypachy.pfs.commits import Commits
+from raypachy.pfs.gc import collect_garbage
+from raypachy.pfs.leases import Leases
+from raypachy.pfs.metadata import MetadataStore, Tx
+from raypachy.pfs.model import Branch, Commit, CommitRef, FileChange, FileInfo, GCReport, Repo
+from raypachy.pfs.names import check_branch_name, check_repo_name, is_commit_id, normalize_path
+from raypachy.pfs.records import CommitRecord
+from raypachy.pfs.refs import DEFAULT_BRANCH, require_repo, resolve_commit
+from raypachy.storage import ChunkStore, FileData, FileSetWriter, ManifestStore, open_backend
+from raypachy.storage.ingest import Source
+from raypachy.storage.reader import iter_bytes
+from raypachy.storage.tree import Tree
+
+_UNSET = object()
+
+
+def default_home() -> str:
+    return os.path.expanduser(os.environ.get("RAYPACHY_HOME", "~/.raypachy"))
+
+
+def _addr(target: str | Address) -> Address:
+    return target if isinstance(target, Address) else parse_address(target)
+
+
+class PFS:
+    """The versioned file system over one metadata store and one storage backend."""
+
+    def __init__(self, meta: MetadataStore, storage_uri: str, threads: int = 2) -> None:
+        self.meta = meta
+        self.backend = open_backend(storage_uri)
+        self.chunks = ChunkStore(self.backend)
+        self.manifests = ManifestStore(self.backend)
+        self.commits = Commits(meta, self.manifests)
+        self.leases = Leases(meta)
+        self.threads = threads
+
+    @classmethod
+    def open(cls, home: str | None = None, storage: str | None = None) -> PFS:
+        """Open (creating if needed) the installation at ``home``; storage defaults to
+        ``file://<home>/storage``."""
+        home = os.path.abspath(home or default_home())
+        os.makedirs(home, exist_ok=True)
+        storage = storage or os.environ.get("RAYPACHY_STORAGE") or f"file://{home}/storage"
+        return cls(MetadataStore(os.path.join(home, "metadata.db")), storage)
+
+    # --- repos -------------------------------------------------------------------------
+
+    def create_repo(self, name: str, description: str = "", update: bool = False) -> Repo:
+        check_repo_name(name)
+        with self.meta.write() as tx:
+            if tx.repo(name) is not None:
+                if not update:
+                    raise RepoExists(f"repo {name} already exists")
+                tx.update_repo(name, description)
+            else:
+                tx.insert_repo(name, time.time(), description)
+        return self.inspect_repo(name)
+
+    def inspect_repo(self, name: str) -> Repo:
+        with self.meta.read() as tx:
+            row = tx.repo(name)
+            if row is None:
+                raise RepoNotFound(f"repo {name} not found")
+            return self._repo(tx, row)
+
+    def list_repos(self) -> list[Repo]:
+        with self.meta.read() as tx:
+            return [self._repo(tx, row) for row in tx.repos()]
+
+    def delete_repo(self, name: str) -> None:
+        with self.meta.write() as tx:
+            require_repo(tx, name)
+            tx.delete_repo(name)
+
+    def _repo(self, tx: Tx, row: tuple[str, float, str]) -> Repo:
+        name, created, description = row
+        master = tx.branch(name, DEFAULT_BRANCH)
+        head = tx.commit(name, master[2]) if master and master[2] else None
+        size = (head.size_bytes or 0) if head else 0
+        return Repo(name, datetime.fromtimestamp(created, UTC), description, size)
+
+    # --- branches ------------------------------------------------------------------------
+
+    def create_branch(
+        self, repo: str, name: str, head: str | None = None, expected_head: object = _UNSET
+    ) -> Branch:
+        """Create or move ``repo@name`` to ``head`` (a branch, commit id, with ``^N``).
+
+        With ``expected_head`` (a commit id, or None for "no head") the move is a
+        compare-and-swap: ``CommitConflictError`` if the branch is elsewhere.
+        """
+        check_branch_name(name)
+        with self.meta.write() as tx:
+            require_repo(tx, repo)
+            target = None
+            if head is not None:
+                addr = parse_address(f"{repo}@{head}")
+                rec = resolve_commit(tx, repo, addr.ref, addr.ancestry)
+                target = rec.id if rec else None
+            current = tx.branch(repo, name)
+            if current is None:
+                if expected_head is not _UNSET and expected_head is not None:
+                    raise BranchNotFound(f"branch {repo}@{name} not found")
+                tx.insert_branch(repo, name, target, time.time())
+            else:
+                expected = current[2] if expected_head is _UNSET else expected_head
+                if not tx.move_branch(repo, name, target, expected):  # type: ignore[arg-type]
+                    raise CommitConflictError(
+                        f"branch {repo}@{name} is at {current[2]}, not at {expected_head}: "
+                        f"another writer moved it; re-read it and retry"
+                    )
+        return Branch(repo, name, target)
+
+    def inspect_branch(self, repo: str, name: str) -> Branch:
+        with self.meta.read() as tx:
+            require_repo(tx, repo)
+            row = tx.branch(repo, name)
+        if row is None:
+            raise BranchNotFound(f"branch {repo}@{name} not found")
+        return Branch(*row)
+
+    def list_branches(self, repo: str) -> list[Branch]:
+        with self.meta.read() as tx:
+            require_repo(tx, repo)
+            return [Branch(*row) for row in tx.branches(repo)]
+
+    def delete_branch(self, repo: str, name: str) -> None:
+        with self.meta.write() as tx:
+            require_repo(tx, repo)
+            if tx.branch(repo, name) is None:
+                raise BranchNotFound(f"branch {repo}@{name} not found")
+            tx.delete_branch(repo, name)
+
+    # --- commits ---------------------------------------------------------------------------
+
+    def start_commit(
+        self,
+        target: str,
+        parent: str | None = None,
+        description: str = "",
+        commit_id: str | None = None,
+        provenance: Iterable[CommitRef] = (),
+        origin: str = "user",
+    ) -> Commit:
+        """Open a commit on ``repo@branch``; the branch head moves to it at once."""
+        addr = _addr(target)
+        branch = addr.ref or DEFAULT_BRANCH
+        rec = self.commits.start(
+            addr.repo, branch, parent, description, commit_id, tuple(provenance), origin
+        )
+        return rec.public()
+
+    def finish_commit(
+        self, target: str, error: str | None = None, description: str | None = None
+    ) -> Commit:
+        """Finish the open commit ``repo@id`` (or a branch's open head)."""
+        rec = self._record(target)
+        return self.commits.finish(rec.repo, rec.id, error, description).public()
+
+    def inspect_commit(self, target: str) -> Commit:
+        return self._record(target).public()
+
+    def list_commits(
+        self, repo: str | None = None, branch: str | None = None, limit: int | None = None
+    ) -> list[Commit]:
+        """Newest first: a branch's history, a repo's commits, or every commit."""
+        with self.meta.read() as tx:
+            if branch is not None and repo is not None:
+                out = []
+                rec = resolve_commit(tx, repo, branch)
+                while rec is not None and (limit is None or len(out) < limit):
+                    out.append(rec.public())
+                    rec = tx.commit(repo, rec.parent) if rec.parent else None
+                return out
+            if repo is not None:
+                require_repo(tx, repo)
+            recs = tx.commits(repo=repo)
+        return [r.public() for r in recs[:limit]]
+
+    def commit_set(self, commit_id: str) -> list[Commit]:
+        """Every commit carrying the global id ``commit_id``, in every repo."""
+        with self.meta.read() as tx:
+            return [r.public() for r in tx.commits(commit_id=commit_id)]
+
+    def wait_commit(self, target: str, timeout: float | None = None) -> Commit:
+        """Block until the commit is finished (``WaitTimeout`` after ``timeout`` seconds)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            rec = self._record(target)
+            if not rec.is_open:
+                return rec.public()
+            if deadline is not None and time.monotonic() > deadline:
+                raise WaitTimeout(f"commit {rec.ref} is still open after {timeout}s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def subscribe_commits(
+        self,
+        repo: str,
+        branch: str = DEFAULT_BRANCH,
+        timeout: float | None = None,
+        from_start: bool = False,
+    ) -> Iterator[Commit]:
+        """Yield each new finished commit on a branch, oldest first, as it appears."""
+        seen: set[str] = set()
+        if not from_start:
+            seen.update(c.id for c in self.list_commits(repo, branch))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while deadline is None or time.monotonic() < deadline:
+            fresh = [c for c in self.list_commits(repo, branch) if c.id not in seen]
+            for commit in reversed(fresh):
+                if commit.finished is None:
+                    break
+                seen.add(commit.id)
+                yield commit
+            time.sleep(0.05)
+
+    def delete_commit(self, target: str) -> list[str]:
+        """Delete a commit set (``id`` or ``repo@id``); its branches move back to the parent."""
+        repo, commit_id = self._set_target(target)
+        return self.commits.remove_set(commit_id, squash=False, repo=repo)
+
+    def squash_commit(self, target: str) -> list[str]:
+        """Remove a commit set, keeping its changes in its children."""
+        repo, commit_id = self._set_target(target)
+        return self.commits.remove_set(commit_id, squash=True, repo=repo)
+
+    def _set_target(self, target: str) -> tuple[str | None, str]:
+        if is_commit_id(target):
+            return None, target
+        return None, self._record(target).id
+
+    def _record(self, target: str | Address) -> CommitRecord:
+        addr = _addr(target)
+        with self.meta.read() as tx:
+            rec = resolve_commit(tx, addr.repo, addr.ref, addr.ancestry)
+        if rec is None:
+            raise BranchNotFound(f"branch {addr.repo}@{addr.ref or DEFAULT_BRANCH} has no commits")
+        return rec
+
+    # --- files: writing ----------------------------------------------------------------------
+
+    def modify(self, target: str, on_progress: object = None) -> Modification:
+        """A batch of file changes applied as one layer to ``repo@branch`` or an open commit."""
+        return Modification(self, _addr(target), on_progress)  # type: ignore[arg-type]
+
+    def put_file(self, target: str, path: str, source: Source, append: bool = False) -> Commit:
+        with self.modify(target) as m:
+            m.put(path, source, append=append)
+        return m.commit
+
+    def put_dir(self, target: str, path: str, local_dir: str | os.PathLike[str]) -> Commit:
+        """Put every file under ``local_dir`` at ``path`` (sorted, so repeats dedup)."""
+        with self.modify(target) as m:
+            m.put_tree(path, local_dir)
+        return m.commit
+
+    def delete_file(self, target: str, path: str) -> Commit:
+        with self.modify(target) as m:
+            m.delete(path)
+        return m.commit
+
+    def copy_file(
+        self, src: str, src_path: str, dst: str, dst_path: str, append: bool = False
+    ) -> Commit:
+        """Copy a file or directory between commits without moving any bytes."""
+        with self.modify(dst) as m:
+            m.copy(src, src_path, dst_path, append=append)
+        return m.commit
+
+    # --- files: reading ------------------------------------------------------------------------
+
+    def _view(self, target: str | Address) -> tuple[Tree, CommitRef]:
+        rec = self._record(target)
+        return self.commits.tree(rec.layers + rec.staged), rec.ref
+
+    def inspect_file(self, target: str, path: str = "/") -> FileInfo:
+        tree, ref = self._view(target)
+        return files.inspect(tree, normalize_path(path), ref)
+
+    def list_files(self, target: str, path: str = "/") -> list[FileInfo]:
+        tree, ref = self._view(target)
+        return files.list_dir(tree, normalize_path(path), ref)
+
+    def glob_files(self, target: str, pattern: str) -> list[FileInfo]:
+        tree, ref = self._view(target)
+        return files.glob(tree, pattern, ref)
+
+    def walk_files(self, target: str, path: str = "/") -> Iterator[tuple[str, FileData]]:
+        tree, _ = self._view(target)
+        return files.walk(tree, normalize_path(path))
+
+    def diff_files(self, new: str, old: str | None = None, path: str = "/") -> list[FileChange]:
+        """What changed from ``old`` (default: ``new``'s parent) to ``new`` under ``path``."""
+        new_rec = self._record(new)
+        if old is None:
+            old_rec = self._record(f"{new_rec.repo}@{new_rec.parent}") if new_rec.parent else None
+        else:
+            old_rec = self._record(old)
+        old_tree = self.commits.tree(old_rec.layers + old_rec.staged) if old_rec else Tree([])
+        new_tree = self.commits.tree(new_rec.layers + new_rec.staged)
+        old_ref = old_rec.ref if old_rec else CommitRef(new_rec.repo, "")
+        return files.diff(old_tree, new_tree, normalize_path(path), old_ref, new_rec.ref)
+
+    def open_file(self, target: str, path: str) -> Iterator[bytes]:
+        """Stream a file's bytes (memory stays bounded whatever its size)."""
+        tree, ref = self._view(target)
+        path = normalize_path(path, allow_root=False)
+        data = tree.lookup(path)
+        if data is None:
+            kind = "a directory" if tree.has_dir(path) else "not found"
+            raise FileNotFound(f"file {path} is {kind} in {ref}")
+        return iter_bytes(self.chunks, data)
+
+    def get_file(self, target: str, path: str) -> bytes:
+        return b"".join(self.open_file(target, path))
+
+    def get_to(self, target: str, path: str, dest: str | os.PathLike[str]) -> int:
+        """Write a file, or a directory tree, to the local path ``dest``; returns bytes."""
+        tree, ref = self._view(target)
+        path = normalize_path(path)
+        total = 0
+        found = False
+        for file_path, data in files.walk(tree, path):
+            found = True
+            rel = file_path[len(path) :].lstrip("/") if path != file_path else ""
+            out = Path(dest) / rel if rel else Path(dest)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with open(out, "wb") as f:
+                for piece in iter_bytes(self.chunks, data):
+                    f.write(piece)
+                    total += len(piece)
+        if not found:
+            raise FileNotFound(f"file {path} not found in {ref}")
+        return total
+
+    def gc(self) -> GCReport:
+        """Delete chunks and manifests no commit references (refused while writers run)."""
+        return collect_garbage(self.meta, self.leases, self.chunks, self.manifests)
+
+
+class Modification:
+    """Collects changes; on a clean exit they become one layer in one commit."""
+
+    def __init__(self, pfs: PFS, addr: Address, on_progress: object = None) -> None:
+        self.pfs = pfs
+        self.addr = addr
+        self._on_progress = on_progress
+        self._lease: object = None
+        self._writer: FileSetWriter | None = None
+        self._view: Tree | None = None
+        self.commit: Commit | None = None
+
+    def __enter__(self) -> Modification:
+        with self.pfs.meta.read() as tx:
+            require_repo(tx, self.addr.repo)
+            if self.addr.ref and is_commit_id(self.addr.ref):
+                rec = resolve_commit(tx, self.addr.repo, self.addr.ref)
+                if rec is not None and not rec.is_open:
+                    raise CommitFinishedError(
+                        f"commit {rec.ref} is finished and never changes: write to a branch"
+                    )
+            elif self.addr.ancestry:
+                raise InvalidPathError(f"cannot write to {self.addr}: write to a branch head")
+            else:
+                check_branch_name(self.addr.ref or DEFAULT_BRANCH)
+        self._lease = self.pfs.leases.writer()
+        self._lease.__enter__()  # type: ignore[attr-defined]
+        self._writer = FileSetWriter(
+            self.pfs.chunks,
+            self.pfs.manifests,
+            self.pfs.threads,
+            self._on_progress,  # type: ignore[arg-type]
+        )
+        return self
+
+    def put(self, path: str, source: Source, append: bool = False) -> None:
+        assert self._writer is not None
+        self._writer.put(normalize_path(path, allow_root=False), source, append)
+
+    def put_tree(self, path: str, local_dir: str | os.PathLike[str]) -> None:
+        root = Path(local_dir)
+        if not root.is_dir():
+            raise FileNotFound(f"local directory {root} not found")
+        base = normalize_path(path)
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            rel = file.relative_to(root).as_posix()
+            self.put(base.rstrip("/") + "/" + rel, file)
+
+    def delete(self, path: str) -> None:
+        """Delete a file or a whole directory (``/`` deletes everything)."""
+        assert self._writer is not None
+        path = normalize_path(path)
+        if path == "/":
+            self._writer.delete("/")
+            return
+        tree = self._current_view()
+        if tree.lookup(path) is None and not tree.has_dir(path):
+            raise FileNotFound(f"file {path} not found in {self.addr}")
+        self._writer.delete(path)
+        self._writer.delete(path + "/")
+
+    def copy(self, src: str, src_path: str, dst_path: str, append: bool = False) -> None:
+        assert self._writer is not None
+        src_path = normalize_path(src_path)
+        dst_path = normalize_path(dst_path)
+        tree, ref = self.pfs._view(src)
+        found = False
+        for path, data in files.walk(tree, src_path):
+            found = True
+            rel = path[len(src_path) :] if path != src_path else ""
+            target = (dst_path.rstrip("/") + rel) if rel else dst_path
+            self._writer.put_data(normalize_path(target, allow_root=False), data, append)
+        if not found:
+            raise FileNotFound(f"file {src_path} not found in {ref}")
+
+    def _current_view(self) -> Tree:
+        if self._view is None:
+            try:
+                self._view, _ = self.pfs._view(self.addr)
+            except BranchNotFound:
+                self._view = Tree([])
+        return self._view
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        writer, lease = self._writer, self._lease
+        assert writer is not None
+        try:
+            if exc_type is not None:
+                writer.abort()
+                return
+            if writer.changes == 0:
+                writer.abort()
+                return
+            layer = writer.close()
+            repo, ref = self.addr.repo, self.addr.ref or DEFAULT_BRANCH
+            if is_commit_id(ref):
+                rec = self.pfs.commits.stage(repo, ref, layer)
+            else:
+                rec = self.pfs.commits.commit_layer(repo, ref, layer)
+            self.commit = rec.public()
+        finally:
+            lease.__exit__(None, None, None)  # type: ignore[attr-defined]
