@@ -213,8 +213,9 @@ class Commits:
             recs = tx.commits(repo=repo, commit_id=commit_id)
             if not recs:
                 raise CommitNotFound(f"commit {commit_id} not found")
+            removing = {r.ref for r in recs}
             for rec in recs:
-                outside = [s for s in tx.subvenance(rec.repo, rec.id) if s.id != commit_id]
+                outside = [s for s in tx.subvenance(rec.repo, rec.id) if s not in removing]
                 if outside:
                     names = ", ".join(str(s) for s in outside)
                     raise ConflictError(

@@ -92,5 +92,11 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
 
 
 def glob_match(pattern: str, path: str) -> re.Match[str] | None:
-    """Match a path (``/dir`` for a directory) against a pattern."""
-    return compile_glob(pattern).match(path)
+    """Match a path (``/dir`` for a directory) against a pattern.
+
+    The root ``/`` is matched only by the pattern ``/`` (``/*`` means the entries in it).
+    """
+    regex = compile_glob(pattern)
+    if path == "/" and clean_pattern(pattern) != "/":
+        return None
+    return regex.match(path)

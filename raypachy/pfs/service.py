@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -200,7 +201,7 @@ class PFS:
         """Newest first: a branch's history, a repo's commits, or every commit."""
         with self.meta.read() as tx:
             if branch is not None and repo is not None:
-                out = []
+                out: list[Commit] = []
                 rec = resolve_commit(tx, repo, branch)
                 while rec is not None and (limit is None or len(out) < limit):
                     out.append(rec.public())
@@ -251,7 +252,7 @@ class PFS:
             time.sleep(0.05)
 
     def delete_commit(self, target: str) -> list[str]:
-        """Delete a commit set (``id`` or ``repo@id``); its branches move back to the parent."""
+        """Delete a commit set (``id``) or one commit (``repo@id``); branches move back."""
         repo, commit_id = self._set_target(target)
         return self.commits.remove_set(commit_id, squash=False, repo=repo)
 
@@ -261,9 +262,11 @@ class PFS:
         return self.commits.remove_set(commit_id, squash=True, repo=repo)
 
     def _set_target(self, target: str) -> tuple[str | None, str]:
+        """A bare id names the whole commit set; ``repo@ref`` names one repo's commit."""
         if is_commit_id(target):
             return None, target
-        return None, self._record(target).id
+        rec = self._record(target)
+        return rec.repo, rec.id
 
     def _record(self, target: str | Address) -> CommitRecord:
         addr = _addr(target)
@@ -275,25 +278,25 @@ class PFS:
 
     # --- files: writing ----------------------------------------------------------------------
 
-    def modify(self, target: str, on_progress: object = None) -> Modification:
+    def modify(self, target: str, on_progress: Callable[[int], None] | None = None) -> Modification:
         """A batch of file changes applied as one layer to ``repo@branch`` or an open commit."""
-        return Modification(self, _addr(target), on_progress)  # type: ignore[arg-type]
+        return Modification(self, _addr(target), on_progress)
 
     def put_file(self, target: str, path: str, source: Source, append: bool = False) -> Commit:
         with self.modify(target) as m:
             m.put(path, source, append=append)
-        return m.commit
+        return m.result()
 
     def put_dir(self, target: str, path: str, local_dir: str | os.PathLike[str]) -> Commit:
         """Put every file under ``local_dir`` at ``path`` (sorted, so repeats dedup)."""
         with self.modify(target) as m:
             m.put_tree(path, local_dir)
-        return m.commit
+        return m.result()
 
     def delete_file(self, target: str, path: str) -> Commit:
         with self.modify(target) as m:
             m.delete(path)
-        return m.commit
+        return m.result()
 
     def copy_file(
         self, src: str, src_path: str, dst: str, dst_path: str, append: bool = False
@@ -301,7 +304,7 @@ class PFS:
         """Copy a file or directory between commits without moving any bytes."""
         with self.modify(dst) as m:
             m.copy(src, src_path, dst_path, append=append)
-        return m.commit
+        return m.result()
 
     # --- files: reading ------------------------------------------------------------------------
 
@@ -377,11 +380,13 @@ class PFS:
 class Modification:
     """Collects changes; on a clean exit they become one layer in one commit."""
 
-    def __init__(self, pfs: PFS, addr: Address, on_progress: object = None) -> None:
+    def __init__(
+        self, pfs: PFS, addr: Address, on_progress: Callable[[int], None] | None = None
+    ) -> None:
         self.pfs = pfs
         self.addr = addr
         self._on_progress = on_progress
-        self._lease: object = None
+        self._lease: AbstractContextManager[str] | None = None
         self._writer: FileSetWriter | None = None
         self._view: Tree | None = None
         self.commit: Commit | None = None
@@ -400,14 +405,20 @@ class Modification:
             else:
                 check_branch_name(self.addr.ref or DEFAULT_BRANCH)
         self._lease = self.pfs.leases.writer()
-        self._lease.__enter__()  # type: ignore[attr-defined]
+        self._lease.__enter__()
         self._writer = FileSetWriter(
             self.pfs.chunks,
             self.pfs.manifests,
             self.pfs.threads,
-            self._on_progress,  # type: ignore[arg-type]
+            self._on_progress,
         )
         return self
+
+    def result(self) -> Commit:
+        """The commit the changes went into (after the ``with`` block)."""
+        if self.commit is None:
+            raise RuntimeError("the modification made no change, or is still open")
+        return self.commit
 
     def put(self, path: str, source: Source, append: bool = False) -> None:
         assert self._writer is not None
@@ -464,7 +475,7 @@ class Modification:
         tb: TracebackType | None,
     ) -> None:
         writer, lease = self._writer, self._lease
-        assert writer is not None
+        assert writer is not None and lease is not None
         try:
             if exc_type is not None:
                 writer.abort()
@@ -480,4 +491,4 @@ class Modification:
                 rec = self.pfs.commits.commit_layer(repo, ref, layer)
             self.commit = rec.public()
         finally:
-            lease.__exit__(None, None, None)  # type: ignore[attr-defined]
+            lease.__exit__(None, None, None)

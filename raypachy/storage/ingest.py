@@ -135,7 +135,7 @@ class FileSetWriter:
             self._add(path, self._ingest(io.BytesIO(bytes(source))), append)
         elif isinstance(source, os.PathLike):
             with open(source, "rb", buffering=0) as f:
-                self._add(path, self._ingest(f), append)  # type: ignore[arg-type]
+                self._add(path, self._ingest(f), append)
         else:
             self._add(path, self._ingest(source), append)
 

@@ -104,7 +104,7 @@ class Tree:
     def lookup(self, path: str) -> FileData | None:
         """The content of file ``path``, or None if there is no such file."""
         appended: list[FileData] = []
-        ancestors = ancestor_dirs(path)[1:]
+        ancestors = ancestor_dirs(path)
         result: FileData | None = None
         for layer in reversed(self.layers):
             entry = layer.lookup(path)
@@ -130,7 +130,7 @@ class Tree:
         streams: list[Iterable[Entry]] = []
         for layer in self.layers:
             # Directory deletes above ``prefix`` sort before it: feed them in first.
-            seeds = [e for d in ancestor_dirs(prefix) if _is_tombstone(e := layer.lookup(d))]
+            seeds = [e for d in ancestor_dirs(prefix) if (e := layer.lookup(d)) and e.is_dir_delete]
             streams.append(_chain(seeds, layer.scan(prefix, stop)))
         for entry in merge_layers(streams, bottom=True):
             yield entry.path, entry.data

