@@ -137,7 +137,7 @@ def main() -> None:
             f"commit 1 file: {n_large:,} files (ms)",
             f"{million_s * 1000:.2f}",
             f"ratio {ratio:.2f}; target <= 2",
-        ),  # fmt: skip
+        ),
         (f"build {n_large:,}-file commit (s)", f"{build_s:.1f}", "setup"),
         (f"peak RSS of the {label} put (MiB)", f"{child['peak_rss_mib']:.0f}", "target < 1024"),
     ]
