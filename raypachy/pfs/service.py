@@ -346,14 +346,21 @@ class PFS:
         path = normalize_path(path, allow_root=False)
         data = tree.lookup(path)
         if data is None:
-            kind = "a directory" if tree.has_dir(path) else "not found"
-            raise FileNotFound(f"file {path} is {kind} in {ref}")
+            if tree.has_dir(path):
+                raise FileNotFound(f"{path} is a directory in {ref}: get it with -o LOCAL_DIR")
+            raise FileNotFound(f"file {path} not found in {ref}")
         return iter_bytes(self.chunks, data)
 
     def get_file(self, target: str, path: str) -> bytes:
         return b"".join(self.open_file(target, path))
 
-    def get_to(self, target: str, path: str, dest: str | os.PathLike[str]) -> int:
+    def get_to(
+        self,
+        target: str,
+        path: str,
+        dest: str | os.PathLike[str],
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
         """Write a file, or a directory tree, to the local path ``dest``; returns bytes."""
         tree, ref = self._view(target)
         path = normalize_path(path)
@@ -368,6 +375,8 @@ class PFS:
                 for piece in iter_bytes(self.chunks, data):
                     f.write(piece)
                     total += len(piece)
+                    if on_progress is not None:
+                        on_progress(len(piece))
         if not found:
             raise FileNotFound(f"file {path} not found in {ref}")
         return total

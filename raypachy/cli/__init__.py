@@ -1,0 +1,1 @@
+"""The ``raypachy`` command line: pachctl's verbs and addresses, rich tables, ``-o json``."""

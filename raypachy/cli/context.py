@@ -1,0 +1,58 @@
+"""What every command shares: the client, the ``-o`` option and progress bars."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_state: dict[str, Any] = {"json": False}
+
+
+@functools.cache
+def client() -> Any:
+    """The PFS the commands talk to."""
+    from raypachy.pfs import PFS
+
+    return PFS.open()
+
+
+def output_option(fn: F) -> F:
+    def remember(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        _state["json"] = value == "json"
+        return value
+
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Choice(["json", "table"]),
+        callback=remember,
+        expose_value=True,
+        help="json prints only JSON (a list for list verbs, an object for inspect).",
+    )(fn)
+
+
+@contextmanager
+def progress(verb: str, total: int | None) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on a terminal; nothing when piped or printing JSON."""
+    if _state["json"] or not sys.stderr.isatty():
+        yield None
+        return
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        transient=True,
+        console=None,
+    )
+    with bar:
+        task = bar.add_task(verb, total=total)
+        yield lambda n: bar.advance(task, n)

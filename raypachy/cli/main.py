@@ -1,0 +1,74 @@
+"""Entry point: ``raypachy VERB NOUN ...`` like pachctl, with one-line errors."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from raypachy import __version__
+from raypachy.cli.pfs_commands import NOUNS, gc
+from raypachy.errors import RaypachyError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class _Verb(click.Group):
+    """A verb such as ``list`` whose subcommands are nouns such as ``repo``."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="raypachy")
+def cli() -> None:
+    """raypachy: Git for data and data-driven pipelines on Ray.
+
+    Addresses work as in pachctl: repo@branch, repo@commit, repo@branch^2:/path.
+    """
+
+
+for verb, commands in NOUNS.items():
+    group = _Verb(verb, help=f"{verb.capitalize()} " + ", ".join(c.name for c in commands) + ".")
+    for command in commands:
+        group.add_command(command)
+    cli.add_command(group)
+cli.add_command(gc)
+
+
+@cli.command("version")
+def version() -> None:
+    """Print the raypachy version."""
+    click.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="raypachy", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code)
+    except RaypachyError as e:
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(EXIT_ERROR)
+    except BrokenPipeError:
+        sys.exit(EXIT_ERROR)
+    except OSError as e:
+        if os.environ.get("RAYPACHY_DEBUG"):
+            raise
+        sys.stderr.write(f"error: {e.strerror or e}: {getattr(e, 'filename', '') or ''}\n")
+        sys.exit(EXIT_ERROR)
+    except Exception as e:  # a bug of ours: still one line, with a way to see more
+        if os.environ.get("RAYPACHY_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"error: unexpected {type(e).__name__}: {e} (RAYPACHY_DEBUG=1 for a traceback)\n"
+        )
+        sys.exit(EXIT_ERROR)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,368 @@
+"""Repo, commit, branch and file verbs, as pachctl spells them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from raypachy.cli.context import client, output_option, progress
+from raypachy.cli.render import ago, emit, human_size, print_json, say
+from raypachy.errors import InvalidAddressError
+from raypachy.pfs.address import parse_address
+from raypachy.pfs.model import Commit, FileChange, FileInfo, Repo
+
+
+def _repo_cells(r: Repo) -> list[str]:
+    return [r.name, ago(r.created), human_size(r.size_bytes), r.description]
+
+
+def _commit_cells(c: Commit) -> list[str]:
+    return [
+        c.repo,
+        c.branch or "-",
+        c.id,
+        ago(c.finished) if c.finished else "open",
+        human_size(c.size_bytes),
+        c.origin.upper(),
+        c.error or c.description,
+    ]
+
+
+COMMIT_COLUMNS = ["REPO", "BRANCH", "COMMIT", "FINISHED", "SIZE", "ORIGIN", "DESCRIPTION"]
+
+
+def _file_cells(f: FileInfo) -> list[str]:
+    return [f.path, f.type, human_size(f.size_bytes)]
+
+
+def _split_file_arg(text: str) -> tuple[str, str]:
+    """``repo@ref:/path`` -> (``repo@ref``, ``/path``); the path may be a glob pattern."""
+    head, sep, path = text.partition(":")
+    if not sep:
+        raise InvalidAddressError(f"address {text!r} names no file: add ':/path'")
+    parse_address(head)
+    return head, path or "/"
+
+
+# --- repos -------------------------------------------------------------------------------
+
+
+@click.command("repo")
+@click.argument("name")
+@click.option("-d", "--description", default="", help="What the repo holds.")
+@click.option("--update", is_flag=True, help="Update the description if the repo exists.")
+def create_repo(name: str, description: str, update: bool) -> None:
+    """Create a repo."""
+    client().create_repo(name, description=description, update=update)
+
+
+@click.command("repo")
+@output_option
+def list_repo(output: str | None) -> None:
+    """List repos."""
+    emit(output, client().list_repos(), ["NAME", "CREATED", "SIZE", "DESCRIPTION"], _repo_cells)
+
+
+@click.command("repo")
+@click.argument("name")
+@output_option
+def inspect_repo(name: str, output: str | None) -> None:
+    """Show one repo."""
+    emit(
+        output, client().inspect_repo(name), ["NAME", "CREATED", "SIZE", "DESCRIPTION"], _repo_cells
+    )
+
+
+@click.command("repo")
+@click.argument("name")
+def delete_repo(name: str) -> None:
+    """Delete a repo with its branches and commits (gc reclaims the bytes)."""
+    client().delete_repo(name)
+
+
+# --- commits -----------------------------------------------------------------------------
+
+
+@click.command("commit")
+@click.argument("target", metavar="REPO@BRANCH")
+@click.option("-p", "--parent", help="Parent commit id (default: the branch head).")
+@click.option("-d", "--description", default="", help="What this commit is for.")
+def start_commit(target: str, parent: str | None, description: str) -> None:
+    """Open a commit on a branch; prints its id."""
+    commit = client().start_commit(target, parent=parent, description=description)
+    click.echo(commit.id)
+
+
+@click.command("commit")
+@click.argument("target", metavar="REPO@BRANCH|REPO@ID")
+@click.option("--error", help="Finish the commit with this error.")
+@click.option("-d", "--description", help="Replace the description.")
+def finish_commit(target: str, error: str | None, description: str | None) -> None:
+    """Finish an open commit."""
+    client().finish_commit(target, error=error, description=description)
+
+
+@click.command("commit")
+@click.argument("target", required=False, metavar="[REPO[@BRANCH]|ID]")
+@click.option("-n", "--limit", type=int, help="Show at most this many commits.")
+@output_option
+def list_commit(target: str | None, limit: int | None, output: str | None) -> None:
+    """List commits: a branch's history, a repo's commits, a commit set, or all."""
+    c = client()
+    if target and len(target) == 32 and "@" not in target:
+        commits = c.commit_set(target)
+    elif target:
+        addr = parse_address(target)
+        commits = c.list_commits(addr.repo, addr.ref, limit=limit)
+    else:
+        commits = c.list_commits(limit=limit)
+    emit(output, commits, COMMIT_COLUMNS, _commit_cells)
+
+
+@click.command("commit")
+@click.argument("target", metavar="REPO@REF")
+@output_option
+def inspect_commit(target: str, output: str | None) -> None:
+    """Show one commit (``repo@branch^2`` works)."""
+    emit(output, client().inspect_commit(target), COMMIT_COLUMNS, _commit_cells)
+
+
+@click.command("commit")
+@click.argument("target", metavar="ID|REPO@ID")
+def delete_commit(target: str) -> None:
+    """Delete a commit set (or one repo's commit); branches move back to the parent."""
+    for name in client().delete_commit(target):
+        say(f"deleted {name}")
+
+
+@click.command("commit")
+@click.argument("target", metavar="ID|REPO@ID")
+def squash_commit(target: str) -> None:
+    """Remove a commit set, keeping its changes in its children."""
+    for name in client().squash_commit(target):
+        say(f"squashed {name}")
+
+
+@click.command("commit")
+@click.argument("target", metavar="REPO@REF|ID")
+@click.option("--timeout", type=float, help="Give up after this many seconds.")
+@output_option
+def wait_commit(target: str, timeout: float | None, output: str | None) -> None:
+    """Block until a commit (or every commit of a commit set) is finished."""
+    c = client()
+    if len(target) == 32 and "@" not in target:
+        done = [c.wait_commit(f"{m.repo}@{m.id}", timeout=timeout) for m in c.commit_set(target)]
+        emit(output, done, COMMIT_COLUMNS, _commit_cells)
+    else:
+        emit(output, c.wait_commit(target, timeout=timeout), COMMIT_COLUMNS, _commit_cells)
+
+
+@click.command("commit")
+@click.argument("target", metavar="REPO@BRANCH")
+@click.option("--all", "from_start", is_flag=True, help="Start with the existing commits.")
+@click.option("--timeout", type=float, help="Stop after this many seconds.")
+@output_option
+def subscribe_commit(
+    target: str, from_start: bool, timeout: float | None, output: str | None
+) -> None:
+    """Print each new finished commit on a branch as it lands (one line each)."""
+    addr = parse_address(target)
+    for commit in client().subscribe_commits(
+        addr.repo, addr.ref or "master", timeout=timeout, from_start=from_start
+    ):
+        if output == "json":
+            print_json(commit)
+        else:
+            size = human_size(commit.size_bytes)
+            click.echo(f"{commit.repo}@{commit.id}\t{commit.branch or '-'}\t{size}")
+        sys.stdout.flush()
+
+
+# --- branches ----------------------------------------------------------------------------
+
+
+@click.command("branch")
+@click.argument("target", metavar="REPO@BRANCH")
+@click.option("--head", help="Commit or branch to point at (default: no commit).")
+def create_branch(target: str, head: str | None) -> None:
+    """Create a branch, or move it to --head."""
+    addr = parse_address(target)
+    if addr.ref is None:
+        raise InvalidAddressError(f"{target!r} names no branch: use repo@branch")
+    client().create_branch(addr.repo, addr.ref, head=head)
+
+
+@click.command("branch")
+@click.argument("repo")
+@output_option
+def list_branch(repo: str, output: str | None) -> None:
+    """List a repo's branches."""
+    emit(
+        output, client().list_branches(repo), ["BRANCH", "HEAD"], lambda b: [b.name, b.head or "-"]
+    )
+
+
+@click.command("branch")
+@click.argument("target", metavar="REPO@BRANCH")
+def delete_branch(target: str) -> None:
+    """Delete a branch (its commits stay)."""
+    addr = parse_address(target)
+    if addr.ref is None:
+        raise InvalidAddressError(f"{target!r} names no branch: use repo@branch")
+    client().delete_branch(addr.repo, addr.ref)
+
+
+# --- files -------------------------------------------------------------------------------
+
+
+@click.command("file")
+@click.argument("target", metavar="REPO@BRANCH:/PATH")
+@click.option(
+    "-f", "--file", "source", required=True, help="Local file, directory (-r) or - for stdin."
+)
+@click.option("-r", "--recursive", is_flag=True, help="Put a whole local directory.")
+@click.option("-a", "--append", is_flag=True, help="Append instead of overwriting.")
+def put_file(target: str, source: str, recursive: bool, append: bool) -> None:
+    """Put a local file, a directory tree (-r) or stdin (-f -) into a repo."""
+    commit_target, path = _split_file_arg(target)
+    c = client()
+    local = Path(source)
+    if source == "-":
+        with progress("put", None) as tick, c.modify(commit_target, on_progress=tick) as m:
+            m.put(path, sys.stdin.buffer, append=append)
+    elif recursive or local.is_dir():
+        if not local.is_dir():
+            raise click.BadParameter(f"{source} is not a directory", param_hint="-f")
+        total = sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
+        with progress("put", total) as tick, c.modify(commit_target, on_progress=tick) as m:
+            m.put_tree(path, local)
+    else:
+        if not local.is_file():
+            raise click.BadParameter(f"local file {source} not found", param_hint="-f")
+        with (
+            progress("put", local.stat().st_size) as tick,
+            c.modify(commit_target, on_progress=tick) as m,
+        ):
+            m.put(path, local, append=append)
+
+
+@click.command("file")
+@click.argument("target", metavar="REPO@REF:/PATH")
+@click.option("-o", "--output", "dest", help="Write to this local path (a directory for -r).")
+def get_file(target: str, dest: str | None) -> None:
+    """Print a file (or write it, or a directory, to a local path with -o)."""
+    commit_target, path = _split_file_arg(target)
+    c = client()
+    if dest:
+        info = c.inspect_file(commit_target, path)
+        with progress("get", info.size_bytes) as tick:
+            c.get_to(commit_target, path, dest, on_progress=tick)
+        return
+    out = sys.stdout.buffer
+    for piece in c.open_file(commit_target, path):
+        out.write(piece)
+    out.flush()
+
+
+@click.command("file")
+@click.argument("target", metavar="REPO@REF[:/DIR]")
+@output_option
+def list_file(target: str, output: str | None) -> None:
+    """List a directory."""
+    commit_target, _, path = target.partition(":")
+    emit(
+        output,
+        client().list_files(commit_target, path or "/"),
+        ["NAME", "TYPE", "SIZE"],
+        _file_cells,
+    )
+
+
+@click.command("file")
+@click.argument("target", metavar="REPO@REF:PATTERN")
+@output_option
+def glob_file(target: str, output: str | None) -> None:
+    """List the files and directories a glob pattern matches (what datums a glob makes)."""
+    commit_target, pattern = _split_file_arg(target)
+    emit(output, client().glob_files(commit_target, pattern), ["NAME", "TYPE", "SIZE"], _file_cells)
+
+
+@click.command("file")
+@click.argument("new", metavar="REPO@REF[:/PATH]")
+@click.argument("old", required=False, metavar="[REPO@REF]")
+@output_option
+def diff_file(new: str, old: str | None, output: str | None) -> None:
+    """Show what changed between two commits (default: against the parent)."""
+    commit_target, _, path = new.partition(":")
+    old_target = old.partition(":")[0] if old else None
+    changes = client().diff_files(commit_target, old_target, path or "/")
+
+    def cells(ch: FileChange) -> list[str]:
+        size = ch.new.size_bytes if ch.new else ch.old.size_bytes if ch.old else 0
+        return [ch.change, ch.path, human_size(size)]
+
+    emit(output, changes, ["CHANGE", "PATH", "SIZE"], cells)
+
+
+@click.command("file")
+@click.argument("src", metavar="SRC_REPO@REF:/PATH")
+@click.argument("dst", metavar="DST_REPO@BRANCH:/PATH")
+@click.option("-a", "--append", is_flag=True, help="Append to the destination.")
+def copy_file(src: str, dst: str, append: bool) -> None:
+    """Copy a file or directory between commits without moving any bytes."""
+    src_target, src_path = _split_file_arg(src)
+    dst_target, dst_path = _split_file_arg(dst)
+    client().copy_file(src_target, src_path, dst_target, dst_path, append=append)
+
+
+@click.command("file")
+@click.argument("target", metavar="REPO@BRANCH:/PATH")
+def delete_file(target: str) -> None:
+    """Delete a file or a directory."""
+    commit_target, path = _split_file_arg(target)
+    client().delete_file(commit_target, path)
+
+
+@click.command("file")
+@click.argument("target", metavar="REPO@REF:/PATH")
+@output_option
+def inspect_file(target: str, output: str | None) -> None:
+    """Show one file or directory, with its hash."""
+    commit_target, path = _split_file_arg(target)
+    info = client().inspect_file(commit_target, path)
+    emit(output, info, ["NAME", "TYPE", "SIZE", "HASH"], lambda f: [*_file_cells(f), f.hash])
+
+
+@click.command("gc")
+@output_option
+def gc(output: str | None) -> None:
+    """Delete chunks and manifests that no commit references."""
+    report = client().gc()
+    if output == "json":
+        print_json(report)
+    else:
+        say(
+            f"deleted {report.chunks_deleted} chunks and {report.manifests_deleted} manifests; "
+            f"{report.chunks_kept} chunks in use"
+        )
+
+
+NOUNS: dict[str, list[Any]] = {
+    "create": [create_repo, create_branch],
+    "list": [list_repo, list_commit, list_branch, list_file],
+    "inspect": [inspect_repo, inspect_commit, inspect_file],
+    "delete": [delete_repo, delete_commit, delete_branch, delete_file],
+    "start": [start_commit],
+    "finish": [finish_commit],
+    "squash": [squash_commit],
+    "wait": [wait_commit],
+    "subscribe": [subscribe_commit],
+    "put": [put_file],
+    "get": [get_file],
+    "glob": [glob_file],
+    "diff": [diff_file],
+    "copy": [copy_file],
+}
