@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 
 from raypachy.errors import (
     BranchNotFound,
@@ -38,11 +37,13 @@ from raypachy.pfs.gc import collect_garbage
 from raypachy.pfs.leases import Leases
 from raypachy.pfs.metadata import MetadataStore, Tx
 from raypachy.pfs.model import Branch, Commit, CommitRef, FileChange, FileInfo, GCReport, Repo
+from raypachy.pfs.modification import Modification
 from raypachy.pfs.names import check_branch_name, check_repo_name, is_commit_id, normalize_path
 from raypachy.pfs.records import CommitRecord
 from raypachy.pfs.refs import DEFAULT_BRANCH, require_repo, resolve_commit
-from raypachy.storage import ChunkStore, FileData, FileSetWriter, ManifestStore, open_backend
+from raypachy.storage import ChunkStore, FileData, ManifestStore, open_backend
 from raypachy.storage.ingest import Source
+from raypachy.storage.manifest import ManifestInfo
 from raypachy.storage.reader import iter_bytes
 from raypachy.storage.tree import Tree
 
@@ -282,6 +283,51 @@ class PFS:
         """A batch of file changes applied as one layer to ``repo@branch`` or an open commit."""
         return Modification(self, _addr(target), on_progress)
 
+    # --- the write side a Modification needs (see raypachy.pfs.modification) -----------------
+
+    def check_writable(self, addr: Address) -> None:
+        with self.meta.read() as tx:
+            require_repo(tx, addr.repo)
+            if addr.ref and is_commit_id(addr.ref):
+                rec = resolve_commit(tx, addr.repo, addr.ref)
+                if rec is not None and not rec.is_open:
+                    raise CommitFinishedError(
+                        f"commit {rec.ref} is finished and never changes: write to a branch"
+                    )
+            elif addr.ancestry:
+                raise InvalidPathError(f"cannot write to {addr}: write to a branch head")
+            else:
+                check_branch_name(addr.ref or DEFAULT_BRANCH)
+
+    def write_lease(self) -> AbstractContextManager[str]:
+        return self.leases.writer()
+
+    def path_kind(self, addr: Address, path: str) -> str | None:
+        try:
+            tree, _ = self._view(addr)
+        except BranchNotFound:
+            return None
+        if path != "/" and tree.lookup(path) is not None:
+            return "file"
+        return "dir" if tree.has_dir(path) else None
+
+    def walk_data(self, source: str, path: str) -> Iterator[tuple[str, FileData]]:
+        tree, ref = self._view(source)
+        found = False
+        for item in files.walk(tree, path):
+            found = True
+            yield item
+        if not found:
+            raise FileNotFound(f"file {path} not found in {ref}")
+
+    def register_layer(self, addr: Address, layer: ManifestInfo, lease_id: str = "") -> Commit:
+        """Apply a written layer to ``repo@branch`` (its open head, or a new commit) or to an
+        open commit ``repo@id``."""
+        ref = addr.ref or DEFAULT_BRANCH
+        if is_commit_id(ref):
+            return self.commits.stage(addr.repo, ref, layer).public()
+        return self.commits.commit_layer(addr.repo, ref, layer).public()
+
     def put_file(self, target: str, path: str, source: Source, append: bool = False) -> Commit:
         with self.modify(target) as m:
             m.put(path, source, append=append)
@@ -384,120 +430,3 @@ class PFS:
     def gc(self) -> GCReport:
         """Delete chunks and manifests no commit references (refused while writers run)."""
         return collect_garbage(self.meta, self.leases, self.chunks, self.manifests)
-
-
-class Modification:
-    """Collects changes; on a clean exit they become one layer in one commit."""
-
-    def __init__(
-        self, pfs: PFS, addr: Address, on_progress: Callable[[int], None] | None = None
-    ) -> None:
-        self.pfs = pfs
-        self.addr = addr
-        self._on_progress = on_progress
-        self._lease: AbstractContextManager[str] | None = None
-        self._writer: FileSetWriter | None = None
-        self._view: Tree | None = None
-        self.commit: Commit | None = None
-
-    def __enter__(self) -> Modification:
-        with self.pfs.meta.read() as tx:
-            require_repo(tx, self.addr.repo)
-            if self.addr.ref and is_commit_id(self.addr.ref):
-                rec = resolve_commit(tx, self.addr.repo, self.addr.ref)
-                if rec is not None and not rec.is_open:
-                    raise CommitFinishedError(
-                        f"commit {rec.ref} is finished and never changes: write to a branch"
-                    )
-            elif self.addr.ancestry:
-                raise InvalidPathError(f"cannot write to {self.addr}: write to a branch head")
-            else:
-                check_branch_name(self.addr.ref or DEFAULT_BRANCH)
-        self._lease = self.pfs.leases.writer()
-        self._lease.__enter__()
-        self._writer = FileSetWriter(
-            self.pfs.chunks,
-            self.pfs.manifests,
-            self.pfs.threads,
-            self._on_progress,
-        )
-        return self
-
-    def result(self) -> Commit:
-        """The commit the changes went into (after the ``with`` block)."""
-        if self.commit is None:
-            raise RuntimeError("the modification made no change, or is still open")
-        return self.commit
-
-    def put(self, path: str, source: Source, append: bool = False) -> None:
-        assert self._writer is not None
-        self._writer.put(normalize_path(path, allow_root=False), source, append)
-
-    def put_tree(self, path: str, local_dir: str | os.PathLike[str]) -> None:
-        root = Path(local_dir)
-        if not root.is_dir():
-            raise FileNotFound(f"local directory {root} not found")
-        base = normalize_path(path)
-        for file in sorted(p for p in root.rglob("*") if p.is_file()):
-            rel = file.relative_to(root).as_posix()
-            self.put(base.rstrip("/") + "/" + rel, file)
-
-    def delete(self, path: str) -> None:
-        """Delete a file or a whole directory (``/`` deletes everything)."""
-        assert self._writer is not None
-        path = normalize_path(path)
-        if path == "/":
-            self._writer.delete("/")
-            return
-        tree = self._current_view()
-        if tree.lookup(path) is None and not tree.has_dir(path):
-            raise FileNotFound(f"file {path} not found in {self.addr}")
-        self._writer.delete(path)
-        self._writer.delete(path + "/")
-
-    def copy(self, src: str, src_path: str, dst_path: str, append: bool = False) -> None:
-        assert self._writer is not None
-        src_path = normalize_path(src_path)
-        dst_path = normalize_path(dst_path)
-        tree, ref = self.pfs._view(src)
-        found = False
-        for path, data in files.walk(tree, src_path):
-            found = True
-            rel = path[len(src_path) :] if path != src_path else ""
-            target = (dst_path.rstrip("/") + rel) if rel else dst_path
-            self._writer.put_data(normalize_path(target, allow_root=False), data, append)
-        if not found:
-            raise FileNotFound(f"file {src_path} not found in {ref}")
-
-    def _current_view(self) -> Tree:
-        if self._view is None:
-            try:
-                self._view, _ = self.pfs._view(self.addr)
-            except BranchNotFound:
-                self._view = Tree([])
-        return self._view
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        writer, lease = self._writer, self._lease
-        assert writer is not None and lease is not None
-        try:
-            if exc_type is not None:
-                writer.abort()
-                return
-            if writer.changes == 0:
-                writer.abort()
-                return
-            layer = writer.close()
-            repo, ref = self.addr.repo, self.addr.ref or DEFAULT_BRANCH
-            if is_commit_id(ref):
-                rec = self.pfs.commits.stage(repo, ref, layer)
-            else:
-                rec = self.pfs.commits.commit_layer(repo, ref, layer)
-            self.commit = rec.public()
-        finally:
-            lease.__exit__(None, None, None)
