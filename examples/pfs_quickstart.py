@@ -1,13 +1,15 @@
 """A short walkthrough of raypachy's versioned data: the CLI first, then the Python API.
 
-Run with ``make demo``. State goes to $RAYPACHY_HOME (the Makefile points it at a fresh
-temporary directory so the demo never touches your own data).
+Run with ``make demo``. The first command starts the embedded default (a local Ray head and
+the control plane); the demo stops it at the end. State goes to $RAYPACHY_HOME, which the
+Makefile points at a fresh temporary directory so the demo never touches your own data.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,16 +30,32 @@ def sh(command: str, stdin: str | None = None) -> str:
     return done.stdout
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def main() -> None:
     os.environ.setdefault("RAYPACHY_HOME", tempfile.mkdtemp(prefix="raypachy-demo-"))
+    os.environ.setdefault("RAYPACHY_API_PORT", str(_free_port()))
+    os.environ.pop("RAYPACHY_ADDRESS", None)
     print(f"# state lives in RAYPACHY_HOME={os.environ['RAYPACHY_HOME']}")
+    try:
+        walkthrough()
+    finally:
+        sh("raypachy down")
+
+
+def walkthrough() -> None:
     data = Path(tempfile.mkdtemp(prefix="raypachy-data-"))
     (data / "2024").mkdir()
     (data / "2024" / "jan.csv").write_text("day,temp\n1,3.5\n2,4.1\n")
     (data / "2024" / "feb.csv").write_text("day,temp\n1,6.0\n2,5.2\n")
     (data / "README").write_text("weather readings\n")
 
-    sh("raypachy create repo weather -d 'daily readings'")
+    sh("raypachy status")
+    sh("raypachy create repo weather -d 'daily readings'")  # starts the cluster: it says so
     sh(f"raypachy put file weather@master:/ -r -f {data}")
     sh("raypachy list file weather@master")
     sh("raypachy glob file weather@master:/2024/*.csv")
@@ -56,15 +74,15 @@ def main() -> None:
     sh("raypachy gc")
 
     print("\n# the same store from Python")
-    from raypachy.pfs import PFS
+    import raypachy
 
-    pfs = PFS.open()
-    with pfs.modify("weather@master") as m:
-        m.put("/2024/may.csv", b"day,temp\n1,15.5\n")
-        m.copy("weather@master", "/2024/jan.csv", "/archive/jan.csv")  # no bytes move
-    for info in pfs.list_files("weather@master", "/2024"):
-        print(f"{info.path:24} {info.size_bytes:6d}  {info.hash[:12]}")
-    print("v1 still sees", [f.path for f in pfs.list_files("weather@v1", "/2024")])
+    with raypachy.connect() as client:
+        with client.modify("weather@master") as m:
+            m.put("/2024/may.csv", b"day,temp\n1,15.5\n")
+            m.copy("weather@master", "/2024/jan.csv", "/archive/jan.csv")  # no bytes move
+        for info in client.list_files("weather@master", "/2024"):
+            print(f"{info.path:24} {info.size_bytes:6d}  {info.hash[:12]}")
+        print("v1 still sees", [f.path for f in client.list_files("weather@v1", "/2024")])
 
 
 if __name__ == "__main__":

@@ -59,3 +59,77 @@ def pfs(tmp_path: Path):  # type: ignore[no-untyped-def]
     from raypachy.pfs import PFS
 
     return PFS.open(str(tmp_path / "home"))
+
+
+# --- a real local cluster, shared by every test marked `ray` --------------------------------
+
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+
+RAYPACHY = str(Path(sys.executable).with_name("raypachy"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LocalCluster:
+    """A raypachy installation with its own home and API port, driven like a user would."""
+
+    home: Path
+    env: dict[str, str]
+    api_url: str
+    clients: list[Any] = field(default_factory=list)
+
+    def cli(self, *args: str, stdin: bytes | None = None, code: int = 0,
+            timeout: float = 300) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
+        done = subprocess.run(
+            [RAYPACHY, *args], input=stdin, capture_output=True, env=self.env, timeout=timeout
+        )
+        assert done.returncode == code, (args, done.stdout[-2000:], done.stderr[-2000:])
+        return done
+
+    def client(self):  # type: ignore[no-untyped-def]
+        """A client closed when the cluster fixture ends (tests need not close it)."""
+        from raypachy.client import Client
+
+        client = Client(self.api_url)
+        self.clients.append(client)
+        return client
+
+    def close_clients(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.clients.clear()
+
+
+def start_cluster(home: Path) -> LocalCluster:
+    port = free_port()
+    env = {**os.environ, "RAYPACHY_HOME": str(home), "RAYPACHY_API_PORT": str(port)}
+    env.pop("RAYPACHY_ADDRESS", None)
+    cluster = LocalCluster(home, env, f"http://127.0.0.1:{port}")
+    cluster.cli("up", "--num-cpus", "2", timeout=180)
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster") / "home")
+    try:
+        yield cluster
+    finally:
+        cluster.close_clients()
+        cluster.cli("down", timeout=120)
+
+
+@pytest.fixture(autouse=True)
+def _close_cluster_clients(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "local_cluster" in request.fixturenames:
+        request.getfixturevalue("local_cluster").close_clients()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,10 +19,17 @@ _state: dict[str, Any] = {"json": False}
 
 @functools.cache
 def client() -> Any:
-    """The PFS the commands talk to."""
-    from raypachy.pfs import PFS
+    """The API the commands talk to: RAYPACHY_ADDRESS, or the local cluster.
 
-    return PFS.open()
+    With no address set, a command that finds no local cluster starts one and says so.
+    """
+    from raypachy.client import Client
+
+    if os.environ.get("RAYPACHY_ADDRESS"):
+        return Client()
+    from raypachy.runtime.state import local_api_url, start_local
+
+    return Client(local_api_url(), on_unreachable=start_local)
 
 
 def output_option(fn: F) -> F:

@@ -8,6 +8,7 @@ import sys
 import click
 
 from raypachy import __version__
+from raypachy.cli.cluster_commands import COMMANDS
 from raypachy.cli.pfs_commands import NOUNS, gc
 from raypachy.errors import RaypachyError
 
@@ -34,6 +35,8 @@ for verb, commands in NOUNS.items():
         group.add_command(command)
     cli.add_command(group)
 cli.add_command(gc)
+for command in COMMANDS:
+    cli.add_command(command)
 
 
 @cli.command("version")

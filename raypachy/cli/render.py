@@ -71,4 +71,4 @@ def emit(
 
 def say(message: str) -> None:
     """A status line for people; goes to stderr so stdout stays clean for pipes."""
-    Console(stderr=True, highlight=False).print(message)
+    Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 250).print(message)

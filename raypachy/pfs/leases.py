@@ -17,48 +17,54 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from raypachy._procs import pid_alive
 from raypachy.errors import GCBusyError
 from raypachy.pfs.metadata import MetadataStore
 
 LEASE_TTL_S = 120.0
 HEARTBEAT_S = 20.0
 GC_LOCK = "gc"
-_HOST = socket.gethostname()
+HOST = _HOST = socket.gethostname()
 
 
 def _alive(host: str, pid: int, heartbeat: float, now: float) -> bool:
     if now - heartbeat > LEASE_TTL_S:
         return False
-    if host != _HOST:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return host != _HOST or pid_alive(pid)
 
 
 class Leases:
     def __init__(self, meta: MetadataStore) -> None:
         self.meta = meta
 
-    @contextmanager
-    def writer(self, wait_s: float = 120.0) -> Iterator[str]:
-        """Hold a writer lease for the duration of the block (waits while gc runs)."""
+    def acquire(self, host: str = _HOST, pid: int | None = None, wait_s: float = 120.0) -> str:
+        """Take a writer lease for a process (waits while gc runs); returns its id."""
         lease_id = uuid.uuid4().hex
+        pid = os.getpid() if pid is None else pid
         deadline = time.monotonic() + wait_s
         while True:
             with self.meta.write() as tx:
                 lock = tx.lock(GC_LOCK)
                 now = time.time()
                 if lock is None or not _alive(*lock, now):
-                    tx.insert_lease(lease_id, _HOST, os.getpid(), now)
-                    break
+                    tx.insert_lease(lease_id, host, pid, now)
+                    return lease_id
             if time.monotonic() > deadline:
                 raise GCBusyError("garbage collection is running; retry the write when it ends")
             time.sleep(0.1)
+
+    def heartbeat(self, lease_id: str) -> None:
+        with self.meta.write() as tx:
+            tx.heartbeat_lease(lease_id, time.time())
+
+    def release(self, lease_id: str) -> None:
+        with self.meta.write() as tx:
+            tx.delete_lease(lease_id)
+
+    @contextmanager
+    def writer(self) -> Iterator[str]:
+        """Hold a writer lease for this process for the duration of the block."""
+        lease_id = self.acquire()
         stop = threading.Event()
         beat = threading.Thread(target=self._beat, args=(lease_id, stop), daemon=True)
         beat.start()
@@ -66,13 +72,11 @@ class Leases:
             yield lease_id
         finally:
             stop.set()
-            with self.meta.write() as tx:
-                tx.delete_lease(lease_id)
+            self.release(lease_id)
 
     def _beat(self, lease_id: str, stop: threading.Event) -> None:
         while not stop.wait(HEARTBEAT_S):
-            with self.meta.write() as tx:
-                tx.heartbeat_lease(lease_id, time.time())
+            self.heartbeat(lease_id)
 
     @contextmanager
     def gc(self) -> Iterator[None]:

@@ -26,9 +26,13 @@ from raypachy.storage.manifest import ManifestInfo
 class WriteSide(Protocol):
     """What a Modification needs from the system it writes to."""
 
-    chunks: ChunkStore
-    manifests: ManifestStore
     threads: int
+
+    @property
+    def chunks(self) -> ChunkStore: ...
+
+    @property
+    def manifests(self) -> ManifestStore: ...
 
     def check_writable(self, addr: Address) -> None: ...
 

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from pathlib import Path
 
 from raypachy.errors import (
     BranchNotFound,
@@ -30,7 +29,7 @@ from raypachy.errors import (
     RepoNotFound,
     WaitTimeout,
 )
-from raypachy.pfs import files
+from raypachy.pfs import files, localfs
 from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.commits import Commits
 from raypachy.pfs.gc import collect_garbage
@@ -41,6 +40,7 @@ from raypachy.pfs.modification import Modification
 from raypachy.pfs.names import check_branch_name, check_repo_name, is_commit_id, normalize_path
 from raypachy.pfs.records import CommitRecord
 from raypachy.pfs.refs import DEFAULT_BRANCH, require_repo, resolve_commit
+from raypachy.pfs.watch import follow_branch
 from raypachy.storage import ChunkStore, FileData, ManifestStore, open_backend
 from raypachy.storage.ingest import Source
 from raypachy.storage.manifest import ManifestInfo
@@ -239,18 +239,7 @@ class PFS:
         from_start: bool = False,
     ) -> Iterator[Commit]:
         """Yield each new finished commit on a branch, oldest first, as it appears."""
-        seen: set[str] = set()
-        if not from_start:
-            seen.update(c.id for c in self.list_commits(repo, branch))
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while deadline is None or time.monotonic() < deadline:
-            fresh = [c for c in self.list_commits(repo, branch) if c.id not in seen]
-            for commit in reversed(fresh):
-                if commit.finished is None:
-                    break
-                seen.add(commit.id)
-                yield commit
-            time.sleep(0.05)
+        return follow_branch(lambda: self.list_commits(repo, branch), timeout, from_start)
 
     def delete_commit(self, target: str) -> list[str]:
         """Delete a commit set (``id``) or one commit (``repo@id``); branches move back."""
@@ -408,24 +397,8 @@ class PFS:
         on_progress: Callable[[int], None] | None = None,
     ) -> int:
         """Write a file, or a directory tree, to the local path ``dest``; returns bytes."""
-        tree, ref = self._view(target)
         path = normalize_path(path)
-        total = 0
-        found = False
-        for file_path, data in files.walk(tree, path):
-            found = True
-            rel = file_path[len(path) :].lstrip("/") if path != file_path else ""
-            out = Path(dest) / rel if rel else Path(dest)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with open(out, "wb") as f:
-                for piece in iter_bytes(self.chunks, data):
-                    f.write(piece)
-                    total += len(piece)
-                    if on_progress is not None:
-                        on_progress(len(piece))
-        if not found:
-            raise FileNotFound(f"file {path} not found in {ref}")
-        return total
+        return localfs.export(self.chunks, self.walk_data(target, path), path, dest, on_progress)
 
     def gc(self) -> GCReport:
         """Delete chunks and manifests no commit references (refused while writers run)."""

@@ -17,21 +17,12 @@ import time
 from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
 
+from raypachy._procs import pid_alive
 from raypachy.errors import BackendError, ObjectMissingError
 from raypachy.storage.backend import check_key
 
 _TMP_MARK = ".tmp."
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class FileBackend:
@@ -130,7 +121,7 @@ class FileBackend:
                     old = now - os.path.getmtime(path) > min_age_s
                 except (ValueError, OSError):
                     continue
-                if old or not _pid_alive(pid):
+                if old or not pid_alive(pid):
                     try:
                         os.unlink(path)
                         removed += 1

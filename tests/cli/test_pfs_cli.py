@@ -1,81 +1,77 @@
-"""The CLI as a user runs it: a real subprocess per command."""
+"""The CLI as a user runs it: a real subprocess per command, against the shared cluster."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
-RAYPACHY = str(Path(sys.executable).with_name("raypachy"))
+from tests.conftest import LocalCluster
+
+pytestmark = pytest.mark.ray
 
 
 @pytest.fixture
-def run(tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {**os.environ, "RAYPACHY_HOME": str(tmp_path / "home")}
+def run(local_cluster: LocalCluster):  # type: ignore[no-untyped-def]
+    return local_cluster.cli
 
-    def _run(
-        *args: str, stdin: bytes | None = None, code: int = 0
-    ) -> subprocess.CompletedProcess[bytes]:
-        done = subprocess.run(
-            [RAYPACHY, *args], input=stdin, capture_output=True, env=env, timeout=120
-        )
-        assert done.returncode == code, (args, done.stdout, done.stderr)
-        return done
 
-    return _run
+@pytest.fixture
+def name() -> str:
+    """A repo name of this test's own: the cluster is shared by the whole session."""
+    return "t" + uuid.uuid4().hex[:10]
 
 
 def _json(done: subprocess.CompletedProcess[bytes]) -> object:
     return json.loads(done.stdout)
 
 
-def test_repo_commit_branch_file_roundtrip(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    run("create", "repo", "data", "-d", "raw data")
-    repos = _json(run("list", "repo", "-o", "json"))
-    assert isinstance(repos, list) and repos[0]["name"] == "data"
+def test_repo_commit_branch_file_roundtrip(run, name: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("create", "repo", name, "-d", "raw data")
+    repos = [r for r in _json(run("list", "repo", "-o", "json")) if r["name"] == name]  # type: ignore[attr-defined]
+    assert len(repos) == 1 and repos[0]["description"] == "raw data"
     assert {"name", "created", "size_bytes"} <= set(repos[0])
-    run("put", "file", "data@master:/in/a.txt", "-f", "-", stdin=b"alpha")
+    run("put", "file", f"{name}@master:/in/a.txt", "-f", "-", stdin=b"alpha")
     local = tmp_path / "tree"
     (local / "sub").mkdir(parents=True)
     (local / "sub" / "b.txt").write_bytes(b"beta")
-    run("put", "file", "data@master:/in", "-r", "-f", str(local))
-    run("put", "file", "data@master:/in/a.txt", "-a", "-f", "-", stdin=b"+more")
-    assert run("get", "file", "data@master:/in/a.txt").stdout == b"alpha+more"
-    files = _json(run("list", "file", "data@master:/in", "-o", "json"))
+    run("put", "file", f"{name}@master:/in", "-r", "-f", str(local))
+    run("put", "file", f"{name}@master:/in/a.txt", "-a", "-f", "-", stdin=b"+more")
+    assert run("get", "file", f"{name}@master:/in/a.txt").stdout == b"alpha+more"
+    files = _json(run("list", "file", f"{name}@master:/in", "-o", "json"))
     assert [(f["path"], f["type"]) for f in files] == [("/in/a.txt", "file"), ("/in/sub/", "dir")]
     assert {"path", "type", "size_bytes", "hash"} <= set(files[0])
-    commits = _json(run("list", "commit", "data@master", "-o", "json"))
+    commits = _json(run("list", "commit", f"{name}@master", "-o", "json"))
     assert len(commits) == 3
     assert {"id", "repo", "branch", "parent", "started", "finished", "size_bytes", "error",
             "provenance"} <= set(commits[0])  # fmt: skip
     first = commits[-1]["id"]
-    run("create", "branch", "data@v1", "--head", first)
-    branches = _json(run("list", "branch", "data", "-o", "json"))
+    run("create", "branch", f"{name}@v1", "--head", first)
+    branches = _json(run("list", "branch", name, "-o", "json"))
     assert {b["name"]: b["head"] for b in branches}["v1"] == first
     out = tmp_path / "out"
-    run("get", "file", "data@master:/in", "-o", str(out))
+    run("get", "file", f"{name}@master:/in", "-o", str(out))
     assert (out / "sub" / "b.txt").read_bytes() == b"beta"
-    diff = _json(run("diff", "file", "data@master", "-o", "json"))
+    diff = _json(run("diff", "file", f"{name}@master", "-o", "json"))
     assert [(d["path"], d["change"]) for d in diff] == [("/in/a.txt", "modified")]
-    glob = _json(run("glob", "file", "data@master:/in/*", "-o", "json"))
+    glob = _json(run("glob", "file", f"{name}@master:/in/*", "-o", "json"))
     assert [g["path"] for g in glob] == ["/in/a.txt", "/in/sub/"]
-    inspect = _json(run("inspect", "commit", "data@master^2", "-o", "json"))
+    inspect = _json(run("inspect", "commit", f"{name}@master^2", "-o", "json"))
     assert isinstance(inspect, dict) and inspect["id"] == first
 
 
-def test_open_commit_from_the_cli(run) -> None:  # type: ignore[no-untyped-def]
-    run("create", "repo", "r")
-    commit_id = run("start", "commit", "r@master").stdout.decode().strip()
-    run("put", "file", "r@master:/x", "-f", "-", stdin=b"x")
-    assert _json(run("inspect", "commit", "r@master", "-o", "json"))["finished"] is None  # type: ignore[index]
-    run("finish", "commit", f"r@{commit_id}")
-    done = _json(run("wait", "commit", f"r@{commit_id}", "-o", "json"))
+def test_open_commit_from_the_cli(run, name: str) -> None:  # type: ignore[no-untyped-def]
+    run("create", "repo", name)
+    commit_id = run("start", "commit", f"{name}@master").stdout.decode().strip()
+    run("put", "file", f"{name}@master:/x", "-f", "-", stdin=b"x")
+    assert _json(run("inspect", "commit", f"{name}@master", "-o", "json"))["finished"] is None  # type: ignore[index]
+    run("finish", "commit", f"{name}@{commit_id}")
+    done = _json(run("wait", "commit", f"{name}@{commit_id}", "-o", "json"))
     assert done["finished"] is not None and done["file_count"] == 1  # type: ignore[index]
-    err = run("finish", "commit", f"r@{commit_id}", code=1).stderr.decode()
+    err = run("finish", "commit", f"{name}@{commit_id}", code=1).stderr.decode()
     assert err.startswith("error: ") and "already finished" in err and err.count("\n") == 1
 
 
@@ -92,15 +88,17 @@ def test_open_commit_from_the_cli(run) -> None:  # type: ignore[no-untyped-def]
         (("put", "file", "r@master:/x"), "Missing option", 2),
     ],
 )
-def test_bad_input_one_line_error(run, args: tuple[str, ...], message: str, code: int) -> None:  # type: ignore[no-untyped-def]
-    run("create", "repo", "r")
-    run("put", "file", "r@master:/a", "-f", "-", stdin=b"a")
-    done = run(*args, stdin=b"", code=code)
+def test_bad_input_one_line_error(
+    run, name: str, args: tuple[str, ...], message: str, code: int
+) -> None:  # type: ignore[no-untyped-def]
+    run("create", "repo", name)
+    run("put", "file", f"{name}@master:/a", "-f", "-", stdin=b"a")
+    done = run(*[a.replace("r@", f"{name}@") for a in args], stdin=b"", code=code)
     err = done.stderr.decode()
     assert message in err, err
     if code == 1:
         assert err.count("\n") == 1 and err.startswith("error: ")
-    assert len(_json(run("list", "commit", "r", "-o", "json"))) == 1  # type: ignore[arg-type]
+    assert len(_json(run("list", "commit", name, "-o", "json"))) == 1  # type: ignore[arg-type]
 
 
 def test_version(run) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,126 @@
+"""CLI latency against a running local cluster, beside ``python -c pass`` as the floor.
+
+Starts its own cluster (temporary home, free port), measures p50/p95 of
+``raypachy list repo``, ``raypachy list file repo@master`` and ``raypachy put file`` of a
+4 KiB file, then a 1 GiB put through the CLI beside the same put through the library.
+Last line: one JSON object. Run: ``python bench/cli_latency.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import bench_dir, make_mixed_file, report, timed
+from raypachy.pfs import PFS
+
+RAYPACHY = str(Path(sys.executable).with_name("raypachy"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _percentiles(
+    cmd: list[str], env: dict[str, str], runs: int, stdin: bytes | None = None
+) -> tuple[float, float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, env=env, input=stdin, check=True, capture_output=True)
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    runs = 10 if args.quick else 30
+    size = (128 << 20) if args.quick else (1 << 30)
+    work = bench_dir() / "cli"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    env = {
+        **os.environ,
+        "RAYPACHY_HOME": str(work / "home"),
+        "RAYPACHY_API_PORT": str(_free_port()),
+    }
+    env.pop("RAYPACHY_ADDRESS", None)
+    subprocess.run([RAYPACHY, "up", "--num-cpus", "2"], env=env, check=True, capture_output=True)
+    try:
+        subprocess.run([RAYPACHY, "create", "repo", "bench"], env=env, check=True)
+        for i in range(20):
+            subprocess.run(
+                [RAYPACHY, "put", "file", f"bench@master:/dir/f{i:02d}.csv", "-f", "-"],
+                env=env, input=os.urandom(4096), check=True,
+            )  # fmt: skip
+        floor = _percentiles([sys.executable, "-c", "pass"], env, runs)
+        list_repo = _percentiles([RAYPACHY, "list", "repo"], env, runs)
+        list_file = _percentiles([RAYPACHY, "list", "file", "bench@master:/dir"], env, runs)
+        small = os.urandom(4096)
+        put_small = _percentiles(
+            [RAYPACHY, "put", "file", "bench@master:/small.bin", "-f", "-"], env, runs, small
+        )
+        data = work / "mixed.bin"
+        make_mixed_file(data, size)
+        os.sync()
+        cli_s = timed(
+            lambda: subprocess.run(
+                [RAYPACHY, "put", "file", "bench@master:/big.bin", "-f", str(data)],
+                env=env,
+                check=True,
+            )
+        )
+        lib = PFS.open(str(work / "library-home"))
+        lib.create_repo("bench")
+        os.sync()
+        lib_s = timed(lambda: lib.put_file("bench@master", "/big.bin", data))
+    finally:
+        subprocess.run([RAYPACHY, "down"], env=env, capture_output=True)
+    cli_mb_s, lib_mb_s = size / cli_s / 1e6, size / lib_s / 1e6
+    result = {
+        "list_repo_p50_ms": round(list_repo[0], 1),
+        "list_file_p50_ms": round(list_file[0], 1),
+        "put_small_p50_ms": round(put_small[0], 1),
+        "python_floor_p50_ms": round(floor[0], 1),
+        "put_1gib_mb_s": round(cli_mb_s, 1),
+        "library_put_1gib_mb_s": round(lib_mb_s, 1),
+    }
+    label = "1 GiB" if not args.quick else f"{size >> 20} MiB"
+    rows = [
+        ("python -c pass (ms, p50 / p95)", f"{floor[0]:.0f} / {floor[1]:.0f}", "the floor"),
+        (
+            "raypachy list repo (ms)",
+            f"{list_repo[0]:.0f} / {list_repo[1]:.0f}",
+            "target p50 <= 300; pachctl ~100",
+        ),
+        ("raypachy list file (ms)", f"{list_file[0]:.0f} / {list_file[1]:.0f}", ""),
+        (
+            "raypachy put file 4 KiB (ms)",
+            f"{put_small[0]:.0f} / {put_small[1]:.0f}",
+            "target p50 <= 400",
+        ),
+        (
+            f"put {label} via the CLI (MB/s)",
+            f"{cli_mb_s:.0f}",
+            f"library {lib_mb_s:.0f}; within 20%",
+        ),
+    ]
+    report("raypachy CLI latency (local cluster, 127.0.0.1)", rows, result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""``up``, ``down``, ``status`` and ``serve``: the cluster verbs."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from raypachy.cli.render import say
+
+
+@click.command("up")
+@click.option("--port", type=int, help="API port (default 8650, or RAYPACHY_API_PORT).")
+@click.option("--storage", help="Storage URI (default file://$RAYPACHY_HOME/storage).")
+@click.option("--num-cpus", type=int, help="CPUs the local Ray head offers (default: all).")
+def up(port: int | None, storage: str | None, num_cpus: int | None) -> None:
+    """Start a local Ray head and the raypachy control plane (once)."""
+    from raypachy.runtime.cluster import up as start
+
+    state = start(storage=storage, port=port, num_cpus=num_cpus)
+    click.echo(f"raypachy API:  {state.api_url}")
+    click.echo(f"Ray dashboard: {state.dashboard_url}")
+    click.echo(f"Ray address:   {state.gcs_address}")
+    click.echo(f"state:         {state.home} (storage {state.storage})")
+
+
+@click.command("down")
+def down() -> None:
+    """Stop what `raypachy up` started (data stays in $RAYPACHY_HOME)."""
+    from raypachy.runtime.cluster import down as stop
+
+    state = stop()
+    if state is None:
+        say("raypachy is not running here")
+    elif state.ray_pid is None:
+        say("forgot the control plane; the Ray cluster was not started by `up` and keeps running")
+    else:
+        say(f"stopped the local Ray head (pid {state.ray_pid}); data is kept in {state.home}")
+
+
+@click.command("status")
+@click.option("-o", "--output", type=click.Choice(["json", "table"]))
+def status(output: str | None) -> None:
+    """Show whether raypachy runs here, and where."""
+    from raypachy.client import Client
+    from raypachy.runtime.state import local_api_url, read_state
+
+    state = read_state()
+    info: dict[str, object] = {"api_url": local_api_url(), "running": False}
+    if state is not None:
+        info |= {
+            "dashboard_url": state.dashboard_url,
+            "ray_address": state.gcs_address,
+            "ray_pid": state.ray_pid,
+            "home": state.home,
+            "storage": state.storage,
+        }
+    try:
+        info |= {"running": True, **Client(str(info["api_url"]), timeout=5).status()}
+    except Exception as e:  # not running is an answer, not an error
+        info["error"] = str(e)
+    if output == "json":
+        click.echo(json.dumps(info, indent=2))
+        return
+    for key, value in info.items():
+        click.echo(f"{key + ':':15}{value}")
+
+
+@click.command("serve")
+@click.option("--address", help="Ray cluster address (default: RAY_ADDRESS or auto).")
+@click.option("--storage", help="Storage URI, e.g. s3://bucket/prefix.")
+@click.option("--home", help="Directory for the metadata database (default $RAYPACHY_HOME).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface for the API.")
+@click.option("--port", default=8650, show_default=True, type=int, help="Port for the API.")
+@click.option("--detach", is_flag=True, help="Return once the control plane is up.")
+def serve(
+    address: str | None, storage: str | None, home: str | None, host: str, port: int, detach: bool
+) -> None:
+    """Run the control plane on an existing Ray cluster (for `ray job submit` or a RayJob)."""
+    from raypachy.runtime.cluster import serve as run
+
+    run(address, home, storage, host, port, detach)
+
+
+COMMANDS = [up, down, status, serve]

@@ -1,0 +1,423 @@
+"""``raypachy.Client``: the HTTP client, with the same verbs as the ``PFS`` library.
+
+    import raypachy
+    c = raypachy.connect()   # RAYPACHY_ADDRESS, or the local cluster (started if needed)
+    c.create_repo("images")
+    c.put_file("images@master", "/cat.png", Path("cat.png"))
+
+Bytes never go through the API server when the client can reach the storage itself (a
+local ``file://`` store, or ``s3://`` with credentials): the client chunks, hashes and
+writes chunks directly, then registers the small manifest through the API.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import httpx
+
+from raypachy import errors
+from raypachy.pfs import wire
+from raypachy.pfs.address import Address, parse_address
+from raypachy.pfs.model import Branch, Commit, CommitRef, FileChange, FileInfo, GCReport, Repo
+from raypachy.pfs.names import normalize_path
+from raypachy.pfs.watch import follow_branch
+
+if TYPE_CHECKING:
+    from raypachy.pfs.modification import Modification
+
+DEFAULT_ADDRESS = "http://127.0.0.1:8650"
+_UNSET: Any = object()
+
+
+def _raise_for(response: httpx.Response) -> None:
+    try:
+        body = response.json()
+        message, kind, code = body["message"], body.get("type", ""), body.get("code", "")
+    except (ValueError, KeyError, TypeError):
+        message, kind, code = response.text or response.reason_phrase, "", ""
+    cls = getattr(errors, kind, None)
+    if not (isinstance(cls, type) and issubclass(cls, errors.RaypachyError)):
+        cls = {
+            "not_found": errors.NotFoundError,
+            "already_exists": errors.AlreadyExistsError,
+            "conflict": errors.ConflictError,
+            "invalid_argument": errors.InvalidArgumentError,
+            "unavailable": errors.UnavailableError,
+        }.get(code, errors.RaypachyError)
+    raise cls(message)
+
+
+class Client:
+    """Talks to a raypachy API server; every method mirrors ``raypachy.pfs.PFS``."""
+
+    threads = 2
+
+    def __init__(
+        self,
+        address: str | None = None,
+        timeout: float = 120.0,
+        on_unreachable: Callable[[], str] | None = None,
+    ) -> None:
+        self.address = (address or os.environ.get("RAYPACHY_ADDRESS") or DEFAULT_ADDRESS).rstrip(
+            "/"
+        )
+        token = os.environ.get("RAYPACHY_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # TCP_NODELAY: a POST's headers and body leave as two small segments, and Nagle's
+        # algorithm would hold the body for the server's delayed ACK (~40 ms a request).
+        transport = httpx.HTTPTransport(
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)], retries=2
+        )
+        self._http = httpx.Client(
+            base_url=self.address, timeout=timeout, headers=headers, transport=transport
+        )
+        self._on_unreachable = on_unreachable
+        self._released: set[str] = set()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- transport ------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kw)
+        except httpx.TransportError as e:
+            if self._on_unreachable is None:
+                raise errors.UnavailableError(
+                    f"the raypachy API at {self.address} is not reachable ({type(e).__name__}): "
+                    "start it with `raypachy up`, or set RAYPACHY_ADDRESS"
+                ) from None
+            self.address = self._on_unreachable().rstrip("/")
+            self._on_unreachable = None
+            self._http.base_url = httpx.URL(self.address)
+            return self._request(method, path, **kw)
+        if response.status_code >= 400:
+            _raise_for(response)
+        return response.json()
+
+    def _get(self, url: str, **params: Any) -> Any:
+        return self._request("GET", url, params={k: v for k, v in params.items() if v is not None})
+
+    def _post(self, url: str, body: dict[str, Any]) -> Any:
+        return self._request("POST", url, json=body)
+
+    # --- cluster --------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._get("/healthz")
+        return result
+
+    def status(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._get("/v1/status")
+        return result
+
+    @functools.cached_property
+    def storage_uri(self) -> str:
+        uri: str = self._get("/v1/config")["storage"]
+        return uri
+
+    # --- repos and branches ---------------------------------------------------------------
+
+    def create_repo(self, name: str, description: str = "", update: bool = False) -> Repo:
+        body = {"name": name, "description": description, "update": update}
+        return wire.repo(self._post("/v1/repos", body))
+
+    def inspect_repo(self, name: str) -> Repo:
+        return wire.repo(self._get(f"/v1/repos/{name}"))
+
+    def list_repos(self) -> list[Repo]:
+        return [wire.repo(r) for r in self._get("/v1/repos")]
+
+    def delete_repo(self, name: str) -> None:
+        self._request("DELETE", f"/v1/repos/{name}")
+
+    def create_branch(
+        self, repo: str, name: str, head: str | None = None, expected_head: Any = _UNSET
+    ) -> Branch:
+        body: dict[str, Any] = {"head": head}
+        if expected_head is not _UNSET:
+            body |= {"expected_head": expected_head, "check_expected": True}
+        return wire.branch(self._request("PUT", f"/v1/repos/{repo}/branches/{name}", json=body))
+
+    def inspect_branch(self, repo: str, name: str) -> Branch:
+        return wire.branch(self._get(f"/v1/repos/{repo}/branches/{name}"))
+
+    def list_branches(self, repo: str) -> list[Branch]:
+        return [wire.branch(b) for b in self._get(f"/v1/repos/{repo}/branches")]
+
+    def delete_branch(self, repo: str, name: str) -> None:
+        self._request("DELETE", f"/v1/repos/{repo}/branches/{name}")
+
+    # --- commits ----------------------------------------------------------------------------
+
+    def start_commit(
+        self,
+        target: str,
+        parent: str | None = None,
+        description: str = "",
+        commit_id: str | None = None,
+        provenance: Iterable[CommitRef] = (),
+        origin: str = "user",
+    ) -> Commit:
+        body = {
+            "target": target, "parent": parent, "description": description, "id": commit_id,
+            "provenance": [{"repo": p.repo, "id": p.id} for p in provenance], "origin": origin,
+        }  # fmt: skip
+        return wire.commit(self._post("/v1/commits/start", body))
+
+    def finish_commit(
+        self, target: str, error: str | None = None, description: str | None = None
+    ) -> Commit:
+        body = {"target": target, "error": error, "description": description}
+        return wire.commit(self._post("/v1/commits/finish", body))
+
+    def inspect_commit(self, target: str) -> Commit:
+        return wire.commit(self._get("/v1/commit", target=target))
+
+    def list_commits(
+        self, repo: str | None = None, branch: str | None = None, limit: int | None = None
+    ) -> list[Commit]:
+        return [
+            wire.commit(c) for c in self._get("/v1/commits", repo=repo, branch=branch, limit=limit)
+        ]
+
+    def commit_set(self, commit_id: str) -> list[Commit]:
+        return [wire.commit(c) for c in self._get(f"/v1/commitsets/{commit_id}")]
+
+    def wait_commit(self, target: str, timeout: float | None = None) -> Commit:
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            try:
+                return wire.commit(
+                    self._post("/v1/commits/wait", {"target": target, "timeout": left})
+                )
+            except errors.WaitTimeout:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    def subscribe_commits(
+        self, repo: str, branch: str = "master", timeout: float | None = None,
+        from_start: bool = False,
+    ) -> Iterator[Commit]:  # fmt: skip
+        return follow_branch(lambda: self.list_commits(repo, branch), timeout, from_start)
+
+    def delete_commit(self, target: str) -> list[str]:
+        result: list[str] = self._post("/v1/commits/delete", {"target": target})
+        return result
+
+    def squash_commit(self, target: str) -> list[str]:
+        result: list[str] = self._post("/v1/commits/squash", {"target": target})
+        return result
+
+    # --- files: reading ------------------------------------------------------------------------
+
+    def list_files(self, target: str, path: str = "/") -> list[FileInfo]:
+        return [wire.file_info(f) for f in self._get("/v1/files", target=target, path=path)]
+
+    def glob_files(self, target: str, pattern: str) -> list[FileInfo]:
+        return [
+            wire.file_info(f) for f in self._get("/v1/files/glob", target=target, pattern=pattern)
+        ]
+
+    def inspect_file(self, target: str, path: str = "/") -> FileInfo:
+        return wire.file_info(self._get("/v1/files/inspect", target=target, path=path))
+
+    def diff_files(self, new: str, old: str | None = None, path: str = "/") -> list[FileChange]:
+        return [
+            wire.file_change(c) for c in self._get("/v1/files/diff", new=new, old=old, path=path)
+        ]
+
+    def walk_data(self, source: str, path: str) -> list[tuple[str, Any]]:
+        """Every file at or under ``path`` with where its bytes are."""
+        return [
+            wire.file_data_from_json(d)
+            for d in self._get("/v1/files/refs", target=source, path=path)
+        ]
+
+    def open_file(self, target: str, path: str) -> Iterator[bytes]:
+        """Stream a file's bytes (read straight from storage when the client can)."""
+        if not self.direct_storage:
+            return self._download(target, path)
+        from raypachy.storage.reader import iter_bytes
+
+        if self.path_kind(parse_address(target), normalize_path(path)) != "file":
+            info = self.inspect_file(target, path)  # raises FileNotFound if nothing is there
+            raise errors.FileNotFound(f"{info.path} is a directory in {target}: use -o LOCAL_DIR")
+        _, data = self.walk_data(target, path)[0]
+        return iter_bytes(self.chunks, data)
+
+    def _download(self, target: str, path: str) -> Iterator[bytes]:
+        with self._http.stream(
+            "GET", "/v1/files/content", params={"target": target, "path": path}
+        ) as r:
+            if r.status_code >= 400:
+                r.read()
+                _raise_for(r)
+            yield from r.iter_bytes()
+
+    def get_file(self, target: str, path: str) -> bytes:
+        return b"".join(self.open_file(target, path))
+
+    def get_to(
+        self,
+        target: str,
+        path: str,
+        dest: str | os.PathLike[str],
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Write a file, or a directory tree, to the local path ``dest``; returns bytes."""
+        from raypachy.pfs import localfs
+
+        path = normalize_path(path)
+        if not self.direct_storage:
+            raise errors.UnavailableError(
+                f"this client cannot reach storage {self.storage_uri}: get files one by one"
+            )
+        return localfs.export(self.chunks, self.walk_data(target, path), path, dest, on_progress)
+
+    # --- files: writing --------------------------------------------------------------------------
+
+    @functools.cached_property
+    def direct_storage(self) -> bool:
+        """Can this client read and write the storage itself (else bytes go via the API)?"""
+        mode = os.environ.get("RAYPACHY_DATA_PLANE", "auto")
+        if mode in ("direct", "api"):
+            return mode == "direct"
+        parsed = urlparse(self.storage_uri)
+        if parsed.scheme == "file":
+            return os.path.isdir(parsed.netloc + parsed.path)
+        return parsed.scheme == "s3"
+
+    @functools.cached_property
+    def _stores(self) -> tuple[Any, Any]:
+        from raypachy.storage import ChunkStore, ManifestStore, open_backend
+
+        backend = open_backend(self.storage_uri)
+        return ChunkStore(backend), ManifestStore(backend)
+
+    @property
+    def chunks(self) -> Any:
+        return self._stores[0]
+
+    @property
+    def manifests(self) -> Any:
+        return self._stores[1]
+
+    def modify(self, target: str, on_progress: Callable[[int], None] | None = None) -> Modification:
+        """A batch of changes that becomes one commit (bytes go straight to storage)."""
+        if not self.direct_storage:
+            raise errors.UnavailableError(
+                f"this client cannot reach storage {self.storage_uri}: put files one at a "
+                "time (they go through the API), or give it access to the storage"
+            )
+        from raypachy.pfs.modification import Modification
+
+        return Modification(self, parse_address(target), on_progress)
+
+    def put_file(self, target: str, path: str, source: Any, append: bool = False) -> Commit:
+        if not self.direct_storage:
+            return self._upload(target, path, source, append)
+        with self.modify(target) as m:
+            m.put(path, source, append=append)
+        return m.result()
+
+    def _upload(self, target: str, path: str, source: Any, append: bool) -> Commit:
+        if isinstance(source, os.PathLike):
+            with open(source, "rb") as f:
+                return self._upload(target, path, f, append)
+        params = {"target": target, "path": path, "append": str(append).lower()}
+        return wire.commit(self._request("POST", "/v1/files/upload", params=params, content=source))
+
+    def put_dir(self, target: str, path: str, local_dir: str | os.PathLike[str]) -> Commit:
+        with self.modify(target) as m:
+            m.put_tree(path, local_dir)
+        return m.result()
+
+    def delete_file(self, target: str, path: str) -> Commit:
+        return wire.commit(self._post("/v1/files/delete", {"target": target, "path": path}))
+
+    def copy_file(
+        self, src: str, src_path: str, dst: str, dst_path: str, append: bool = False
+    ) -> Commit:
+        body = {
+            "src": src,
+            "src_path": src_path,
+            "dst": dst,
+            "dst_path": dst_path,
+            "append": append,
+        }
+        return wire.commit(self._post("/v1/files/copy", body))
+
+    def gc(self) -> GCReport:
+        return wire.gc_report(self._post("/v1/gc", {}))
+
+    # --- the write side a Modification needs -------------------------------------------------
+
+    def check_writable(self, addr: Address) -> None:
+        self._post("/v1/writable", {"target": str(addr)})
+
+    def write_lease(self) -> AbstractContextManager[str]:
+        return self._lease()
+
+    @contextmanager
+    def _lease(self) -> Iterator[str]:
+        lease_id: str = self._post(
+            "/v1/leases", {"host": socket.gethostname(), "pid": os.getpid()}
+        )["id"]
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(20):
+                self._request("PUT", f"/v1/leases/{lease_id}")
+
+        threading.Thread(target=beat, daemon=True).start()
+        try:
+            yield lease_id
+        finally:
+            stop.set()
+            if lease_id not in self._released:  # registering a layer releases its lease
+                self._request("DELETE", f"/v1/leases/{lease_id}")
+            self._released.discard(lease_id)
+
+    def path_kind(self, addr: Address, path: str) -> str | None:
+        kind: str | None = self._get("/v1/files/kind", target=str(addr), path=path)["kind"]
+        return kind
+
+    def register_layer(self, addr: Address, layer: Any, lease_id: str) -> Commit:
+        body = {"target": str(addr), "manifest_id": layer.id, "lease_id": lease_id}
+        commit = wire.commit(self._post("/v1/layers", body))
+        self._released.add(lease_id)
+        return commit
+
+
+def connect(address: str | None = None) -> Client:
+    """A client for ``address``, ``RAYPACHY_ADDRESS``, or the local installation.
+
+    With no address configured, the local cluster is started if it is not running.
+    """
+    if address or os.environ.get("RAYPACHY_ADDRESS"):
+        return Client(address)
+    from raypachy.runtime.state import local_api_url, start_local
+
+    return Client(local_api_url(), on_unreachable=start_local)
+
+
+__all__ = ["Client", "connect"]

@@ -1,0 +1,79 @@
+"""Where the local cluster is: a small JSON file in $RAYPACHY_HOME (no ray import here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+DEFAULT_API_PORT = 8650
+
+
+def home_dir(home: str | None = None) -> Path:
+    return Path(
+        os.path.abspath(os.path.expanduser(home or os.environ.get("RAYPACHY_HOME", "~/.raypachy")))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterState:
+    """What ``raypachy up`` started, so that ``down`` stops exactly that."""
+
+    home: str
+    storage: str
+    api_url: str
+    dashboard_url: str
+    gcs_address: str
+    ray_pid: int | None  # None when the control plane runs on a cluster we did not start
+    started: float
+
+
+def state_path(home: str | None = None) -> Path:
+    return home_dir(home) / "cluster.json"
+
+
+def read_state(home: str | None = None) -> ClusterState | None:
+    try:
+        data = json.loads(state_path(home).read_text())
+        return ClusterState(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def write_state(state: ClusterState) -> None:
+    path = state_path(state.home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state), indent=2))
+    os.replace(tmp, path)
+
+
+def clear_state(home: str | None = None) -> None:
+    state_path(home).unlink(missing_ok=True)
+
+
+def api_port() -> int:
+    return int(os.environ.get("RAYPACHY_API_PORT", DEFAULT_API_PORT))
+
+
+def local_api_url(home: str | None = None) -> str:
+    state = read_state(home)
+    return state.api_url if state else f"http://127.0.0.1:{api_port()}"
+
+
+def start_local() -> str:
+    """Start the local cluster for a command that needs it, and say so; returns the API URL."""
+    from raypachy._procs import pid_alive
+
+    state = read_state()
+    if state is not None and pid_alive(state.ray_pid):
+        sys.stderr.write("the raypachy API is not answering: restarting its control plane...\n")
+    else:
+        sys.stderr.write("raypachy is not running here: starting it (raypachy up)...\n")
+    from raypachy.runtime.cluster import up
+
+    state = up()
+    sys.stderr.write(f"raypachy is up: API {state.api_url}, Ray dashboard {state.dashboard_url}\n")
+    return state.api_url

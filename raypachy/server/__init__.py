@@ -1,0 +1,1 @@
+"""The HTTP API (pachd's role): a FastAPI app over the PFS operations."""

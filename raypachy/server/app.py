@@ -1,0 +1,255 @@
+"""The FastAPI app: pachd's HTTP API. Handlers are thin: parse, call, encode.
+
+The OpenAPI spec is served at ``/openapi.json`` and the interactive docs at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import StreamingResponse
+
+from raypachy import __version__
+from raypachy.errors import FileNotFound
+from raypachy.pfs.model import to_json
+from raypachy.pfs.wire import file_data_from_json
+from raypachy.server import bodies, errors
+from raypachy.server.service import Service
+
+
+def create_app(service: Service, storage_uri: str) -> FastAPI:
+    """Build the app over ``service`` (the operations) and the storage it serves bytes from."""
+    app = FastAPI(title="raypachy", version=__version__, summary="Git for data on Ray")
+    errors.install(app)
+    state: dict[str, Any] = {}
+
+    def chunks() -> Any:
+        if "chunks" not in state:
+            from raypachy.storage import ChunkStore, ManifestStore, open_backend
+
+            backend = open_backend(storage_uri)
+            state["chunks"] = ChunkStore(backend)
+            state["manifests"] = ManifestStore(backend)
+        return state["chunks"]
+
+    async def call(name: str, *args: Any, **kwargs: Any) -> Any:
+        return to_json(await service.call(name, *args, **kwargs))
+
+    @app.get("/healthz", tags=["cluster"])
+    async def healthz() -> dict[str, Any]:
+        return {"ok": True, "version": __version__}
+
+    @app.get("/v1/config", tags=["cluster"])
+    async def config() -> dict[str, Any]:
+        return {"storage": storage_uri, "version": __version__}
+
+    @app.get("/v1/status", tags=["cluster"])
+    async def status() -> dict[str, Any]:
+        meta = await service.call("status")
+        return {"api": {"pid": os.getpid(), "host": socket.gethostname()}, "metadata": meta}
+
+    # --- repos and branches ------------------------------------------------------------
+
+    @app.get("/v1/repos", tags=["repos"])
+    async def list_repos() -> Any:
+        return await call("list_repos")
+
+    @app.post("/v1/repos", tags=["repos"])
+    async def create_repo(body: bodies.CreateRepo) -> Any:
+        return await call("create_repo", body.name, body.description, body.update)
+
+    @app.get("/v1/repos/{name}", tags=["repos"])
+    async def inspect_repo(name: str) -> Any:
+        return await call("inspect_repo", name)
+
+    @app.delete("/v1/repos/{name}", tags=["repos"])
+    async def delete_repo(name: str) -> Any:
+        await call("delete_repo", name)
+        return {"deleted": name}
+
+    @app.get("/v1/repos/{repo}/branches", tags=["branches"])
+    async def list_branches(repo: str) -> Any:
+        return await call("list_branches", repo)
+
+    @app.get("/v1/repos/{repo}/branches/{name}", tags=["branches"])
+    async def inspect_branch(repo: str, name: str) -> Any:
+        return await call("inspect_branch", repo, name)
+
+    @app.put("/v1/repos/{repo}/branches/{name}", tags=["branches"])
+    async def put_branch(repo: str, name: str, body: bodies.PutBranch) -> Any:
+        kw = {"expected_head": body.expected_head} if body.check_expected else {}
+        return await call("create_branch", repo, name, body.head, **kw)
+
+    @app.delete("/v1/repos/{repo}/branches/{name}", tags=["branches"])
+    async def delete_branch(repo: str, name: str) -> Any:
+        await call("delete_branch", repo, name)
+        return {"deleted": f"{repo}@{name}"}
+
+    # --- commits -------------------------------------------------------------------------
+
+    @app.post("/v1/commits/start", tags=["commits"])
+    async def start_commit(body: bodies.StartCommit) -> Any:
+        return await call(
+            "start_commit",
+            body.target,
+            parent=body.parent,
+            description=body.description,
+            commit_id=body.id,
+            provenance=[p.model_dump() for p in body.provenance],
+            origin=body.origin,
+        )
+
+    @app.post("/v1/commits/finish", tags=["commits"])
+    async def finish_commit(body: bodies.FinishCommit) -> Any:
+        return await call(
+            "finish_commit", body.target, error=body.error, description=body.description
+        )
+
+    @app.get("/v1/commits", tags=["commits"])
+    async def list_commits(
+        repo: str | None = None, branch: str | None = None, limit: int | None = Query(None, ge=1)
+    ) -> Any:
+        return await call("list_commits", repo, branch, limit)
+
+    @app.get("/v1/commit", tags=["commits"])
+    async def inspect_commit(target: str) -> Any:
+        return await call("inspect_commit", target)
+
+    @app.get("/v1/commitsets/{commit_id}", tags=["commits"])
+    async def commit_set(commit_id: str) -> Any:
+        return await call("commit_set", commit_id)
+
+    @app.post("/v1/commits/wait", tags=["commits"])
+    async def wait_commit(body: bodies.WaitCommit) -> Any:
+        # The server waits at most 30 s per request; clients loop for longer waits.
+        timeout = 30.0 if body.timeout is None else min(body.timeout, 30.0)
+        return await call("wait_commit", body.target, timeout)
+
+    @app.post("/v1/commits/delete", tags=["commits"])
+    async def delete_commit(body: bodies.Target) -> Any:
+        return await call("delete_commit", body.target)
+
+    @app.post("/v1/commits/squash", tags=["commits"])
+    async def squash_commit(body: bodies.Target) -> Any:
+        return await call("squash_commit", body.target)
+
+    # --- files -----------------------------------------------------------------------------
+
+    @app.get("/v1/files", tags=["files"])
+    async def list_files(target: str, path: str = "/") -> Any:
+        return await call("list_files", target, path)
+
+    @app.get("/v1/files/glob", tags=["files"])
+    async def glob_files(target: str, pattern: str) -> Any:
+        return await call("glob_files", target, pattern)
+
+    @app.get("/v1/files/inspect", tags=["files"])
+    async def inspect_file(target: str, path: str = "/") -> Any:
+        return await call("inspect_file", target, path)
+
+    @app.get("/v1/files/diff", tags=["files"])
+    async def diff_files(new: str, old: str | None = None, path: str = "/") -> Any:
+        return await call("diff_files", new, old, path)
+
+    @app.get("/v1/files/refs", tags=["data plane"])
+    async def file_refs(target: str, path: str = "/") -> Any:
+        return await call("walk_refs", target, path)
+
+    @app.get("/v1/files/kind", tags=["data plane"])
+    async def path_kind(target: str, path: str) -> Any:
+        return {"kind": await call("path_kind", target, path)}
+
+    @app.get("/v1/files/content", tags=["files"])
+    async def file_content(target: str, path: str) -> StreamingResponse:
+        refs = await service.call("walk_refs", target, path)
+        if (
+            len(refs) != 1
+            or refs[0]["path"] != refs[0]["path"].rstrip("/")
+            or (path.rstrip("/") != refs[0]["path"])
+        ):
+            raise FileNotFound(f"{path} is not a file in {target}")
+        _, data = file_data_from_json(refs[0])
+        store = await anyio.to_thread.run_sync(chunks)
+
+        def pieces() -> Iterator[bytes]:
+            from raypachy.storage.reader import iter_bytes
+
+            yield from iter_bytes(store, data)
+
+        headers = {"Content-Length": str(data.size)}
+        return StreamingResponse(pieces(), media_type="application/octet-stream", headers=headers)
+
+    @app.post("/v1/files/upload", tags=["files"])
+    async def upload_file(request: Request, target: str, path: str, append: bool = False) -> Any:
+        """Put the request body at ``path``: for clients that cannot reach the storage."""
+        await service.call("check_writable", target)
+        with tempfile.TemporaryDirectory() as tmp:
+            spool = Path(tmp) / "body"
+            with open(spool, "wb") as f:
+                async for piece in request.stream():
+                    f.write(piece)
+            store = await anyio.to_thread.run_sync(chunks)
+            lease = await service.call("acquire_lease", socket.gethostname(), os.getpid())
+
+            def write() -> Any:
+                from raypachy.pfs.names import normalize_path
+                from raypachy.storage import FileSetWriter
+
+                writer = FileSetWriter(store, state["manifests"])
+                writer.put(normalize_path(path, allow_root=False), spool, append)
+                return writer.close()
+
+            try:
+                layer = await anyio.to_thread.run_sync(write)
+            except BaseException:
+                await service.call("release_lease", lease)
+                raise
+        return await call("register_layer", target, layer.id, lease)
+
+    @app.post("/v1/files/delete", tags=["files"])
+    async def delete_file(body: bodies.FilePath) -> Any:
+        return await call("delete_file", body.target, body.path)
+
+    @app.post("/v1/files/copy", tags=["files"])
+    async def copy_file(body: bodies.CopyFile) -> Any:
+        return await call(
+            "copy_file", body.src, body.src_path, body.dst, body.dst_path, body.append
+        )
+
+    # --- the data plane: direct writers register what they wrote ---------------------------
+
+    @app.post("/v1/writable", tags=["data plane"])
+    async def writable(body: bodies.Target) -> Any:
+        await call("check_writable", body.target)
+        return {"ok": True}
+
+    @app.post("/v1/layers", tags=["data plane"])
+    async def register_layer(body: bodies.RegisterLayer) -> Any:
+        return await call("register_layer", body.target, body.manifest_id, body.lease_id)
+
+    @app.post("/v1/leases", tags=["data plane"])
+    async def acquire_lease(body: bodies.Lease) -> Any:
+        return {"id": await call("acquire_lease", body.host, body.pid)}
+
+    @app.put("/v1/leases/{lease_id}", tags=["data plane"])
+    async def heartbeat_lease(lease_id: str) -> Any:
+        await call("heartbeat_lease", lease_id)
+        return {"id": lease_id}
+
+    @app.delete("/v1/leases/{lease_id}", tags=["data plane"])
+    async def release_lease(lease_id: str) -> Any:
+        await call("release_lease", lease_id)
+        return {"id": lease_id}
+
+    @app.post("/v1/gc", tags=["cluster"])
+    async def gc() -> Any:
+        return await call("gc")
+
+    return app

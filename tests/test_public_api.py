@@ -1,0 +1,38 @@
+"""The curated public surface: these names are a promise to users."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import raypachy
+import raypachy.errors
+import raypachy.pfs
+
+
+def test_exported_names() -> None:
+    assert sorted(raypachy.__all__) == ["Client", "PFS", "RaypachyError", "__version__", "connect"]
+    for name in raypachy.__all__:
+        assert getattr(raypachy, name) is not None
+    for name in raypachy.pfs.__all__:
+        assert getattr(raypachy.pfs, name) is not None
+
+
+def test_every_error_is_a_raypachy_error_with_a_code() -> None:
+    for value in vars(raypachy.errors).values():
+        if (
+            isinstance(value, type)
+            and issubclass(value, Exception)
+            and value.__module__ == "raypachy.errors"
+        ):
+            assert issubclass(value, raypachy.errors.RaypachyError)
+            assert value.code and 400 <= value.http_status < 600
+
+
+def test_cli_import_path_stays_free_of_ray_and_pyarrow() -> None:
+    code = (
+        "import sys, raypachy.cli.main, raypachy.client; "
+        "print(sorted(m for m in ('ray', 'pyarrow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
