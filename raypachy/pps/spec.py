@@ -1,0 +1,391 @@
+"""The pipeline spec: Pachyderm's JSON/YAML, as users already write it.
+
+Field names are accepted in snake_case or camelCase. An unknown or mistyped field is an
+error naming its path in the spec; a Pachyderm feature raypachy does not run yet is refused
+with one line naming it. Both front doors (a spec file and ``@raypachy.pipeline``) produce
+a ``PipelineSpec``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from raypachy.errors import InvalidSpecError
+from raypachy.pfs.glob import compile_glob
+from raypachy.pfs.names import check_branch_name, check_repo_name
+from raypachy.pps.units import parse_bytes, parse_cpu, parse_duration
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+class PipelineName(_Spec):
+    name: str
+    project: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_repo_name(v)
+
+
+class Secret(_Spec):
+    name: str | None = None
+    mount_path: str | None = None
+    env_var: str | None = None
+    key: str | None = None
+
+
+class PythonCode(_Spec):
+    """raypachy's own transform kind: a Python function stored content-addressed."""
+
+    code: str = Field(description="storage key of the pickled function")
+    function: str = Field(description="module:qualname, for people")
+    source_hash: str = ""
+
+
+class Transform(_Spec):
+    image: str | None = None
+    cmd: list[str] = []
+    stdin: list[str] = []
+    err_cmd: list[str] = []
+    err_stdin: list[str] = []
+    env: dict[str, str] = {}
+    accept_return_code: list[int] = []
+    secrets: list[Secret] | None = None
+    image_pull_secrets: list[str] | None = None
+    datum_batching: bool | None = None
+    debug: bool | None = None
+    user: str | None = None
+    working_dir: str | None = None
+    dockerfile: str | None = None
+    memory_volume: bool | None = None
+    python: PythonCode | None = None
+
+
+class PfsInput(_Spec):
+    name: str = ""
+    repo: str
+    branch: str = "master"
+    glob: str = "/"
+    join_on: str = ""
+    outer_join: bool = False
+    group_by: str = ""
+    lazy: bool = False
+    empty_files: bool = False
+    s3: bool | None = None
+    trigger: dict[str, Any] | None = None
+    project: str | None = None
+    commit: str | None = None
+    repo_type: str | None = None
+
+    @field_validator("repo")
+    @classmethod
+    def _repo(cls, v: str) -> str:
+        return check_repo_name(v)
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, v: str) -> str:
+        return check_branch_name(v)
+
+    @field_validator("glob")
+    @classmethod
+    def _glob(cls, v: str) -> str:
+        compile_glob(v)
+        return v
+
+    @property
+    def input_name(self) -> str:
+        return self.name or self.repo
+
+
+class CronInput(_Spec):
+    name: str
+    spec: str
+    repo: str = ""
+    start: str | None = None
+    overwrite: bool = False
+    project: str | None = None
+
+
+class Input(_Spec):
+    pfs: PfsInput | None = None
+    cron: CronInput | None = None
+    cross: list[Input] | None = None
+    union: list[Input] | None = None
+    join: list[Input] | None = None
+    group: list[Input] | None = None
+
+    def kind(self) -> str:
+        kinds = [k for k in ("pfs", "cron", "cross", "union", "join", "group") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise InvalidSpecError(
+                f"an input needs exactly one of pfs, cron, cross, union, join, group; got {kinds}"
+            )
+        return kinds[0]
+
+    def leaves(self) -> list[PfsInput | CronInput]:
+        kind = self.kind()
+        if kind == "pfs":
+            return [self.pfs]  # type: ignore[list-item]
+        if kind == "cron":
+            return [self.cron]  # type: ignore[list-item]
+        children: list[Input] = getattr(self, kind)
+        return [leaf for child in children for leaf in child.leaves()]
+
+
+class Gpu(_Spec):
+    type: str = ""
+    number: int = 0
+
+
+class Resources(_Spec):
+    cpu: float | str | None = None
+    memory: str | int | None = None
+    gpu: Gpu | None = None
+    disk: str | int | None = None
+
+    def cpus(self) -> float | None:
+        return None if self.cpu is None else parse_cpu(self.cpu)
+
+    def memory_bytes(self) -> int | None:
+        return None if self.memory is None else parse_bytes(self.memory, "memory")
+
+
+class ParallelismSpec(_Spec):
+    constant: int = Field(0, ge=0)
+
+
+class DatumSetSpec(_Spec):
+    number: int = Field(0, ge=0)
+    size_bytes: int = Field(0, ge=0)
+    per_worker: int = Field(0, ge=0)
+
+
+class SchedulingSpec(_Spec):
+    node_selector: dict[str, str] = {}
+    priority_class_name: str | None = None
+
+
+class Metadata(_Spec):
+    annotations: dict[str, str] = {}
+    labels: dict[str, str] = {}
+
+
+class PipelineSpec(_Spec):
+    pipeline: PipelineName
+    description: str = ""
+    metadata: Metadata | None = None
+    transform: Transform
+    input: Input
+    parallelism_spec: ParallelismSpec | None = None
+    resource_requests: Resources | None = None
+    resource_limits: Resources | None = None
+    scheduling_spec: SchedulingSpec | None = None
+    datum_tries: int = Field(3, ge=1)
+    datum_timeout: str | int | None = None
+    job_timeout: str | int | None = None
+    reprocess_spec: Literal["until_success", "every_job"] = "until_success"
+    datum_set_spec: DatumSetSpec | None = None
+    autoscaling: bool = False
+    output_branch: str = "master"
+    salt: str = ""
+    # Pachyderm features accepted by the parser and refused by ``check_supported``.
+    egress: dict[str, Any] | None = None
+    s3_out: bool | None = None
+    service: dict[str, Any] | None = None
+    spout: dict[str, Any] | None = None
+    tf_job: dict[str, Any] | None = None
+    pod_spec: str | None = None
+    pod_patch: str | None = None
+    tolerations: list[Any] | None = None
+    sidecar_resource_limits: Resources | None = None
+    sidecar_resource_requests: Resources | None = None
+    determined: dict[str, Any] | None = None
+    # Harmless Pachyderm fields that change nothing here.
+    standby: bool | None = None
+    enable_stats: bool | None = None
+    cache_size: str | None = None
+    max_queue_size: int | None = None
+    spec_commit: dict[str, Any] | None = None
+    reprocess: bool | None = None
+    update: bool | None = None
+    maximum_expected_uptime: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.pipeline.name
+
+    def to_json(self) -> dict[str, Any]:
+        """The canonical form: snake_case, without unset fields."""
+        data: dict[str, Any] = self.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        data["pipeline"] = {"name": self.name}
+        return data
+
+    def canonical(self) -> str:
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+
+    def datum_timeout_s(self) -> float | None:
+        if self.datum_timeout is None:
+            return None
+        return parse_duration(self.datum_timeout, "datum_timeout")
+
+    def job_timeout_s(self) -> float | None:
+        return None if self.job_timeout is None else parse_duration(self.job_timeout, "job_timeout")
+
+
+def _unsupported(spec: PipelineSpec) -> list[str]:
+    out = []
+    for field, what in (
+        ("egress", "egress (export to SQL or object storage)"),
+        ("s3_out", "s3_out (the S3 gateway)"),
+        ("service", "service pipelines"),
+        ("spout", "spout pipelines"),
+        ("tf_job", "tf_job"),
+        ("pod_spec", "pod_spec"),
+        ("pod_patch", "pod_patch"),
+        ("tolerations", "tolerations"),
+        ("determined", "determined"),
+    ):
+        if getattr(spec, field) not in (None, False):
+            out.append(what)
+    t = spec.transform
+    if t.secrets:
+        out.append("transform.secrets (Kubernetes secrets; use transform.env or the Ray runtime env)")
+    if t.datum_batching:
+        out.append("transform.datum_batching")
+    if spec.pipeline.project not in (None, "", "default"):
+        out.append(f"projects (pipeline.project {spec.pipeline.project!r})")
+    for leaf in spec.input.leaves():
+        if isinstance(leaf, PfsInput):
+            if leaf.s3:
+                out.append(f"input.pfs.s3 (the S3 gateway) on {leaf.repo}")
+            if leaf.trigger:
+                out.append(f"input.pfs.trigger on {leaf.repo}")
+            if leaf.project not in (None, "", "default"):
+                out.append(f"projects (input {leaf.repo} in project {leaf.project!r})")
+            if leaf.commit:
+                out.append(f"input.pfs.commit (pinned input commits) on {leaf.repo}")
+    return out
+
+
+def check_supported(spec: PipelineSpec) -> PipelineSpec:
+    """Refuse, in one line, the first Pachyderm feature raypachy does not run yet."""
+    problems = _unsupported(spec)
+    if problems:
+        raise InvalidSpecError(
+            f"pipeline {spec.name}: {problems[0]} is not supported yet"
+            + (f" (also: {', '.join(problems[1:])})" if problems[1:] else "")
+        )
+    if not spec.transform.cmd and spec.transform.python is None:
+        raise InvalidSpecError(f"pipeline {spec.name}: transform.cmd is empty: give a command to run")
+    spec.input.kind()
+    names = [leaf.input_name if isinstance(leaf, PfsInput) else leaf.name for leaf in spec.input.leaves()]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InvalidSpecError(
+            f"pipeline {spec.name}: input name {dupes[0]!r} is used twice: give each input a "
+            f"distinct pfs.name"
+        )
+    for leaf in spec.input.leaves():
+        if isinstance(leaf, PfsInput) and leaf.repo == spec.name:
+            raise InvalidSpecError(f"pipeline {spec.name} cannot read its own output repo")
+    try:
+        for res in (spec.resource_requests, spec.resource_limits):
+            if res is not None:
+                res.cpus()
+                res.memory_bytes()
+        spec.datum_timeout_s()
+        spec.job_timeout_s()
+        check_branch_name(spec.output_branch)
+    except InvalidSpecError as e:
+        raise InvalidSpecError(f"pipeline {spec.name}: {e}") from None
+    return spec
+
+
+def _known_fields(model: type[BaseModel]) -> list[str]:
+    names = []
+    for name, info in model.model_fields.items():
+        names.append(name)
+        if info.alias:
+            names.append(info.alias)
+    return names
+
+
+def _describe(error: ValidationError, model: type[BaseModel]) -> str:
+    # A misspelt field also makes the real one "missing": name the misspelling first.
+    err = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
+    loc = [str(p) for p in err["loc"]]
+    path = ".".join(loc)
+    if err["type"] == "extra_forbidden":
+        # Walk the models along the path to suggest the field that was meant.
+        current: Any = model
+        for part in loc[:-1]:
+            if part.isdigit() or current is None:
+                continue
+            fields = {**current.model_fields, **{f.alias: f for f in current.model_fields.values() if f.alias}}
+            info = fields.get(part)
+            current = _model_of(info.annotation) if info else None
+        hint = ""
+        if current is not None:
+            close = difflib.get_close_matches(loc[-1], _known_fields(current), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown field {path!r} in the pipeline spec{hint}"
+    if err["type"] == "missing":
+        return f"missing field {path!r} in the pipeline spec"
+    message = err["msg"].removeprefix("Value error, ")
+    return f"invalid {path!r} in the pipeline spec: {message}"
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def parse_spec(data: Any) -> PipelineSpec:
+    """Validate one spec (a dict as read from JSON or YAML)."""
+    if not isinstance(data, dict):
+        raise InvalidSpecError(f"a pipeline spec is a JSON/YAML object, not {type(data).__name__}")
+    try:
+        spec = PipelineSpec.model_validate(data)
+    except ValidationError as e:
+        name = (data.get("pipeline") or {}).get("name") if isinstance(data.get("pipeline"), dict) else None
+        prefix = f"pipeline {name}: " if name else ""
+        raise InvalidSpecError(prefix + _describe(e, PipelineSpec)) from None
+    except InvalidSpecError:
+        raise
+    except ValueError as e:
+        raise InvalidSpecError(str(e)) from None
+    return check_supported(spec)
+
+
+def read_specs(text: str) -> list[PipelineSpec]:
+    """Every spec in a file: JSON or YAML, ``---``-separated documents, or a list of specs."""
+    import yaml
+
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InvalidSpecError(f"the spec file is not valid JSON or YAML{where}") from None
+    specs: list[Any] = []
+    for doc in docs:
+        specs.extend(doc if isinstance(doc, list) else [doc])
+    if not specs:
+        raise InvalidSpecError("the spec file holds no pipeline spec")
+    return [parse_spec(s) for s in specs]
