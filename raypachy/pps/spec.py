@@ -227,7 +227,9 @@ class PipelineSpec(_Spec):
 
     def to_json(self) -> dict[str, Any]:
         """The canonical form: snake_case, without unset fields."""
-        data: dict[str, Any] = self.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        data: dict[str, Any] = self.model_dump(
+            mode="json", exclude_none=True, exclude_defaults=True
+        )
         data["pipeline"] = {"name": self.name}
         return data
 
@@ -260,7 +262,9 @@ def _unsupported(spec: PipelineSpec) -> list[str]:
             out.append(what)
     t = spec.transform
     if t.secrets:
-        out.append("transform.secrets (Kubernetes secrets; use transform.env or the Ray runtime env)")
+        out.append(
+            "transform.secrets (Kubernetes secrets; use transform.env or the Ray runtime env)"
+        )
     if t.datum_batching:
         out.append("transform.datum_batching")
     if spec.pipeline.project not in (None, "", "default"):
@@ -287,9 +291,13 @@ def check_supported(spec: PipelineSpec) -> PipelineSpec:
             + (f" (also: {', '.join(problems[1:])})" if problems[1:] else "")
         )
     if not spec.transform.cmd and spec.transform.python is None:
-        raise InvalidSpecError(f"pipeline {spec.name}: transform.cmd is empty: give a command to run")
+        raise InvalidSpecError(
+            f"pipeline {spec.name}: transform.cmd is empty: give a command to run"
+        )
     spec.input.kind()
-    names = [leaf.input_name if isinstance(leaf, PfsInput) else leaf.name for leaf in spec.input.leaves()]
+    names = [
+        leaf.input_name if isinstance(leaf, PfsInput) else leaf.name for leaf in spec.input.leaves()
+    ]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InvalidSpecError(
@@ -332,7 +340,10 @@ def _describe(error: ValidationError, model: type[BaseModel]) -> str:
         for part in loc[:-1]:
             if part.isdigit() or current is None:
                 continue
-            fields = {**current.model_fields, **{f.alias: f for f in current.model_fields.values() if f.alias}}
+            fields = {
+                **current.model_fields,
+                **{f.alias: f for f in current.model_fields.values() if f.alias},
+            }
             info = fields.get(part)
             current = _model_of(info.annotation) if info else None
         hint = ""
@@ -363,7 +374,11 @@ def parse_spec(data: Any) -> PipelineSpec:
     try:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as e:
-        name = (data.get("pipeline") or {}).get("name") if isinstance(data.get("pipeline"), dict) else None
+        name = (
+            (data.get("pipeline") or {}).get("name")
+            if isinstance(data.get("pipeline"), dict)
+            else None
+        )
         prefix = f"pipeline {name}: " if name else ""
         raise InvalidSpecError(prefix + _describe(e, PipelineSpec)) from None
     except InvalidSpecError:

@@ -36,7 +36,9 @@ def parse_cpu(value: str | int | float, field: str = "cpu") -> float:
     try:
         return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
     except ValueError:
-        raise InvalidSpecError(f"invalid {field} {value!r}: use a number such as 2 or 500m") from None
+        raise InvalidSpecError(
+            f"invalid {field} {value!r}: use a number such as 2 or 500m"
+        ) from None
 
 
 def parse_duration(value: str | int | float, field: str = "timeout") -> float:
@@ -46,5 +48,7 @@ def parse_duration(value: str | int | float, field: str = "timeout") -> float:
     text = str(value).strip()
     parts = _DURATION.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
-        raise InvalidSpecError(f"invalid {field} {value!r}: use a duration such as 30s, 5m or 1h30m")
+        raise InvalidSpecError(
+            f"invalid {field} {value!r}: use a duration such as 30s, 5m or 1h30m"
+        )
     return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)

@@ -1,0 +1,216 @@
+"""From inputs to datums, as Pachyderm 2.x defines them (DESIGN section 5).
+
+Each pfs input's glob is matched against every path of its commit, files and implicit
+directories; each match is one item, and a matched directory brings its whole subtree.
+``cross`` is the product of its children (an empty child gives no datums), ``union``
+concatenates, ``join`` groups items by the key captured with ``join_on`` and crosses them per
+key (inputs marked ``outer_join`` keep their unmatched items), ``group`` makes one datum per
+``group_by`` key holding every matching item of every child. Sub-inputs are ordered by name.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import blake3
+
+from raypachy.errors import InvalidSpecError
+from raypachy.pfs.glob import clean_pattern, compile_glob, literal_prefix
+from raypachy.pps.spec import CronInput, Input, PfsInput
+from raypachy.storage.entries import FileData
+
+#: (repo, commit id) -> every file of that commit, sorted by path.
+FileLister = Callable[[str, str], Iterable[tuple[str, FileData]]]
+
+
+@dataclass(frozen=True, slots=True)
+class DatumInput:
+    """One input's share of a datum: the matched path and the files it brings."""
+
+    name: str
+    repo: str
+    branch: str
+    commit: str
+    path: str  # the glob match: "/a.csv", or "/dir/" for a directory, or "/" for the root
+    files: tuple[tuple[str, FileData], ...]
+    join_key: str = ""
+    group_key: str = ""
+    empty_files: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Datum:
+    id: str
+    hash: str
+    inputs: tuple[DatumInput, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(d.size for i in self.inputs for _, d in i.files)
+
+
+Part = tuple[DatumInput, ...]
+
+
+def _expand(template: str, match: re.Match[str]) -> str:
+    """``$1`` (or ``${1}``) -> capture group 1 of the glob match."""
+
+    def group(m: re.Match[str]) -> str:
+        index = int(m.group(1) or m.group(2))
+        try:
+            return match.group(index) or ""
+        except IndexError:
+            raise InvalidSpecError(
+                f"{template!r} uses ${index} but the glob has only {len(match.groups())} group(s)"
+            ) from None
+
+    return re.sub(r"\$(?:\{(\d+)\}|(\d+))", group, template)
+
+
+def match_items(
+    pfs: PfsInput, commit: str, files: Iterable[tuple[str, FileData]]
+) -> list[DatumInput]:
+    """The glob matches of one pfs input on one commit, in path order."""
+    pattern = clean_pattern(pfs.glob)
+    regex = compile_glob(pattern)
+    name = pfs.input_name
+
+    def item(
+        path: str, members: list[tuple[str, FileData]], match: re.Match[str] | None
+    ) -> DatumInput:
+        join_key = _expand(pfs.join_on, match) if (pfs.join_on and match) else ""
+        group_key = _expand(pfs.group_by, match) if (pfs.group_by and match) else ""
+        return DatumInput(
+            name, pfs.repo, pfs.branch, commit, path, tuple(members), join_key, group_key,
+            pfs.empty_files,
+        )  # fmt: skip
+
+    if pattern == "/":
+        everything = list(files)
+        return [item("/", everything, regex.match("/"))] if everything else []
+    prefix = literal_prefix(pattern)
+    groups: dict[str, list[tuple[str, FileData]]] = {}
+    matches: dict[str, re.Match[str]] = {}
+    for path, data in files:
+        if not path.startswith(prefix) and prefix != "/":
+            continue
+        pos = path.find("/", 1)
+        while pos != -1:  # implicit directories, outermost first
+            directory = path[:pos]
+            if directory in groups:
+                groups[directory].append((path, data))
+            else:
+                m = regex.match(directory)
+                if m:
+                    matches[directory] = m
+                    groups[directory] = [(path, data)]
+            pos = path.find("/", pos + 1)
+        m = regex.match(path)
+        if m:
+            matches[path] = m
+            groups[path] = [(path, data)]
+    out = []
+    for path in sorted(groups):
+        is_dir = groups[path][0][0] != path  # a file's group holds just itself
+        out.append(item(path + "/" if is_dir else path, groups[path], matches[path]))
+    return out
+
+
+def _name(node: Input) -> str:
+    leaf = node.leaves()[0]
+    return leaf.input_name if isinstance(leaf, PfsInput) else leaf.name
+
+
+def _children(node: Input, kind: str) -> list[Input]:
+    children: list[Input] = getattr(node, kind)
+    return sorted(children, key=_name)
+
+
+def cron_as_pfs(cron: CronInput, pipeline: str) -> PfsInput:
+    """A cron input reads the tick files its controller commits to ``<pipeline>_<name>``."""
+    return PfsInput(name=cron.name, repo=cron.repo or f"{pipeline}_{cron.name}", glob="/*")
+
+
+def _parts(node: Input, commits: dict[str, str], lister: FileLister, pipeline: str) -> list[Part]:
+    kind = node.kind()
+    if kind in ("pfs", "cron"):
+        pfs = node.pfs if kind == "pfs" else cron_as_pfs(node.cron, pipeline)  # type: ignore[arg-type]
+        assert pfs is not None
+        commit = commits.get(pfs.input_name)
+        if not commit:
+            return []
+        return [(i,) for i in match_items(pfs, commit, lister(pfs.repo, commit))]
+    children = [_parts(c, commits, lister, pipeline) for c in _children(node, kind)]
+    if kind == "union":
+        return [p for child in children for p in child]
+    if kind == "cross":
+        return [tuple(itertools.chain(*combo)) for combo in itertools.product(*children)]
+    if kind == "join":
+        return _join(_children(node, kind), children)
+    return _group(children)
+
+
+def _join(nodes: list[Input], children: list[list[Part]]) -> list[Part]:
+    outer = [any(isinstance(x, PfsInput) and x.outer_join for x in n.leaves()) for n in nodes]
+    by_key: list[dict[str, list[Part]]] = []
+    for parts in children:
+        keyed: dict[str, list[Part]] = {}
+        for part in parts:
+            keyed.setdefault(part[0].join_key, []).append(part)
+        by_key.append(keyed)
+    out: list[Part] = []
+    for key in sorted(set().union(*by_key)):
+        present = [i for i, keyed in enumerate(by_key) if key in keyed]
+        if len(present) < len(nodes) and not all(outer[i] for i in present):
+            continue
+        lists = [by_key[i][key] for i in present]
+        out.extend(tuple(itertools.chain(*combo)) for combo in itertools.product(*lists))
+    return out
+
+
+def _group(children: list[list[Part]]) -> list[Part]:
+    by_key: dict[str, list[DatumInput]] = {}
+    for parts in children:
+        for part in parts:
+            for item in part:
+                by_key.setdefault(item.group_key, []).append(item)
+    return [tuple(by_key[key]) for key in sorted(by_key)]
+
+
+def datum_id(inputs: Part) -> str:
+    h = blake3.blake3()
+    for i in inputs:
+        h.update(f"{i.name}\x00{i.repo}\x00{i.branch}\x00{i.path}\x01".encode())
+    return h.hexdigest()[:32]
+
+
+def datum_hash(id_: str, inputs: Part, salt: str) -> str:
+    h = blake3.blake3(f"{id_}\x00{salt}\x00".encode())
+    for i in inputs:
+        for path, data in i.files:
+            h.update(path.encode() + b"\x00" + data.hash)
+    return h.hexdigest()
+
+
+def plan(
+    root: Input, commits: dict[str, str], lister: FileLister, salt: str, pipeline: str = ""
+) -> list[Datum]:
+    """Every datum of an input tree, given the commit each input (by name) reads."""
+    out = []
+    seen: set[str] = set()
+    for part in _parts(root, commits, lister, pipeline):
+        did = datum_id(part)
+        if did in seen:  # the same combination reached twice (e.g. union of equal inputs)
+            continue
+        seen.add(did)
+        out.append(Datum(did, datum_hash(did, part, salt), part))
+    return out
+
+
+def iter_leaves(root: Input, pipeline: str) -> Iterator[PfsInput]:
+    """Every pfs input the datums read (cron inputs as their tick repos)."""
+    for leaf in root.leaves():
+        yield leaf if isinstance(leaf, PfsInput) else cron_as_pfs(leaf, pipeline)

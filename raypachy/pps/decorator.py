@@ -1,0 +1,164 @@
+"""``@raypachy.pipeline``: a Python function as a Pachyderm pipeline, with Ray's words.
+
+    @raypachy.pipeline(input=raypachy.pfs("iris", glob="/raw/*"), num_cpus=1, memory="2Gi",
+                       parallelism=4)
+    def train(datum):
+        for path in datum.inputs["iris"].rglob("*.csv"): ...
+        (datum.out / "model.pkl").write_bytes(...)
+
+The decorator records; it never touches Ray. Options are checked against one declarative
+table (as ``@ray.remote`` checks its own), the function keeps its name and docstring, and
+``.options(...)`` returns a copy with some options changed. Both this and a spec file give
+the same ``PipelineSpec``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from raypachy.errors import InvalidSpecError
+from raypachy.pps.code import function_label, pickle_function, source_hash
+from raypachy.pps.spec import Input, PipelineSpec, PythonCode, check_supported
+from raypachy.pps.units import parse_bytes, parse_cpu, parse_duration
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One decorator option: what it accepts and where it goes in the spec."""
+
+    types: tuple[type, ...]
+    path: tuple[str, ...]
+    check: Callable[[Any], object] | None = None
+    doc: str = ""
+
+
+def _positive(value: Any) -> None:
+    if value < 0:
+        raise ValueError("must be >= 0")
+
+
+def _at_least_one(value: Any) -> None:
+    if value < 1:
+        raise ValueError("must be >= 1")
+
+
+OPTIONS: dict[str, Option] = {
+    "input": Option((Input,), ("input",), doc="what the pipeline reads (raypachy.pfs(...))"),
+    "name": Option((str,), ("pipeline", "name"), doc="pipeline and output repo name"),
+    "description": Option((str,), ("description",)),
+    "num_cpus": Option(
+        (int, float, str), ("resource_requests", "cpu"), parse_cpu, "CPUs per datum task"
+    ),
+    "memory": Option((int, str), ("resource_requests", "memory"), parse_bytes, "bytes or 4Gi"),
+    "num_gpus": Option((int,), ("resource_requests", "gpu", "number"), _positive, "GPUs per task"),
+    "accelerator_type": Option((str,), ("resource_requests", "gpu", "type"), doc="e.g. A100"),
+    "label_selector": Option((dict,), ("scheduling_spec", "node_selector"), doc="node labels"),
+    "parallelism": Option(
+        (int,), ("parallelism_spec", "constant"), _at_least_one, "datum batches in flight"
+    ),
+    "image": Option((str,), ("transform", "image"), doc="container image (runtime_env image_uri)"),
+    "env": Option((dict,), ("transform", "env"), doc="environment variables"),
+    "datum_tries": Option((int,), ("datum_tries",), _at_least_one),
+    "datum_timeout": Option((str, int, float), ("datum_timeout",), parse_duration),
+    "job_timeout": Option((str, int, float), ("job_timeout",), parse_duration),
+    "output_branch": Option((str,), ("output_branch",)),
+    "autoscaling": Option((bool,), ("autoscaling",)),
+    "reprocess_spec": Option((str,), ("reprocess_spec",)),
+    "datum_set_number": Option(
+        (int,), ("datum_set_spec", "number"), _at_least_one, "datums per batch"
+    ),
+    "salt": Option((str,), ("salt",)),
+}
+
+
+def _check(options: dict[str, Any]) -> dict[str, Any]:
+    for key, value in options.items():
+        option = OPTIONS.get(key)
+        if option is None:
+            close = difflib.get_close_matches(key, OPTIONS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InvalidSpecError(f"unknown pipeline option {key!r}{hint}")
+        if value is None:
+            continue
+        if not isinstance(value, option.types) or (
+            isinstance(value, bool) and bool not in option.types
+        ):
+            names = " or ".join(t.__name__ for t in option.types)
+            raise InvalidSpecError(f"pipeline option {key}={value!r}: expected {names}")
+        if option.check is not None:
+            try:
+                option.check(value)
+            except (ValueError, InvalidSpecError) as e:
+                raise InvalidSpecError(f"pipeline option {key}={value!r}: {e}") from None
+    return options
+
+
+class Pipeline:
+    """A decorated function: call it to run one datum locally; register it to run on data."""
+
+    def __init__(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
+        if not callable(fn):
+            raise InvalidSpecError(f"@raypachy.pipeline decorates a function, not {fn!r}")
+        self.fn = fn
+        self._options = _check(dict(options))
+        functools.update_wrapper(self, fn)
+
+    @property
+    def name(self) -> str:
+        name: str = self._options.get("name") or self.fn.__name__.replace(".", "_")
+        return name
+
+    def options(self, **options: Any) -> Pipeline:
+        """A copy with some options changed (like ``RemoteFunction.options``)."""
+        return Pipeline(self.fn, {**self._options, **_check(options)})
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<raypachy.pipeline {self.name} ({function_label(self.fn)})>"
+
+    def spec_dict(self, code_key: str = "") -> dict[str, Any]:
+        """The spec as a dict, with the code's storage key once it is stored."""
+        data: dict[str, Any] = {"pipeline": {"name": self.name}, "transform": {}}
+        if self.fn.__doc__ and "description" not in self._options:
+            data["description"] = self.fn.__doc__.strip().splitlines()[0]
+        for key, value in self._options.items():
+            if value is None or key == "name":
+                continue
+            node = data
+            path = OPTIONS[key].path
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node[path[-1]] = value.model_dump(exclude_defaults=True) if key == "input" else value
+        data["transform"]["python"] = PythonCode(
+            code=code_key, function=function_label(self.fn), source_hash=source_hash(self.fn)
+        ).model_dump()
+        return data
+
+    def build(self, code_key: str = "") -> PipelineSpec:
+        """The validated spec (``InvalidSpecError`` names what is wrong)."""
+        if "input" not in self._options:
+            raise InvalidSpecError(
+                f"pipeline {self.name} has no input: "
+                "use @raypachy.pipeline(input=raypachy.pfs(...))"
+            )
+        from raypachy.pps.spec import parse_spec
+
+        return check_supported(parse_spec(self.spec_dict(code_key)))
+
+    def code(self) -> bytes:
+        """The function, pickled by value (what the cluster runs)."""
+        return pickle_function(self.fn)
+
+
+def pipeline(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Turn a function of one datum into a pipeline; works bare or with options."""
+    if fn is not None:
+        return Pipeline(fn, options)
+    _check(options)
+    return lambda f: Pipeline(f, options)

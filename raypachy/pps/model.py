@@ -1,0 +1,95 @@
+"""The domain objects of pipelines: frozen, slotted, printable as JSON."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from raypachy.pfs.model import CommitRef
+
+
+class JobState(enum.StrEnum):
+    CREATED = "created"
+    STARTING = "starting"
+    RUNNING = "running"
+    FINISHING = "finishing"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    KILLED = "killed"
+    UNRUNNABLE = "unrunnable"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.SUCCESS, JobState.FAILURE, JobState.KILLED, JobState.UNRUNNABLE)
+
+
+class DatumState(enum.StrEnum):
+    SUCCESS = "success"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    RECOVERED = "recovered"
+
+
+@dataclass(frozen=True, slots=True)
+class DatumCounts:
+    total: int = 0
+    processed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    recovered: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineInfo:
+    name: str
+    version: str
+    state: str  # running | stopped
+    description: str
+    spec: dict[str, Any]
+    inputs: tuple[str, ...]  # input repos
+    output_repo: str
+    created: datetime
+    updated: datetime
+    transform: str  # the command or the Python function it runs
+    last_job: str | None
+    last_job_state: str | None
+    resources: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    id: str
+    pipeline: str
+    version: str
+    state: str
+    datums: DatumCounts
+    output_commit: CommitRef | None
+    inputs: tuple[CommitRef, ...]
+    created: datetime
+    started: datetime | None
+    finished: datetime | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DatumInput:
+    name: str
+    repo: str
+    commit: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class DatumInfo:
+    id: str
+    pipeline: str
+    job: str
+    state: str
+    hash: str
+    inputs: tuple[DatumInput, ...]
+    outputs: tuple[str, ...]
+    attempts: int
+    error: str
+    duration_s: float
