@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 
 from raypachy.errors import (
@@ -113,9 +114,18 @@ class Commits:
         return rec
 
     def finish(
-        self, repo: str, commit_id: str, error: str | None = None, description: str | None = None
+        self,
+        repo: str,
+        commit_id: str,
+        error: str | None = None,
+        description: str | None = None,
+        also: Callable[[Tx], None] | None = None,
     ) -> CommitRecord:
-        """Finish an open commit: fold its staged layers into its tree; it never changes again."""
+        """Finish an open commit: fold its staged layers into its tree; it never changes again.
+
+        ``also`` runs inside the transaction that finishes the commit, for callers whose own
+        records must change together with it (a job and its output commit).
+        """
         for _ in range(MAX_ATTEMPTS):
             with self.meta.read() as tx:
                 rec = _finished(tx, repo, commit_id)
@@ -137,6 +147,8 @@ class Commits:
             )
             with self.meta.write() as tx:
                 if tx.update_open_commit(rec, done):
+                    if also is not None:
+                        also(tx)
                     return done
         raise CommitConflictError(f"commit {repo}@{commit_id} kept changing while finishing")
 

@@ -1,0 +1,147 @@
+"""Running one job: plan the datums, skip what is done, run the rest in batches, merge.
+
+The same code runs a job in-process (tests, ``raypachy.pps.LocalRunner``) or on Ray (the
+pipeline controller): it talks to the metadata through ``JobHost`` and runs batches through
+an ``Executor``. It never imports ray.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from raypachy.pps.datums import Datum, plan
+from raypachy.pps.merge import merge
+from raypachy.pps.model import JobState
+from raypachy.pps.spec import PipelineSpec, parse_spec
+from raypachy.pps.worker import BatchResult, BatchSpec
+from raypachy.storage import ManifestStore, Tree
+from raypachy.storage.manifest import ManifestInfo
+
+PROGRESS_EVERY_S = 0.5
+
+
+class JobHost(Protocol):
+    """The metadata side a job talks to (PPS in-process, or the metadata actor)."""
+
+    def datum_states(self, pipeline: str) -> dict[str, tuple[str, list[str]]]: ...
+
+    def commit_layers(self, repo: str, commit_id: str) -> list[ManifestInfo]: ...
+
+    def update_job(self, pipeline: str, job_id: str, **fields: Any) -> None: ...
+
+    def job_is_live(self, pipeline: str, job_id: str) -> bool: ...
+
+    def finish_job(self, pipeline: str, job_id: str, state: str, reason: str,
+                   layer: ManifestInfo | None, counts: tuple[int, int, int, int, int],
+                   datum_rows: list[tuple[Any, ...]], removed: list[str],
+                   upserts: dict[str, tuple[str, list[str]]]) -> Any: ...  # fmt: skip
+
+
+class Executor(Protocol):
+    """Runs batches (with at most ``parallelism`` in flight) and yields results as they end."""
+
+    def run(
+        self, spec: PipelineSpec, batches: list[BatchSpec], parallelism: int
+    ) -> Iterator[BatchResult]: ...
+
+    def cancel(self) -> None: ...
+
+
+def batch_count(spec: PipelineSpec, datums: int, parallelism: int) -> int:
+    """How many batches: ``datum_set_spec`` if given, else ~4 per worker slot."""
+    if datums == 0:
+        return 0
+    ds = spec.datum_set_spec
+    if ds is not None and ds.number:
+        return max(1, -(-datums // ds.number))
+    return max(1, min(datums, 4 * parallelism))
+
+
+def split(datums: list[Datum], count: int) -> list[tuple[Datum, ...]]:
+    size = -(-len(datums) // count) if count else 0
+    return [tuple(datums[i : i + size]) for i in range(0, len(datums), size)] if size else []
+
+
+def run_job(
+    claim: dict[str, Any],
+    host: JobHost,
+    manifests: ManifestStore,
+    storage: str,
+    executor: Executor,
+    parallelism: int,
+    now: Callable[[], float] = time.monotonic,
+) -> Any:
+    """Run the claimed job to its end and install its results; returns what finish_job does."""
+    pipeline, job_id = claim["pipeline"], claim["job"]
+    spec = parse_spec(claim["spec"])
+    host.update_job(pipeline, job_id, state=JobState.RUNNING)
+    commits = {i["name"]: i["id"] for i in claim["inputs"]}
+
+    def lister(repo: str, commit_id: str) -> Iterator[tuple[str, Any]]:
+        layers = host.commit_layers(repo, commit_id)
+        return Tree([manifests.open(m.id) for m in layers if m.rows]).scan()
+
+    datums = plan(spec.input, commits, lister, claim["salt"], pipeline)
+    previous = host.datum_states(pipeline)
+    every_job = spec.reprocess_spec == "every_job"
+    skipped = {
+        d.id for d in datums
+        if not every_job and d.id in previous and previous[d.id][0] == d.hash
+    }  # fmt: skip
+    todo = [d for d in datums if d.id not in skipped]
+    counts = [len(datums), 0, len(skipped), 0, 0]
+    host.update_job(pipeline, job_id, counts=tuple(counts))
+    batches = [
+        BatchSpec(pipeline, job_id, claim["output_commit"], storage, claim["spec"], part)
+        for part in split(todo, batch_count(spec, len(todo), parallelism))
+    ]
+    results: list[BatchResult] = []
+    timeout = spec.job_timeout_s()
+    started = now()
+    last_report = started
+    reason = ""
+    for result in executor.run(spec, batches, parallelism):
+        results.append(result)
+        for r in result.results:
+            counts[1 + {"success": 0, "failed": 2, "recovered": 3}[r.state]] += 1
+        if now() - last_report > PROGRESS_EVERY_S:
+            last_report = now()
+            if not host.job_is_live(pipeline, job_id):
+                executor.cancel()
+                return None  # stopped by the user: its state says so already
+            host.update_job(pipeline, job_id, counts=tuple(counts))
+        if timeout is not None and now() - started > timeout:
+            executor.cancel()
+            reason = f"job timed out after {timeout:g}s"
+            break
+    host.update_job(pipeline, job_id, state=JobState.FINISHING, counts=tuple(counts))
+    outcome = merge(manifests, datums, skipped, previous, results)
+    state, why = outcome.state, outcome.reason
+    if reason:
+        state, why = JobState.FAILURE, reason
+    return host.finish_job(
+        pipeline, job_id, state, why, outcome.layer, outcome.counts, outcome.datum_rows,
+        outcome.removed, outcome.upserts,
+    )  # fmt: skip
+
+
+class SerialExecutor:
+    """Runs batches one after the other in this process (tests and small local runs)."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def run(
+        self, spec: PipelineSpec, batches: list[BatchSpec], parallelism: int
+    ) -> Iterator[BatchResult]:
+        from raypachy.pps.worker import run_batch
+
+        for batch in batches:
+            if self.cancelled:
+                return
+            yield run_batch(batch)
+
+    def cancel(self) -> None:
+        self.cancelled = True

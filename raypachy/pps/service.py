@@ -1,0 +1,450 @@
+"""Pipelines and jobs over PFS: what pachd's PPS does, without any Ray.
+
+Jobs are created when data lands: ``on_commit`` runs right after a commit finishes and
+creates one job per pipeline reading that branch, carrying the commit's global id, so
+``wait commit <id>`` can follow the whole DAG. A controller (in ``raypachy.runtime``) claims
+jobs one at a time per pipeline, runs the datums and finishes the job together with its
+output commit in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import blake3
+
+from raypachy.errors import (
+    ConflictError,
+    InvalidSpecError,
+    JobNotFound,
+    PipelineExists,
+    PipelineNotFound,
+    RepoExists,
+    RepoNotFound,
+    WaitTimeout,
+)
+from raypachy.pfs.metadata import Tx
+from raypachy.pfs.model import Commit, CommitRef, utc
+from raypachy.pfs.records import CommitRecord
+from raypachy.pfs.service import PFS
+from raypachy.pps.datums import iter_leaves
+from raypachy.pps.model import DatumCounts, JobInfo, JobState, PipelineInfo
+from raypachy.pps.spec import PfsInput, PipelineSpec, parse_spec
+from raypachy.pps.store import JobRow, PipelineRow, PpsTx, init_schema
+from raypachy.storage.manifest import ManifestInfo
+
+
+def version_of(spec: PipelineSpec) -> str:
+    """Spec and code together: a changed function or image is a new version."""
+    data = spec.to_json()
+    python = data.get("transform", {}).get("python")
+    if python:
+        python.pop("code", None)  # the pickle's bytes vary; the source hash does not
+    return blake3.blake3(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _transform_label(spec: dict[str, Any]) -> str:
+    t = spec.get("transform", {})
+    if t.get("python"):
+        return f"python {t['python']['function']}"
+    return " ".join(t.get("cmd", []))
+
+
+class PPS:
+    def __init__(self, pfs: PFS) -> None:
+        self.pfs = pfs
+        init_schema(pfs.meta)
+
+    @contextmanager
+    def _write(self) -> Iterator[tuple[Tx, PpsTx]]:
+        with self.pfs.meta.write() as tx:
+            yield tx, PpsTx(tx.c)
+
+    @contextmanager
+    def _read(self) -> Iterator[tuple[Tx, PpsTx]]:
+        with self.pfs.meta.read() as tx:
+            yield tx, PpsTx(tx.c)
+
+    # --- pipelines ---------------------------------------------------------------------
+
+    def create_pipeline(
+        self, spec_data: dict[str, Any], update: bool = False, reprocess: bool = False
+    ) -> tuple[PipelineInfo, str]:
+        """Create (or update) a pipeline; returns it and a note for the user."""
+        spec = parse_spec(spec_data)
+        name, version, now = spec.name, version_of(spec), time.time()
+        leaves = list(iter_leaves(spec.input, name))
+        with self._write() as (tx, ptx):
+            old = ptx.pipeline(name)
+            if old is not None and not update:
+                raise PipelineExists(
+                    f"pipeline {name} already exists: use `raypachy update pipeline`"
+                )
+            if old is None and update:
+                raise PipelineNotFound(f"pipeline {name} not found: create it first")
+            if old is not None and old.version == version and not reprocess:
+                return self._info(tx, ptx, old), f"pipeline {name} is unchanged (version {version})"
+            for leaf in spec.input.leaves():
+                if isinstance(leaf, PfsInput) and tx.repo(leaf.repo) is None:
+                    raise RepoNotFound(
+                        f"pipeline {name}: input repo {leaf.repo} not found: "
+                        "create it (or the pipeline that writes it) first"
+                    )
+            self._check_cycle(ptx, name, {leaf.repo for leaf in leaves})
+            if old is None:
+                if tx.repo(name) is not None:
+                    raise RepoExists(
+                        f"repo {name} already exists: a pipeline's output repo takes its name; "
+                        "pick another pipeline name"
+                    )
+                tx.insert_repo(name, now, f"output of pipeline {name}")
+            for leaf in leaves:
+                if tx.repo(leaf.repo) is None:  # cron tick repos
+                    tx.insert_repo(leaf.repo, now, f"ticks of pipeline {name}")
+            salt = secrets.token_hex(8) if (old is None or reprocess) else old.salt
+            row = PipelineRow(name, version, spec.to_json(), "running", salt,
+                              old.created if old else now, now)  # fmt: skip
+            ptx.put_pipeline(row)
+            job = self._new_job(tx, ptx, row, secrets.token_hex(16))
+        note = ""
+        if old is not None:
+            note = f"pipeline {name} updated to version {version}" + (
+                "; every datum will be processed again"
+                if reprocess
+                else "; datums whose inputs did not change keep their outputs from the "
+                "previous version (use --reprocess to run them again)"
+            )
+        if job is None:
+            note = (note + "; " if note else "") + "it will run when its inputs have data"
+        return self.inspect_pipeline(name), note
+
+    def _check_cycle(self, ptx: PpsTx, name: str, inputs: set[str]) -> None:
+        by_output = {p.name: p for p in ptx.pipelines()}
+        seen: set[str] = set()
+        todo = list(inputs)
+        while todo:
+            repo = todo.pop()
+            if repo == name:
+                raise InvalidSpecError(f"pipeline {name} would read its own output (a cycle)")
+            if repo in seen or repo not in by_output:
+                continue
+            seen.add(repo)
+            upstream = parse_spec(by_output[repo].spec)
+            todo.extend(leaf.repo for leaf in iter_leaves(upstream.input, repo))
+
+    def inspect_pipeline(self, name: str) -> PipelineInfo:
+        with self._read() as (tx, ptx):
+            row = ptx.pipeline(name)
+            if row is None:
+                raise PipelineNotFound(f"pipeline {name} not found")
+            return self._info(tx, ptx, row)
+
+    def list_pipelines(self) -> list[PipelineInfo]:
+        with self._read() as (tx, ptx):
+            return [self._info(tx, ptx, row) for row in ptx.pipelines()]
+
+    def _info(self, tx: Tx, ptx: PpsTx, row: PipelineRow) -> PipelineInfo:
+        spec = parse_spec(row.spec)
+        jobs = ptx.jobs(row.name)
+        last = jobs[0] if jobs else None
+        resources: dict[str, Any] = {}
+        if spec.resource_requests is not None:
+            resources = spec.resource_requests.model_dump(exclude_none=True)
+        return PipelineInfo(
+            name=row.name,
+            version=row.version,
+            state=row.state,
+            description=spec.description,
+            spec=row.spec,
+            inputs=tuple(leaf.repo for leaf in iter_leaves(spec.input, row.name)),
+            output_repo=row.name,
+            created=utc(row.created),  # type: ignore[arg-type]
+            updated=utc(row.updated),  # type: ignore[arg-type]
+            transform=_transform_label(row.spec),
+            last_job=last.id if last else None,
+            last_job_state=last.state if last else None,
+            resources=resources,
+        )
+
+    def delete_pipeline(self, name: str, keep_repo: bool = False) -> None:
+        with self._write() as (tx, ptx):
+            row = ptx.pipeline(name)
+            if row is None:
+                raise PipelineNotFound(f"pipeline {name} not found")
+            readers = [
+                p.name for p in ptx.pipelines()
+                if name in {leaf.repo for leaf in iter_leaves(parse_spec(p.spec).input, p.name)}
+            ]  # fmt: skip
+            if readers:
+                raise ConflictError(
+                    f"pipeline {readers[0]} reads the output of {name}: delete it first"
+                )
+            ticks = [
+                leaf.repo for leaf in iter_leaves(parse_spec(row.spec).input, name)
+                if leaf.repo.startswith(f"{name}_")
+                and (tx.repo(leaf.repo) or ("", 0, ""))[2].startswith("ticks of pipeline")
+            ]  # fmt: skip
+            ptx.delete_pipeline(name)
+            if not keep_repo:
+                for repo in [name, *ticks]:
+                    if tx.repo(repo) is not None:
+                        tx.delete_repo(repo)
+
+    def set_pipeline_state(self, name: str, running: bool) -> PipelineInfo:
+        with self._write() as (tx, ptx):
+            row = ptx.pipeline(name)
+            if row is None:
+                raise PipelineNotFound(f"pipeline {name} not found")
+            state = "running" if running else "stopped"
+            ptx.put_pipeline(PipelineRow(row.name, row.version, row.spec, state, row.salt,
+                                         row.created, row.updated))  # fmt: skip
+            if running and row.state != "running":
+                self._new_job(tx, ptx, row, secrets.token_hex(16))
+        return self.inspect_pipeline(name)
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    def _head(self, tx: Tx, repo: str, branch: str) -> CommitRecord | None:
+        """The newest finished commit on a branch (an open head is not read yet)."""
+        row = tx.branch(repo, branch)
+        rec = tx.commit(repo, row[2]) if row and row[2] else None
+        while rec is not None and rec.is_open:
+            rec = tx.commit(repo, rec.parent) if rec.parent else None
+        return rec
+
+    def _new_job(self, tx: Tx, ptx: PpsTx, row: PipelineRow, job_id: str) -> JobRow | None:
+        if row.state != "running" or ptx.job(row.name, job_id) is not None:
+            return None
+        spec = parse_spec(row.spec)
+        inputs = []
+        for leaf in iter_leaves(spec.input, row.name):
+            head = self._head(tx, leaf.repo, leaf.branch)
+            if head is not None:
+                inputs.append({"name": leaf.input_name, "repo": leaf.repo,
+                               "branch": leaf.branch, "id": head.id})  # fmt: skip
+        if not inputs:
+            return None
+        job = JobRow(row.name, job_id, row.version, JobState.CREATED, "", inputs,
+                     row.name, time.time(), None, None, (0, 0, 0, 0, 0), 0)  # fmt: skip
+        ptx.insert_job(job)
+        return job
+
+    def on_commit(self, commit: Commit) -> list[str]:
+        """Create the jobs a finished commit triggers; returns their pipelines."""
+        if commit.finished is None or commit.branch is None:
+            return []
+        created = []
+        with self._write() as (tx, ptx):
+            for row in ptx.pipelines():
+                spec = parse_spec(row.spec)
+                reads = any(
+                    leaf.repo == commit.repo and leaf.branch == commit.branch
+                    for leaf in iter_leaves(spec.input, row.name)
+                )
+                if reads and self._new_job(tx, ptx, row, commit.id) is not None:
+                    created.append(row.name)
+        return created
+
+    def list_jobs(self, pipeline: str | None = None, job_id: str | None = None) -> list[JobInfo]:
+        with self._read() as (_, ptx):
+            if pipeline is not None and ptx.pipeline(pipeline) is None:
+                raise PipelineNotFound(f"pipeline {pipeline} not found")
+            return [self._job_info(r) for r in ptx.jobs(pipeline, job_id)]
+
+    def inspect_job(self, pipeline: str, job_id: str) -> JobInfo:
+        with self._read() as (_, ptx):
+            row = ptx.job(pipeline, job_id)
+        if row is None:
+            raise JobNotFound(f"job {pipeline}@{job_id} not found")
+        return self._job_info(row)
+
+    def wait_job(self, pipeline: str, job_id: str, timeout: float | None = None) -> JobInfo:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.inspect_job(pipeline, job_id)
+            if JobState(job.state).terminal:
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                raise WaitTimeout(f"job {pipeline}@{job_id} is still {job.state} after {timeout}s")
+            time.sleep(0.05)
+
+    def stop_job(self, pipeline: str, job_id: str) -> JobInfo:
+        with self._write() as (_, ptx):
+            row = ptx.job(pipeline, job_id)
+            if row is None:
+                raise JobNotFound(f"job {pipeline}@{job_id} not found")
+            if not JobState(row.state).terminal:
+                ptx.update_job(pipeline, job_id, state=JobState.KILLED,
+                               reason="stopped by the user", finished=time.time())  # fmt: skip
+        self._close_output(pipeline, job_id, "job killed: stopped by the user")
+        return self.inspect_job(pipeline, job_id)
+
+    def _close_output(self, pipeline: str, job_id: str, error: str) -> None:
+        """Finish a dead job's output commit with an error (downstream jobs become unrunnable)."""
+        with self.pfs.meta.read() as tx:
+            out = tx.commit(pipeline, job_id)
+        if out is not None and out.is_open:
+            done = self.pfs.commits.finish(pipeline, job_id, error=error)
+            self.on_commit(done.public())
+
+    def _job_info(self, row: JobRow) -> JobInfo:
+        out = CommitRef(row.output_repo, row.id) if row.started else None
+        return JobInfo(
+            id=row.id,
+            pipeline=row.pipeline,
+            version=row.version,
+            state=row.state,
+            datums=DatumCounts(*row.counts),
+            output_commit=out,
+            inputs=tuple(CommitRef(i["repo"], i["id"]) for i in row.inputs),
+            created=utc(row.created),  # type: ignore[arg-type]
+            started=utc(row.started),
+            finished=utc(row.finished),
+            reason=row.reason,
+        )
+
+    # --- what a controller asks -----------------------------------------------------------
+
+    def claim_job(self, pipeline: str) -> dict[str, Any] | None:
+        """The job this pipeline's controller should run now (resuming one it was running).
+
+        Opens the job's output commit (global id, provenance = the input commits). A job
+        whose inputs failed upstream is finished at once as ``unrunnable``.
+        """
+        while True:
+            with self._write() as (tx, ptx):
+                row = ptx.pipeline(pipeline)
+                if row is None or row.state != "running":
+                    return None
+                active = ptx.active_jobs(pipeline)
+                if not active:
+                    return None
+                job = active[0]
+                if job.state == JobState.CREATED:
+                    ptx.update_job(pipeline, job.id, state=JobState.STARTING, started=time.time())
+                spec = ptx.version_spec(pipeline, job.version) or row.spec
+                failed = [
+                    f"{i['repo']}@{i['id']}" for i in job.inputs
+                    if (c := tx.commit(i["repo"], i["id"])) is not None and c.error
+                ]  # fmt: skip
+            output = self._open_output(job, spec)
+            if failed:
+                reason = f"unrunnable: input commit {failed[0]} failed upstream"
+                with self._write() as (_, ptx):
+                    ptx.update_job(pipeline, job.id, state=JobState.UNRUNNABLE, reason=reason,
+                                   finished=time.time())  # fmt: skip
+                self._close_output(pipeline, job.id, reason)
+                continue
+            return {
+                "pipeline": pipeline,
+                "job": job.id,
+                "version": job.version,
+                "spec": spec,
+                "salt": row.salt,
+                "inputs": job.inputs,
+                "output_repo": job.output_repo,
+                "output_commit": output,
+            }
+
+    def _open_output(self, job: JobRow, spec: dict[str, Any]) -> str:
+        branch = spec.get("output_branch", "master")
+        with self.pfs.meta.read() as tx:
+            existing = tx.commit(job.output_repo, job.id)
+        if existing is None:
+            provenance = [CommitRef(i["repo"], i["id"]) for i in job.inputs]
+            head = None
+            with self.pfs.meta.read() as tx:
+                head = self._head(tx, job.output_repo, branch)
+            self.pfs.commits.start(
+                job.output_repo, branch, head.id if head else None,
+                f"pipeline {job.pipeline} version {job.version}", job.id, tuple(provenance), "auto",
+            )  # fmt: skip
+        return job.id
+
+    def update_job(self, pipeline: str, job_id: str, **fields: Any) -> None:
+        """Progress from the controller: state, counts (total, processed, skipped, failed,
+        recovered) or reason."""
+        with self._write() as (_, ptx):
+            row = ptx.job(pipeline, job_id)
+            if row is None:
+                raise JobNotFound(f"job {pipeline}@{job_id} not found")
+            if JobState(row.state).terminal:
+                return  # a stopped job stays stopped
+            ptx.update_job(pipeline, job_id, **fields)
+
+    def job_is_live(self, pipeline: str, job_id: str) -> bool:
+        with self._read() as (_, ptx):
+            row = ptx.job(pipeline, job_id)
+        return row is not None and not JobState(row.state).terminal
+
+    def datum_states(self, pipeline: str) -> dict[str, tuple[str, list[str]]]:
+        with self._read() as (_, ptx):
+            return ptx.datum_states(pipeline)
+
+    def commit_layers(self, repo: str, commit_id: str) -> list[ManifestInfo]:
+        with self.pfs.meta.read() as tx:
+            rec = tx.commit(repo, commit_id)
+        if rec is None:
+            raise RepoNotFound(f"commit {repo}@{commit_id} not found")
+        return list(rec.layers + rec.staged)
+
+    def finish_job(
+        self,
+        pipeline: str,
+        job_id: str,
+        state: str,
+        reason: str,
+        layer: ManifestInfo | None,
+        counts: tuple[int, int, int, int, int],
+        datum_rows: list[tuple[Any, ...]],
+        removed: list[str],
+        upserts: dict[str, tuple[str, list[str]]],
+    ) -> JobInfo:
+        """Install a job's results: its output layer, its datums, its state, atomically
+        with finishing its output commit; then trigger the jobs downstream."""
+        with self._read() as (_, ptx):
+            row = ptx.job(pipeline, job_id)
+        if row is None:
+            raise JobNotFound(f"job {pipeline}@{job_id} not found")
+        if JobState(row.state).terminal:
+            return self._job_info(row)  # stopped meanwhile: its results are dropped
+        if layer is not None and layer.rows:
+            self.pfs.commits.stage(row.output_repo, job_id, layer)
+
+        def record(tx: Tx) -> None:
+            ptx = PpsTx(tx.c)
+            ptx.update_job(pipeline, job_id, state=state, reason=reason, counts=counts,
+                           finished=time.time())  # fmt: skip
+            ptx.insert_job_datums(pipeline, job_id, datum_rows)
+            ptx.replace_datum_states(pipeline, job_id, removed, upserts)
+
+        error = None if state == JobState.SUCCESS else (reason or state)
+        done = self.pfs.commits.finish(row.output_repo, job_id, error=error, also=record)
+        self.on_commit(done.public())
+        return self.inspect_job(pipeline, job_id)
+
+    def fail_job(self, pipeline: str, job_id: str, reason: str) -> None:
+        """A job the controller could not run: failed with the reason, output closed."""
+        with self._write() as (_, ptx):
+            row = ptx.job(pipeline, job_id)
+            if row is None or JobState(row.state).terminal:
+                return
+            ptx.update_job(pipeline, job_id, state=JobState.FAILURE, reason=reason,
+                           finished=time.time())  # fmt: skip
+        self._close_output(pipeline, job_id, reason)
+
+    def code_keys(self) -> set[bytes]:
+        """Chunk ids of every stored Python transform (gc keeps them)."""
+        with self._read() as (_, ptx):
+            specs = ptx.all_version_specs()
+        keys = set()
+        for spec in specs:
+            code = spec.get("transform", {}).get("python", {}).get("code")
+            if code:
+                keys.add(bytes.fromhex(code))
+        return keys
