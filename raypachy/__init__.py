@@ -18,13 +18,45 @@ from raypachy.errors import RaypachyError
 if TYPE_CHECKING:
     from raypachy.client import Client, connect
     from raypachy.pfs.service import PFS
+    from raypachy.pps.decorator import Pipeline, pipeline
+    from raypachy.pps.inputs import cron, cross, group, join, union
+    from raypachy.pps.worker import DatumContext
 
-_LAZY = {"Client": "raypachy.client", "connect": "raypachy.client", "PFS": "raypachy.pfs.service"}
+_LAZY = {
+    "Client": "raypachy.client",
+    "connect": "raypachy.client",
+    "PFS": "raypachy.pfs.service",
+    "pipeline": "raypachy.pps.decorator",
+    "Pipeline": "raypachy.pps.decorator",
+    "DatumContext": "raypachy.pps.worker",
+    "cross": "raypachy.pps.inputs",
+    "union": "raypachy.pps.inputs",
+    "join": "raypachy.pps.inputs",
+    "group": "raypachy.pps.inputs",
+    "cron": "raypachy.pps.inputs",
+}
 
-__all__ = ["PFS", "Client", "RaypachyError", "__version__", "connect"]
+__all__ = [
+    "PFS",
+    "Client",
+    "DatumContext",
+    "Pipeline",
+    "RaypachyError",
+    "__version__",
+    "connect",
+    "cron",
+    "cross",
+    "group",
+    "join",
+    "pfs",
+    "pipeline",
+    "union",
+]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "pfs":  # the callable package: raypachy.pfs("repo", glob="/*")
+        return importlib.import_module("raypachy.pfs")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'raypachy' has no attribute {name!r}")

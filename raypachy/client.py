@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 import httpx
 
 from raypachy import errors
+from raypachy._client_pps import PipelinesMixin
 from raypachy.pfs import wire
 from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.model import Branch, Commit, CommitRef, FileChange, FileInfo, GCReport, Repo
@@ -55,7 +56,7 @@ def _raise_for(response: httpx.Response) -> None:
     raise cls(message)
 
 
-class Client:
+class Client(PipelinesMixin):
     """Talks to a raypachy API server; every method mirrors ``raypachy.pfs.PFS``."""
 
     threads = 2

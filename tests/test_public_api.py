@@ -11,7 +11,10 @@ import raypachy.pfs
 
 
 def test_exported_names() -> None:
-    assert sorted(raypachy.__all__) == ["Client", "PFS", "RaypachyError", "__version__", "connect"]
+    assert sorted(raypachy.__all__) == [
+        "Client", "DatumContext", "PFS", "Pipeline", "RaypachyError", "__version__", "connect",
+        "cron", "cross", "group", "join", "pfs", "pipeline", "union",
+    ]  # fmt: skip
     for name in raypachy.__all__:
         assert getattr(raypachy, name) is not None
     for name in raypachy.pfs.__all__:

@@ -10,6 +10,8 @@ import click
 from raypachy import __version__
 from raypachy.cli.cluster_commands import COMMANDS
 from raypachy.cli.pfs_commands import NOUNS, gc
+from raypachy.cli.pps_commands import COMMANDS as PPS_COMMANDS
+from raypachy.cli.pps_commands import NOUNS as PPS_NOUNS
 from raypachy.errors import RaypachyError
 
 EXIT_ERROR = 1
@@ -29,13 +31,14 @@ def cli() -> None:
     """
 
 
-for verb, commands in NOUNS.items():
+for verb in sorted(set(NOUNS) | set(PPS_NOUNS)):
+    commands = NOUNS.get(verb, []) + PPS_NOUNS.get(verb, [])
     group = _Verb(verb, help=f"{verb.capitalize()} " + ", ".join(c.name for c in commands) + ".")
     for command in commands:
         group.add_command(command)
     cli.add_command(group)
 cli.add_command(gc)
-for command in COMMANDS:
+for command in [*COMMANDS, *PPS_COMMANDS]:
     cli.add_command(command)
 
 

@@ -154,8 +154,8 @@ def wait_commit(target: str, timeout: float | None, output: str | None) -> None:
     """Block until a commit (or every commit of a commit set) is finished."""
     c = client()
     if len(target) == 32 and "@" not in target:
-        done = [c.wait_commit(f"{m.repo}@{m.id}", timeout=timeout) for m in c.commit_set(target)]
-        emit(output, done, COMMIT_COLUMNS, _commit_cells)
+        # A global id: every commit and job it triggered, down the whole DAG.
+        emit(output, c.wait_commit_set(target, timeout=timeout), COMMIT_COLUMNS, _commit_cells)
     else:
         emit(output, c.wait_commit(target, timeout=timeout), COMMIT_COLUMNS, _commit_cells)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from raypachy.pfs.leases import Leases
 from raypachy.pfs.metadata import MetadataStore
 from raypachy.pfs.model import GCReport
@@ -11,9 +13,16 @@ from raypachy.storage.manifest import MANIFEST_PREFIX, ManifestStore
 
 
 def collect_garbage(
-    meta: MetadataStore, leases: Leases, chunks: ChunkStore, manifests: ManifestStore
+    meta: MetadataStore,
+    leases: Leases,
+    chunks: ChunkStore,
+    manifests: ManifestStore,
+    extra_chunks: Callable[[], set[bytes]] = set,
 ) -> GCReport:
-    """Delete unreachable objects. Raises ``GCBusyError`` while writers are in flight."""
+    """Delete unreachable objects. Raises ``GCBusyError`` while writers are in flight.
+
+    ``extra_chunks`` names chunks referenced from outside commits (stored pipeline code).
+    """
     with leases.gc():
         with meta.read() as tx:
             rows = list(tx.all_layer_lists())
@@ -21,7 +30,7 @@ def collect_garbage(
         for layers, staged in rows:
             live_manifests.update(m.id for m in layers_from_json(layers))
             live_manifests.update(m.id for m in layers_from_json(staged))
-        live_chunks: set[bytes] = set()
+        live_chunks: set[bytes] = set(extra_chunks())
         for manifest_id in live_manifests:
             live_chunks |= manifests.open(manifest_id).chunk_ids()
         backend = chunks.backend

@@ -400,6 +400,6 @@ class PFS:
         path = normalize_path(path)
         return localfs.export(self.chunks, self.walk_data(target, path), path, dest, on_progress)
 
-    def gc(self) -> GCReport:
+    def gc(self, extra_chunks: Callable[[], set[bytes]] = set) -> GCReport:
         """Delete chunks and manifests no commit references (refused while writers run)."""
-        return collect_garbage(self.meta, self.leases, self.chunks, self.manifests)
+        return collect_garbage(self.meta, self.leases, self.chunks, self.manifests, extra_chunks)

@@ -317,6 +317,9 @@ class PPS:
         whose inputs failed upstream is finished at once as ``unrunnable``.
         """
         while True:
+            with self._read() as (_, ptx):  # the common answer, "nothing", takes no write lock
+                if not ptx.active_jobs(pipeline):
+                    return None
             with self._write() as (tx, ptx):
                 row = ptx.pipeline(pipeline)
                 if row is None or row.state != "running":

@@ -8,6 +8,7 @@ opens it again. Bytes never go through these actors' mailboxes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import threading
@@ -36,22 +37,57 @@ class MetadataActor:
         from raypachy.pfs.service import PFS
         from raypachy.server.operations import Operations
 
+        self.storage = storage
         self.ops = Operations(PFS.open(home, storage))
+        self._controllers_lock = threading.Lock()
+        self.reconcile_controllers()  # after a restart too: the database says what should run
 
     def call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
-        from raypachy.server.operations import NAMES
+        from raypachy.server.operations import NAMES, PIPELINE_CHANGES
 
         if name not in NAMES:
             return False, ("InvalidArgumentError", f"unknown operation {name!r}")
         try:
-            return True, getattr(self.ops, name)(*args, **kwargs)
+            result = getattr(self.ops, name)(*args, **kwargs)
         except RaypachyError as e:
             return False, (type(e).__name__, e.message)
+        if name in PIPELINE_CHANGES:
+            self.reconcile_controllers()
+        return True, result
+
+    def reconcile_controllers(self) -> list[str]:
+        """One controller per pipeline: start the missing ones, stop the orphans."""
+        from raypachy.runtime.controller import PipelineController, controller_name
+
+        with self._controllers_lock:
+            wanted = {controller_name(p.name): p.name for p in self.ops.pps.list_pipelines()}
+            running = {
+                n for n in ray.util.list_named_actors() if n.startswith("raypachy:controller:")
+            }
+            for actor_name, pipeline in wanted.items():
+                if actor_name not in running:
+                    PipelineController.options(  # type: ignore[attr-defined]
+                        name=actor_name, lifetime="detached", get_if_exists=True
+                    ).remote(pipeline, self.storage)
+            for actor_name in running - set(wanted):
+                with contextlib.suppress(ValueError):  # already gone
+                    ray.kill(ray.get_actor(actor_name), no_restart=True)
+            return sorted(wanted)
 
     def pid(self) -> int:
         import os
 
         return os.getpid()
+
+
+def unwrap(reply: tuple[bool, Any]) -> Any:
+    """The value of a metadata actor reply, or its error raised again."""
+    ok, value = reply
+    if ok:
+        return value
+    kind, message = value
+    cls = getattr(errors, kind, RaypachyError)
+    raise cls(message)
 
 
 class RayService:
@@ -72,11 +108,7 @@ class RayService:
                         "the metadata actor is restarting; retry in a few seconds"
                     ) from None
                 await asyncio.sleep(0.25)
-        if ok:
-            return value
-        kind, message = value
-        cls = getattr(errors, kind, RaypachyError)
-        raise cls(message)
+        return unwrap((ok, value))
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, resources=HEAD_NODE)

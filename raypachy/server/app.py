@@ -20,7 +20,7 @@ from raypachy import __version__
 from raypachy.errors import FileNotFound
 from raypachy.pfs.model import to_json
 from raypachy.pfs.wire import file_data_from_json
-from raypachy.server import bodies, errors
+from raypachy.server import bodies, errors, pps_routes
 from raypachy.server.service import Service
 
 
@@ -252,4 +252,5 @@ def create_app(service: Service, storage_uri: str) -> FastAPI:
     async def gc() -> Any:
         return await call("gc")
 
+    pps_routes.install(app, service, call, chunks)
     return app

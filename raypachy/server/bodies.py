@@ -72,3 +72,17 @@ class RegisterLayer(Body):
     target: str
     manifest_id: str
     lease_id: str = ""
+
+
+class CreatePipeline(Body):
+    spec: dict[str, object]
+    update: bool = False
+    reprocess: bool = False
+
+
+class Spec(Body):
+    spec: dict[str, object]
+
+
+class Timeout(Body):
+    timeout: float | None = Field(None, ge=0, le=3600)

@@ -7,14 +7,18 @@ in-process in tests). Every result is a picklable value; iterators become lists.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
-from raypachy.errors import InvalidArgumentError
+from raypachy.errors import CommitNotFound, InvalidArgumentError, WaitTimeout
 from raypachy.pfs.address import parse_address
 from raypachy.pfs.model import Branch, Commit, CommitRef, FileChange, FileInfo, GCReport, Repo
 from raypachy.pfs.names import normalize_path
 from raypachy.pfs.service import PFS
 from raypachy.pfs.wire import file_data_to_json
+from raypachy.pps import queries
+from raypachy.pps.model import DatumInfo, JobInfo, JobState, PipelineInfo
+from raypachy.pps.service import PPS
 from raypachy.storage.manifest import ManifestInfo
 
 #: The operations the API server may call by name (nothing else is reachable).
@@ -26,14 +30,33 @@ NAMES = frozenset(
         "wait_commit", "delete_commit", "squash_commit",
         "list_files", "glob_files", "inspect_file", "diff_files", "walk_refs", "path_kind",
         "delete_file", "copy_file", "check_writable", "register_layer",
-        "acquire_lease", "heartbeat_lease", "release_lease", "gc", "status",
+        "acquire_lease", "heartbeat_lease", "release_lease", "gc", "status", "wait_commit_set",
+        # pipelines, jobs, datums
+        "create_pipeline", "inspect_pipeline", "list_pipelines", "delete_pipeline",
+        "stop_pipeline", "start_pipeline", "list_jobs", "inspect_job", "wait_job", "stop_job",
+        "list_datums", "inspect_datum", "restart_datum", "preview_datums", "logs", "lineage",
+        # what pipeline controllers ask
+        "claim_job", "update_job", "job_is_live", "datum_states", "commit_layers",
+        "finish_job", "fail_job",
     }
 )  # fmt: skip
+
+#: Operations after which the set of pipeline controllers may have to change.
+PIPELINE_CHANGES = frozenset(
+    {"create_pipeline", "delete_pipeline", "stop_pipeline", "start_pipeline"}
+)
 
 
 class Operations:
     def __init__(self, pfs: PFS) -> None:
         self.pfs = pfs
+        self.pps = PPS(pfs)
+
+    def _landed(self, commit: Commit) -> Commit:
+        """A commit that may have finished: create the jobs it triggers."""
+        if commit.finished is not None:
+            self.pps.on_commit(commit)
+        return commit
 
     # Repos, branches, commits: the library does the work.
     def create_repo(self, name: str, description: str = "", update: bool = False) -> Repo:
@@ -66,7 +89,7 @@ class Operations:
         return self.pfs.start_commit(target, **kw)
 
     def finish_commit(self, target: str, **kw: Any) -> Commit:
-        return self.pfs.finish_commit(target, **kw)
+        return self._landed(self.pfs.finish_commit(target, **kw))
 
     def inspect_commit(self, target: str) -> Commit:
         return self.pfs.inspect_commit(target)
@@ -108,10 +131,10 @@ class Operations:
         return self.pfs.path_kind(parse_address(target), normalize_path(path))
 
     def delete_file(self, target: str, path: str) -> Commit:
-        return self.pfs.delete_file(target, path)
+        return self._landed(self.pfs.delete_file(target, path))
 
     def copy_file(self, src: str, src_path: str, dst: str, dst_path: str, append: bool) -> Commit:
-        return self.pfs.copy_file(src, src_path, dst, dst_path, append)
+        return self._landed(self.pfs.copy_file(src, src_path, dst, dst_path, append))
 
     # The data plane: clients write chunks and a manifest, then register it here.
     def check_writable(self, target: str) -> None:
@@ -127,8 +150,10 @@ class Operations:
         try:
             # Count the rows here: a client's word on them decides nothing.
             rows = self.pfs.manifests.open(manifest_id).rows
-            return self.pfs.register_layer(
-                parse_address(target), ManifestInfo(manifest_id, rows), lease_id
+            return self._landed(
+                self.pfs.register_layer(
+                    parse_address(target), ManifestInfo(manifest_id, rows), lease_id
+                )
             )
         finally:
             if lease_id:
@@ -144,7 +169,99 @@ class Operations:
         self.pfs.leases.release(lease_id)
 
     def gc(self) -> GCReport:
-        return self.pfs.gc()
+        return self.pfs.gc(extra_chunks=self.pps.code_keys)
+
+    def wait_commit_set(self, commit_id: str, timeout: float | None) -> list[Commit]:
+        """Wait until every commit and every job of a global id is done: the whole DAG."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            commits = self.pfs.commit_set(commit_id)
+            jobs = self.pps.list_jobs(job_id=commit_id)
+            if not commits:
+                raise CommitNotFound(f"commit {commit_id} not found")
+            busy = [c for c in commits if c.finished is None]
+            busy_jobs = [j for j in jobs if not JobState(j.state).terminal]
+            if not busy and not busy_jobs:
+                return commits
+            if deadline is not None and time.monotonic() > deadline:
+                what = busy[0].ref if busy else f"job {busy_jobs[0].pipeline}@{commit_id}"
+                raise WaitTimeout(f"{what} is still running after {timeout}s")
+            time.sleep(0.05)
+
+    # Pipelines.
+    def create_pipeline(
+        self, spec: dict[str, Any], update: bool = False, reprocess: bool = False
+    ) -> dict[str, Any]:
+        info, note = self.pps.create_pipeline(spec, update, reprocess)
+        return {"pipeline": info, "note": note}
+
+    def inspect_pipeline(self, name: str) -> PipelineInfo:
+        return self.pps.inspect_pipeline(name)
+
+    def list_pipelines(self) -> list[PipelineInfo]:
+        return self.pps.list_pipelines()
+
+    def delete_pipeline(self, name: str, keep_repo: bool = False) -> None:
+        self.pps.delete_pipeline(name, keep_repo)
+
+    def stop_pipeline(self, name: str) -> PipelineInfo:
+        return self.pps.set_pipeline_state(name, running=False)
+
+    def start_pipeline(self, name: str) -> PipelineInfo:
+        return self.pps.set_pipeline_state(name, running=True)
+
+    def list_jobs(self, pipeline: str | None = None, job_id: str | None = None) -> list[JobInfo]:
+        return self.pps.list_jobs(pipeline, job_id)
+
+    def inspect_job(self, pipeline: str, job_id: str) -> JobInfo:
+        return self.pps.inspect_job(pipeline, job_id)
+
+    def wait_job(self, pipeline: str, job_id: str, timeout: float | None) -> JobInfo:
+        return self.pps.wait_job(pipeline, job_id, timeout)
+
+    def stop_job(self, pipeline: str, job_id: str) -> JobInfo:
+        return self.pps.stop_job(pipeline, job_id)
+
+    def list_datums(self, pipeline: str, job: str | None) -> list[DatumInfo]:
+        return queries.list_datums(self.pps, pipeline, job)
+
+    def inspect_datum(self, pipeline: str, job: str, datum: str) -> DatumInfo:
+        return queries.inspect_datum(self.pps, pipeline, job, datum)
+
+    def restart_datum(self, pipeline: str, job: str, datum: str) -> JobInfo:
+        return queries.restart_datum(self.pps, pipeline, job, datum)
+
+    def preview_datums(self, spec: dict[str, Any]) -> list[dict[str, Any]]:
+        return queries.preview_datums(self.pps, spec)
+
+    def logs(self, pipeline: str, job: str | None, datum: str | None) -> list[dict[str, Any]]:
+        return queries.read_logs(self.pps, pipeline, job, datum)
+
+    def lineage(self, target: str) -> dict[str, Any]:
+        return queries.lineage(self.pps, target)
+
+    # What controllers ask.
+    def claim_job(self, pipeline: str) -> dict[str, Any] | None:
+        return self.pps.claim_job(pipeline)
+
+    def update_job(self, pipeline: str, job_id: str, **fields: Any) -> None:
+        self.pps.update_job(pipeline, job_id, **fields)
+
+    def job_is_live(self, pipeline: str, job_id: str) -> bool:
+        return self.pps.job_is_live(pipeline, job_id)
+
+    def datum_states(self, pipeline: str) -> dict[str, tuple[str, list[str]]]:
+        return self.pps.datum_states(pipeline)
+
+    def commit_layers(self, repo: str, commit_id: str) -> list[ManifestInfo]:
+        return self.pps.commit_layers(repo, commit_id)
+
+    def finish_job(self, *args: Any) -> JobInfo:
+        result: JobInfo = self.pps.finish_job(*args)
+        return result
+
+    def fail_job(self, pipeline: str, job_id: str, reason: str) -> None:
+        self.pps.fail_job(pipeline, job_id, reason)
 
     def status(self) -> dict[str, Any]:
         return {

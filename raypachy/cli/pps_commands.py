@@ -1,0 +1,331 @@
+"""Pipeline, job and datum verbs, plus ``logs`` and ``lineage``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from raypachy.cli.context import client, output_option
+from raypachy.cli.render import ago, emit, print_json, print_table, say
+from raypachy.errors import InvalidAddressError
+from raypachy.pps.model import DatumInfo, JobInfo, JobState, PipelineInfo
+
+JOB_COLUMNS = ["PIPELINE", "ID", "STARTED", "DURATION", "PROGRESS", "STATE", "REASON"]
+
+
+def _split(target: str, what: str = "PIPELINE@JOB") -> tuple[str, str]:
+    name, sep, job = target.partition("@")
+    if not sep or not name or not job:
+        raise InvalidAddressError(f"expected {what}, got {target!r}")
+    return name, job
+
+
+def _duration(job: JobInfo) -> str:
+    if job.started is None:
+        return "-"
+    end = job.finished or datetime.now(UTC)
+    seconds = (end - job.started).total_seconds()
+    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
+
+
+def _progress(job: JobInfo) -> str:
+    d = job.datums
+    text = f"{d.processed + d.skipped}/{d.total}"
+    extras = [f"{n} {label}" for n, label in ((d.skipped, "skipped"), (d.failed, "failed"),
+                                             (d.recovered, "recovered")) if n]  # fmt: skip
+    return text + (f" ({', '.join(extras)})" if extras else "")
+
+
+def _job_cells(job: JobInfo) -> list[str]:
+    return [job.pipeline, job.id, ago(job.started), _duration(job), _progress(job), job.state,
+            job.reason]  # fmt: skip
+
+
+def _pipeline_cells(p: PipelineInfo) -> list[str]:
+    state = p.state + (f" / {p.last_job_state}" if p.last_job_state else "")
+    return [p.name, p.version[:8], ",".join(p.inputs), ago(p.created), state, p.description]
+
+
+def _specs(spec_file: str | None, python: str | None) -> list[Any]:
+    if bool(spec_file) == bool(python):
+        raise click.UsageError("give exactly one of -f SPEC or --python FILE.py[:NAME]")
+    if python:
+        from raypachy._client_pps import load_pipelines
+
+        return load_pipelines(python)
+    from raypachy.pps.spec import read_specs
+
+    text = sys.stdin.read() if spec_file == "-" else Path(str(spec_file)).read_text()
+    return [s.to_json() for s in read_specs(text)]
+
+
+def _register(spec_file: str | None, python: str | None, update: bool, reprocess: bool) -> None:
+    c = client()
+    for spec in _specs(spec_file, python):
+        info, note = c.create_pipeline_with_note(spec, update=update, reprocess=reprocess)
+        verb = "updated" if update else "created"
+        say(f"{verb} pipeline {info.name} (version {info.version[:8]})")
+        if note:
+            say(note)
+
+
+@click.command("pipeline")
+@click.option("-f", "--file", "spec_file", help="A JSON/YAML spec file (- for stdin).")
+@click.option("--python", help="A Python file of @raypachy.pipeline functions (FILE.py[:NAME]).")
+def create_pipeline(spec_file: str | None, python: str | None) -> None:
+    """Create pipelines from a spec file or from decorated Python functions."""
+    _register(spec_file, python, update=False, reprocess=False)
+
+
+@click.command("pipeline")
+@click.option("-f", "--file", "spec_file", help="A JSON/YAML spec file (- for stdin).")
+@click.option("--python", help="A Python file of @raypachy.pipeline functions (FILE.py[:NAME]).")
+@click.option("--reprocess", is_flag=True, help="Process every datum again (new salt).")
+def update_pipeline(spec_file: str | None, python: str | None, reprocess: bool) -> None:
+    """Update pipelines; unchanged datums keep their outputs unless --reprocess."""
+    _register(spec_file, python, update=True, reprocess=reprocess)
+
+
+@click.command("pipeline")
+@output_option
+def list_pipeline(output: str | None) -> None:
+    """List pipelines."""
+    columns = ["NAME", "VERSION", "INPUT", "CREATED", "STATE / LAST JOB", "DESCRIPTION"]
+    emit(output, client().list_pipelines(), columns, _pipeline_cells)
+
+
+@click.command("pipeline")
+@click.argument("name")
+@output_option
+def inspect_pipeline(name: str, output: str | None) -> None:
+    """Show a pipeline: its spec, resources and last job."""
+    info = client().inspect_pipeline(name)
+    if output == "json":
+        print_json(info)
+        return
+    for key in ("name", "version", "state", "description", "transform", "output_repo", "last_job",
+                "last_job_state"):  # fmt: skip
+        click.echo(f"{key + ':':16}{getattr(info, key)}")
+    click.echo(f"{'inputs:':16}{', '.join(info.inputs)}")
+    click.echo(f"{'resources:':16}{json.dumps(info.resources) if info.resources else '1 CPU'}")
+    click.echo("spec:")
+    click.echo(json.dumps(info.spec, indent=2))
+
+
+@click.command("pipeline")
+@click.argument("name")
+@click.option("--keep-repo", is_flag=True, help="Keep the output repo.")
+def delete_pipeline(name: str, keep_repo: bool) -> None:
+    """Delete a pipeline (and its output repo unless --keep-repo)."""
+    client().delete_pipeline(name, keep_repo=keep_repo)
+
+
+@click.command("pipeline")
+@click.argument("name")
+def stop_pipeline(name: str) -> None:
+    """Stop a pipeline: new data no longer triggers jobs."""
+    client().stop_pipeline(name)
+
+
+@click.command("pipeline")
+@click.argument("name")
+def start_pipeline(name: str) -> None:
+    """Start a stopped pipeline (it runs on the current data)."""
+    client().start_pipeline(name)
+
+
+@click.command("job")
+@click.argument("job_id", required=False)
+@click.option("-p", "--pipeline", help="Only this pipeline's jobs.")
+@click.option("--watch", is_flag=True, help="Refresh until every listed job has ended.")
+@output_option
+def list_job(job_id: str | None, pipeline: str | None, watch: bool, output: str | None) -> None:
+    """List jobs (a global id shows every job it triggered)."""
+    c = client()
+    if not watch:
+        emit(output, c.list_jobs(pipeline, job_id), JOB_COLUMNS, _job_cells)
+        return
+    if output == "json":
+        raise click.UsageError("--watch shows a live table; drop -o json")
+    from rich.live import Live
+    from rich.table import Table
+
+    def table() -> tuple[Table, bool]:
+        jobs = c.list_jobs(pipeline, job_id)[:20]
+        t = Table(box=None, header_style="bold")
+        for column in JOB_COLUMNS:
+            t.add_column(column)
+        for job in jobs:
+            t.add_row(*_job_cells(job))
+        return t, all(JobState(j.state).terminal for j in jobs)
+
+    first, done = table()
+    with Live(first, refresh_per_second=4, transient=False) as live:
+        while not done:
+            time.sleep(0.25)
+            current, done = table()
+            live.update(current)
+
+
+@click.command("job")
+@click.argument("target", metavar="PIPELINE@JOB")
+@output_option
+def inspect_job(target: str, output: str | None) -> None:
+    """Show one job."""
+    emit(output, client().inspect_job(*_split(target)), JOB_COLUMNS, _job_cells)
+
+
+@click.command("job")
+@click.argument("target", metavar="PIPELINE@JOB")
+@click.option("--timeout", type=float)
+@output_option
+def wait_job(target: str, timeout: float | None, output: str | None) -> None:
+    """Block until a job ends; exit code 1 unless it succeeded."""
+    job = client().wait_job(*_split(target), timeout=timeout)
+    emit(output, job, JOB_COLUMNS, _job_cells)
+    if job.state != JobState.SUCCESS:
+        sys.exit(1)
+
+
+@click.command("job")
+@click.argument("target", metavar="PIPELINE@JOB")
+def stop_job(target: str) -> None:
+    """Stop a running job (it ends as killed)."""
+    client().stop_job(*_split(target))
+
+
+def _datum_cells(d: DatumInfo) -> list[str]:
+    inputs = " ".join(f"{i.name}:{i.path}" for i in d.inputs)
+    return [d.id, d.state, inputs, f"{d.duration_s:.3f}s", d.error]
+
+
+DATUM_COLUMNS = ["ID", "STATE", "INPUTS", "TIME", "ERROR"]
+
+
+@click.command("datum")
+@click.argument("target", required=False, metavar="PIPELINE@JOB")
+@click.option("-f", "--file", "spec_file", help="Preview the datums of this spec (runs nothing).")
+@output_option
+def list_datum(target: str | None, spec_file: str | None, output: str | None) -> None:
+    """List a job's datums, or preview a spec's datums on the current data."""
+    c = client()
+    if spec_file:
+        previews = [d for spec in _specs(spec_file, None) for d in c.preview_datums(spec)]
+        if output == "json":
+            print_json(previews)
+            return
+        print_table(["ID", "INPUTS"], previews, lambda d: [
+            d["id"], " ".join(f"{i['name']}:{i['path']}" for i in d["inputs"])
+        ])  # fmt: skip
+        say(f"{len(previews)} datum(s)")
+        return
+    if not target:
+        raise click.UsageError("give PIPELINE@JOB, or -f SPEC to preview datums")
+    pipeline, _, job = target.partition("@")
+    emit(output, c.list_datums(pipeline, job or None), DATUM_COLUMNS, _datum_cells)
+
+
+@click.command("datum")
+@click.argument("target", metavar="PIPELINE@JOB")
+@click.argument("datum")
+@output_option
+def inspect_datum(target: str, datum: str, output: str | None) -> None:
+    """Show one datum: its inputs, outputs, attempts and error."""
+    emit(output, client().inspect_datum(*_split(target), datum), DATUM_COLUMNS, _datum_cells)
+
+
+@click.command("datum")
+@click.argument("target", metavar="PIPELINE@JOB")
+@click.argument("datum")
+def restart_datum(target: str, datum: str) -> None:
+    """Run the job's inputs again: failed datums are processed, the rest skipped."""
+    job = client().restart_datum(*_split(target), datum)
+    say(f"started job {job.pipeline}@{job.id}")
+
+
+@click.command("logs")
+@click.option("-p", "--pipeline", required=True)
+@click.option("--job", "job_id", help="A job id (default: the latest).")
+@click.option("--datum", help="One datum.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new logs until the job ends.")
+def logs(pipeline: str, job_id: str | None, datum: str | None, follow: bool) -> None:
+    """Print what datums wrote to stdout and stderr (tracebacks of failures included)."""
+    c = client()
+    seen: set[tuple[str, str]] = set()
+    while True:
+        for entry in c.logs(pipeline, job_id, datum):
+            key = (entry["job"], entry["datum"])
+            if key in seen:
+                continue
+            seen.add(key)
+            head = f"--- {pipeline}@{entry['job']} datum {entry['datum']} ({entry['state']})"
+            click.echo(head + (f": {entry['error']}" if entry["error"] else ""))
+            click.echo(entry["log"].rstrip("\n"))
+        if not follow:
+            return
+        job = c.inspect_job(pipeline, job_id) if job_id else (c.list_jobs(pipeline) or [None])[0]
+        if job is None or JobState(job.state).terminal:
+            return
+        time.sleep(0.5)
+
+
+def _tree(node: dict[str, Any], depth: int = 0) -> None:
+    pad = "  " * depth
+    label = f"{node['repo']}@{node['id']}" + (f":{node['path']}" if node.get("path") else "")
+    if node.get("pipeline"):
+        p = node["pipeline"]
+        extra = f" <- pipeline {p['name']} version {p['version'][:8]} ({p.get('code', '')})"
+        if node.get("datum"):
+            extra += f" datum {node['datum']}"
+        label += extra
+    elif node.get("origin") == "user":
+        label += "  (user data)"
+    click.echo(pad + label)
+    for child in node.get("inputs", []):
+        _tree(child, depth + 1)
+
+
+def _down(nodes: list[dict[str, Any]], depth: int) -> None:
+    for n in nodes:
+        p = n.get("pipeline")
+        where = f" (pipeline {p['name']}, {p['state']})" if p else ""
+        click.echo("  " * depth + f"{n['repo']}@{n['id']}{where}")
+        _down(n.get("downstream", []), depth + 1)
+
+
+@click.command("lineage")
+@click.argument("target", metavar="REPO@REF[:/PATH]")
+@output_option
+def lineage(target: str, output: str | None) -> None:
+    """Provenance upstream (commits, pipeline versions, files) and subvenance downstream."""
+    result = client().lineage(target)
+    if output == "json":
+        print_json(result)
+        return
+    click.echo("upstream:")
+    _tree(result["upstream"], 1)
+    click.echo("downstream:")
+    if result["downstream"]:
+        _down(result["downstream"], 1)
+    else:
+        click.echo("  (nothing computed from it yet)")
+
+
+NOUNS: dict[str, list[Any]] = {
+    "create": [create_pipeline],
+    "update": [update_pipeline],
+    "list": [list_pipeline, list_job, list_datum],
+    "inspect": [inspect_pipeline, inspect_job, inspect_datum],
+    "delete": [delete_pipeline],
+    "stop": [stop_pipeline, stop_job],
+    "start": [start_pipeline],
+    "wait": [wait_job],
+    "restart": [restart_datum],
+}
+COMMANDS = [logs, lineage]

@@ -1,0 +1,194 @@
+"""Questions users ask about pipelines: which datums, what they logged, where data came from."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+from raypachy.errors import DatumNotFound, JobNotFound, PipelineNotFound
+from raypachy.pfs.address import parse_address
+from raypachy.pfs.model import CommitRef
+from raypachy.pfs.names import normalize_path
+from raypachy.pps.datums import iter_leaves, plan
+from raypachy.pps.model import DatumInfo, DatumInput, JobInfo
+from raypachy.pps.service import PPS
+from raypachy.pps.spec import parse_spec
+from raypachy.pps.store import JobRow
+from raypachy.pps.worker import log_key
+
+
+def _datum(pipeline: str, job: str, row: tuple[Any, ...]) -> DatumInfo:
+    datum, state, hash_, inputs, outputs, attempts, error, duration = row
+    return DatumInfo(
+        id=datum,
+        pipeline=pipeline,
+        job=job,
+        state=state,
+        hash=hash_,
+        inputs=tuple(DatumInput(*i) for i in json.loads(inputs)),
+        outputs=tuple(json.loads(outputs)),
+        attempts=attempts,
+        error=error,
+        duration_s=round(duration, 6),
+    )
+
+
+def _job_row(pps: PPS, pipeline: str, job: str | None) -> JobRow:
+    with pps._read() as (_, ptx):
+        if ptx.pipeline(pipeline) is None:
+            raise PipelineNotFound(f"pipeline {pipeline} not found")
+        row = ptx.job(pipeline, job) if job else next(iter(ptx.jobs(pipeline)), None)
+    if row is None:
+        raise JobNotFound(f"job {pipeline}@{job or 'latest'} not found")
+    return row
+
+
+def list_datums(pps: PPS, pipeline: str, job: str | None = None) -> list[DatumInfo]:
+    row = _job_row(pps, pipeline, job)
+    with pps._read() as (_, ptx):
+        return [_datum(pipeline, row.id, r) for r in ptx.job_datums(pipeline, row.id)]
+
+
+def inspect_datum(pps: PPS, pipeline: str, job: str, datum: str) -> DatumInfo:
+    row = _job_row(pps, pipeline, job)
+    with pps._read() as (_, ptx):
+        rows = ptx.job_datums(pipeline, row.id, datum)
+    if not rows:
+        raise DatumNotFound(f"datum {datum} not found in job {pipeline}@{row.id}")
+    return _datum(pipeline, row.id, rows[0])
+
+
+def restart_datum(pps: PPS, pipeline: str, job: str, datum: str) -> JobInfo:
+    """Run the job's inputs again: failed datums are processed, done ones skipped."""
+    inspect_datum(pps, pipeline, job, datum)
+    row = _job_row(pps, pipeline, job)
+    with pps._write() as (_, ptx):
+        prow = ptx.pipeline(pipeline)
+        assert prow is not None
+        new_id = secrets.token_hex(16)
+        rerun = JobRow(pipeline, new_id, prow.version, "created", "", row.inputs, row.output_repo,
+                       time.time(), None, None, (0, 0, 0, 0, 0), 0)  # fmt: skip
+        ptx.insert_job(rerun)
+    return pps.inspect_job(pipeline, new_id)
+
+
+def preview_datums(pps: PPS, spec_data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The datums a spec would make on the current data, without running anything."""
+    spec = parse_spec(spec_data)
+    commits: dict[str, str] = {}
+    with pps.pfs.meta.read() as tx:
+        for leaf in iter_leaves(spec.input, spec.name):
+            head = pps._head(tx, leaf.repo, leaf.branch) if tx.repo(leaf.repo) else None
+            if head is not None:
+                commits[leaf.input_name] = head.id
+
+    def lister(repo: str, commit_id: str) -> Any:
+        return pps.pfs.walk_data(f"{repo}@{commit_id}", "/")
+
+    out = []
+    for d in plan(spec.input, commits, lister, "", spec.name):
+        out.append({
+            "id": d.id,
+            "inputs": [{"name": i.name, "repo": i.repo, "commit": i.commit, "path": i.path,
+                        "files": [p for p, _ in i.files]} for i in d.inputs],
+        })  # fmt: skip
+    return out
+
+
+def read_logs(
+    pps: PPS, pipeline: str, job: str | None = None, datum: str | None = None
+) -> list[dict[str, Any]]:
+    """Each datum's stdout and stderr (or its traceback) for a job (default: the latest)."""
+    row = _job_row(pps, pipeline, job)
+    with pps._read() as (_, ptx):
+        rows = ptx.job_datums(pipeline, row.id, datum)
+    if datum and not rows:
+        raise DatumNotFound(f"datum {datum} not found in job {pipeline}@{row.id}")
+    out = []
+    backend = pps.pfs.backend
+    for r in rows:
+        key = log_key(pipeline, row.id, r[0])
+        text = backend.get(key).decode(errors="replace") if backend.exists(key) else ""
+        if text or r[1] == "failed":
+            out.append({"job": row.id, "datum": r[0], "state": r[1], "error": r[6], "log": text})
+    return out
+
+
+def lineage(pps: PPS, target: str, depth: int = 20) -> dict[str, Any]:
+    """Upstream provenance and downstream subvenance of a commit (or of one output file)."""
+    addr = parse_address(target)
+    commit = pps.pfs.inspect_commit(f"{addr.repo}@{addr.ref or 'master'}" + ("^" * addr.ancestry))
+    path = normalize_path(addr.path) if addr.path else None
+    return {
+        "commit": {"repo": commit.repo, "id": commit.id, "branch": commit.branch},
+        "path": path,
+        "upstream": _upstream(pps, CommitRef(commit.repo, commit.id), path, depth),
+        "downstream": _downstream(pps, CommitRef(commit.repo, commit.id), depth),
+    }
+
+
+def _upstream(pps: PPS, ref: CommitRef, path: str | None, depth: int) -> dict[str, Any]:
+    node: dict[str, Any] = {"repo": ref.repo, "id": ref.id}
+    if path:
+        node["path"] = path
+    job_row = None
+    with pps._read() as (_, ptx):
+        if ptx.pipeline(ref.repo) is not None:
+            job_row = ptx.job(ref.repo, ref.id)
+    if job_row is None:
+        node["origin"] = "user"
+        return node
+    node["origin"] = "pipeline"
+    node["pipeline"] = {"name": job_row.pipeline, "version": job_row.version, "job": job_row.id}
+    with pps._read() as (_, ptx):
+        spec = ptx.version_spec(job_row.pipeline, job_row.version) or {}
+    t = spec.get("transform", {})
+    python = t.get("python")
+    node["pipeline"]["code"] = python["function"] if python else " ".join(t.get("cmd", []))
+    if t.get("image"):
+        node["pipeline"]["image"] = t["image"]
+    if depth <= 0:
+        return node
+    if path:
+        datum = _datum_for_output(pps, ref.repo, ref.id, path)
+        if datum is not None:
+            node["datum"] = datum.id
+            node["inputs"] = []
+            for i in datum.inputs:
+                file_path = None if i.path.endswith("/") else i.path
+                child = _upstream(pps, CommitRef(i.repo, i.commit), file_path, depth - 1)
+                node["inputs"].append(child | {"glob_match": i.path})
+            return node
+    node["inputs"] = [
+        _upstream(pps, CommitRef(i["repo"], i["id"]), None, depth - 1) for i in job_row.inputs
+    ]
+    return node
+
+
+def _datum_for_output(pps: PPS, pipeline: str, job: str, path: str) -> DatumInfo | None:
+    """The datum whose outputs hold ``path`` in this job's output commit."""
+    with pps._read() as (_, ptx):
+        rows = ptx.job_datums(pipeline, job)
+    for r in rows:
+        if path in json.loads(r[4]):
+            return _datum(pipeline, job, r)
+    return None
+
+
+def _downstream(pps: PPS, ref: CommitRef, depth: int) -> list[dict[str, Any]]:
+    if depth <= 0:
+        return []
+    with pps.pfs.meta.read() as tx:
+        subv = tx.subvenance(ref.repo, ref.id)
+    out = []
+    for s in subv:
+        node: dict[str, Any] = {"repo": s.repo, "id": s.id}
+        with pps._read() as (_, ptx):
+            job = ptx.job(s.repo, s.id) if ptx.pipeline(s.repo) else None
+        if job is not None:
+            node["pipeline"] = {"name": job.pipeline, "version": job.version, "state": job.state}
+        node["downstream"] = _downstream(pps, s, depth - 1)
+        out.append(node)
+    return out

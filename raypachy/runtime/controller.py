@@ -1,0 +1,166 @@
+"""One controller actor per pipeline: claims its jobs and runs their datums as Ray tasks.
+
+Named ``raypachy:controller:<pipeline>`` in namespace ``raypachy``, detached, no CPU,
+restarted by Ray if it dies; a restarted controller resumes the job it was running (the job
+row in the database says which).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+import ray
+
+from raypachy.errors import RaypachyError
+from raypachy.pps.jobrun import run_job
+from raypachy.pps.spec import PipelineSpec
+from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult
+from raypachy.runtime.actors import HEAD_NODE, METADATA_ACTOR, NAMESPACE, unwrap
+from raypachy.runtime.resources import default_parallelism, task_options
+from raypachy.storage import ManifestStore, open_backend
+
+POLL_S = 0.05
+
+
+def controller_name(pipeline: str) -> str:
+    return f"raypachy:controller:{pipeline}"
+
+
+@ray.remote(max_retries=3)
+def run_batch_task(batch: BatchSpec) -> BatchResult:
+    from raypachy.pps.worker import run_batch
+
+    return run_batch(batch)
+
+
+class ActorHost:
+    """``JobHost`` over the metadata actor."""
+
+    def __init__(self, meta: Any) -> None:
+        self.meta = meta
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return unwrap(ray.get(self.meta.call.remote(name, args, kwargs)))
+
+    def datum_states(self, pipeline: str) -> dict[str, tuple[str, list[str]]]:
+        result: dict[str, tuple[str, list[str]]] = self.call("datum_states", pipeline)
+        return result
+
+    def commit_layers(self, repo: str, commit_id: str) -> Any:
+        return self.call("commit_layers", repo, commit_id)
+
+    def update_job(self, pipeline: str, job_id: str, **fields: Any) -> None:
+        self.call("update_job", pipeline, job_id, **fields)
+
+    def job_is_live(self, pipeline: str, job_id: str) -> bool:
+        return bool(self.call("job_is_live", pipeline, job_id))
+
+    def finish_job(self, *args: Any) -> Any:
+        return self.call("finish_job", *args)
+
+
+class RayExecutor:
+    """Batches as Ray tasks named ``raypachy:<pipeline>:<job>:<batch>``, at most
+    ``parallelism`` in flight, with the pipeline's resources."""
+
+    def __init__(self, pipeline: str, job: str) -> None:
+        self.pipeline, self.job = pipeline, job
+        self.pending: dict[Any, BatchSpec] = {}
+        self.cancelled = False
+
+    def run(
+        self, spec: PipelineSpec, batches: list[BatchSpec], parallelism: int
+    ) -> Iterator[BatchResult]:
+        options = task_options(spec)
+        queue = list(enumerate(batches))
+        while (queue or self.pending) and not self.cancelled:
+            while queue and len(self.pending) < parallelism:
+                index, batch = queue.pop(0)
+                name = f"raypachy:{self.pipeline}:{self.job[:8]}:{index}"
+                ref = run_batch_task.options(name=name, **options).remote(batch)
+                self.pending[ref] = batch
+            ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=1.0)
+            for ref in ready:
+                batch = self.pending.pop(ref)
+                try:
+                    yield ray.get(ref)
+                except Exception as e:  # the task itself died: every datum of it failed
+                    error = f"batch task failed: {type(e).__name__}: {str(e)[:500]}"
+                    yield BatchResult(None, tuple(
+                        DatumResult(d.id, d.hash, "failed", (), 0, error, 0.0) for d in batch.datums
+                    ))  # fmt: skip
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        for ref in list(self.pending):
+            ray.cancel(ref, force=True)
+        self.pending.clear()
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=4, resources=HEAD_NODE)
+class PipelineController:
+    def __init__(self, pipeline: str, storage: str) -> None:
+        self.pipeline = pipeline
+        self.storage = storage
+        self.host = ActorHost(ray.get_actor(METADATA_ACTOR, namespace=NAMESPACE))
+        self.manifests = ManifestStore(open_backend(storage))
+        self.stop_event = threading.Event()
+        self.last_error = ""
+        threading.Thread(target=self._loop, name="controller", daemon=True).start()
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def status(self) -> dict[str, Any]:
+        return {"pipeline": self.pipeline, "pid": os.getpid(), "last_error": self.last_error}
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def _loop(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                claim = self.host.call("claim_job", self.pipeline)
+            except Exception as e:  # the metadata actor restarting: try again shortly
+                self.last_error = f"{type(e).__name__}: {e}"
+                self.stop_event.wait(1.0)
+                continue
+            if claim is None:
+                self.stop_event.wait(POLL_S)
+                continue
+            self._run(claim)
+
+    def _run(self, claim: dict[str, Any]) -> None:
+        job = claim["job"]
+        lease = self.host.call("acquire_lease", socket.gethostname(), os.getpid())
+        beating = threading.Event()
+
+        def beat() -> None:
+            while not beating.wait(20):
+                self.host.call("heartbeat_lease", lease)
+
+        threading.Thread(target=beat, daemon=True).start()
+        try:
+            spec = PipelineSpec.model_validate(claim["spec"])
+            parallelism = default_parallelism(spec, ray.cluster_resources().get("CPU", 1.0))
+            run_job(claim, self.host, self.manifests, self.storage,
+                    RayExecutor(self.pipeline, job), parallelism)  # fmt: skip
+        except Exception as e:
+            reason = e.message if isinstance(e, RaypachyError) else f"{type(e).__name__}: {e}"
+            self.last_error = traceback.format_exc()
+            try:
+                self.host.call("fail_job", self.pipeline, job, f"job could not run: {reason}")
+            except Exception:
+                time.sleep(1.0)  # the job stays claimed; a restarted controller resumes it
+        finally:
+            beating.set()
+            # An unreleased lease expires by itself; the job's outcome matters more.
+            with contextlib.suppress(Exception):
+                self.host.call("release_lease", lease)

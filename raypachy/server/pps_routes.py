@@ -1,0 +1,98 @@
+"""HTTP routes for pipelines, jobs, datums, logs and lineage."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI, Request
+
+from raypachy.errors import InvalidArgumentError
+from raypachy.server import bodies
+from raypachy.server.service import Service
+
+Call = Callable[..., Awaitable[Any]]
+
+
+def install(app: FastAPI, service: Service, call: Call, chunks: Callable[[], Any]) -> None:
+    @app.post("/v1/pipelines", tags=["pipelines"])
+    async def create_pipeline(body: bodies.CreatePipeline) -> Any:
+        return await call("create_pipeline", body.spec, body.update, body.reprocess)
+
+    @app.get("/v1/pipelines", tags=["pipelines"])
+    async def list_pipelines() -> Any:
+        return await call("list_pipelines")
+
+    @app.get("/v1/pipelines/{name}", tags=["pipelines"])
+    async def inspect_pipeline(name: str) -> Any:
+        return await call("inspect_pipeline", name)
+
+    @app.delete("/v1/pipelines/{name}", tags=["pipelines"])
+    async def delete_pipeline(name: str, keep_repo: bool = False) -> Any:
+        await call("delete_pipeline", name, keep_repo)
+        return {"deleted": name}
+
+    @app.post("/v1/pipelines/{name}/stop", tags=["pipelines"])
+    async def stop_pipeline(name: str) -> Any:
+        return await call("stop_pipeline", name)
+
+    @app.post("/v1/pipelines/{name}/start", tags=["pipelines"])
+    async def start_pipeline(name: str) -> Any:
+        return await call("start_pipeline", name)
+
+    @app.post("/v1/code", tags=["pipelines"])
+    async def upload_code(request: Request) -> Any:
+        """Store a pickled Python transform (for clients that cannot reach the storage)."""
+        data = await request.body()
+        if not data:
+            raise InvalidArgumentError("empty code upload")
+        store = await anyio.to_thread.run_sync(chunks)
+        chunk_id, _ = await anyio.to_thread.run_sync(lambda: store.put(data))
+        return {"code": chunk_id.hex()}
+
+    @app.get("/v1/jobs", tags=["jobs"])
+    async def list_jobs(pipeline: str | None = None, id: str | None = None) -> Any:
+        return await call("list_jobs", pipeline, id)
+
+    @app.get("/v1/jobs/{pipeline}/{job}", tags=["jobs"])
+    async def inspect_job(pipeline: str, job: str) -> Any:
+        return await call("inspect_job", pipeline, job)
+
+    @app.post("/v1/jobs/{pipeline}/{job}/wait", tags=["jobs"])
+    async def wait_job(pipeline: str, job: str, body: bodies.Timeout) -> Any:
+        timeout = 30.0 if body.timeout is None else min(body.timeout, 30.0)
+        return await call("wait_job", pipeline, job, timeout)
+
+    @app.post("/v1/jobs/{pipeline}/{job}/stop", tags=["jobs"])
+    async def stop_job(pipeline: str, job: str) -> Any:
+        return await call("stop_job", pipeline, job)
+
+    @app.get("/v1/jobs/{pipeline}/{job}/datums", tags=["datums"])
+    async def list_datums(pipeline: str, job: str) -> Any:
+        return await call("list_datums", pipeline, None if job == "latest" else job)
+
+    @app.get("/v1/jobs/{pipeline}/{job}/datums/{datum}", tags=["datums"])
+    async def inspect_datum(pipeline: str, job: str, datum: str) -> Any:
+        return await call("inspect_datum", pipeline, job, datum)
+
+    @app.post("/v1/jobs/{pipeline}/{job}/datums/{datum}/restart", tags=["datums"])
+    async def restart_datum(pipeline: str, job: str, datum: str) -> Any:
+        return await call("restart_datum", pipeline, job, datum)
+
+    @app.post("/v1/datums/preview", tags=["datums"])
+    async def preview_datums(body: bodies.Spec) -> Any:
+        return await call("preview_datums", body.spec)
+
+    @app.get("/v1/logs", tags=["jobs"])
+    async def logs(pipeline: str, job: str | None = None, datum: str | None = None) -> Any:
+        return await call("logs", pipeline, job, datum)
+
+    @app.get("/v1/lineage", tags=["pipelines"])
+    async def lineage(target: str) -> Any:
+        return await call("lineage", target)
+
+    @app.post("/v1/commitsets/{commit_id}/wait", tags=["commits"])
+    async def wait_commit_set(commit_id: str, body: bodies.Timeout) -> Any:
+        timeout = 30.0 if body.timeout is None else min(body.timeout, 30.0)
+        return await call("wait_commit_set", commit_id, timeout)
