@@ -48,7 +48,7 @@ class Local:
             spec = pipeline.build(chunk_id.hex()).to_json()
         else:
             spec = pipeline
-        info, note = self.pps.create_pipeline(spec, update=update, reprocess=reprocess)
+        _, note = self.pps.create_pipeline(spec, update=update, reprocess=reprocess)
         return note
 
     def run(self, parallelism: int = 2) -> list[JobInfo]:

@@ -262,7 +262,8 @@ def test_accept_return_code_and_err_cmd_recovery(local: Local) -> None:
         "pipeline": {"name": "codes"},
         "input": {"pfs": {"repo": "nums", "glob": "/*"}},
         "transform": {
-            "cmd": ["sh", "-c", 'v=$(cat /pfs/nums/*); [ "$v" = 1 ] && exit 4; [ "$v" = 2 ] && exit 9; exit 0'],
+            "cmd": ["sh", "-c",
+                    'v=$(cat /pfs/nums/*); [ "$v" = 1 ] && exit 4; [ "$v" = 2 ] && exit 9; exit 0'],
             "accept_return_code": [4],
             "err_cmd": ["true"],
         },
