@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -238,16 +238,20 @@ class PPS:
         """Create the jobs a finished commit triggers; returns their pipelines."""
         if commit.finished is None or commit.branch is None:
             return []
-        created = []
         with self._write() as (tx, ptx):
-            for row in ptx.pipelines():
-                spec = parse_spec(row.spec)
-                reads = any(
-                    leaf.repo == commit.repo and leaf.branch == commit.branch
-                    for leaf in iter_leaves(spec.input, row.name)
-                )
-                if reads and self._new_job(tx, ptx, row, commit.id) is not None:
-                    created.append(row.name)
+            return self._trigger(tx, ptx, commit.repo, commit.branch, commit.id)
+
+    def _trigger(self, tx: Tx, ptx: PpsTx, repo: str, branch: str, commit_id: str) -> list[str]:
+        """Inside a transaction: one job per pipeline reading ``repo@branch``, with the id."""
+        created = []
+        for row in ptx.pipelines():
+            spec = parse_spec(row.spec)
+            reads = any(
+                leaf.repo == repo and leaf.branch == branch
+                for leaf in iter_leaves(spec.input, row.name)
+            )
+            if reads and self._new_job(tx, ptx, row, commit_id) is not None:
+                created.append(row.name)
         return created
 
     def list_jobs(self, pipeline: str | None = None, job_id: str | None = None) -> list[JobInfo]:
@@ -289,8 +293,17 @@ class PPS:
         with self.pfs.meta.read() as tx:
             out = tx.commit(pipeline, job_id)
         if out is not None and out.is_open:
-            done = self.pfs.commits.finish(pipeline, job_id, error=error)
-            self.on_commit(done.public())
+            self.pfs.commits.finish(pipeline, job_id, error=error, also=self._downstream(out))
+
+    def _downstream(self, out: CommitRecord) -> Callable[[Tx], None]:
+        """Create the jobs an output commit triggers in the transaction that finishes it, so
+        that no one waiting on the global id sees a gap between two jobs of the DAG."""
+
+        def trigger(tx: Tx) -> None:
+            if out.branch is not None:
+                self._trigger(tx, PpsTx(tx.c), out.repo, out.branch, out.id)
+
+        return trigger
 
     def _job_info(self, row: JobRow) -> JobInfo:
         out = CommitRef(row.output_repo, row.id) if row.started else None
@@ -419,16 +432,21 @@ class PPS:
         if layer is not None and layer.rows:
             self.pfs.commits.stage(row.output_repo, job_id, layer)
 
+        with self.pfs.meta.read() as tx:
+            out = tx.commit(row.output_repo, job_id)
+        assert out is not None
+        downstream = self._downstream(out)
+
         def record(tx: Tx) -> None:
             ptx = PpsTx(tx.c)
             ptx.update_job(pipeline, job_id, state=state, reason=reason, counts=counts,
                            finished=time.time())  # fmt: skip
             ptx.insert_job_datums(pipeline, job_id, datum_rows)
             ptx.replace_datum_states(pipeline, job_id, removed, upserts)
+            downstream(tx)
 
         error = None if state == JobState.SUCCESS else (reason or state)
-        done = self.pfs.commits.finish(row.output_repo, job_id, error=error, also=record)
-        self.on_commit(done.public())
+        self.pfs.commits.finish(row.output_repo, job_id, error=error, also=record)
         return self.inspect_job(pipeline, job_id)
 
     def fail_job(self, pipeline: str, job_id: str, reason: str) -> None:
