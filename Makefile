@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint format demo bench clean
+.PHONY: venv test lint format demo demo-pfs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,examples]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -27,7 +27,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix raypachy tests bench examples
 
 demo: $(STAMP)
-	RAYPACHY_HOME=$${RAYPACHY_HOME:-$$(mktemp -d)} $(PY) examples/pfs_quickstart.py
+	$(PY) examples/iris/demo.py
+
+demo-pfs: $(STAMP)
+	$(PY) examples/pfs_quickstart.py
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py

@@ -7,40 +7,17 @@ Makefile points at a fresh temporary directory so the demo never touches your ow
 
 from __future__ import annotations
 
-import os
-import shlex
-import socket
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-RAYPACHY = str(Path(sys.executable).with_name("raypachy"))
+sys.path.insert(0, str(Path(__file__).parent))
 
-
-def sh(command: str, stdin: str | None = None) -> str:
-    print(f"\n$ {command}", flush=True)
-    args = shlex.split(command)
-    args[0] = RAYPACHY if args[0] == "raypachy" else args[0]
-    done = subprocess.run(args, input=stdin, text=True, capture_output=True)
-    sys.stdout.write(done.stdout)
-    sys.stdout.write(done.stderr)
-    if done.returncode != 0 and "nope" not in command:
-        raise SystemExit(f"demo step failed: {command}")
-    return done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from _demo import fresh_installation, sh
 
 
 def main() -> None:
-    os.environ.setdefault("RAYPACHY_HOME", tempfile.mkdtemp(prefix="raypachy-demo-"))
-    os.environ.setdefault("RAYPACHY_API_PORT", str(_free_port()))
-    os.environ.pop("RAYPACHY_ADDRESS", None)
-    print(f"# state lives in RAYPACHY_HOME={os.environ['RAYPACHY_HOME']}")
+    fresh_installation("raypachy-demo-")
     try:
         walkthrough()
     finally:
@@ -70,7 +47,7 @@ def walkthrough() -> None:
     sh("raypachy delete file weather@master:/README")
     sh(f"raypachy finish commit weather@{commit}")
     sh("raypachy inspect commit weather@master -o json")
-    sh("raypachy get file weather@master:/nope")  # a clear one-line error, exit code 1
+    sh("raypachy get file weather@master:/nope", may_fail=True)  # one-line error, exit code 1
     sh("raypachy gc")
 
     print("\n# the same store from Python")

@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import blake3
@@ -119,8 +120,8 @@ class PPS:
                 else "; datums whose inputs did not change keep their outputs from the "
                 "previous version (use --reprocess to run them again)"
             )
-        if job is None:
-            note = (note + "; " if note else "") + "it will run when its inputs have data"
+        started = f"started job {name}@{job.id}" if job else "it will run when its inputs have data"
+        note = f"{note}; {started}" if note else started
         return self.inspect_pipeline(name), note
 
     def _check_cycle(self, ptx: PpsTx, name: str, inputs: set[str]) -> None:
@@ -341,9 +342,14 @@ class PPS:
                 if not active:
                     return None
                 job = active[0]
-                if job.state == JobState.CREATED:
-                    ptx.update_job(pipeline, job.id, state=JobState.STARTING, started=time.time())
                 spec = ptx.version_spec(pipeline, job.version) or row.spec
+                if job.state == JobState.CREATED:
+                    inputs = self._settle_inputs(tx, ptx, job, spec)
+                    if inputs is None:
+                        return None  # an upstream job of the same id is still running
+                    ptx.update_job(pipeline, job.id, state=JobState.STARTING,
+                                   started=time.time(), inputs=json.dumps(inputs))  # fmt: skip
+                    job = replace(job, inputs=inputs)
                 failed = [
                     f"{i['repo']}@{i['id']}" for i in job.inputs
                     if (c := tx.commit(i["repo"], i["id"])) is not None and c.error
@@ -366,6 +372,28 @@ class PPS:
                 "output_repo": job.output_repo,
                 "output_commit": output,
             }
+
+    def _settle_inputs(
+        self, tx: Tx, ptx: PpsTx, job: JobRow, spec: dict[str, Any]
+    ) -> list[dict[str, str]] | None:
+        """The commits a starting job reads: for inputs written by pipelines, their commit of
+        the same global id once its job has ended (None while it runs), else the branch head.
+
+        This is what makes a job that reads two branches of one DAG (say features and a model
+        trained on them) see both commits of the change, never a stale one.
+        """
+        inputs = []
+        for leaf in iter_leaves(parse_spec(spec).input, job.pipeline):
+            upstream = ptx.job(leaf.repo, job.id) if ptx.pipeline(leaf.repo) else None
+            if upstream is not None and not JobState(upstream.state).terminal:
+                return None
+            same_id = tx.commit(leaf.repo, job.id)
+            head = same_id if same_id is not None and not same_id.is_open else None
+            head = head or self._head(tx, leaf.repo, leaf.branch)
+            if head is not None:
+                inputs.append({"name": leaf.input_name, "repo": leaf.repo,
+                               "branch": leaf.branch, "id": head.id})  # fmt: skip
+        return inputs
 
     def _open_output(self, job: JobRow, spec: dict[str, Any]) -> str:
         branch = spec.get("output_branch", "master")

@@ -177,7 +177,7 @@ class Operations:
         while True:
             commits = self.pfs.commit_set(commit_id)
             jobs = self.pps.list_jobs(job_id=commit_id)
-            if not commits:
+            if not commits and not jobs:
                 raise CommitNotFound(f"commit {commit_id} not found")
             busy = [c for c in commits if c.finished is None]
             busy_jobs = [j for j in jobs if not JobState(j.state).terminal]

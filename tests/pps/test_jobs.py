@@ -346,3 +346,36 @@ def test_preview_datums_runs_nothing(local: Local) -> None:
     assert [d["inputs"][0]["path"] for d in preview] == ["/a", "/b"]
     assert local.pps.list_pipelines() == [] and local.pps.list_jobs() == []
     assert json.dumps(preview)
+
+
+def test_a_job_reading_two_branches_of_one_dag_waits_for_both(local: Local) -> None:
+    """features -> model, and predict reads both: predict must use the new model."""
+
+    @raypachy.pipeline(input=raypachy.pfs("double", glob="/"), name="model")
+    def model(datum):  # type: ignore[no-untyped-def]
+        values = [int(f.read_text()) for f in datum.input().rglob("*") if f.is_file()]
+        (datum.out / "max").write_text(str(max(values)))
+
+    @raypachy.pipeline(
+        input=raypachy.cross(raypachy.pfs("double", glob="/*"), raypachy.pfs("model", glob="/")),
+        name="scaled",
+    )
+    def scaled(datum):  # type: ignore[no-untyped-def]
+        top = int((datum.inputs["model"] / "max").read_text())
+        for f in datum.inputs["double"].rglob("*"):
+            if f.is_file():
+                (datum.out / f.name).write_text(f"{int(f.read_text())}/{top}")
+
+    local.pfs.create_repo("nums")
+    local.put("nums", {"/a": b"1"})
+    local.create(double)
+    local.create(model)
+    local.create(scaled)
+    local.run()
+    assert local.files("scaled") == {"/a": b"2/2"}
+    change = local.put("nums", {"/b": b"5"})
+    jobs = by_name(local.run())
+    assert jobs["scaled"].id == change
+    assert local.files("scaled") == {"/a": b"2/10", "/b": b"10/10"}  # never the stale model
+    provenance = local.pfs.inspect_commit(f"scaled@{change}").provenance
+    assert set(provenance) == {CommitRef("double", change), CommitRef("model", change)}

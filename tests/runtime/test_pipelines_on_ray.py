@@ -32,7 +32,7 @@ def test_spec_pipeline_incremental_dag(local_cluster: LocalCluster, tmp_path: Pa
         "pipeline": {"name": up},
         "input": {"pfs": {"repo": src, "glob": "/*"}},
         "transform": {"cmd": ["sh"], "stdin": [
-            "for f in /pfs/%s/*; do tr a-z A-Z < $f > /pfs/out/$(basename $f); done" % src]},
+            f"for f in /pfs/{src}/*; do tr a-z A-Z < $f > /pfs/out/$(basename $f); done"]},
         "parallelismSpec": {"constant": 2},
     }  # fmt: skip
     (tmp_path / "up.json").write_text(json.dumps(spec))
