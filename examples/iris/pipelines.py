@@ -69,8 +69,6 @@ def predict(datum):
         X, y = _load([path])
         labels = model.predict(X)
         right = sum(a == b for a, b in zip(labels, y, strict=True))
-        with open(datum.out / path.name, "w") as f:
-            f.write(
-                "predicted,actual\n" + "".join(f"{a},{b}\n" for a, b in zip(labels, y, strict=True))
-            )
+        rows = "".join(f"{a},{b}\n" for a, b in zip(labels, y, strict=True))
+        (datum.out / path.name).write_text("predicted,actual\n" + rows)
         print(f"{path.name}: {right}/{len(y)} right")
