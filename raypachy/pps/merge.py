@@ -63,7 +63,8 @@ def merge(
 
     rows: list[tuple[Any, ...]] = []
     upserts: dict[str, tuple[str, list[str]]] = {}
-    removed = [d for d in previous if d not in {p.id for p in planned}]
+    planned_ids = {p.id for p in planned}
+    removed = [d for d in previous if d not in planned_ids]
     keep: set[str] = set()  # paths the new output holds
     processed = failed = recovered = 0
     for datum in planned:

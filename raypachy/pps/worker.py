@@ -136,15 +136,27 @@ def _deadline(seconds: float | None) -> Iterator[None]:
 
 
 class _Runner:
+    """Runs a batch's datums one after the other in one scratch ``pfs`` tree.
+
+    The tree is reused: between datums their files are unlinked, which is much cheaper than
+    creating and removing directories for every datum, and no datum sees another's files.
+    """
+
     def __init__(self, batch: BatchSpec, stores: _Stores, root: Path) -> None:
+        from raypachy.pps.units import parse_duration
+
         self.batch = batch
         self.stores = stores
-        self.root = root
+        self.pfs = str(root / "pfs")
+        self.out = os.path.join(self.pfs, "out")
+        self.out_path = Path(self.out)
+        os.makedirs(self.out)
+        self.input_dirs: dict[str, str] = {}
+        self.written: list[str] = []
+        self.created_dirs: list[str] = []
         t = batch.spec.get("transform", {})
         self.transform = t
         self.tries = int(batch.spec.get("datum_tries", 3))
-        from raypachy.pps.units import parse_duration
-
         timeout = batch.spec.get("datum_timeout")
         self.timeout = parse_duration(timeout, "datum_timeout") if timeout is not None else None
         self.bytes_read = 0
@@ -153,27 +165,61 @@ class _Runner:
             key = t["python"]["code"]
             fn = stores.functions.get(key)
             if fn is None:
-                fn = stores.functions[key] = unpickle_function(
-                    stores.chunks.get(bytes.fromhex(key))
-                )
+                code = stores.chunks.get(bytes.fromhex(key))
+                fn = stores.functions[key] = unpickle_function(code)
             self.fn = fn
 
-    def materialize(self, datum: Datum, pfs: Path) -> dict[str, list[Path]]:
+    # --- the scratch tree ------------------------------------------------------------------
+
+    def _input_dir(self, name: str) -> str:
+        base = self.input_dirs.get(name)
+        if base is None:
+            base = self.input_dirs[name] = os.path.join(self.pfs, name)
+            os.makedirs(base, exist_ok=True)
+        return base
+
+    def _makedirs(self, directory: str) -> None:
+        missing = []
+        while not os.path.isdir(directory):
+            missing.append(directory)
+            directory = os.path.dirname(directory)
+        for d in reversed(missing):
+            os.mkdir(d)
+            self.created_dirs.append(d)
+
+    def materialize(self, datum: Datum) -> dict[str, list[Path]]:
+        """Write the datum's input files under ``pfs/<input>/`` (full repo paths)."""
         files: dict[str, list[Path]] = {}
         for item in datum.inputs:
-            base = pfs / item.name
-            base.mkdir(parents=True, exist_ok=True)
+            base = self._input_dir(item.name)
             placed = files.setdefault(item.name, [])
             for path, data in item.files:
-                target = base / path.lstrip("/")
-                target.parent.mkdir(parents=True, exist_ok=True)
+                target = base + path
+                parent = os.path.dirname(target)
+                if parent != base and not os.path.isdir(parent):
+                    self._makedirs(parent)
                 with open(target, "wb") as f:
                     if not item.empty_files:
                         for piece in iter_bytes(self.stores.chunks, data):
                             f.write(piece)
                             self.bytes_read += len(piece)
-                placed.append(target)
+                self.written.append(target)
+                placed.append(Path(target))
         return files
+
+    def clean(self) -> None:
+        """Remove one datum's files so that the next datum sees only its own."""
+        for path in self.written:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        for d in reversed(self.created_dirs):
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
+        self.written.clear()
+        self.created_dirs.clear()
+        _empty(self.out)
+
+    # --- running ---------------------------------------------------------------------------
 
     def _env(self, datum: Datum) -> dict[str, str]:
         env = {
@@ -184,29 +230,21 @@ class _Runner:
             **{str(k): str(v) for k, v in self.transform.get("env", {}).items()},
         }
         for item in datum.inputs:
-            env[item.name] = (
-                f"/pfs/{item.name}{item.path}".rstrip("/")
-                if item.path != "/"
-                else f"/pfs/{item.name}"
-            )
+            path = item.path.rstrip("/")
+            env[item.name] = f"/pfs/{item.name}{path}"
             if item.join_key:
                 env[f"PACH_DATUM_{item.name}_JOIN_ON"] = item.join_key
             if item.group_key:
                 env[f"PACH_DATUM_{item.name}_GROUP_BY"] = item.group_key
         return env
 
-    def attempt(
-        self, datum: Datum, pfs: Path, files: dict[str, list[Path]]
-    ) -> tuple[bool, str, bytes]:
+    def attempt(self, datum: Datum, files: dict[str, list[Path]]) -> tuple[bool, str, bytes]:
         """One try: (succeeded, error, log)."""
-        out = pfs / "out"
-        if out.exists():
-            shutil.rmtree(out)
-        out.mkdir()
+        _empty(self.out)
         if self.fn is not None:
             ctx = DatumContext(
-                inputs={item.name: pfs / item.name for item in datum.inputs},
-                out=out,
+                inputs={item.name: Path(self._input_dir(item.name)) for item in datum.inputs},
+                out=self.out_path,
                 files=files,
                 job_id=self.batch.job,
                 datum_id=datum.id,
@@ -228,7 +266,7 @@ class _Runner:
         stdin = "\n".join(self.transform.get("stdin", [])).encode()
         result = run_command(
             self.transform["cmd"], stdin + (b"\n" if stdin else b""), self._env(datum),
-            str(pfs), self.transform.get("working_dir") or "/pfs", self.timeout,
+            self.pfs, self.transform.get("working_dir") or "/pfs", self.timeout,
         )  # fmt: skip
         accepted = {0, *self.transform.get("accept_return_code", [])}
         if result.timed_out:
@@ -237,27 +275,23 @@ class _Runner:
             return True, "", result.output
         return False, f"command exited with code {result.exit_code}", result.output
 
-    def recover(self, datum: Datum, pfs: Path) -> tuple[bool, bytes]:
+    def recover(self, datum: Datum) -> tuple[bool, bytes]:
         err_cmd = self.transform.get("err_cmd")
         if not err_cmd:
             return False, b""
         stdin = "\n".join(self.transform.get("err_stdin", [])).encode()
-        result = run_command(err_cmd, stdin, self._env(datum), str(pfs), "/pfs", self.timeout)
+        result = run_command(err_cmd, stdin, self._env(datum), self.pfs, "/pfs", self.timeout)
         return result.exit_code == 0, result.output
 
-    def run(
-        self, index: int, datum: Datum, writer: FileSetWriter, owners: dict[str, str]
-    ) -> DatumResult:
+    def run(self, datum: Datum, writer: FileSetWriter, owners: dict[str, str]) -> DatumResult:
         start = time.perf_counter()
-        pfs = self.root / str(index) / "pfs"
-        pfs.mkdir(parents=True)
         log = bytearray()
         ok, error, attempts = False, "", 0
         try:
-            files = self.materialize(datum, pfs)
+            files = self.materialize(datum)
             while attempts < self.tries and not ok:
                 attempts += 1
-                ok, error, output = self.attempt(datum, pfs, files)
+                ok, error, output = self.attempt(datum, files)
                 if attempts > 1:
                     log += f"--- attempt {attempts}\n".encode()
                 log += output
@@ -267,35 +301,42 @@ class _Runner:
         state: DatumState = DatumState.SUCCESS
         outputs: tuple[str, ...] = ()
         if ok:
-            outputs = tuple(self._collect(datum, pfs / "out", writer, owners))
+            outputs = tuple(self._collect(datum, writer, owners))
         else:
-            recovered, output = self.recover(datum, pfs)
+            recovered, output = self.recover(datum)
             log += output
             state = DatumState.RECOVERED if recovered else DatumState.FAILED
         if log or not ok:
-            self.stores.chunks.backend.put(
-                log_key(self.batch.pipeline, self.batch.job, datum.id), bytes(log)
-            )
-        shutil.rmtree(pfs.parent, ignore_errors=True)
-        return DatumResult(
-            datum.id, datum.hash, state, outputs, attempts, error, time.perf_counter() - start
-        )
+            key = log_key(self.batch.pipeline, self.batch.job, datum.id)
+            self.stores.chunks.backend.put(key, bytes(log))
+        self.clean()
+        duration = time.perf_counter() - start
+        return DatumResult(datum.id, datum.hash, state, outputs, attempts, error, duration)
 
-    def _collect(
-        self, datum: Datum, out: Path, writer: FileSetWriter, owners: dict[str, str]
-    ) -> list[str]:
+    def _collect(self, datum: Datum, writer: FileSetWriter, owners: dict[str, str]) -> list[str]:
         paths = []
-        for dirpath, _dirs, names in os.walk(out):
+        skip = len(self.out)
+        for dirpath, _dirs, names in os.walk(self.out):
             for name in names:
-                local = Path(dirpath) / name
-                path = "/" + local.relative_to(out).as_posix()
+                local = os.path.join(dirpath, name)
+                path = local[skip:]
                 if path in owners and owners[path] != datum.id:
                     paths.append(path)  # a collision: the merge fails the job, naming both
                     continue
                 owners[path] = datum.id
-                writer.put(path, local)
+                writer.put(path, Path(local))
                 paths.append(path)
         return sorted(paths)
+
+
+def _empty(directory: str) -> None:
+    """Delete what a transform left in ``directory`` (keeping the directory itself)."""
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
 
 
 def run_batch(batch: BatchSpec) -> BatchResult:
@@ -307,7 +348,7 @@ def run_batch(batch: BatchSpec) -> BatchResult:
     try:
         runner = _Runner(batch, stores, root)
         owners: dict[str, str] = {}
-        results = tuple(runner.run(i, d, writer, owners) for i, d in enumerate(batch.datums))
+        results = tuple(runner.run(d, writer, owners) for d in batch.datums)
         layer = writer.close() if writer.changes else None
         if layer is None:
             writer.abort()

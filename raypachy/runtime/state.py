@@ -28,6 +28,7 @@ class ClusterState:
     gcs_address: str
     ray_pid: int | None  # None when the control plane runs on a cluster we did not start
     started: float
+    control_pid: int | None = None  # the `raypachy serve` driver that owns the control plane
 
 
 def state_path(home: str | None = None) -> Path:

@@ -1,0 +1,199 @@
+"""Datum throughput on a local cluster, beside bare Ray tasks doing the same reads and writes.
+
+In one run: a Python pipeline over 10,000 datums (a 4 KiB input file each, a 4 KiB output
+each) and plain Ray tasks doing the same reads and writes with the same batching
+(``ratio_vs_bare_ray``); one new file into the 10,000 (until its output commit is finished);
+the trigger latency (input commit finished -> job running); 1,000 datums of a command
+transform. Last line: one JSON object. Run: ``python bench/datums.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import raypachy
+from bench._common import bench_dir, report
+from raypachy.client import Client
+
+RAYPACHY = str(Path(sys.executable).with_name("raypachy"))
+
+
+def echo_datum(datum):  # type: ignore[no-untyped-def]
+    """The measured transform: read the 4 KiB input, write a 4 KiB output."""
+    for path in datum.input().iterdir():
+        data = path.read_bytes()
+        (datum.out / path.name).write_bytes(data[::-1])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _bare_ray(env: dict[str, str], repo_target: str, batches: int, storage: str) -> float:
+    """The same reads and writes as plain Ray tasks: read each input's bytes from storage,
+    write them to a local file, read it back and store it, per datum, in ``batches`` tasks."""
+    code = f"""
+import os, sys, tempfile, time, ray
+from pathlib import Path
+from raypachy.client import Client
+from raypachy.storage import ChunkStore, FileSetWriter, ManifestStore, open_backend
+from raypachy.storage.reader import read_bytes
+
+c = Client(os.environ["API"])
+items = c.walk_data("{repo_target}", "/")
+ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False)
+
+@ray.remote
+def work(part):
+    backend = open_backend("{storage}")
+    chunks, manifests = ChunkStore(backend, cache_bytes=256 << 20), ManifestStore(backend)
+    writer = FileSetWriter(chunks, manifests, threads=1)
+    root = Path(tempfile.mkdtemp())
+    for path, data in part:
+        local = root / path.lstrip("/")
+        local.write_bytes(read_bytes(chunks, data)[::-1])
+        writer.put("/bare" + path, local)
+    writer.close()
+    return len(part)
+
+n = {batches}
+size = -(-len(items) // n)
+parts = [items[i:i + size] for i in range(0, len(items), size)]
+start = time.perf_counter()
+done = sum(ray.get([work.remote(p) for p in parts]))
+print(done / (time.perf_counter() - start))
+"""
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    n = 2000 if args.quick else 10_000
+    n_cmd = 200 if args.quick else 1000
+    work = bench_dir() / "datums"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    port = _free_port()
+    env = {**os.environ, "RAYPACHY_HOME": str(work / "home"), "RAYPACHY_API_PORT": str(port)}
+    env.pop("RAYPACHY_ADDRESS", None)
+    subprocess.run([RAYPACHY, "up", "--num-cpus", "2"], env=env, check=True, capture_output=True)
+    try:
+        result, rows = _measure(env, port, n, n_cmd, work)
+    finally:
+        subprocess.run([RAYPACHY, "down"], env=env, capture_output=True)
+    report("raypachy datums (local cluster, 2 CPUs)", rows, result)
+
+
+def _wait_pipeline_job(c: Client, pipeline: str) -> raypachy.pps.model.JobInfo:  # type: ignore[name-defined]
+    job = c.inspect_pipeline(pipeline).last_job
+    assert job is not None
+    return c.wait_job(pipeline, job, timeout=1800)
+
+
+def _measure(env: dict[str, str], port: int, n: int, n_cmd: int, work: Path) -> tuple[dict, list]:  # type: ignore[type-arg]
+    c = Client(f"http://127.0.0.1:{port}")
+    c.create_repo("inputs")
+    local = Path(tempfile.mkdtemp(dir=work))
+    for i in range(n):
+        (local / f"f{i:05d}.bin").write_bytes(os.urandom(4096))
+    c.put_dir("inputs@master", "/", local)
+
+    pipe = raypachy.pipeline(echo_datum, input=raypachy.pfs("inputs", glob="/*"), name="echo",
+                             parallelism=2)  # fmt: skip
+    c.create_pipeline(pipe)
+    job = _wait_pipeline_job(c, "echo")
+    assert job.state == "success" and job.datums.processed == n, job
+    job_s = (job.finished - job.started).total_seconds()  # type: ignore[operator]
+    datums_per_s = n / job_s
+
+    from raypachy.runtime.state import read_state
+
+    state = read_state(env["RAYPACHY_HOME"])
+    assert state is not None
+    bare_env = {**env, "API": c.address, "RAY_ADDRESS": state.gcs_address,
+                "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}  # fmt: skip
+    bare_per_s = _bare_ray(bare_env, "inputs@master", 8, c.storage_uri)
+
+    # One new file into the 10,000: until its output commit is finished.
+    start = time.perf_counter()
+    commit = c.put_file("inputs@master", "/new.bin", os.urandom(4096))
+    c.wait_commit_set(commit.id, timeout=600)
+    incremental_s = time.perf_counter() - start
+    inc_job = c.inspect_job("echo", commit.id)
+    assert inc_job.datums.processed == 1 and inc_job.datums.skipped == n, inc_job
+
+    # Trigger latency: input commit finished -> its job running (server clocks).
+    latencies = []
+    c.create_repo("tick")
+    tick = raypachy.pipeline(echo_datum, input=raypachy.pfs("tick", glob="/*"), name="tock")
+    c.create_pipeline(tick)
+    for i in range(5):
+        landed = c.put_file("tick@master", f"/t{i}", b"x")
+        job = c.wait_job("tock", landed.id, timeout=120)
+        latencies.append((job.started - landed.finished).total_seconds() * 1000)  # type: ignore[operator]
+    trigger_ms = statistics.median(latencies)
+
+    # A command transform: each datum runs `cp` in its own mount namespace.
+    c.create_repo("cmdin")
+    local_cmd = Path(tempfile.mkdtemp(dir=work))
+    for i in range(n_cmd):
+        (local_cmd / f"c{i:04d}").write_bytes(os.urandom(4096))
+    c.put_dir("cmdin@master", "/", local_cmd)
+    c.create_pipeline({
+        "pipeline": {"name": "copy"},
+        "input": {"pfs": {"repo": "cmdin", "glob": "/*"}},
+        "transform": {"cmd": ["sh", "-c", "cp /pfs/cmdin/* /pfs/out/"]},
+        "parallelism_spec": {"constant": 2},
+    })  # fmt: skip
+    cmd_job = _wait_pipeline_job(c, "copy")
+    assert cmd_job.state == "success", cmd_job
+    cmd_per_s = n_cmd / (cmd_job.finished - cmd_job.started).total_seconds()  # type: ignore[operator]
+
+    ratio = datums_per_s / bare_per_s
+    result = {
+        "datums_per_s": round(datums_per_s, 1),
+        "bare_ray_per_s": round(bare_per_s, 1),
+        "ratio_vs_bare_ray": round(ratio, 2),
+        "incremental_1_of_10k_s": round(incremental_s, 3),
+        "trigger_latency_ms": round(trigger_ms, 1),
+        "cmd_datums_per_s": round(cmd_per_s, 1),
+    }
+    rows = [
+        (f"{n:,} Python datums (datums/s)", f"{datums_per_s:.0f}", "target >= 1000"),
+        (
+            "bare Ray, same reads/writes (items/s)",
+            f"{bare_per_s:.0f}",
+            f"ratio {ratio:.2f}; target >= 0.5",
+        ),  # fmt: skip
+        (
+            f"1 new file into {n:,} (s)",
+            f"{incremental_s:.3f}",
+            f"1 processed, {n:,} skipped; target <= 1.0",
+        ),  # fmt: skip
+        ("trigger latency, commit -> job running (ms)", f"{trigger_ms:.0f}", "target <= 200"),
+        (f"{n_cmd:,} command datums (datums/s)", f"{cmd_per_s:.0f}", "cp in a private mount ns"),
+    ]
+    c.close()
+    return result, rows
+
+
+if __name__ == "__main__":
+    main()
