@@ -182,12 +182,12 @@ def _measure(env: dict[str, str], port: int, n: int, n_cmd: int, work: Path) -> 
             "bare Ray, same reads/writes (items/s)",
             f"{bare_per_s:.0f}",
             f"ratio {ratio:.2f}; target >= 0.5",
-        ),  # fmt: skip
+        ),
         (
             f"1 new file into {n:,} (s)",
             f"{incremental_s:.3f}",
             f"1 processed, {n:,} skipped; target <= 1.0",
-        ),  # fmt: skip
+        ),
         ("trigger latency, commit -> job running (ms)", f"{trigger_ms:.0f}", "target <= 200"),
         (f"{n_cmd:,} command datums (datums/s)", f"{cmd_per_s:.0f}", "cp in a private mount ns"),
     ]
