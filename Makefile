@@ -35,6 +35,7 @@ demo-pfs: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/cli_latency.py
+	$(PY) bench/datums.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
