@@ -11,6 +11,11 @@ from tests.s3server import ACCESS_KEY, SECRET_KEY, S3Server, start_s3_server
 
 # Tests never talk to a real cloud: pin the AWS settings before anything reads them.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+# Ray clusters the tests start stay on 127.0.0.1, without token auth; Ray reads these when
+# it is imported, so they are set before any test imports it.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
 @pytest.fixture(scope="session")

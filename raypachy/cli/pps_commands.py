@@ -114,6 +114,10 @@ def inspect_pipeline(name: str, output: str | None) -> None:
         click.echo(f"{key + ':':16}{getattr(info, key)}")
     click.echo(f"{'inputs:':16}{', '.join(info.inputs)}")
     click.echo(f"{'resources:':16}{json.dumps(info.resources) if info.resources else '1 CPU'}")
+    if info.ray_options:
+        click.echo(f"{'ray options:':16}{json.dumps(info.ray_options)}")
+        where = ", ".join(info.can_run_on) if info.can_run_on else info.placement
+        click.echo(f"{'can run on:':16}{where}")
     click.echo("spec:")
     click.echo(json.dumps(info.spec, indent=2))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +56,9 @@ class PipelineInfo:
     last_job: str | None
     last_job_state: str | None
     resources: dict[str, Any]
+    ray_options: dict[str, Any] = field(default_factory=dict)  # the datum tasks' Ray options
+    can_run_on: tuple[str, ...] = ()  # nodes and node types that fit (known on a cluster)
+    placement: str = ""  # why nothing fits, when nothing does
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,8 @@ def pipeline_info(d: dict[str, Any]) -> PipelineInfo:
         spec=d["spec"], inputs=tuple(d["inputs"]), output_repo=d["output_repo"],
         created=_dt(d["created"]), updated=_dt(d["updated"]),  # type: ignore[arg-type]
         transform=d["transform"], last_job=d["last_job"], last_job_state=d["last_job_state"],
-        resources=d["resources"],
+        resources=d["resources"], ray_options=d.get("ray_options", {}),
+        can_run_on=tuple(d.get("can_run_on", ())), placement=d.get("placement", ""),
     )  # fmt: skip
 
 

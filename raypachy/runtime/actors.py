@@ -53,7 +53,21 @@ class MetadataActor:
             return False, (type(e).__name__, e.message)
         if name in PIPELINE_CHANGES:
             self.reconcile_controllers()
+        if name == "inspect_pipeline":
+            result = self._with_placement(result)
         return True, result
+
+    def _with_placement(self, info: Any) -> Any:
+        """Add what a pipeline asks of Ray and which nodes or node types can give it."""
+        from dataclasses import replace
+
+        from raypachy.pps.spec import parse_spec
+        from raypachy.runtime.placement import check
+        from raypachy.runtime.resources import task_options
+
+        options = task_options(parse_spec(info.spec))
+        serving, problem = check(options)
+        return replace(info, ray_options=options, can_run_on=tuple(serving), placement=problem)
 
     def reconcile_controllers(self) -> list[str]:
         """One controller per pipeline: start the missing ones, stop the orphans."""

@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ray
@@ -23,6 +23,7 @@ from raypachy.pps.jobrun import run_job
 from raypachy.pps.spec import PipelineSpec
 from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult
 from raypachy.runtime.actors import HEAD_NODE, METADATA_ACTOR, NAMESPACE, unwrap
+from raypachy.runtime.placement import check
 from raypachy.runtime.resources import default_parallelism, task_options
 from raypachy.storage import ManifestStore, open_backend
 
@@ -70,10 +71,14 @@ class RayExecutor:
     """Batches as Ray tasks named ``raypachy:<pipeline>:<job>:<batch>``, at most
     ``parallelism`` in flight, with the pipeline's resources."""
 
-    def __init__(self, pipeline: str, job: str) -> None:
+    def __init__(
+        self, pipeline: str, job: str, on_waiting: Callable[[str], None] | None = None
+    ) -> None:
         self.pipeline, self.job = pipeline, job
         self.pending: dict[Any, BatchSpec] = {}
         self.cancelled = False
+        self.on_waiting = on_waiting
+        self.waiting = ""
 
     def run(
         self, spec: PipelineSpec, batches: list[BatchSpec], parallelism: int
@@ -87,6 +92,10 @@ class RayExecutor:
                 ref = run_batch_task.options(name=name, **options).remote(batch)
                 self.pending[ref] = batch
             ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=1.0)
+            if not ready:
+                self._explain_wait(options)
+            elif self.waiting:
+                self._report("")
             for ref in ready:
                 batch = self.pending.pop(ref)
                 try:
@@ -96,6 +105,16 @@ class RayExecutor:
                     yield BatchResult(None, tuple(
                         DatumResult(d.id, d.hash, "failed", (), 0, error, 0.0) for d in batch.datums
                     ))  # fmt: skip
+
+    def _explain_wait(self, options: dict[str, Any]) -> None:
+        """Nothing finished for a while: say so if no node can ever run these tasks."""
+        _, reason = check(options)
+        self._report(f"waiting: {reason}" if reason else "")
+
+    def _report(self, reason: str) -> None:
+        if reason != self.waiting and self.on_waiting is not None:
+            self.waiting = reason
+            self.on_waiting(reason)
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -149,9 +168,12 @@ class PipelineController:
         threading.Thread(target=beat, daemon=True).start()
         try:
             spec = PipelineSpec.model_validate(claim["spec"])
-            parallelism = default_parallelism(spec, ray.cluster_resources().get("CPU", 1.0))
-            run_job(claim, self.host, self.manifests, self.storage,
-                    RayExecutor(self.pipeline, job), parallelism)  # fmt: skip
+            parallelism = default_parallelism(spec, ray.available_resources().get("CPU", 1.0))
+            executor = RayExecutor(
+                self.pipeline, job,
+                lambda reason: self.host.update_job(self.pipeline, job, reason=reason),
+            )  # fmt: skip
+            run_job(claim, self.host, self.manifests, self.storage, executor, parallelism)
         except Exception as e:
             reason = e.message if isinstance(e, RaypachyError) else f"{type(e).__name__}: {e}"
             self.last_error = traceback.format_exc()
