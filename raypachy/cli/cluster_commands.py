@@ -21,6 +21,7 @@ def up(port: int | None, storage: str | None, num_cpus: int | None) -> None:
     click.echo(f"raypachy API:  {state.api_url}")
     click.echo(f"Ray dashboard: {state.dashboard_url}")
     click.echo(f"Ray address:   {state.gcs_address}")
+    click.echo(f"metrics:       {state.metrics_url}")
     click.echo(f"state:         {state.home} (storage {state.storage})")
 
 
@@ -54,6 +55,7 @@ def status(output: str | None) -> None:
             "ray_pid": state.ray_pid,
             "home": state.home,
             "storage": state.storage,
+            "metrics_url": state.metrics_url,
         }
     try:
         info |= {"running": True, **Client(str(info["api_url"]), timeout=5).status()}

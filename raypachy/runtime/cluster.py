@@ -35,6 +35,8 @@ RAY_ENV = {
     # Keep idle workers (at most one per CPU) warm for 10 minutes instead of 1 second, so the
     # first small job after a pause does not pay ~0.5 s to start a Python worker.
     "RAY_idle_worker_killing_time_threshold_ms": "600000",
+    # Export metrics every 2 s (default 10 s) so that dashboards and scrapes see jobs move.
+    "RAY_metrics_report_interval_ms": "2000",
 }
 
 
@@ -68,9 +70,12 @@ def _wait_for_port(port: int, pid: int, log: Path, seconds: float) -> None:
     raise UnavailableError(f"the Ray head did not start within {seconds:.0f}s; see {log}")
 
 
-def start_ray_head(home: Path, num_cpus: int | None) -> tuple[int, str, str]:
-    """Start ``ray start --head --block`` in its own session; returns (pid, gcs, dashboard)."""
-    gcs_port, dash_port = _free_port(), _free_port(8265)
+def start_ray_head(home: Path, num_cpus: int | None) -> tuple[int, str, str, str]:
+    """Start ``ray start --head --block`` in its own session.
+
+    Returns (pid, GCS address, dashboard URL, metrics URL).
+    """
+    gcs_port, dash_port, metrics_port = _free_port(), _free_port(8265), _free_port()
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / "ray-head.log"
@@ -79,7 +84,7 @@ def start_ray_head(home: Path, num_cpus: int | None) -> tuple[int, str, str]:
         ray_bin, "start", "--head", "--block", "--disable-usage-stats",
         "--node-ip-address=127.0.0.1", f"--port={gcs_port}",
         "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dash_port}",
-        f"--ray-client-server-port={_free_port()}", f"--metrics-export-port={_free_port()}",
+        f"--ray-client-server-port={_free_port()}", f"--metrics-export-port={metrics_port}",
         f"--num-cpus={num_cpus or os.cpu_count() or 1}",
     ]  # fmt: skip
     # posix_spawn, not Popen: the head outlives this process, in a session of its own.
@@ -95,7 +100,8 @@ def start_ray_head(home: Path, num_cpus: int | None) -> tuple[int, str, str]:
         setsid=True,
     )
     _wait_for_port(gcs_port, pid, log, 90)
-    return pid, f"127.0.0.1:{gcs_port}", f"http://127.0.0.1:{dash_port}"
+    metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+    return pid, f"127.0.0.1:{gcs_port}", f"http://127.0.0.1:{dash_port}", metrics
 
 
 def start_control_plane(
@@ -196,9 +202,10 @@ def up(
     port = port or api_port()
     if state and state.ray_pid and pid_alive(state.ray_pid):
         ray_pid, gcs, dashboard = state.ray_pid, state.gcs_address, state.dashboard_url
+        metrics = state.metrics_url
         _stop_process(state.control_pid)
     else:
-        ray_pid, gcs, dashboard = start_ray_head(root, num_cpus)
+        ray_pid, gcs, dashboard, metrics = start_ray_head(root, num_cpus)
     control = _spawn_control_plane(root, gcs, storage, port)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
@@ -210,7 +217,9 @@ def up(
                 f"the control plane did not start; see {root / 'logs' / 'control-plane.log'}"
             )
         time.sleep(0.2)
-    state = ClusterState(str(root), storage, url, dashboard, gcs, ray_pid, time.time(), control)
+    state = ClusterState(
+        str(root), storage, url, dashboard, gcs, ray_pid, time.time(), control, metrics
+    )
     write_state(state)
     return state
 

@@ -22,6 +22,7 @@ from raypachy.errors import RaypachyError
 from raypachy.pps.jobrun import run_job
 from raypachy.pps.spec import PipelineSpec
 from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult
+from raypachy.runtime import metrics
 from raypachy.runtime.actors import HEAD_NODE, METADATA_ACTOR, NAMESPACE, unwrap
 from raypachy.runtime.placement import check
 from raypachy.runtime.resources import default_parallelism, task_options
@@ -99,7 +100,13 @@ class RayExecutor:
             for ref in ready:
                 batch = self.pending.pop(ref)
                 try:
-                    yield ray.get(ref)
+                    result = ray.get(ref)
+                    states: dict[str, int] = {}
+                    for r in result.results:
+                        states[r.state] = states.get(r.state, 0) + 1
+                    metrics.record_batch(self.pipeline, states, result.bytes_read,
+                                         result.bytes_written)  # fmt: skip
+                    yield result
                 except Exception as e:  # the task itself died: every datum of it failed
                     error = f"batch task failed: {type(e).__name__}: {str(e)[:500]}"
                     yield BatchResult(None, tuple(
@@ -173,7 +180,13 @@ class PipelineController:
                 self.pipeline, job,
                 lambda reason: self.host.update_job(self.pipeline, job, reason=reason),
             )  # fmt: skip
-            run_job(claim, self.host, self.manifests, self.storage, executor, parallelism)
+            started = time.monotonic()
+            job_info = run_job(
+                claim, self.host, self.manifests, self.storage, executor, parallelism
+            )
+            if job_info is not None:
+                metrics.record_job(self.pipeline, job_info.state, time.monotonic() - started,
+                                   job_info.datums.skipped)  # fmt: skip
         except Exception as e:
             reason = e.message if isinstance(e, RaypachyError) else f"{type(e).__name__}: {e}"
             self.last_error = traceback.format_exc()

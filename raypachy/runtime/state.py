@@ -29,6 +29,7 @@ class ClusterState:
     ray_pid: int | None  # None when the control plane runs on a cluster we did not start
     started: float
     control_pid: int | None = None  # the `raypachy serve` driver that owns the control plane
+    metrics_url: str = ""  # Ray's Prometheus export of this node (raypachy_* metrics included)
 
 
 def state_path(home: str | None = None) -> Path:

@@ -7,7 +7,6 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -29,9 +28,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, 
 
     from raypachy.runtime.cluster import start_control_plane
 
-    c = Cluster(
-        initialize_head=True, head_node_args={"num_cpus": 1, "dashboard_port": free_port()}
-    )
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "dashboard_port": free_port()})
     gpu = c.add_node(num_cpus=2, num_gpus=2, resources={"accelerator_type:A100": 1},
                      labels={"zone": "gpu-zone"})  # fmt: skip
     cpu = c.add_node(num_cpus=2, labels={"zone": "cpu-zone"})

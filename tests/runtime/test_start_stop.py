@@ -44,7 +44,7 @@ def test_a_command_starts_the_cluster_and_says_so(tmp_path: Path) -> None:
 
 
 def test_serve_on_an_existing_ray_cluster(tmp_path: Path) -> None:
-    head_pid, gcs, _dashboard = start_ray_head(tmp_path, num_cpus=1)
+    head_pid, gcs, _dashboard, _metrics = start_ray_head(tmp_path, num_cpus=1)
     port = free_port()
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
     try:
