@@ -30,9 +30,9 @@ def _metric(text: str, name: str, pipeline: str, state: str | None = None) -> fl
     """Sum of a metric's samples; Ray exports user metrics with a ``ray_`` prefix."""
     total = 0.0
     for line in text.splitlines():
-        if line.startswith(f"ray_{name}{{") and f'pipeline="{pipeline}"' in line:
-            if state is None or f'state="{state}"' in line:
-                total += float(line.rsplit(" ", 1)[1])
+        ours = line.startswith(f"ray_{name}{{") and f'pipeline="{pipeline}"' in line
+        if ours and (state is None or f'state="{state}"' in line):
+            total += float(line.rsplit(" ", 1)[1])
     return total
 
 
