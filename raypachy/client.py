@@ -410,12 +410,20 @@ class Client(PipelinesMixin):
 
 
 def connect(address: str | None = None) -> Client:
-    """A client for ``address``, ``RAYPACHY_ADDRESS``, or the local installation.
+    """A client for ``address``, ``RAYPACHY_ADDRESS``, the cluster this Ray job runs on, or
+    the local installation (started if it is not running).
 
-    With no address configured, the local cluster is started if it is not running.
+    Inside a Ray job (``ray job submit``, a KubeRay RayJob) ``RAY_ADDRESS`` is set, and the API
+    is found through the control plane's named actor.
     """
     if address or os.environ.get("RAYPACHY_ADDRESS"):
         return Client(address)
+    if os.environ.get("RAY_ADDRESS") or os.environ.get("RAY_JOB_ID"):
+        from raypachy.runtime.discovery import api_url_on_ray
+
+        url = api_url_on_ray(os.environ.get("RAY_ADDRESS") or "auto")
+        if url is not None:
+            return Client(url)
     from raypachy.runtime.state import local_api_url, start_local
 
     return Client(local_api_url(), on_unreachable=start_local)

@@ -14,6 +14,7 @@ import io
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -223,6 +224,8 @@ class _Runner:
 
     def _env(self, datum: Datum) -> dict[str, str]:
         env = {
+            # `python3` in a command is this worker's interpreter, with the same packages.
+            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
             "PACH_JOB_ID": self.batch.job,
             "PACH_DATUM_ID": datum.id,
             "PACH_OUTPUT_COMMIT_ID": self.batch.output_commit,

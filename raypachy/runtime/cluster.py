@@ -87,11 +87,13 @@ def start_ray_head(home: Path, num_cpus: int | None) -> tuple[int, str, str, str
         f"--ray-client-server-port={_free_port()}", f"--metrics-export-port={metrics_port}",
         f"--num-cpus={num_cpus or os.cpu_count() or 1}",
     ]  # fmt: skip
-    # posix_spawn, not Popen: the head outlives this process, in a session of its own.
+    # posix_spawn, not Popen: the head outlives this process, in a session of its own. Its
+    # PATH starts with this environment's bin, so `python` in a Ray job is raypachy's Python.
+    path = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     pid = os.posix_spawn(
         ray_bin,
         cmd,
-        {**os.environ, **RAY_ENV},
+        {**os.environ, **RAY_ENV, "PATH": path},
         file_actions=[
             (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
             (os.POSIX_SPAWN_DUP2, 1, 2),
