@@ -8,16 +8,20 @@ import click
 
 from raypachy.cli.render import say
 
+IMAGE_MODES = ["off", "runtime_env", "label"]
+
 
 @click.command("up")
 @click.option("--port", type=int, help="API port (default 8650, or RAYPACHY_API_PORT).")
 @click.option("--storage", help="Storage URI (default file://$RAYPACHY_HOME/storage).")
 @click.option("--num-cpus", type=int, help="CPUs the local Ray head offers (default: all).")
-def up(port: int | None, storage: str | None, num_cpus: int | None) -> None:
+@click.option("--images", type=click.Choice(IMAGE_MODES),
+              help="How transform.image is used: off, runtime_env (podman) or label.")  # fmt: skip
+def up(port: int | None, storage: str | None, num_cpus: int | None, images: str | None) -> None:
     """Start a local Ray head and the raypachy control plane (once)."""
     from raypachy.runtime.cluster import up as start
 
-    state = start(storage=storage, port=port, num_cpus=num_cpus)
+    state = start(storage=storage, port=port, num_cpus=num_cpus, images=images)
     click.echo(f"raypachy API:  {state.api_url}")
     click.echo(f"Ray dashboard: {state.dashboard_url}")
     click.echo(f"Ray address:   {state.gcs_address}")
@@ -75,13 +79,21 @@ def status(output: str | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface for the API.")
 @click.option("--port", default=8650, show_default=True, type=int, help="Port for the API.")
 @click.option("--detach", is_flag=True, help="Return once the control plane is up.")
+@click.option("--images", type=click.Choice(IMAGE_MODES), envvar="RAYPACHY_IMAGES",
+              default="off", show_default=True, help="How transform.image is used.")  # fmt: skip
 def serve(
-    address: str | None, storage: str | None, home: str | None, host: str, port: int, detach: bool
+    address: str | None,
+    storage: str | None,
+    home: str | None,
+    host: str,
+    port: int,
+    detach: bool,
+    images: str,
 ) -> None:
     """Run the control plane on an existing Ray cluster (for `ray job submit` or a RayJob)."""
     from raypachy.runtime.cluster import serve as run
 
-    run(address, home, storage, host, port, detach)
+    run(address, home, storage, host, port, detach, images)
 
 
 COMMANDS = [up, down, status, serve]

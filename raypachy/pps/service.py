@@ -34,8 +34,9 @@ from raypachy.pfs.model import Commit, CommitRef, utc
 from raypachy.pfs.records import CommitRecord
 from raypachy.pfs.service import PFS
 from raypachy.pps.datums import iter_leaves
+from raypachy.pps.images import check_images
 from raypachy.pps.model import DatumCounts, JobInfo, JobState, PipelineInfo
-from raypachy.pps.spec import PfsInput, PipelineSpec, parse_spec
+from raypachy.pps.spec import PfsInput, PipelineSpec, RayOptions, parse_spec
 from raypachy.pps.store import JobRow, PipelineRow, PpsTx, init_schema
 from raypachy.storage.manifest import ManifestInfo
 
@@ -74,10 +75,20 @@ class PPS:
     # --- pipelines ---------------------------------------------------------------------
 
     def create_pipeline(
-        self, spec_data: dict[str, Any], update: bool = False, reprocess: bool = False
+        self,
+        spec_data: dict[str, Any],
+        update: bool = False,
+        reprocess: bool = False,
+        images: str = "off",
     ) -> tuple[PipelineInfo, str]:
-        """Create (or update) a pipeline; returns it and a note for the user."""
+        """Create (or update) a pipeline; returns it and a note for the user.
+
+        ``images`` is the cluster's image mode (see ``raypachy.pps.images``).
+        """
         spec = parse_spec(spec_data)
+        ray_opts = spec.ray or RayOptions.model_validate({})
+        image_note = check_images(spec.name, spec.transform.image, ray_opts.runtime_env,
+                                  ray_opts.allow_mutable_image, images)  # fmt: skip
         name, version, now = spec.name, version_of(spec), time.time()
         leaves = list(iter_leaves(spec.input, name))
         with self._write() as (tx, ptx):
@@ -121,7 +132,7 @@ class PPS:
                 "previous version (use --reprocess to run them again)"
             )
         started = f"started job {name}@{job.id}" if job else "it will run when its inputs have data"
-        note = f"{note}; {started}" if note else started
+        note = "; ".join(n for n in (note, started, image_note) if n)
         return self.inspect_pipeline(name), note
 
     def _check_cycle(self, ptx: PpsTx, name: str, inputs: set[str]) -> None:

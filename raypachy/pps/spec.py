@@ -161,6 +161,14 @@ class Resources(_Spec):
         return None if self.memory is None else parse_bytes(self.memory, "memory")
 
 
+class RayOptions(_Spec):
+    """raypachy's extension of the spec: Ray task options, with Ray's names."""
+
+    runtime_env: dict[str, Any] = {}
+    max_retries: int = Field(3, ge=0)
+    allow_mutable_image: bool = False
+
+
 class ParallelismSpec(_Spec):
     constant: int = Field(0, ge=0)
 
@@ -199,6 +207,7 @@ class PipelineSpec(_Spec):
     autoscaling: bool = False
     output_branch: str = "master"
     salt: str = ""
+    ray: RayOptions | None = None
     # Pachyderm features accepted by the parser and refused by ``check_supported``.
     egress: dict[str, Any] | None = None
     s3_out: bool | None = None

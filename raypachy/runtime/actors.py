@@ -33,12 +33,13 @@ log = logging.getLogger("raypachy.runtime")
 class MetadataActor:
     """The single writer of the metadata database; runs the PFS operations."""
 
-    def __init__(self, home: str, storage: str) -> None:
+    def __init__(self, home: str, storage: str, images: str = "off") -> None:
         from raypachy.pfs.service import PFS
         from raypachy.server.operations import Operations
 
         self.storage = storage
-        self.ops = Operations(PFS.open(home, storage))
+        self.images = images
+        self.ops = Operations(PFS.open(home, storage), images)
         self._controllers_lock = threading.Lock()
         self.reconcile_controllers()  # after a restart too: the database says what should run
 
@@ -65,7 +66,7 @@ class MetadataActor:
         from raypachy.runtime.placement import check
         from raypachy.runtime.resources import task_options
 
-        options = task_options(parse_spec(info.spec))
+        options = task_options(parse_spec(info.spec), self.images)
         serving, problem = check(options)
         return replace(info, ray_options=options, can_run_on=tuple(serving), placement=problem)
 
@@ -82,7 +83,7 @@ class MetadataActor:
                 if actor_name not in running:
                     PipelineController.options(  # type: ignore[attr-defined]
                         name=actor_name, lifetime="detached", get_if_exists=True
-                    ).remote(pipeline, self.storage)
+                    ).remote(pipeline, self.storage, self.images)
             for actor_name in running - set(wanted):
                 with contextlib.suppress(ValueError):  # already gone
                     ray.kill(ray.get_actor(actor_name), no_restart=True)

@@ -114,6 +114,7 @@ def start_control_plane(
     port: int | None = None,
     local: bool = True,
     stay_connected: bool = False,
+    images: str = "off",
 ) -> str:
     """Create (or find) the control plane actors on the Ray cluster at ``address``.
 
@@ -141,7 +142,7 @@ def start_control_plane(
     try:
         meta = MetadataActor.options(  # type: ignore[attr-defined]
             name=METADATA_ACTOR, lifetime="detached", get_if_exists=True
-        ).remote(home, storage)
+        ).remote(home, storage, images)
         ray.get(meta.pid.remote(), timeout=120)
         api = ApiServerActor.options(  # type: ignore[attr-defined]
             name=API_ACTOR, lifetime="detached", get_if_exists=True
@@ -167,13 +168,13 @@ def start_control_plane(
     return url
 
 
-def _spawn_control_plane(root: Path, gcs: str, storage: str, port: int) -> int:
+def _spawn_control_plane(root: Path, gcs: str, storage: str, port: int, images: str) -> int:
     """Run ``raypachy serve`` in the background: the long-lived driver of the control plane."""
     log = root / "logs" / "control-plane.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     argv = [
         str(Path(sys.executable).with_name("raypachy")), "serve", "--address", gcs,
-        "--home", str(root), "--storage", storage, "--port", str(port),
+        "--home", str(root), "--storage", storage, "--port", str(port), "--images", images,
     ]  # fmt: skip
     return os.posix_spawn(
         argv[0],
@@ -193,6 +194,7 @@ def up(
     storage: str | None = None,
     port: int | None = None,
     num_cpus: int | None = None,
+    images: str | None = None,
 ) -> ClusterState:
     """Start (once) a local Ray head and the control plane; returns where they are."""
     root = home_dir(home)
@@ -208,7 +210,8 @@ def up(
         _stop_process(state.control_pid)
     else:
         ray_pid, gcs, dashboard, metrics = start_ray_head(root, num_cpus)
-    control = _spawn_control_plane(root, gcs, storage, port)
+    images = images or os.environ.get("RAYPACHY_IMAGES") or "off"
+    control = _spawn_control_plane(root, gcs, storage, port, images)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while not _healthy(url):
@@ -280,6 +283,7 @@ def serve(
     host: str,
     port: int,
     detach: bool,
+    images: str = "off",
 ) -> str:
     """Start the control plane on an existing cluster (the entrypoint of a Ray job)."""
     root = home_dir(home)
@@ -287,8 +291,9 @@ def serve(
     storage = storage or os.environ.get("RAYPACHY_STORAGE") or f"file://{root}/storage"
     address = address or os.environ.get("RAY_ADDRESS") or "auto"
     url = start_control_plane(
-        address, str(root), storage, host=host, port=port, local=False, stay_connected=not detach
-    )
+        address, str(root), storage, host=host, port=port, local=False,
+        stay_connected=not detach, images=images,
+    )  # fmt: skip
     sys.stdout.write(f"raypachy API serving at {url} (storage {storage})\n")
     sys.stdout.flush()
     if not detach:

@@ -73,9 +73,13 @@ class RayExecutor:
     ``parallelism`` in flight, with the pipeline's resources."""
 
     def __init__(
-        self, pipeline: str, job: str, on_waiting: Callable[[str], None] | None = None
+        self,
+        pipeline: str,
+        job: str,
+        on_waiting: Callable[[str], None] | None = None,
+        images: str = "off",
     ) -> None:
-        self.pipeline, self.job = pipeline, job
+        self.pipeline, self.job, self.images = pipeline, job, images
         self.pending: dict[Any, BatchSpec] = {}
         self.cancelled = False
         self.on_waiting = on_waiting
@@ -84,7 +88,7 @@ class RayExecutor:
     def run(
         self, spec: PipelineSpec, batches: list[BatchSpec], parallelism: int
     ) -> Iterator[BatchResult]:
-        options = task_options(spec)
+        options = task_options(spec, self.images)
         queue = list(enumerate(batches))
         while (queue or self.pending) and not self.cancelled:
             while queue and len(self.pending) < parallelism:
@@ -132,9 +136,10 @@ class RayExecutor:
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=4, resources=HEAD_NODE)
 class PipelineController:
-    def __init__(self, pipeline: str, storage: str) -> None:
+    def __init__(self, pipeline: str, storage: str, images: str = "off") -> None:
         self.pipeline = pipeline
         self.storage = storage
+        self.images = images
         self.host = ActorHost(ray.get_actor(METADATA_ACTOR, namespace=NAMESPACE))
         self.manifests = ManifestStore(open_backend(storage))
         self.stop_event = threading.Event()
@@ -179,6 +184,7 @@ class PipelineController:
             executor = RayExecutor(
                 self.pipeline, job,
                 lambda reason: self.host.update_job(self.pipeline, job, reason=reason),
+                self.images,
             )  # fmt: skip
             started = time.monotonic()
             job_info = run_job(

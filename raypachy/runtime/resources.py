@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from raypachy.pps.spec import PipelineSpec
+from raypachy.pps.images import IMAGE_LABEL, image_label
+from raypachy.pps.spec import PipelineSpec, RayOptions
 
 # Kubernetes resource names are not accelerator types: they only say "a GPU".
 _GENERIC_GPU = {"", "nvidia.com/gpu", "amd.com/gpu", "gpu"}
 
 
-def task_options(spec: PipelineSpec) -> dict[str, Any]:
-    """Ray task options for the pipeline's datum batches."""
+def task_options(spec: PipelineSpec, images: str = "off") -> dict[str, Any]:
+    """Ray task options for the pipeline's datum batches (``images``: the image mode)."""
     req, lim = spec.resource_requests, spec.resource_limits
-    options: dict[str, Any] = {"num_cpus": 1.0, "max_retries": 3}
+    ray_opts = spec.ray or RayOptions.model_validate({})
+    options: dict[str, Any] = {"num_cpus": 1.0, "max_retries": ray_opts.max_retries}
     cpus = req.cpus() if req is not None else None
     if cpus is not None:
         options["num_cpus"] = cpus
@@ -31,14 +33,23 @@ def task_options(spec: PipelineSpec) -> dict[str, Any]:
         options["num_gpus"] = gpu.number
         if gpu.type not in _GENERIC_GPU:
             options["accelerator_type"] = gpu.type
-    if spec.scheduling_spec is not None and spec.scheduling_spec.node_selector:
-        options["label_selector"] = dict(spec.scheduling_spec.node_selector)
+    selector = dict(spec.scheduling_spec.node_selector) if spec.scheduling_spec else {}
+    runtime_env = dict(ray_opts.runtime_env)
+    image = spec.transform.image
+    if image and images == "runtime_env":
+        runtime_env["image_uri"] = image
+    elif image and images == "label":
+        selector[IMAGE_LABEL] = image_label(image)
+    if selector:
+        options["label_selector"] = selector
+    if runtime_env:
+        options["runtime_env"] = runtime_env
     return options
 
 
-def default_parallelism(spec: PipelineSpec, cluster_cpus: float) -> int:
-    """``parallelism_spec.constant``, else as many batches as the cluster's CPUs allow."""
+def default_parallelism(spec: PipelineSpec, free_cpus: float) -> int:
+    """``parallelism_spec.constant``, else as many batches as the cluster's free CPUs allow."""
     if spec.parallelism_spec is not None and spec.parallelism_spec.constant:
         return spec.parallelism_spec.constant
     per_task = task_options(spec)["num_cpus"] or 1.0
-    return max(1, int(cluster_cpus // per_task))
+    return max(1, int(free_cpus // per_task))

@@ -48,9 +48,10 @@ PIPELINE_CHANGES = frozenset(
 
 
 class Operations:
-    def __init__(self, pfs: PFS) -> None:
+    def __init__(self, pfs: PFS, images: str = "off") -> None:
         self.pfs = pfs
         self.pps = PPS(pfs)
+        self.images = images  # the cluster's image mode
 
     def _landed(self, commit: Commit) -> Commit:
         """A commit that may have finished: create the jobs it triggers."""
@@ -192,7 +193,7 @@ class Operations:
     def create_pipeline(
         self, spec: dict[str, Any], update: bool = False, reprocess: bool = False
     ) -> dict[str, Any]:
-        info, note = self.pps.create_pipeline(spec, update, reprocess)
+        info, note = self.pps.create_pipeline(spec, update, reprocess, self.images)
         return {"pipeline": info, "note": note}
 
     def inspect_pipeline(self, name: str) -> PipelineInfo:

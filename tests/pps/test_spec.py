@@ -1,0 +1,127 @@
+"""The spec front door: Pachyderm's published specs, both field spellings, clear errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import raypachy
+from raypachy.errors import InvalidSpecError
+from raypachy.pps.spec import read_specs
+
+SPECS = Path(__file__).parents[3] / "shared" / "pachyderm-specs"
+REFUSED = {
+    "churn-churn.pipeline.json": "egress",
+    "kubeflow-mnist-pipeline.yaml": "s3_out",
+    "object-detection-predictions_datum_batching.json": "datum_batching",
+    "opencv-edges-union.pipeline.json": "projects",
+    "snowflake-predict.json": "egress",
+    "superb-ai-sample_project.yml": "secrets",
+}
+FIXTURES = sorted(p for p in SPECS.glob("*") if p.suffix in (".json", ".yml", ".yaml"))
+
+
+def test_all_published_specs_are_here() -> None:
+    assert len(FIXTURES) == 24, "the 24 published Pachyderm specs are the fixtures"
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
+def test_published_spec_accepted_or_refused_in_one_line(path: Path) -> None:
+    text = path.read_text()
+    if path.name in REFUSED:
+        with pytest.raises(InvalidSpecError) as e:
+            read_specs(text)
+        message = str(e.value)
+        assert "\n" not in message and "not supported yet" in message
+        assert REFUSED[path.name] in message
+    else:
+        specs = read_specs(text)
+        assert specs and all(s.name for s in specs)
+
+
+def test_two_documents_in_one_file() -> None:
+    specs = read_specs((SPECS / "tensorflow-training_and_export_gpu.pipeline.json").read_text())
+    assert [s.name for s in specs] == ["checkpoint", "model"]
+
+
+def test_snake_and_camel_case_give_the_same_spec() -> None:
+    snake = read_specs((SPECS / "joins-outer_join.json").read_text())[0]
+    camel = read_specs((SPECS / "joins-outer_join.pipeline.json").read_text())[0]
+    assert snake.input.join is not None and camel.input.join is not None
+    assert [j.pfs.outer_join for j in snake.input.join] == [
+        j.pfs.outer_join for j in camel.input.join
+    ]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '{"pipeline": {"name": "p"}, "transform": {"cmd": ["x"]}, "input": {"pfs": {"repo": "r", "globb": "/*"}}}',
+            "unknown field 'input.pfs.globb' in the pipeline spec (did you mean 'glob'?)",
+        ),
+        (
+            '{"pipeline": {"name": "p"}, "transfrom": {"cmd": ["x"]}, "input": {"pfs": {"repo": "r"}}}',
+            "unknown field 'transfrom'",
+        ),
+        ('{"pipeline": {"name": "p"}, "transform": {"cmd": ["x"]}}', "missing field 'input'"),
+        (
+            '{"pipeline": {"name": "p"}, "transform": {"cmd": ["x"]}, "input": {"pfs": {"repo": "r"}}, '
+            '"parallelismSpec": {"constant": "two"}}',
+            "parallelismSpec.constant",
+        ),
+        (
+            '{"pipeline": {"name": "p"}, "transform": {"cmd": ["x"]}, "input": {"pfs": {"repo": "r", "glob": "/[a"}}}',
+            "never closed",
+        ),
+        (
+            '{"pipeline": {"name": "p"}, "transform": {"cmd": []}, "input": {"pfs": {"repo": "r"}}}',
+            "transform.cmd is empty",
+        ),
+        (
+            '{"pipeline": {"name": "p"}, "transform": {"cmd": ["x"]}, "input": {"pfs": {"repo": "r"}}, '
+            '"resourceRequests": {"memory": "4 gigs"}}',
+            "invalid memory '4 gigs'",
+        ),
+        (
+            '{"pipeline": {"name": "p"}, "transform": {"cmd": ["x"]}, "input": {"pfs": {"repo": "p"}}}',
+            "cannot read its own output",
+        ),
+        (
+            '{"pipeline": {"name": "p"}, "transform": {"cmd": ["x"]}, "input": {"cross": '
+            '[{"pfs": {"repo": "r"}}, {"pfs": {"repo": "r"}}]}}',
+            "used twice",
+        ),
+        ("{not json", "not valid JSON or YAML"),
+        ("", "holds no pipeline spec"),
+    ],
+)
+def test_bad_specs_say_what_and_where(text: str, message: str) -> None:
+    with pytest.raises(InvalidSpecError, match=re.escape(message)):
+        read_specs(text)
+
+
+def test_yaml_trailing_commas_and_lists() -> None:
+    text = '[{"pipeline": {"name": "a",}, "transform": {"cmd": ["x"],}, "input": {"pfs": {"repo": "r",},},},]'
+    assert [s.name for s in read_specs(text)] == ["a"]
+
+
+def test_decorator_and_spec_give_the_same_spec() -> None:
+    def train(datum):  # type: ignore[no-untyped-def]
+        """Train."""
+
+    decorated = raypachy.pipeline(train, input=raypachy.pfs("iris", glob="/raw/*"), num_cpus=2,
+                                  memory="2Gi", parallelism=4).build("ab" * 32)  # fmt: skip
+    assert decorated.input.pfs is not None and decorated.input.pfs.glob == "/raw/*"
+    assert decorated.resource_requests is not None
+    assert (
+        decorated.resource_requests.cpus() == 2
+        and decorated.resource_requests.memory_bytes() == 2 * 2**30
+    )
+    assert decorated.parallelism_spec is not None and decorated.parallelism_spec.constant == 4
+    assert decorated.transform.python is not None and decorated.transform.python.code == "ab" * 32
+    again = read_specs(json.dumps(decorated.to_json()))[0]
+    assert again == decorated
