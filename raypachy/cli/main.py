@@ -9,6 +9,7 @@ import click
 
 from raypachy import __version__
 from raypachy.cli.cluster_commands import COMMANDS
+from raypachy.cli.deploy_commands import deploy
 from raypachy.cli.pfs_commands import NOUNS, gc
 from raypachy.cli.pps_commands import COMMANDS as PPS_COMMANDS
 from raypachy.cli.pps_commands import NOUNS as PPS_NOUNS
@@ -38,7 +39,7 @@ for verb in sorted(set(NOUNS) | set(PPS_NOUNS)):
         group.add_command(command)
     cli.add_command(group)
 cli.add_command(gc)
-for command in [*COMMANDS, *PPS_COMMANDS]:
+for command in [*COMMANDS, *PPS_COMMANDS, deploy]:
     cli.add_command(command)
 
 

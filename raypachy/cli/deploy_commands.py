@@ -1,0 +1,109 @@
+"""``raypachy deploy kuberay``: KubeRay YAML on stdout, from a few choices."""
+
+from __future__ import annotations
+
+import click
+import yaml
+
+from raypachy.deploy.kuberay import (
+    KubeRayOptions,
+    cluster_values,
+    manifests,
+    operator_values,
+    rayjob_for_existing_cluster,
+)
+
+_DEFAULTS = KubeRayOptions()
+
+
+def dump(docs: list[object]) -> str:
+    return yaml.safe_dump_all(docs, sort_keys=False, width=100)
+
+
+@click.group("deploy")
+def deploy() -> None:
+    """Render deployment files."""
+
+
+@deploy.command("kuberay")
+@click.option("--name", default=_DEFAULTS.name, show_default=True)
+@click.option("--namespace", default=_DEFAULTS.namespace, show_default=True)
+@click.option(
+    "--image",
+    default=_DEFAULTS.image,
+    show_default=True,
+    help="The raypachy image (build it from the Dockerfile).",
+)
+@click.option("--storage", default=_DEFAULTS.storage, show_default=True, help="s3://bucket/prefix")
+@click.option("--s3-endpoint", default="", help="An S3-compatible endpoint (empty: AWS).")
+@click.option(
+    "--cpu-max",
+    "cpu_workers_max",
+    type=click.IntRange(0),
+    default=_DEFAULTS.cpu_workers_max,
+    show_default=True,
+    help="Most CPU workers the autoscaler starts.",
+)
+@click.option(
+    "--gpu-type",
+    default=_DEFAULTS.gpu_type,
+    show_default=True,
+    help="Ray accelerator type (pipelines ask for it with accelerator_type).",
+)
+@click.option(
+    "--gpu-node-selector",
+    default=_DEFAULTS.gpu_node_selector,
+    show_default=True,
+    help="The cloud's label value for nodes with that GPU.",
+)
+@click.option(
+    "--gpu-node-label",
+    default=_DEFAULTS.gpu_node_label,
+    show_default=True,
+    help="The cloud's node label for GPU models (EKS: k8s.amazonaws.com/accelerator).",
+)
+@click.option(
+    "--image-group",
+    "image_groups",
+    multiple=True,
+    help="Add a worker group running this pipeline image (routed by node label).",
+)
+@click.option(
+    "--gpu-max",
+    "gpu_workers_max",
+    type=click.IntRange(0),
+    default=_DEFAULTS.gpu_workers_max,
+    show_default=True,
+)
+@click.option(
+    "--idle-timeout",
+    "idle_timeout_s",
+    type=click.IntRange(1),
+    default=_DEFAULTS.idle_timeout_s,
+    show_default=True,
+)
+@click.option(
+    "--helm",
+    type=click.Choice(["cluster", "operator"]),
+    help="Print Helm values for the ray-cluster or kuberay-operator chart.",
+)
+@click.option(
+    "--existing-cluster",
+    is_flag=True,
+    help="Print a RayJob that starts raypachy on the Helm-installed cluster.",
+)
+def kuberay(helm: str | None, existing_cluster: bool, **choices: object) -> None:
+    """KubeRay manifests (or Helm values) for raypachy, as YAML on stdout.
+
+    With no options: a working default to `kubectl apply -f -` (fill in the Secret first).
+    """
+    choices["image_groups"] = tuple(choices["image_groups"])  # type: ignore[arg-type]
+    options = KubeRayOptions(**choices)  # type: ignore[arg-type]
+    if helm == "cluster":
+        click.echo(dump([cluster_values(options)]), nl=False)
+    elif helm == "operator":
+        click.echo(dump([operator_values()]), nl=False)
+    elif existing_cluster:
+        click.echo(dump([rayjob_for_existing_cluster(options)]), nl=False)
+    else:
+        click.echo(dump(list(manifests(options))), nl=False)

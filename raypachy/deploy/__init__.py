@@ -1,0 +1,1 @@
+"""Rendering deployment files (KubeRay manifests, Helm values); no Kubernetes client needed."""

@@ -1,0 +1,256 @@
+"""KubeRay manifests and Helm values for a raypachy cluster, rendered from a few choices.
+
+``raypachy deploy kuberay`` prints them as YAML. The default is a working setup: a RayJob
+whose entrypoint is ``raypachy serve`` (the control plane) on a RayCluster with a head that
+exposes the raypachy API, a CPU worker group and a GPU worker group that scales from zero,
+in-tree autoscaling with an idle timeout, storage on S3 with credentials from a Secret, and
+the metadata database on a persistent volume. ``--helm`` prints values for the
+``kuberay-operator`` and ``ray-cluster`` charts instead (the files in ``helm-values/``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from raypachy import __version__
+from raypachy.pps.images import IMAGE_LABEL, image_label
+
+API_PORT = 8650
+RAY_VERSION = "2.60.0"
+
+
+@dataclass(frozen=True, slots=True)
+class KubeRayOptions:
+    name: str = "raypachy"
+    namespace: str = "raypachy"
+    image: str = f"ghcr.io/raypachy/raypachy:{__version__}"
+    storage: str = "s3://raypachy-data/pfs"
+    s3_endpoint: str = ""  # empty: AWS itself
+    credentials_secret: str = "raypachy-s3"
+    cpu_workers_max: int = 4
+    gpu_type: str = "T4"  # Ray's accelerator type; datums ask for it with accelerator_type
+    gpu_node_selector: str = "nvidia-tesla-t4"  # the cloud's label value for that GPU
+    gpu_node_label: str = "cloud.google.com/gke-accelerator"
+    gpu_workers_max: int = 2
+    idle_timeout_s: int = 60
+    metadata_volume: str = "10Gi"
+    # Worker groups that run a pipeline image, for ``serve --images label`` (KubeRay-native:
+    # the image is the pod's, datums are routed by the raypachy.io/image node label).
+    image_groups: tuple[str, ...] = ()
+
+    @property
+    def images_mode(self) -> str:
+        return "label" if self.image_groups else "off"
+
+
+def _env(o: KubeRayOptions) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "RAYPACHY_STORAGE", "value": o.storage},
+        {"name": "RAYPACHY_HOME", "value": "/data/raypachy"},
+    ]
+    if o.s3_endpoint:
+        env.append({"name": "RAYPACHY_S3_ENDPOINT", "value": o.s3_endpoint})
+    for var, key in (("AWS_ACCESS_KEY_ID", "access-key-id"),
+                     ("AWS_SECRET_ACCESS_KEY", "secret-access-key")):  # fmt: skip
+        env.append(
+            {"name": var, "valueFrom": {"secretKeyRef": {"name": o.credentials_secret, "key": key}}}
+        )
+    env.append({"name": "RAYPACHY_TOKEN", "valueFrom": {"secretKeyRef": {
+        "name": o.credentials_secret, "key": "raypachy-token", "optional": True}}})  # fmt: skip
+    return env
+
+
+def _container(o: KubeRayOptions, name: str, cpu: str, memory: str, gpus: int = 0,
+               ports: bool = False) -> dict[str, Any]:  # fmt: skip
+    limits: dict[str, Any] = {"cpu": cpu, "memory": memory}
+    if gpus:
+        limits["nvidia.com/gpu"] = gpus
+    container: dict[str, Any] = {
+        "name": name,
+        "image": o.image,
+        "imagePullPolicy": "IfNotPresent",
+        "env": _env(o),
+        "resources": {"limits": limits, "requests": {"cpu": cpu, "memory": memory}},
+    }
+    if ports:
+        container["ports"] = [
+            {"containerPort": 6379, "name": "gcs-server"},
+            {"containerPort": 8265, "name": "dashboard"},
+            {"containerPort": 10001, "name": "client"},
+            {"containerPort": API_PORT, "name": "raypachy-api"},
+            {"containerPort": 8080, "name": "metrics"},
+        ]
+        container["volumeMounts"] = [{"name": "metadata", "mountPath": "/data"}]
+    return container
+
+
+def ray_cluster_spec(o: KubeRayOptions) -> dict[str, Any]:
+    """The RayCluster spec: head (control plane, no datums), CPU and GPU worker groups."""
+    head = {
+        "serviceType": "ClusterIP",
+        "rayStartParams": {"dashboard-host": "0.0.0.0", "num-cpus": "0"},
+        "template": {
+            "metadata": {"labels": {"app.kubernetes.io/name": o.name, "raypachy.io/role": "head"}},
+            "spec": {
+                "containers": [_container(o, "ray-head", "2", "8Gi", ports=True)],
+                "volumes": [{"name": "metadata",
+                             "persistentVolumeClaim": {"claimName": f"{o.name}-metadata"}}],
+            },
+        },
+    }  # fmt: skip
+    cpu = {
+        "groupName": "cpu",
+        "replicas": 0,
+        "minReplicas": 0,
+        "maxReplicas": o.cpu_workers_max,
+        "rayStartParams": {},
+        "template": {"spec": {"containers": [_container(o, "ray-worker", "4", "16Gi")]}},
+    }
+    gpu = {
+        "groupName": f"gpu-{o.gpu_type.lower()}",
+        "replicas": 0,
+        "minReplicas": 0,
+        "maxReplicas": o.gpu_workers_max,
+        # Ray finds the GPU model itself (accelerator_type:<model>); the label lets a pipeline
+        # route by node_selector too.
+        "rayStartParams": {"num-gpus": "1"},
+        "labels": {"raypachy.io/gpu": o.gpu_type},
+        "template": {
+            "spec": {
+                "containers": [_container(o, "ray-worker", "4", "16Gi", gpus=1)],
+                "nodeSelector": {o.gpu_node_label: o.gpu_node_selector},
+                "tolerations": [
+                    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+                ],
+            }
+        },
+    }
+    image_groups = []
+    for image in o.image_groups:
+        label = image_label(image)
+        container = _container(o, "ray-worker", "4", "16Gi") | {"image": image}
+        image_groups.append({
+            "groupName": f"image-{label[:40].lower().strip('-._')}",
+            "replicas": 0,
+            "minReplicas": 0,
+            "maxReplicas": o.cpu_workers_max,
+            "rayStartParams": {},
+            "labels": {IMAGE_LABEL: label},
+            "template": {"spec": {"containers": [container]}},
+        })  # fmt: skip
+    return {
+        "rayVersion": RAY_VERSION,
+        "enableInTreeAutoscaling": True,
+        "autoscalerOptions": {"upscalingMode": "Default", "idleTimeoutSeconds": o.idle_timeout_s},
+        "headGroupSpec": head,
+        "workerGroupSpecs": [cpu, gpu, *image_groups],
+    }
+
+
+def manifests(o: KubeRayOptions = KubeRayOptions()) -> list[dict[str, Any]]:
+    """Secret, volume claim, RayJob (running ``raypachy serve``) and the API Service."""
+    meta = {"namespace": o.namespace}
+    serve = (f"raypachy serve --host 0.0.0.0 --port {API_PORT} --home /data/raypachy "
+             f"--storage {o.storage} --images {o.images_mode}")  # fmt: skip
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": o.namespace}},
+        {
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": o.credentials_secret, **meta},
+            "stringData": {"access-key-id": "CHANGE-ME", "secret-access-key": "CHANGE-ME"},
+        },
+        {
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": f"{o.name}-metadata", **meta},
+            "spec": {"accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": o.metadata_volume}}},
+        },
+        {
+            "apiVersion": "ray.io/v1", "kind": "RayJob",
+            "metadata": {"name": o.name, **meta},
+            "spec": {
+                "entrypoint": serve,
+                "shutdownAfterJobFinishes": False,
+                "submissionMode": "K8sJobMode",
+                "rayClusterSpec": ray_cluster_spec(o),
+            },
+        },
+        {
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": f"{o.name}-api", **meta},
+            "spec": {
+                "selector": {"app.kubernetes.io/name": o.name, "raypachy.io/role": "head"},
+                "ports": [{"name": "raypachy-api", "port": API_PORT, "targetPort": API_PORT}],
+            },
+        },
+    ]  # fmt: skip
+
+
+def cluster_values(o: KubeRayOptions = KubeRayOptions()) -> dict[str, Any]:
+    """Values for the ``ray-cluster`` Helm chart: the same cluster as ``ray_cluster_spec``."""
+    repository, _, tag = o.image.rpartition(":")
+    spec = ray_cluster_spec(o)
+    head_container = spec["headGroupSpec"]["template"]["spec"]["containers"][0]
+    worker = spec["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]
+    gpu_group = spec["workerGroupSpecs"][1]
+    gpu = gpu_group["template"]["spec"]
+    return {
+        "image": {"repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"},
+        "head": {
+            "rayVersion": RAY_VERSION,
+            "enableInTreeAutoscaling": True,
+            "autoscalerOptions": spec["autoscalerOptions"],
+            "labels": spec["headGroupSpec"]["template"]["metadata"]["labels"],
+            "containerEnv": head_container["env"],
+            "resources": head_container["resources"],
+            "ports": head_container["ports"],
+            "rayStartParams": spec["headGroupSpec"]["rayStartParams"],
+            "volumes": spec["headGroupSpec"]["template"]["spec"]["volumes"],
+            "volumeMounts": head_container["volumeMounts"],
+        },
+        "worker": {
+            "groupName": "cpu",
+            "replicas": 0,
+            "minReplicas": 0,
+            "maxReplicas": o.cpu_workers_max,
+            "containerEnv": worker["env"],
+            "resources": worker["resources"],
+        },
+        "additionalWorkerGroups": {
+            gpu_group["groupName"]: {
+                "disabled": False,
+                "replicas": 0,
+                "minReplicas": 0,
+                "maxReplicas": o.gpu_workers_max,
+                "containerEnv": gpu["containers"][0]["env"],
+                "resources": gpu["containers"][0]["resources"],
+                "nodeSelector": gpu["nodeSelector"],
+                "tolerations": gpu["tolerations"],
+                "rayStartParams": {**gpu_group["rayStartParams"],
+                                   "labels": f"raypachy.io/gpu={o.gpu_type}"},
+            }
+        },
+    }  # fmt: skip
+
+
+def operator_values() -> dict[str, Any]:
+    """Values for the ``kuberay-operator`` chart: the defaults, with a bounded footprint."""
+    return {
+        "resources": {"limits": {"cpu": "200m", "memory": "512Mi"},
+                      "requests": {"cpu": "100m", "memory": "256Mi"}},
+    }  # fmt: skip
+
+
+def rayjob_for_existing_cluster(o: KubeRayOptions = KubeRayOptions()) -> dict[str, Any]:
+    """A RayJob that starts the control plane on a RayCluster installed with Helm."""
+    return {
+        "apiVersion": "ray.io/v1", "kind": "RayJob",
+        "metadata": {"name": f"{o.name}-serve", "namespace": o.namespace},
+        "spec": {
+            "entrypoint": (f"raypachy serve --host 0.0.0.0 --port {API_PORT} --home /data/raypachy "
+                           f"--storage {o.storage} --images {o.images_mode}"),
+            "clusterSelector": {"ray.io/cluster": f"{o.name}-kuberay"},
+            "submissionMode": "HTTPMode",
+        },
+    }  # fmt: skip

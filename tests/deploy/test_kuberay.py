@@ -1,0 +1,210 @@
+"""Offline validation of the KubeRay files: manifests against the CRD schemas, built-in kinds
+with kubernetes-validate, Helm values keys against the charts' defaults (no cluster needed)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from raypachy.cli.deploy_commands import dump
+from raypachy.deploy.kuberay import (
+    KubeRayOptions,
+    cluster_values,
+    manifests,
+    operator_values,
+    rayjob_for_existing_cluster,
+)
+
+ROOT = Path(__file__).parents[2]
+SHARED = ROOT.parent / "shared" / "kuberay"
+RAYPACHY = str(Path(sys.executable).with_name("raypachy"))
+CUSTOM = KubeRayOptions(namespace="ml", image="registry.example.com/raypachy:0.1.0",
+                        storage="s3://bucket/pfs", s3_endpoint="https://minio.example.com",
+                        gpu_type="A100", gpu_node_selector="nvidia-a100", gpu_workers_max=8,
+                        image_groups=("ghcr.io/team/edges:1.2",))  # fmt: skip
+
+
+def crd_schema(kind: str) -> dict[str, Any]:
+    crd = yaml.safe_load((SHARED / f"ray.io_{kind.lower()}s.yaml").read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
+    return schema
+
+
+def unknown_keys(value: Any, schema: dict[str, Any], path: str = "") -> list[str]:
+    """Keys the schema does not name (Kubernetes would drop them silently)."""
+    out: list[str] = []
+    if isinstance(value, dict):
+        props = schema.get("properties")
+        if props is None or schema.get("x-kubernetes-preserve-unknown-fields"):
+            return out
+        for key, child in value.items():
+            if key not in props:
+                out.append(f"{path}.{key}".lstrip("."))
+            else:
+                out += unknown_keys(child, props[key], f"{path}.{key}")
+    elif isinstance(value, list) and "items" in schema:
+        for i, child in enumerate(value):
+            out += unknown_keys(child, schema["items"], f"{path}[{i}]")
+    return out
+
+
+def chart_keys(text: str) -> dict[str, Any]:
+    """The keys a chart understands: its default values plus the keys its comments document
+    (``# enableInTreeAutoscaling: true``), nested by indentation."""
+    tree: dict[str, Any] = {}
+    stack: list[tuple[int, dict[str, Any]]] = [(-1, tree)]
+    for line in text.splitlines():
+        m = re.match(r"^(?P<pre>\s*)(?P<hash>#\s*)?(?P<key>[a-z][A-Za-z0-9_-]*):", line)
+        if not m:
+            continue
+        indent = len(m["pre"]) + (max(0, len(m["hash"]) - 2) if m["hash"] else 0)
+        while stack[-1][0] >= indent:
+            stack.pop()
+        node = stack[-1][1].setdefault(m["key"], {})
+        stack.append((indent, node))
+    return tree
+
+
+FREE_FORM = ("limits", "requests")  # Kubernetes resource maps: any resource name
+
+
+def values_problems(values: Any, known: dict[str, Any], defaults: Any, path: str = "") -> list[str]:
+    problems = []
+    if not isinstance(values, dict):
+        return problems
+    for key, child in values.items():
+        here = f"{path}.{key}".lstrip(".")
+        if (isinstance(defaults, dict) and defaults == {} and path) or path.endswith(FREE_FORM):
+            continue  # a free-form map in the chart (labels, nodeSelector, rayStartParams...)
+        if path == "additionalWorkerGroups":
+            group_known = known.get("smallGroup", {})
+            group_defaults = (defaults or {}).get("smallGroup", {})
+            problems += values_problems(child, group_known, group_defaults, f"{here}")
+            continue
+        if key not in known:
+            problems.append(here)
+            continue
+        sub_defaults = defaults.get(key) if isinstance(defaults, dict) else None
+        if isinstance(child, dict) and sub_defaults != {}:
+            problems += values_problems(child, known[key], sub_defaults, here)
+    return problems
+
+
+@pytest.mark.parametrize("options", [KubeRayOptions(), CUSTOM], ids=["default", "custom"])
+def test_rayjob_matches_the_crd(options: KubeRayOptions) -> None:
+    jobs = [m for m in manifests(options) if m["kind"] == "RayJob"] + [
+        rayjob_for_existing_cluster(options)
+    ]
+    schema = crd_schema("RayJob")
+    for job in jobs:
+        jsonschema.validate(job, schema)
+        assert unknown_keys(job, schema) == []
+
+
+def test_unknown_keys_are_caught() -> None:
+    job = next(m for m in manifests() if m["kind"] == "RayJob")
+    job["spec"]["rayClusterSpec"]["enableInTreeAutoscalling"] = True
+    job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["maxReplica"] = 3
+    assert sorted(unknown_keys(job, crd_schema("RayJob"))) == [
+        "spec.rayClusterSpec.enableInTreeAutoscalling",
+        "spec.rayClusterSpec.workerGroupSpecs[0].maxReplica",
+    ]
+
+
+@pytest.mark.parametrize("options", [KubeRayOptions(), CUSTOM], ids=["default", "custom"])
+def test_builtin_kinds_are_valid_kubernetes(options: KubeRayOptions) -> None:
+    for doc in manifests(options):
+        if doc["kind"] == "RayJob":
+            continue
+        kubernetes_validate.validate(doc, "1.30", strict=True)
+
+
+@pytest.mark.parametrize(
+    ("values", "defaults_file"),
+    [
+        (cluster_values(), "ray-cluster-values.yaml"),
+        (cluster_values(CUSTOM), "ray-cluster-values.yaml"),
+        (operator_values(), "kuberay-operator-values.yaml"),
+    ],
+)
+def test_helm_values_use_only_chart_keys(values: dict[str, Any], defaults_file: str) -> None:
+    text = (SHARED / defaults_file).read_text()
+    known, defaults = chart_keys(text), yaml.safe_load(text)
+    assert values_problems(values, known, defaults) == []
+    assert (
+        values_problems({"head": {"enableInTreeAutoscalling": True}}, known, defaults)
+        or defaults_file != "ray-cluster-values.yaml"
+    )
+
+
+def test_gpu_group_scales_from_zero_and_autoscaling_is_on() -> None:
+    spec = next(m for m in manifests(CUSTOM) if m["kind"] == "RayJob")["spec"]
+    cluster = spec["rayClusterSpec"]
+    gpu = next(g for g in cluster["workerGroupSpecs"] if g["groupName"].startswith("gpu"))
+    assert (
+        cluster["enableInTreeAutoscaling"]
+        and cluster["autoscalerOptions"]["idleTimeoutSeconds"] == 60
+    )
+    assert gpu["minReplicas"] == 0 and gpu["maxReplicas"] == 8
+    assert gpu["template"]["spec"]["nodeSelector"] == {
+        "cloud.google.com/gke-accelerator": "nvidia-a100"
+    }
+    container = gpu["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert {"name": "RAYPACHY_S3_ENDPOINT", "value": "https://minio.example.com"} in container[
+        "env"
+    ]
+    head = cluster["headGroupSpec"]["template"]["spec"]["containers"][0]
+    assert {"containerPort": 8650, "name": "raypachy-api"} in head["ports"]
+    assert (
+        "raypachy serve --host 0.0.0.0" in spec["entrypoint"]
+        and "--images label" in spec["entrypoint"]
+    )
+    image = next(g for g in cluster["workerGroupSpecs"] if g["groupName"].startswith("image-"))
+    assert image["labels"] == {"raypachy.io/image": "ghcr.io-team-edges-1.2"}
+    secrets = [e for e in head["env"] if "valueFrom" in e]
+    assert {e["name"] for e in secrets} == {
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "RAYPACHY_TOKEN",
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "args"),
+    [
+        ("configs/raypachy-kuberay.yaml", []),
+        ("configs/rayjob-serve.yaml", ["--existing-cluster"]),
+        ("helm-values/ray-cluster.yaml", ["--helm", "cluster"]),
+        ("helm-values/kuberay-operator.yaml", ["--helm", "operator"]),
+    ],
+)
+def test_checked_in_files_are_the_rendered_defaults(path: str, args: list[str]) -> None:
+    rendered = subprocess.run([RAYPACHY, "deploy", "kuberay", *args], capture_output=True,
+                              text=True, check=True).stdout  # fmt: skip
+    assert (ROOT / path).read_text() == rendered, (
+        f"regenerate {path} with: raypachy deploy kuberay {' '.join(args)}"
+    )
+
+
+def test_cli_choices_reach_the_yaml() -> None:
+    out = subprocess.run([RAYPACHY, "deploy", "kuberay", "--namespace", "ml", "--gpu-type", "A100",
+                          "--gpu-max", "3", "--storage", "s3://b/p"], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    docs = list(yaml.safe_load_all(out))
+    assert all(
+        d["metadata"].get("namespace", "ml") == "ml" for d in docs if d["kind"] != "Namespace"
+    )
+    job = next(d for d in docs if d["kind"] == "RayJob")
+    gpu = job["spec"]["rayClusterSpec"]["workerGroupSpecs"][1]
+    assert gpu["groupName"] == "gpu-a100" and gpu["maxReplicas"] == 3
+    assert dump([{"a": 1}]) == "a: 1\n"
