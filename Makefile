@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Tests marked owns_machine (the autoscaling cluster) run alone, after the others.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not owns_machine"
+	$(PY) -m pytest -m owns_machine
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check raypachy tests bench examples

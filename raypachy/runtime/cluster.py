@@ -70,12 +70,19 @@ def _wait_for_port(port: int, pid: int, log: Path, seconds: float) -> None:
     raise UnavailableError(f"the Ray head did not start within {seconds:.0f}s; see {log}")
 
 
-def start_ray_head(home: Path, num_cpus: int | None) -> tuple[int, str, str, str]:
+def start_ray_head(
+    home: Path,
+    num_cpus: int | None,
+    extra_args: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+    gcs_port: int | None = None,
+) -> tuple[int, str, str, str]:
     """Start ``ray start --head --block`` in its own session.
 
     Returns (pid, GCS address, dashboard URL, metrics URL).
     """
-    gcs_port, dash_port, metrics_port = _free_port(), _free_port(8265), _free_port()
+    gcs_port = gcs_port or _free_port()
+    dash_port, metrics_port = _free_port(8265), _free_port()
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / "ray-head.log"
@@ -85,7 +92,7 @@ def start_ray_head(home: Path, num_cpus: int | None) -> tuple[int, str, str, str
         "--node-ip-address=127.0.0.1", f"--port={gcs_port}",
         "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dash_port}",
         f"--ray-client-server-port={_free_port()}", f"--metrics-export-port={metrics_port}",
-        f"--num-cpus={num_cpus or os.cpu_count() or 1}",
+        f"--num-cpus={num_cpus if num_cpus is not None else os.cpu_count() or 1}", *extra_args,
     ]  # fmt: skip
     # posix_spawn, not Popen: the head outlives this process, in a session of its own. Its
     # PATH starts with this environment's bin, so `python` in a Ray job is raypachy's Python.
@@ -93,7 +100,7 @@ def start_ray_head(home: Path, num_cpus: int | None) -> tuple[int, str, str, str
     pid = os.posix_spawn(
         ray_bin,
         cmd,
-        {**os.environ, **RAY_ENV, "PATH": path},
+        {**os.environ, **RAY_ENV, "PATH": path, **(extra_env or {})},
         file_actions=[
             (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
             (os.POSIX_SPAWN_DUP2, 1, 2),
