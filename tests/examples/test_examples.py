@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from tests.pps.conftest import Local, local  # noqa: F401  (the fixture)
+from tests.pps.conftest import Local
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 

@@ -1,0 +1,1 @@
+from tests.pps.conftest import local  # noqa: F401  (the in-process installation fixture)
