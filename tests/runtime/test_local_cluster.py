@@ -80,14 +80,18 @@ def test_cli_killed_during_big_put_leaves_nothing(local_cluster: LocalCluster) -
     client.create_repo("cli-kill")
     base = client.put_file("cli-kill@master", "/base", b"base")
     storage = c.home / "storage" / "chunks"
-    before = {p.name for p in storage.rglob("*") if p.is_file()}
+
+    def chunk_files() -> set[str]:  # final chunk files only, not a writer's temporary files
+        return {p.name for p in storage.rglob("*") if p.is_file() and not p.name.startswith(".")}
+
+    before = chunk_files()
     proc = subprocess.Popen(
         [RAYPACHY, "put", "file", "cli-kill@master:/huge", "-f", "-"],
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=c.env,
     )  # fmt: skip
     assert proc.stdin is not None
     deadline = time.monotonic() + 120
-    while len({p.name for p in storage.rglob("*") if p.is_file()} - before) < 5:
+    while len(chunk_files() - before) < 5:
         assert time.monotonic() < deadline, "the CLI wrote no chunks"
         proc.stdin.write(os.urandom(4 << 20))
         proc.stdin.flush()
@@ -96,8 +100,10 @@ def test_cli_killed_during_big_put_leaves_nothing(local_cluster: LocalCluster) -
     proc.stdin.close()
     assert client.inspect_branch("cli-kill", "master").head == base.id
     assert [f.path for f in client.list_files("cli-kill@master")] == ["/base"]
+    orphans = chunk_files() - before
     report = client.gc()  # the dead CLI's lease no longer protects its orphans
-    assert report.chunks_deleted >= 5
+    assert report.chunks_deleted >= len(orphans) >= 5
+    assert not orphans & chunk_files()
     assert client.get_file("cli-kill@master", "/base") == b"base"
 
 
