@@ -14,6 +14,7 @@ from raypachy.cli.pfs_commands import NOUNS, gc
 from raypachy.cli.pps_commands import COMMANDS as PPS_COMMANDS
 from raypachy.cli.pps_commands import NOUNS as PPS_NOUNS
 from raypachy.errors import RaypachyError
+from raypachy.secrets import redact
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         e.show()
         sys.exit(EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code)
     except RaypachyError as e:
-        sys.stderr.write(f"error: {e}\n")
+        sys.stderr.write(f"error: {redact(str(e))}\n")
         sys.exit(EXIT_ERROR)
     except BrokenPipeError:
         sys.exit(EXIT_ERROR)
@@ -71,9 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as e:  # a bug of ours: still one line, with a way to see more
         if os.environ.get("RAYPACHY_DEBUG"):
             raise
-        sys.stderr.write(
-            f"error: unexpected {type(e).__name__}: {e} (RAYPACHY_DEBUG=1 for a traceback)\n"
-        )
+        message = redact(f"{type(e).__name__}: {e}")
+        sys.stderr.write(f"error: unexpected {message} (RAYPACHY_DEBUG=1 for a traceback)\n")
         sys.exit(EXIT_ERROR)
 
 

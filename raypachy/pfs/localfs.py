@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from raypachy.errors import FileNotFound
+from raypachy.errors import FileNotFound, InvalidPathError
 from raypachy.storage import ChunkStore, FileData
 from raypachy.storage.reader import iter_bytes
 
@@ -28,6 +28,11 @@ def export(
         found = True
         rel = file_path[len(path) :].lstrip("/") if file_path != path else ""
         out = Path(dest) / rel if rel else Path(dest)
+        root = Path(dest).resolve()
+        if rel and not out.resolve().is_relative_to(
+            root
+        ):  # repo paths are normalised; check anyway
+            raise InvalidPathError(f"refusing to write {file_path} outside {dest}")
         out.parent.mkdir(parents=True, exist_ok=True)
         with open(out, "wb") as f:
             for piece in iter_bytes(chunks, data):

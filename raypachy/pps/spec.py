@@ -19,6 +19,7 @@ from raypachy.errors import InvalidSpecError
 from raypachy.pfs.glob import compile_glob
 from raypachy.pfs.names import check_branch_name, check_repo_name
 from raypachy.pps.units import parse_bytes, parse_cpu, parse_duration
+from raypachy.secrets import looks_secret
 
 
 class _Spec(BaseModel):
@@ -298,6 +299,13 @@ def check_supported(spec: PipelineSpec) -> PipelineSpec:
         raise InvalidSpecError(
             f"pipeline {spec.name}: {problems[0]} is not supported yet"
             + (f" (also: {', '.join(problems[1:])})" if problems[1:] else "")
+        )
+    secret = [k for k in spec.transform.env if looks_secret(k)]
+    if secret:
+        raise InvalidSpecError(
+            f"pipeline {spec.name}: transform.env {secret[0]} looks like a secret, and raypachy "
+            "does not store secrets in specs: set it in the workers' environment instead "
+            "(e.g. from a Kubernetes Secret)"
         )
     if not spec.transform.cmd and spec.transform.python is None:
         raise InvalidSpecError(

@@ -130,14 +130,14 @@ class RayService:
 class ApiServerActor:
     """Serves the FastAPI app with uvicorn on a thread of its own."""
 
-    def __init__(self, host: str, port: int, storage: str) -> None:
+    def __init__(self, host: str, port: int, storage: str, token_hash: str | None = None) -> None:
         import uvicorn
 
         from raypachy.server.app import create_app
 
         self.host, self.port, self.error = host, port, ""
         meta = ray.get_actor(METADATA_ACTOR, namespace=NAMESPACE)
-        app = create_app(RayService(meta), storage)
+        app = create_app(RayService(meta), storage, token_hash)
         try:
             # proto=IPPROTO_TCP matters: asyncio enables TCP_NODELAY on accepted connections
             # only for sockets that say so, and without it every keep-alive response waits

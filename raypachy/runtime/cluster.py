@@ -24,6 +24,7 @@ from raypachy.runtime.state import (
     read_state,
     write_state,
 )
+from raypachy.secrets import is_loopback, token_hash
 
 # A local head on loopback only: Ray maps 127.0.0.1 to the host's address unless told
 # (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 keeps it on 127.0.0.1). Token auth is set explicitly
@@ -125,11 +126,20 @@ def start_control_plane(
 ) -> str:
     """Create (or find) the control plane actors on the Ray cluster at ``address``.
 
+    Listening beyond loopback needs ``RAYPACHY_TOKEN`` (bearer auth); the actor gets only the
+    token's hash, so the secret never shows among Ray's actor arguments.
+
     ``local`` is for the loopback head that ``up`` starts; ``serve`` joins a cluster as is.
     With ``stay_connected`` this process stays the Ray driver that owns the actors: while a
     job's driver lives, Ray keeps its worker processes warm for the next datum batch (it
     starts a fresh worker for every task of a finished job, ~0.5 s each).
     """
+    token = os.environ.get("RAYPACHY_TOKEN") or None
+    if not is_loopback(host) and not token:
+        raise UnavailableError(
+            f"refusing to serve the API on {host} without a token: set RAYPACHY_TOKEN "
+            "(clients send it too), or listen on 127.0.0.1"
+        )
     if local:
         os.environ.update(RAY_ENV)  # before importing ray: it reads them at import time
     import ray
@@ -153,7 +163,7 @@ def start_control_plane(
         ray.get(meta.pid.remote(), timeout=120)
         api = ApiServerActor.options(  # type: ignore[attr-defined]
             name=API_ACTOR, lifetime="detached", get_if_exists=True
-        ).remote(host, port, storage)
+        ).remote(host, port, storage, token_hash(token) if token else None)
         info = ray.get(api.info.remote(), timeout=120)
         if info["error"]:
             ray.kill(api, no_restart=True)

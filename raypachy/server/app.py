@@ -14,20 +14,41 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from raypachy import __version__
 from raypachy.errors import FileNotFound
 from raypachy.pfs.model import to_json
 from raypachy.pfs.wire import file_data_from_json
+from raypachy.secrets import token_matches
 from raypachy.server import bodies, errors, pps_routes
 from raypachy.server.service import Service
 
 
-def create_app(service: Service, storage_uri: str) -> FastAPI:
-    """Build the app over ``service`` (the operations) and the storage it serves bytes from."""
+def create_app(service: Service, storage_uri: str, token_hash: str | None = None) -> FastAPI:
+    """Build the app over ``service`` (the operations) and the storage it serves bytes from.
+
+    With ``token_hash`` (the SHA-256 of ``RAYPACHY_TOKEN``), every request but ``/healthz``
+    needs ``Authorization: Bearer <token>``; others get 401.
+    """
     app = FastAPI(title="raypachy", version=__version__, summary="Git for data on Ray")
     errors.install(app)
+
+    if token_hash:
+
+        @app.middleware("http")
+        async def require_token(request: Request, call_next: Any) -> Any:
+            if request.url.path != "/healthz":
+                scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+                if scheme.lower() != "bearer" or not token_matches(presented, token_hash):
+                    body = errors.error_body(
+                        "unauthenticated",
+                        "missing or wrong API token: set RAYPACHY_TOKEN to the cluster's token",
+                        "Unauthenticated",
+                    )
+                    return JSONResponse(body, 401, headers={"WWW-Authenticate": "Bearer"})
+            return await call_next(request)
+
     state: dict[str, Any] = {}
 
     def chunks() -> Any:

@@ -10,12 +10,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from raypachy.errors import RaypachyError
+from raypachy.secrets import redact
 
 log = logging.getLogger("raypachy.server")
 
 
 def error_body(code: str, message: str, kind: str) -> dict[str, str]:
-    return {"code": code, "message": message, "type": kind}
+    return {"code": code, "message": redact(message), "type": kind}
 
 
 def install(app: FastAPI) -> None:
@@ -39,6 +40,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, e: Exception) -> JSONResponse:
-        log.exception("unexpected error")
+        log.error("unexpected error: %s", redact(f"{type(e).__name__}: {e}"))
         message = f"internal error: {type(e).__name__}: {e}"
         return JSONResponse(error_body("internal", message, type(e).__name__), 500)

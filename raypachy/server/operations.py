@@ -47,6 +47,17 @@ PIPELINE_CHANGES = frozenset(
 )
 
 
+def _check_entry_path(path: str) -> None:
+    """A client-written manifest may only hold normalised absolute paths (or ``/dir/``)."""
+    bare = path[:-1] if path.endswith("/") and path != "/" else path
+    try:
+        ok = normalize_path(bare) == bare
+    except InvalidArgumentError:
+        ok = False
+    if not ok:
+        raise InvalidArgumentError(f"manifest path {path!r} is not a normalised absolute path")
+
+
 class Operations:
     def __init__(self, pfs: PFS, images: str = "off") -> None:
         self.pfs = pfs
@@ -149,8 +160,11 @@ class Operations:
                 f"manifest {manifest_id} is not in {self.pfs.backend.uri}: write it first"
             )
         try:
-            # Count the rows here: a client's word on them decides nothing.
-            rows = self.pfs.manifests.open(manifest_id).rows
+            # Check every path and count the rows here: a client's word decides nothing.
+            manifest = self.pfs.manifests.open(manifest_id)
+            for entry in manifest:
+                _check_entry_path(entry.path)
+            rows = manifest.rows
             return self._landed(
                 self.pfs.register_layer(
                     parse_address(target), ManifestInfo(manifest_id, rows), lease_id

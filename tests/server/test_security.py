@@ -1,0 +1,127 @@
+"""Security: the API token, secrets kept out of messages and specs, paths that try to escape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from raypachy.client import Client
+from raypachy.errors import (
+    InvalidArgumentError,
+    InvalidPathError,
+    InvalidSpecError,
+    UnavailableError,
+)
+from raypachy.pfs import PFS
+from raypachy.pfs.localfs import export
+from raypachy.pps.spec import parse_spec
+from raypachy.secrets import token_hash
+from raypachy.server.app import create_app
+from raypachy.server.operations import Operations
+from raypachy.server.service import LocalService
+from raypachy.storage import Entry, FileData, Op
+
+TOKEN = "tok-7f3a9c1e5d2b"
+
+
+def _app(tmp_path: Path, token: str | None = TOKEN) -> tuple[TestClient, PFS]:
+    pfs = PFS.open(str(tmp_path / "home"))
+    app = create_app(
+        LocalService(Operations(pfs)), pfs.backend.uri, token_hash(token) if token else None
+    )
+    return TestClient(app, raise_server_exceptions=False), pfs
+
+
+def test_requests_without_the_token_get_401(tmp_path: Path) -> None:
+    api, _ = _app(tmp_path)
+    assert api.get("/healthz").status_code == 200  # probes need no token
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+        r = api.get("/v1/repos", headers=headers)
+        assert r.status_code == 401 and r.json()["code"] == "unauthenticated"
+        assert r.headers["www-authenticate"] == "Bearer"
+    r = api.post("/v1/repos", json={"name": "x"})
+    assert r.status_code == 401
+    ok = api.get("/v1/repos", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200 and ok.json() == []  # the refused POST created nothing
+
+
+def test_the_client_sends_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    api, _ = _app(tmp_path)
+    monkeypatch.setenv("RAYPACHY_TOKEN", TOKEN)
+    client = Client("http://testserver")
+    api.headers.update(client._http.headers)
+    client._http = api
+    client.create_repo("ok")
+    assert [r.name for r in client.list_repos()] == ["ok"]
+
+
+def test_no_token_no_listening_beyond_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from raypachy.runtime.cluster import start_control_plane
+
+    monkeypatch.delenv("RAYPACHY_TOKEN", raising=False)
+    with pytest.raises(UnavailableError, match="without a token: set RAYPACHY_TOKEN"):
+        start_control_plane("127.0.0.1:1", "/nonexistent", "memory://x", host="0.0.0.0")
+
+
+def test_secrets_are_redacted_from_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "SECRETabc123xyz")
+    api, _ = _app(tmp_path, token=None)
+    r = api.get("/v1/repos/SECRETabc123xyz")
+    assert r.status_code == 404 and "SECRETabc123xyz" not in r.text and "***" in r.json()["message"]
+
+
+def test_specs_do_not_store_secrets() -> None:
+    spec = {"pipeline": {"name": "p"}, "input": {"pfs": {"repo": "r"}},
+            "transform": {"cmd": ["true"], "env": {"DB_PASSWORD": "hunter2"}}}  # fmt: skip
+    with pytest.raises(InvalidSpecError, match="DB_PASSWORD looks like a secret"):
+        parse_spec(spec)
+    fine = {**spec, "transform": {"cmd": ["true"], "env": {"MODE": "fast"}}}
+    assert parse_spec(fine).transform.env == {"MODE": "fast"}
+
+
+@pytest.mark.parametrize(
+    ("url", "params"),
+    [
+        ("/v1/files", {"target": "r@master", "path": "/../../etc"}),
+        ("/v1/files", {"target": "../r@master", "path": "/"}),
+        ("/v1/files/inspect", {"target": "r@master", "path": "/a/../../b"}),
+        ("/v1/files/content", {"target": "r@master", "path": "/\x00etc"}),
+        ("/v1/repos/..%2F..%2Fetc", {}),
+    ],
+)
+def test_paths_cannot_escape(tmp_path: Path, url: str, params: dict[str, str]) -> None:
+    api, _ = _app(tmp_path, token=None)
+    api.post("/v1/repos", json={"name": "r"})
+    r = api.get(url, params=params)
+    assert 400 <= r.status_code < 500, r.text
+
+
+def test_a_client_manifest_with_an_escaping_path_is_refused(tmp_path: Path) -> None:
+    api, pfs = _app(tmp_path, token=None)
+    api.post("/v1/repos", json={"name": "r"})
+    bad = pfs.manifests.put([Entry("/../../etc/passwd", Op.PUT, FileData.empty())])
+    r = api.post("/v1/layers", json={"target": "r@master", "manifest_id": bad.id})
+    assert r.status_code == 400 and "not a normalised absolute path" in r.json()["message"]
+    assert pfs.list_commits("r") == []
+
+
+def test_export_never_writes_outside_its_destination(tmp_path: Path) -> None:
+    pfs = PFS.open(str(tmp_path / "home"))
+    with pytest.raises(InvalidPathError, match="outside"):
+        export(pfs.chunks, [("/d/../../x", FileData.empty())], "/d", tmp_path / "out")
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.s3
+def test_s3_errors_never_show_credentials(s3_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from raypachy.storage import open_backend
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-value-42")
+    backend = open_backend(s3_uri)
+    with pytest.raises(Exception) as e:
+        backend.put("k", b"v")
+    assert "wrong-secret-value-42" not in str(e.value)
+    assert str(e.value).startswith("cannot write s3://")
+    assert isinstance(e.value, InvalidArgumentError) or "BackendError" in type(e.value).__name__
