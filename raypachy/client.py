@@ -27,6 +27,7 @@ from raypachy import errors
 from raypachy._client_pps import PipelinesMixin
 from raypachy.pfs import wire
 from raypachy.pfs.address import Address, parse_address
+from raypachy.pfs.fsck import FsckReport
 from raypachy.pfs.model import Branch, Commit, CommitRef, FileChange, FileInfo, GCReport, Repo
 from raypachy.pfs.names import normalize_path
 from raypachy.pfs.watch import follow_branch
@@ -369,6 +370,10 @@ class Client(PipelinesMixin):
 
     def gc(self) -> GCReport:
         return wire.gc_report(self._post("/v1/gc", {}))
+
+    def fsck(self, fix: bool = False, deep: bool = False) -> FsckReport:
+        """Check every commit, chunk and link of the installation; ``fix`` repairs links."""
+        return wire.fsck_report(self._post("/v1/fsck", {"fix": fix, "deep": deep}))
 
     # --- the write side a Modification needs -------------------------------------------------
 

@@ -10,7 +10,7 @@ import click
 from raypachy import __version__
 from raypachy.cli.cluster_commands import COMMANDS
 from raypachy.cli.deploy_commands import deploy
-from raypachy.cli.pfs_commands import NOUNS, gc
+from raypachy.cli.pfs_commands import NOUNS, fsck, gc
 from raypachy.cli.pps_commands import COMMANDS as PPS_COMMANDS
 from raypachy.cli.pps_commands import NOUNS as PPS_NOUNS
 from raypachy.errors import RaypachyError
@@ -40,6 +40,7 @@ for verb in sorted(set(NOUNS) | set(PPS_NOUNS)):
         group.add_command(command)
     cli.add_command(group)
 cli.add_command(gc)
+cli.add_command(fsck)
 for command in [*COMMANDS, *PPS_COMMANDS, deploy]:
     cli.add_command(command)
 

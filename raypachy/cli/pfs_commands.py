@@ -12,7 +12,7 @@ from raypachy.cli.context import client, output_option, progress
 from raypachy.cli.render import ago, emit, human_size, print_json, say
 from raypachy.errors import InvalidAddressError
 from raypachy.pfs.address import parse_address
-from raypachy.pfs.model import Commit, FileChange, FileInfo, Repo
+from raypachy.pfs.model import Commit, FileChange, FileInfo, Repo, to_json
 
 
 def _repo_cells(r: Repo) -> list[str]:
@@ -348,6 +348,28 @@ def gc(output: str | None) -> None:
             f"deleted {report.chunks_deleted} chunks and {report.manifests_deleted} manifests; "
             f"{report.chunks_kept} chunks in use"
         )
+
+
+@click.command("fsck")
+@click.option("--fix", is_flag=True, help="Repair what is safe: dangling heads and links.")
+@click.option("--deep", is_flag=True, help="Also re-hash every referenced chunk (reads all data).")
+@output_option
+def fsck(fix: bool, deep: bool, output: str | None) -> None:
+    """Check that every commit is readable and every link points somewhere (exit 1 if not)."""
+    report = client().fsck(fix=fix, deep=deep)
+    if output == "json":
+        print_json({**to_json(report), "ok": report.ok})
+    else:
+        for p in report.problems:
+            state = "fixed" if p.fixed else "PROBLEM"
+            click.echo(f"{state:8} {p.kind:10} {p.subject}: {p.message}")
+        verdict = "ok" if report.ok else f"{sum(not p.fixed for p in report.problems)} problems"
+        say(
+            f"checked {report.commits} commits, {report.manifests} manifests, "
+            f"{report.chunks} chunks: {verdict}"
+        )
+    if not report.ok:
+        raise SystemExit(1)
 
 
 NOUNS: dict[str, list[Any]] = {

@@ -229,6 +229,12 @@ class Tx:
             "UPDATE commits SET parent = ? WHERE repo = ? AND id = ?", (parent, repo, commit_id)
         )
 
+    def drop_provenance(self, repo: str, commit_id: str, input_ref: CommitRef) -> None:
+        self.c.execute(
+            "DELETE FROM provenance WHERE repo = ? AND id = ? AND in_repo = ? AND in_id = ?",
+            (repo, commit_id, input_ref.repo, input_ref.id),
+        )
+
     def set_layers(self, repo: str, commit_id: str, layers_json: str, expected_json: str) -> bool:
         cur = self.c.execute(
             "UPDATE commits SET layers = ? WHERE repo = ? AND id = ? AND layers = ?",

@@ -29,9 +29,10 @@ from raypachy.errors import (
     RepoNotFound,
     WaitTimeout,
 )
-from raypachy.pfs import files, localfs
+from raypachy.pfs import files, fsck, localfs
 from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.commits import Commits
+from raypachy.pfs.fsck import FsckReport
 from raypachy.pfs.gc import collect_garbage
 from raypachy.pfs.leases import Leases
 from raypachy.pfs.metadata import MetadataStore, Tx
@@ -399,6 +400,10 @@ class PFS:
         """Write a file, or a directory tree, to the local path ``dest``; returns bytes."""
         path = normalize_path(path)
         return localfs.export(self.chunks, self.walk_data(target, path), path, dest, on_progress)
+
+    def fsck(self, fix: bool = False, deep: bool = False) -> FsckReport:
+        """Check every commit's manifests and chunks and the links between commits."""
+        return fsck.check(self.meta, self.chunks, self.manifests, fix, deep)
 
     def gc(self, extra_chunks: Callable[[], set[bytes]] = set) -> GCReport:
         """Delete chunks and manifests no commit references (refused while writers run)."""

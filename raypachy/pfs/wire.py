@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from raypachy.pfs.fsck import FsckReport, Problem
 from raypachy.pfs.model import Branch, Commit, CommitRef, FileChange, FileInfo, GCReport, Repo
 
 
@@ -62,6 +63,11 @@ def file_change(d: dict[str, Any]) -> FileChange:
 
 def gc_report(d: dict[str, Any]) -> GCReport:
     return GCReport(**d)
+
+
+def fsck_report(d: dict[str, Any]) -> FsckReport:
+    problems = tuple(Problem(**p) for p in d.pop("problems"))
+    return FsckReport(**d, problems=problems)
 
 
 def file_data_to_json(path: str, data: Any) -> dict[str, Any]:

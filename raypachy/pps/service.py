@@ -29,6 +29,7 @@ from raypachy.errors import (
     RepoNotFound,
     WaitTimeout,
 )
+from raypachy.pfs.fsck import Problem
 from raypachy.pfs.metadata import Tx
 from raypachy.pfs.model import Commit, CommitRef, utc
 from raypachy.pfs.records import CommitRecord
@@ -497,6 +498,21 @@ class PPS:
             ptx.update_job(pipeline, job_id, state=JobState.FAILURE, reason=reason,
                            finished=time.time())  # fmt: skip
         self._close_output(pipeline, job_id, reason)
+
+    def fsck(self, fix: bool = False) -> list[Problem]:
+        """Jobs and their output commits: an ended job's output commit must be finished."""
+        problems = []
+        with self._read() as (tx, ptx):
+            jobs = ptx.jobs()
+            outs = {(j.pipeline, j.id): tx.commit(j.output_repo, j.id) for j in jobs}
+        for job in jobs:
+            out = outs[(job.pipeline, job.id)]
+            if JobState(job.state).terminal and out is not None and out.is_open:
+                if fix:
+                    self._close_output(job.pipeline, job.id, f"job ended: {job.state}")
+                message = f"job is {job.state} but its output commit is open"
+                problems.append(Problem("job", f"{job.pipeline}@{job.id}", message, fixed=fix))
+        return problems
 
     def code_keys(self) -> set[bytes]:
         """Chunk ids of every stored Python transform (gc keeps them)."""

@@ -273,5 +273,9 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
     async def gc() -> Any:
         return await call("gc")
 
+    @app.post("/v1/fsck", tags=["cluster"])
+    async def fsck(body: bodies.Fsck) -> Any:
+        return await call("fsck", body.fix, body.deep)
+
     pps_routes.install(app, service, call, chunks)
     return app

@@ -74,6 +74,11 @@ class RegisterLayer(Body):
     lease_id: str = ""
 
 
+class Fsck(Body):
+    fix: bool = Field(False, description="Repair what is safe to repair (links, heads).")
+    deep: bool = Field(False, description="Re-hash every referenced chunk.")
+
+
 class CreatePipeline(Body):
     spec: dict[str, object]
     update: bool = False

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 from raypachy.errors import CommitNotFound, InvalidArgumentError, WaitTimeout
 from raypachy.pfs.address import parse_address
+from raypachy.pfs.fsck import FsckReport
 from raypachy.pfs.model import Branch, Commit, CommitRef, FileChange, FileInfo, GCReport, Repo
 from raypachy.pfs.names import normalize_path
 from raypachy.pfs.service import PFS
@@ -31,6 +33,7 @@ NAMES = frozenset(
         "list_files", "glob_files", "inspect_file", "diff_files", "walk_refs", "path_kind",
         "delete_file", "copy_file", "check_writable", "register_layer",
         "acquire_lease", "heartbeat_lease", "release_lease", "gc", "status", "wait_commit_set",
+        "fsck",
         # pipelines, jobs, datums
         "create_pipeline", "inspect_pipeline", "list_pipelines", "delete_pipeline",
         "stop_pipeline", "start_pipeline", "list_jobs", "inspect_job", "wait_job", "stop_job",
@@ -185,6 +188,10 @@ class Operations:
 
     def gc(self) -> GCReport:
         return self.pfs.gc(extra_chunks=self.pps.code_keys)
+
+    def fsck(self, fix: bool = False, deep: bool = False) -> FsckReport:
+        report = self.pfs.fsck(fix, deep)
+        return replace(report, problems=report.problems + tuple(self.pps.fsck(fix)))
 
     def wait_commit_set(self, commit_id: str, timeout: float | None) -> list[Commit]:
         """Wait until every commit and every job of a global id is done: the whole DAG."""

@@ -105,3 +105,12 @@ def test_version(run) -> None:  # type: ignore[no-untyped-def]
     from raypachy import __version__
 
     assert run("version").stdout.decode().strip() == __version__
+
+
+def test_fsck_reports_a_healthy_cluster(run, name: str) -> None:  # type: ignore[no-untyped-def]
+    run("create", "repo", name)
+    run("put", "file", f"{name}@master:/a", "-f", "-", stdin=b"a")
+    report = _json(run("fsck", "--deep", "-o", "json"))
+    assert report["ok"] is True and report["commits"] >= 1 and report["chunks"] >= 1  # type: ignore[index]
+    human = run("fsck")
+    assert "commits" in human.stderr.decode() and human.stdout == b""
