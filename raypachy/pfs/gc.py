@@ -18,15 +18,17 @@ def collect_garbage(
     chunks: ChunkStore,
     manifests: ManifestStore,
     extra_chunks: Callable[[], set[bytes]] = set,
+    extra_manifests: Callable[[], set[str]] = set,
 ) -> GCReport:
     """Delete unreachable objects. Raises ``GCBusyError`` while writers are in flight.
 
-    ``extra_chunks`` names chunks referenced from outside commits (stored pipeline code).
+    ``extra_chunks`` and ``extra_manifests`` name objects referenced from outside commits
+    (stored pipeline code, batches of interrupted jobs waiting to resume).
     """
     with leases.gc():
         with meta.read() as tx:
             rows = list(tx.all_layer_lists())
-        live_manifests: set[str] = set()
+        live_manifests: set[str] = set(extra_manifests())
         for layers, staged in rows:
             live_manifests.update(m.id for m in layers_from_json(layers))
             live_manifests.update(m.id for m in layers_from_json(staged))

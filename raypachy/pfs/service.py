@@ -405,6 +405,12 @@ class PFS:
         """Check every commit's manifests and chunks and the links between commits."""
         return fsck.check(self.meta, self.chunks, self.manifests, fix, deep)
 
-    def gc(self, extra_chunks: Callable[[], set[bytes]] = set) -> GCReport:
+    def gc(
+        self,
+        extra_chunks: Callable[[], set[bytes]] = set,
+        extra_manifests: Callable[[], set[str]] = set,
+    ) -> GCReport:
         """Delete chunks and manifests no commit references (refused while writers run)."""
-        return collect_garbage(self.meta, self.leases, self.chunks, self.manifests, extra_chunks)
+        return collect_garbage(
+            self.meta, self.leases, self.chunks, self.manifests, extra_chunks, extra_manifests
+        )

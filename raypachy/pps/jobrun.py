@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import astuple
 from typing import Any, Protocol
 
 from raypachy.pps.datums import Datum, plan
 from raypachy.pps.merge import merge
-from raypachy.pps.model import JobState
+from raypachy.pps.model import DatumState, JobState
 from raypachy.pps.spec import PipelineSpec, parse_spec
-from raypachy.pps.worker import BatchResult, BatchSpec
+from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult
 from raypachy.storage import ManifestStore, Tree
 from raypachy.storage.manifest import ManifestInfo
 
@@ -28,6 +29,13 @@ class JobHost(Protocol):
     def datum_states(self, pipeline: str) -> dict[str, tuple[str, list[str]]]: ...
 
     def commit_layers(self, repo: str, commit_id: str) -> list[ManifestInfo]: ...
+
+    def checkpoint_batch(self, pipeline: str, job_id: str, layer: ManifestInfo | None,
+                         results: list[list[Any]]) -> None: ...  # fmt: skip
+
+    def checkpoints(
+        self, pipeline: str, job_id: str
+    ) -> list[tuple[ManifestInfo | None, list[list[Any]]]]: ...
 
     def update_job(self, pipeline: str, job_id: str, **fields: Any) -> None: ...
 
@@ -90,20 +98,23 @@ def run_job(
         d.id for d in datums
         if not every_job and d.id in previous and previous[d.id][0] == d.hash
     }  # fmt: skip
-    todo = [d for d in datums if d.id not in skipped]
-    counts = [len(datums), 0, len(skipped), 0, 0]
+    # A resumed job: batches finished before the interruption keep their datums.
+    results = _resumed(host.checkpoints(pipeline, job_id), {d.id: d.hash for d in datums})
+    done = {r.id for b in results for r in b.results}
+    todo = [d for d in datums if d.id not in skipped and d.id not in done]
+    counts = [len(datums), len(done), len(skipped), 0, 0]
     host.update_job(pipeline, job_id, counts=tuple(counts))
     batches = [
         BatchSpec(pipeline, job_id, claim["output_commit"], storage, claim["spec"], part)
         for part in split(todo, batch_count(spec, len(todo), parallelism))
     ]
-    results: list[BatchResult] = []
     timeout = spec.job_timeout_s()
     started = now()
     last_report = started
     reason = ""
     for result in executor.run(spec, batches, parallelism):
         results.append(result)
+        _checkpoint(host, pipeline, job_id, result)
         for r in result.results:
             counts[1 + {"success": 0, "failed": 2, "recovered": 3}[r.state]] += 1
         if now() - last_report > PROGRESS_EVERY_S:
@@ -125,6 +136,32 @@ def run_job(
         pipeline, job_id, state, why, outcome.layer, outcome.counts, outcome.datum_rows,
         outcome.removed, outcome.upserts,
     )  # fmt: skip
+
+
+def _checkpoint(host: JobHost, pipeline: str, job_id: str, result: BatchResult) -> None:
+    good = [list(astuple(r)) for r in result.results if r.state == DatumState.SUCCESS]
+    if good:
+        host.checkpoint_batch(pipeline, job_id, result.layer, good)
+
+
+def _datum_result(row: list[Any]) -> DatumResult:
+    id_, hash_, state, outputs, attempts, error, duration = row
+    return DatumResult(id_, hash_, state, tuple(outputs), attempts, error, duration)
+
+
+def _resumed(
+    checkpoints: list[tuple[ManifestInfo | None, list[list[Any]]]], hashes: dict[str, str]
+) -> list[BatchResult]:
+    """Checkpointed batches, keeping only datums the job still plans with the same hash."""
+    resumed = []
+    for layer, rows in checkpoints:
+        kept = tuple(
+            r for r in (_datum_result(row) for row in rows)
+            if hashes.get(r.id) == r.hash
+        )  # fmt: skip
+        if kept:
+            resumed.append(BatchResult(layer, kept))
+    return resumed
 
 
 class SerialExecutor:

@@ -442,6 +442,32 @@ class PPS:
         with self._read() as (_, ptx):
             return ptx.datum_states(pipeline)
 
+    def checkpoint_batch(
+        self, pipeline: str, job_id: str, layer: ManifestInfo | None, results: list[list[Any]]
+    ) -> None:
+        """Record a finished batch of a running job, so a crash does not lose its datums.
+
+        ``results`` holds the datums that succeeded, as ``DatumResult`` field lists.
+        """
+        with self._write() as (_, ptx):
+            row = ptx.job(pipeline, job_id)
+            if row is not None and not JobState(row.state).terminal:
+                saved = None if layer is None else (layer.id, layer.rows)
+                ptx.add_checkpoint(pipeline, job_id, saved, results)
+
+    def checkpoints(
+        self, pipeline: str, job_id: str
+    ) -> list[tuple[ManifestInfo | None, list[list[Any]]]]:
+        """The batches a job finished before it was interrupted, oldest first."""
+        with self._read() as (_, ptx):
+            rows = ptx.checkpoints(pipeline, job_id)
+        return [(None if lay is None else ManifestInfo(*lay), results) for lay, results in rows]
+
+    def checkpoint_manifests(self) -> set[str]:
+        """Manifests written by unfinished jobs' batches (gc keeps them)."""
+        with self._read() as (_, ptx):
+            return ptx.checkpoint_manifests()
+
     def commit_layers(self, repo: str, commit_id: str) -> list[ManifestInfo]:
         with self.pfs.meta.read() as tx:
             rec = tx.commit(repo, commit_id)

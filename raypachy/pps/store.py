@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from raypachy.pfs.metadata import MetadataStore
+from raypachy.pps.model import JobState
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pipelines (
@@ -64,6 +65,14 @@ CREATE TABLE IF NOT EXISTS job_datums (
     duration REAL NOT NULL,
     PRIMARY KEY (pipeline, job, datum)
 );
+CREATE TABLE IF NOT EXISTS job_batches (
+    pipeline TEXT NOT NULL,
+    job TEXT NOT NULL,
+    layer TEXT,
+    rows INTEGER NOT NULL,
+    results TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_batches_by_job ON job_batches (pipeline, job);
 CREATE TABLE IF NOT EXISTS datum_state (
     pipeline TEXT NOT NULL,
     datum TEXT NOT NULL,
@@ -167,7 +176,7 @@ class PpsTx:
     def delete_pipeline(self, name: str) -> None:
         for table, col in (
             ("pipelines", "name"), ("pipeline_versions", "name"), ("jobs", "pipeline"),
-            ("job_datums", "pipeline"), ("datum_state", "pipeline"),
+            ("job_datums", "pipeline"), ("datum_state", "pipeline"), ("job_batches", "pipeline"),
         ):  # fmt: skip
             self.c.execute(f"DELETE FROM {table} WHERE {col} = ?", (name,))
 
@@ -219,6 +228,34 @@ class PpsTx:
             f"UPDATE jobs SET {sets} WHERE pipeline = ? AND id = ?",
             (*fields.values(), pipeline, job_id),
         )
+        if "state" in fields and JobState(fields["state"]).terminal:  # an ended job resumes no more
+            self.c.execute(
+                "DELETE FROM job_batches WHERE pipeline = ? AND job = ?", (pipeline, job_id)
+            )
+
+    # --- checkpoints: the batches a running job has finished, kept across crashes --------
+
+    def add_checkpoint(
+        self, pipeline: str, job: str, layer: tuple[str, int] | None, results: list[list[Any]]
+    ) -> None:
+        self.c.execute(
+            "INSERT INTO job_batches (pipeline, job, layer, rows, results) VALUES (?,?,?,?,?)",
+            (pipeline, job, layer and layer[0], layer[1] if layer else 0, json.dumps(results)),
+        )
+
+    def checkpoints(
+        self, pipeline: str, job: str
+    ) -> list[tuple[tuple[str, int] | None, list[list[Any]]]]:
+        rows = self.c.execute(
+            "SELECT layer, rows, results FROM job_batches WHERE pipeline = ? AND job = ? "
+            "ORDER BY rowid",
+            (pipeline, job),
+        )
+        return [(None if r[0] is None else (r[0], r[1]), json.loads(r[2])) for r in rows]
+
+    def checkpoint_manifests(self) -> set[str]:
+        rows = self.c.execute("SELECT layer FROM job_batches WHERE layer IS NOT NULL")
+        return {r[0] for r in rows}
 
     # --- datums ----------------------------------------------------------------------------
 

@@ -61,6 +61,12 @@ class ActorHost:
     def update_job(self, pipeline: str, job_id: str, **fields: Any) -> None:
         self.call("update_job", pipeline, job_id, **fields)
 
+    def checkpoint_batch(self, *args: Any) -> None:
+        self.call("checkpoint_batch", *args)
+
+    def checkpoints(self, pipeline: str, job_id: str) -> Any:
+        return self.call("checkpoints", pipeline, job_id)
+
     def job_is_live(self, pipeline: str, job_id: str) -> bool:
         return bool(self.call("job_is_live", pipeline, job_id))
 

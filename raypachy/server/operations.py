@@ -40,6 +40,7 @@ NAMES = frozenset(
         "list_datums", "inspect_datum", "restart_datum", "preview_datums", "logs", "lineage",
         # what pipeline controllers ask
         "claim_job", "update_job", "job_is_live", "datum_states", "commit_layers",
+        "checkpoint_batch", "checkpoints",
         "finish_job", "fail_job",
     }
 )  # fmt: skip
@@ -187,7 +188,9 @@ class Operations:
         self.pfs.leases.release(lease_id)
 
     def gc(self) -> GCReport:
-        return self.pfs.gc(extra_chunks=self.pps.code_keys)
+        return self.pfs.gc(
+            extra_chunks=self.pps.code_keys, extra_manifests=self.pps.checkpoint_manifests
+        )
 
     def fsck(self, fix: bool = False, deep: bool = False) -> FsckReport:
         report = self.pfs.fsck(fix, deep)
@@ -277,6 +280,12 @@ class Operations:
 
     def commit_layers(self, repo: str, commit_id: str) -> list[ManifestInfo]:
         return self.pps.commit_layers(repo, commit_id)
+
+    def checkpoint_batch(self, *args: Any) -> None:
+        self.pps.checkpoint_batch(*args)
+
+    def checkpoints(self, pipeline: str, job_id: str) -> list[tuple[Any, list[list[Any]]]]:
+        return self.pps.checkpoints(pipeline, job_id)
 
     def finish_job(self, *args: Any) -> JobInfo:
         result: JobInfo = self.pps.finish_job(*args)

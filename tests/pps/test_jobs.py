@@ -11,6 +11,8 @@ import raypachy
 from raypachy.errors import InvalidSpecError, PipelineExists, RepoNotFound
 from raypachy.pfs.model import CommitRef
 from raypachy.pps import queries
+from raypachy.pps.jobrun import run_job
+from raypachy.pps.store import PpsTx
 from tests.pps.conftest import Local, by_name, needs_sandbox
 
 
@@ -379,3 +381,55 @@ def test_a_job_reading_two_branches_of_one_dag_waits_for_both(local: Local) -> N
     assert local.files("scaled") == {"/a": b"2/10", "/b": b"10/10"}  # never the stale model
     provenance = local.pfs.inspect_commit(f"scaled@{change}").provenance
     assert set(provenance) == {CommitRef("double", change), CommitRef("model", change)}
+
+
+class _CrashAfter:
+    """An executor whose process "dies" after ``n`` batches (the controller crashing)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def run(self, spec, batches, parallelism):  # type: ignore[no-untyped-def]
+        from raypachy.pps.worker import run_batch
+
+        for batch in batches[: self.n]:
+            yield run_batch(batch)
+        raise SystemExit("controller killed")
+
+    def cancel(self) -> None:
+        pass
+
+
+def test_an_interrupted_job_resumes_without_redoing_finished_batches(
+    local: Local, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    ran = tmp_path / "ran"
+    ran.mkdir()
+
+    @raypachy.pipeline(input=raypachy.pfs("nums", glob="/*"), name="counted")
+    def counted(datum):  # type: ignore[no-untyped-def]
+        for f in datum.input().iterdir():
+            (ran / f"{f.name}.{len(list(ran.iterdir()))}").write_text("")
+            (datum.out / f.name).write_text(str(3 * int(f.read_text())))
+
+    local.pfs.create_repo("nums")
+    local.put("nums", {f"/n{i}": str(i).encode() for i in range(8)})
+    local.create(counted)
+    claim = local.pps.claim_job("counted")
+    assert claim is not None
+    with pytest.raises(SystemExit):
+        run_job(claim, local.pps, local.pfs.manifests, local.pfs.backend.uri, _CrashAfter(2), 1)
+    first_pass = {p.name.split(".")[0] for p in ran.iterdir()}
+    assert 0 < len(first_pass) < 8
+    [running] = local.pps.list_jobs("counted")
+    assert running.state == "running"
+    local.ops.gc()  # the finished batches survive a gc while the job waits to resume
+    assert local.ops.fsck(deep=True).ok
+    [job] = local.run()  # the restarted controller claims the same job
+    assert job.id == running.id and job.state == "success"
+    assert job.datums.processed == 8
+    names = [p.name.split(".")[0] for p in ran.iterdir()]
+    assert sorted(names) == sorted(f"n{i}" for i in range(8))  # each datum ran exactly once
+    assert local.files("counted") == {f"/n{i}": str(3 * i).encode() for i in range(8)}
+    with local.pfs.meta.read() as tx:
+        assert PpsTx(tx.c).checkpoints("counted", job.id) == []  # dropped with the job's end
