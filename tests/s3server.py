@@ -46,15 +46,37 @@ class S3Server:
     endpoint: str
     process: subprocess.Popen[bytes]
     data_dir: Path
+    cmd: list[str]
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
+        """Stop the server (``kill``: SIGKILL, as a crash would)."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+
+    def start(self) -> None:
+        """Start it again on the same ports and data: the same endpoint, the same objects."""
+        self.process = _launch(self.cmd, self.data_dir)
+        self.wait_ready()
+
+    def wait_ready(self, seconds: float = 90) -> None:
+        deadline = time.monotonic() + seconds
+        client = self.client()
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"weed exited early; see {self.data_dir / 'weed.log'}")
+            try:
+                client.list_buckets()
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise
+                time.sleep(0.5)
 
     def client(self):  # type: ignore[no-untyped-def]
         import boto3
@@ -66,6 +88,11 @@ class S3Server:
             aws_secret_access_key=SECRET_KEY,
             region_name="us-east-1",
         )
+
+
+def _launch(cmd: list[str], data_dir: Path) -> subprocess.Popen[bytes]:
+    with open(data_dir / "weed.log", "ab") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def start_s3_server(data_dir: Path, s3_port: int | None = None) -> S3Server:
@@ -90,21 +117,8 @@ def start_s3_server(data_dir: Path, s3_port: int | None = None) -> S3Server:
         weed_binary(), "server", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
         "-s3", f"-s3.port={s3_port}", f"-s3.config={config}", "-volume.max=50",
-        "-master.volumeSizeLimitMB=256", "-metricsIp=127.0.0.1",
+        "-master.volumeSizeLimitMB=256", "-metricsIp=127.0.0.1", "-master.electionTimeout=1s",
     ]  # fmt: skip
-    with open(data_dir / "weed.log", "ab") as log:  # the child keeps its own descriptor
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = S3Server(f"http://127.0.0.1:{s3_port}", proc, data_dir)
-    deadline = time.monotonic() + 90
-    client = server.client()
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"weed exited early; see {data_dir / 'weed.log'}")
-        try:
-            client.list_buckets()
-            return server
-        except Exception:
-            if time.monotonic() > deadline:
-                server.stop()
-                raise
-            time.sleep(0.5)
+    server = S3Server(f"http://127.0.0.1:{s3_port}", _launch(cmd, data_dir), data_dir, cmd)
+    server.wait_ready()
+    return server

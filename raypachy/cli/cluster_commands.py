@@ -68,8 +68,16 @@ def status(output: str | None) -> None:
     if output == "json":
         click.echo(json.dumps(info, indent=2))
         return
+    _echo_tree(info)
+
+
+def _echo_tree(info: dict[str, object], indent: int = 0) -> None:
     for key, value in info.items():
-        click.echo(f"{key + ':':15}{value}")
+        if isinstance(value, dict):
+            click.echo(f"{' ' * indent}{key}:")
+            _echo_tree(value, indent + 2)
+        else:
+            click.echo(f"{' ' * indent}{key + ':':{15 - indent}}{value}")
 
 
 @click.command("serve")

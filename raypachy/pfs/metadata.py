@@ -7,6 +7,7 @@ compare-and-swap even between processes. Connections are per thread.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from raypachy.errors import BackendError
 from raypachy.pfs.model import CommitRef
 from raypachy.pfs.records import CommitRecord, layers_from_json, layers_to_json
 
@@ -325,13 +327,25 @@ class MetadataStore:
     def write(self) -> Iterator[Tx]:
         """One write transaction; it commits when the block ends without an error."""
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield Tx(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if "full" in str(e) or "I/O" in str(e):
+                hint = "free some space" if "full" in str(e) else "check the disk"
+                raise BackendError(
+                    f"cannot write the metadata database {self.path}: {e}; {hint} and retry "
+                    "(nothing was changed)"
+                ) from e
             raise
-        conn.execute("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[Tx]:

@@ -56,7 +56,22 @@ class MetadataActor:
             self.reconcile_controllers()
         if name == "inspect_pipeline":
             result = self._with_placement(result)
+        if name == "status":
+            result = {**result, "controllers": self._controllers()}
         return True, result
+
+    def _controllers(self) -> dict[str, Any]:
+        """Each pipeline controller's pid and last error (or why it did not answer)."""
+        from raypachy.runtime.controller import controller_name
+
+        out: dict[str, Any] = {}
+        for p in self.ops.pps.list_pipelines():
+            try:
+                actor = ray.get_actor(controller_name(p.name), namespace=NAMESPACE)
+                out[p.name] = ray.get(actor.status.remote(), timeout=5)
+            except Exception as e:  # restarting or gone: say so, do not fail the status
+                out[p.name] = {"pipeline": p.name, "error": f"{type(e).__name__}: {e}"[:300]}
+        return out
 
     def _with_placement(self, info: Any) -> Any:
         """Add what a pipeline asks of Ray and which nodes or node types can give it."""

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import ray
+from ray.exceptions import ActorUnavailableError, RayActorError
 
 from raypachy.errors import RaypachyError
 from raypachy.pps.jobrun import run_job
@@ -26,9 +27,11 @@ from raypachy.runtime import metrics
 from raypachy.runtime.actors import HEAD_NODE, METADATA_ACTOR, NAMESPACE, unwrap
 from raypachy.runtime.placement import check
 from raypachy.runtime.resources import default_parallelism, task_options
+from raypachy.secrets import redact
 from raypachy.storage import ManifestStore, open_backend
 
 POLL_S = 0.05
+META_RESTART_S = 60.0  # how long a job waits for a restarting metadata actor
 
 
 def controller_name(pipeline: str) -> str:
@@ -49,7 +52,16 @@ class ActorHost:
         self.meta = meta
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        return unwrap(ray.get(self.meta.call.remote(name, args, kwargs)))
+        """Call the metadata actor, riding out its restart (every call a job makes is
+        idempotent: repeating one after a lost reply changes nothing)."""
+        deadline = time.monotonic() + META_RESTART_S
+        while True:
+            try:
+                return unwrap(ray.get(self.meta.call.remote(name, args, kwargs)))
+            except (RayActorError, ActorUnavailableError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.25)
 
     def datum_states(self, pipeline: str) -> dict[str, tuple[str, list[str]]]:
         result: dict[str, tuple[str, list[str]]] = self.call("datum_states", pipeline)
@@ -150,13 +162,19 @@ class PipelineController:
         self.manifests = ManifestStore(open_backend(storage))
         self.stop_event = threading.Event()
         self.last_error = ""
+        self.job = ""  # the job being run now, if any
         threading.Thread(target=self._loop, name="controller", daemon=True).start()
 
     def pid(self) -> int:
         return os.getpid()
 
     def status(self) -> dict[str, Any]:
-        return {"pipeline": self.pipeline, "pid": os.getpid(), "last_error": self.last_error}
+        return {
+            "pipeline": self.pipeline,
+            "pid": os.getpid(),
+            "job": self.job,
+            "last_error": redact(self.last_error[-2000:]),
+        }
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -172,7 +190,11 @@ class PipelineController:
             if claim is None:
                 self.stop_event.wait(POLL_S)
                 continue
-            self._run(claim)
+            self.job = claim["job"]
+            try:
+                self._run(claim)
+            finally:
+                self.job = ""
 
     def _run(self, claim: dict[str, Any]) -> None:
         job = claim["job"]

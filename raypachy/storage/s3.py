@@ -3,23 +3,33 @@
 The endpoint comes from ``RAYPACHY_S3_ENDPOINT`` (for MinIO, SeaweedFS, R2...) or the usual
 AWS configuration; credentials come the usual AWS way (env, profile, instance role).
 A single PUT is atomic on S3, so ``put`` needs no temporary object.
+
+An unreachable endpoint is retried for ``RAYPACHY_S3_OUTAGE_S`` seconds (default 60) before
+an operation fails: a restarting S3 server costs a pause, not a failed commit.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from typing import Any
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from raypachy.errors import BackendError, InvalidArgumentError, ObjectMissingError
 from raypachy.storage.backend import check_key
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+_T = TypeVar("_T")
+
+
+def outage_budget_s() -> float:
+    return float(os.environ.get("RAYPACHY_S3_OUTAGE_S", "60"))
 
 
 def _describe(e: Exception) -> str:
@@ -27,7 +37,18 @@ def _describe(e: Exception) -> str:
         err = e.response.get("Error", {})
         return f"{err.get('Code', 'error')}: {err.get('Message', '')}".rstrip(": ")
     # Never echo credentials: botocore messages name endpoints and keys, not secrets.
+    if isinstance(e, _Unreachable):
+        return str(e)
     return type(e).__name__ + (f": {e}" if str(e) else "")
+
+
+class _Unreachable(BotoCoreError):
+    """The endpoint stayed unreachable for the whole outage budget."""
+
+    fmt = "{error} (unreachable for {seconds:g}s; check RAYPACHY_S3_ENDPOINT and the server)"
+
+    def __init__(self, error: Exception, seconds: float) -> None:
+        super().__init__(error=f"{type(error).__name__}: {error}", seconds=seconds)
 
 
 class S3Backend:
@@ -40,8 +61,9 @@ class S3Backend:
         self.prefix = prefix.strip("/")
         self.uri = f"s3://{bucket}/{self.prefix}".rstrip("/")
         endpoint_url = endpoint_url or os.environ.get("RAYPACHY_S3_ENDPOINT") or None
+        self.outage_s = outage_budget_s()
         config = Config(
-            retries={"max_attempts": 8, "mode": "standard"},
+            retries={"max_attempts": 4, "mode": "standard"},
             max_pool_connections=32,
             connect_timeout=5,
             read_timeout=60,
@@ -56,6 +78,20 @@ class S3Backend:
             or "us-east-1",
         )
 
+    def _call(self, fn: Callable[..., _T], **kwargs: Any) -> _T:
+        """``fn(**kwargs)``, retried while the endpoint is unreachable (botocore's own retries
+        give up within seconds and share a small retry quota between threads)."""
+        deadline = time.monotonic() + self.outage_s
+        delay = 0.25
+        while True:
+            try:
+                return fn(**kwargs)
+            except (BotoConnectionError, HTTPClientError) as e:
+                if time.monotonic() + delay > deadline:
+                    raise _Unreachable(e, self.outage_s) from e
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
     @classmethod
     def from_uri(cls, uri: str) -> S3Backend:
         parsed = urlparse(uri)
@@ -67,7 +103,8 @@ class S3Backend:
 
     def get(self, key: str) -> bytes:
         try:
-            body: bytes = self._s3.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            reply = self._call(self._s3.get_object, Bucket=self.bucket, Key=self._key(key))
+            body: bytes = reply["Body"].read()
             return body
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") in _MISSING:
@@ -78,13 +115,15 @@ class S3Backend:
 
     def put(self, key: str, data: bytes) -> None:
         try:
-            self._s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=bytes(data))
+            self._call(
+                self._s3.put_object, Bucket=self.bucket, Key=self._key(key), Body=bytes(data)
+            )
         except (ClientError, BotoCoreError) as e:
             raise BackendError(f"cannot write {self.uri}/{key}: {_describe(e)}") from e
 
     def exists(self, key: str) -> bool:
         try:
-            self._s3.head_object(Bucket=self.bucket, Key=self._key(key))
+            self._call(self._s3.head_object, Bucket=self.bucket, Key=self._key(key))
             return True
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") in _MISSING:
@@ -110,7 +149,7 @@ class S3Backend:
 
     def delete(self, key: str) -> None:
         try:
-            self._s3.delete_object(Bucket=self.bucket, Key=self._key(key))
+            self._call(self._s3.delete_object, Bucket=self.bucket, Key=self._key(key))
         except (ClientError, BotoCoreError) as e:
             raise BackendError(f"cannot delete {self.uri}/{key}: {_describe(e)}") from e
 

@@ -1,0 +1,21 @@
+"""The check every fault test ends with: nothing lost, nothing half-written, nothing dangling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def assert_consistent(api: Any, expected: dict[tuple[str, str], bytes] | None = None) -> None:
+    """``api`` is a PFS or a Client. Every commit readable with its chunks intact (fsck
+    --deep), every branch head on a finished commit, every expected file with its bytes."""
+    report = api.fsck(deep=True)
+    assert report.ok and report.problems == (), report.problems
+    for repo in api.list_repos():
+        for branch in api.list_branches(repo.name):
+            if branch.head is not None:
+                head = api.inspect_commit(f"{repo.name}@{branch.head}")
+                assert head.finished is not None, f"{repo.name}@{branch.name} is on an open commit"
+                for ref in head.provenance:
+                    assert api.inspect_commit(f"{ref.repo}@{ref.id}").finished is not None
+    for (target, path), data in (expected or {}).items():
+        assert api.get_file(target, path) == data, (target, path)
