@@ -89,6 +89,12 @@ class Commits:
                 raise BranchNotFound("a new commit needs a branch or a parent commit")
             if tx.commit(repo, commit_id) is not None:
                 raise ConflictError(f"commit {repo}@{commit_id} already exists")
+            missing = next((p for p in provenance if tx.commit(p.repo, p.id) is None), None)
+            if missing is not None:
+                raise CommitNotFound(
+                    f"provenance commit {missing.repo}@{missing.id} not found: a commit can only "
+                    "be computed from commits that exist"
+                )
             rec = CommitRecord(
                 repo=repo,
                 id=commit_id,

@@ -8,18 +8,29 @@ from raypachy.errors import InvalidNameError, InvalidPathError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 _COMMIT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+# What every local filesystem can hold, so any commit can be exported (PATH_MAX, NAME_MAX).
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+
+
+def shown(text: object, limit: int = 80) -> str:
+    """``repr`` of user input for an error message, cut short if long."""
+    r = repr(text)
+    return r if len(r) <= limit else f"{r[: limit - 15]}...' ({len(str(text))} chars)"
 
 
 def check_repo_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise InvalidNameError(f"invalid repo name {name!r}: use 1-63 letters, digits, '_' or '-'")
+        raise InvalidNameError(
+            f"invalid repo name {shown(name)}: use 1-63 letters, digits, '_' or '-'"
+        )
     return name
 
 
 def check_branch_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise InvalidNameError(
-            f"invalid branch name {name!r}: use 1-63 letters, digits, '_' or '-'"
+            f"invalid branch name {shown(name)}: use 1-63 letters, digits, '_' or '-'"
         )
     if is_commit_id(name):
         raise InvalidNameError(
@@ -37,12 +48,21 @@ def normalize_path(path: str, allow_root: bool = True) -> str:
     if not isinstance(path, str) or path == "":
         raise InvalidPathError("empty path: give an absolute path such as /data/file.csv")
     if "\x00" in path:
-        raise InvalidPathError(f"path {path!r} contains a NUL byte")
+        raise InvalidPathError(f"path {shown(path)} contains a NUL byte")
     if not path.startswith("/"):
-        raise InvalidPathError(f"path {path!r} is relative: paths start with '/', e.g. '/{path}'")
+        raise InvalidPathError(
+            f"path {shown(path)} is relative: paths start with '/', e.g. {shown('/' + path)}"
+        )
     parts = [p for p in path.split("/") if p]
     if any(p in (".", "..") for p in parts):
-        raise InvalidPathError(f"path {path!r} contains '.' or '..': use a normalised path")
+        raise InvalidPathError(f"path {shown(path)} contains '.' or '..': use a normalised path")
+    if len(path.encode()) > MAX_PATH_BYTES:
+        raise InvalidPathError(f"path {shown(path)} is longer than {MAX_PATH_BYTES} bytes")
+    long_part = next((p for p in parts if len(p.encode()) > MAX_NAME_BYTES), None)
+    if long_part is not None:
+        raise InvalidPathError(
+            f"path {shown(path)} has a name longer than {MAX_NAME_BYTES} bytes: {shown(long_part)}"
+        )
     clean = "/" + "/".join(parts)
     if clean == "/" and not allow_root:
         raise InvalidPathError("path '/' is the root directory: name a file, e.g. /data.csv")

@@ -17,7 +17,7 @@ def test_gc_reclaims_deleted_commits_and_keeps_the_rest(pfs: PFS) -> None:
     chunks_before = len(list(pfs.backend.list("chunks/")))
     pfs.delete_commit(c2.id)
     report = pfs.gc()
-    assert report.chunks_deleted >= 2
+    assert report.chunks_deleted >= 1  # 3 MiB of random bytes: one or more chunks
     assert len(list(pfs.backend.list("chunks/"))) == chunks_before - report.chunks_deleted
     assert pfs.get_file("r@master", "/keep") == keep
     assert pfs.gc().chunks_deleted == 0  # nothing left to collect
