@@ -127,11 +127,17 @@ class Input(_Spec):
     group: list[Input] | None = None
 
     def kind(self) -> str:
-        kinds = [k for k in ("pfs", "cron", "cross", "union", "join", "group") if getattr(self, k)]
+        kinds = [
+            k
+            for k in ("pfs", "cron", "cross", "union", "join", "group")
+            if getattr(self, k) is not None
+        ]
         if len(kinds) != 1:
             raise InvalidSpecError(
                 f"an input needs exactly one of pfs, cron, cross, union, join, group; got {kinds}"
             )
+        if getattr(self, kinds[0]) == []:
+            raise InvalidSpecError(f"input.{kinds[0]} is empty: list the inputs it combines")
         return kinds[0]
 
     def leaves(self) -> list[PfsInput | CronInput]:

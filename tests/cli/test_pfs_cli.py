@@ -114,3 +114,36 @@ def test_fsck_reports_a_healthy_cluster(run, name: str) -> None:  # type: ignore
     assert report["ok"] is True and report["commits"] >= 1 and report["chunks"] >= 1  # type: ignore[index]
     human = run("fsck")
     assert "commits" in human.stderr.decode() and human.stdout == b""
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ('{"pipeline": {"name": "P"}, "inptu": {}}', "unknown field 'inptu'"),
+        (
+            '{"pipeline": {"name": "P"}, "input": {"pfs": {"repo": "R", "glob": "/[a"}}, '
+            '"transform": {"cmd": ["true"]}}',
+            "invalid glob",
+        ),
+        (
+            '{"pipeline": {"name": "P"}, "input": {"pfs": {"repo": "nope", "glob": "/*"}}, '
+            '"transform": {"cmd": ["true"]}}',
+            "input repo nope not found",
+        ),
+        (
+            '{"pipeline": {"name": "P"}, "input": {"pfs": {"repo": "P", "glob": "/*"}}, '
+            '"transform": {"cmd": ["true"]}}',
+            "its own output",
+        ),
+        ("{not json", "spec"),
+    ],
+)
+def test_bad_spec_one_line_error_creates_nothing(run, name: str, spec: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    run("create", "repo", name)
+    pipeline = f"p{name}"
+    text = spec.replace('"P"', f'"{pipeline}"').replace('"R"', f'"{name}"')
+    done = run("create", "pipeline", "-f", "-", stdin=text.encode(), code=1)
+    err = done.stderr.decode()
+    assert message in err and err.count("\n") == 1 and err.startswith("error: "), err
+    assert pipeline not in [p["name"] for p in _json(run("list", "pipeline", "-o", "json"))]  # type: ignore[index]
+    assert pipeline not in [r["name"] for r in _json(run("list", "repo", "-o", "json"))]  # type: ignore[index]
