@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint format demo demo-pfs bench clean
+.PHONY: venv test lint format demo demo-pfs bench fuzz reliability clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/cli_latency.py
 	$(PY) bench/datums.py
+
+# The API fuzzed far longer than in `make test` (examples per operation and mode).
+fuzz: $(STAMP)
+	RAYPACHY_FUZZ_EXAMPLES=$${RAYPACHY_FUZZ_EXAMPLES:-300} $(PY) -m pytest -p no:cacheprovider tests/faults/test_fuzz_api.py
+
+# Faults, bad input, fuzzing and load, with the figures in one table (last line: JSON).
+reliability: $(STAMP)
+	$(PY) bench/reliability.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PID_MAX = 2**31 - 1
+
+
+def _check_text(value: Any) -> None:
+    """Refuse text that cannot be stored: lone surrogates are not UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid UTF-8 (it has a lone surrogate)") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_text(k)
+            _check_text(v)
+    elif isinstance(value, list):
+        for v in value:
+            _check_text(v)
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_text(cls, data: Any) -> Any:
+        _check_text(data)
+        return data
 
 
 class CreateRepo(Body):
@@ -64,8 +90,8 @@ class CopyFile(Body):
 
 
 class Lease(Body):
-    host: str
-    pid: int = Field(ge=0)
+    host: str = Field(min_length=1, max_length=255)
+    pid: int = Field(ge=0, le=PID_MAX)
 
 
 class RegisterLayer(Body):
