@@ -28,6 +28,7 @@ from raypachy.pps.code import unpickle_function
 from raypachy.pps.datums import Datum
 from raypachy.pps.model import DatumState
 from raypachy.pps.sandbox import run_command
+from raypachy.secrets import redact
 from raypachy.storage import ChunkStore, FileSetWriter, ManifestStore, open_backend
 from raypachy.storage.manifest import ManifestInfo
 from raypachy.storage.reader import iter_bytes
@@ -310,11 +311,13 @@ class _Runner:
             log += output
             state = DatumState.RECOVERED if recovered else DatumState.FAILED
         if log or not ok:
+            # Logs and errors outlive the worker: the node's credentials must not leak into them.
             key = log_key(self.batch.pipeline, self.batch.job, datum.id)
-            self.stores.chunks.backend.put(key, bytes(log))
+            text = redact(bytes(log).decode("utf-8", "surrogateescape"))
+            self.stores.chunks.backend.put(key, text.encode("utf-8", "surrogateescape"))
         self.clean()
         duration = time.perf_counter() - start
-        return DatumResult(datum.id, datum.hash, state, outputs, attempts, error, duration)
+        return DatumResult(datum.id, datum.hash, state, outputs, attempts, redact(error), duration)
 
     def _collect(self, datum: Datum, writer: FileSetWriter, owners: dict[str, str]) -> list[str]:
         paths = []

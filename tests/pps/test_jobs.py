@@ -433,3 +433,27 @@ def test_an_interrupted_job_resumes_without_redoing_finished_batches(
     assert local.files("counted") == {f"/n{i}": str(3 * i).encode() for i in range(8)}
     with local.pfs.meta.read() as tx:
         assert PpsTx(tx.c).checkpoints("counted", job.id) == []  # dropped with the job's end
+
+
+def test_worker_credentials_never_reach_logs_or_errors(
+    local: Local, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+
+    @raypachy.pipeline(input=raypachy.pfs("nums", glob="/*"), name="leaky", datum_tries=1)
+    def leaky(datum):  # type: ignore[no-untyped-def]
+        import os
+
+        print("my key is", os.environ["AWS_SECRET_ACCESS_KEY"])
+        raise RuntimeError("failed with " + os.environ["AWS_SECRET_ACCESS_KEY"])
+
+    local.pfs.create_repo("nums")
+    local.put("nums", {"/a": b"1"})
+    local.create(leaky)
+    [job] = local.run()
+    [datum] = queries.list_datums(local.pps, "leaky", job.id)
+    [log] = queries.read_logs(local.pps, "leaky", job.id)
+    shown = [job.reason, datum.error, log["log"]]
+    assert all(secret not in text for text in shown), shown
+    assert "my key is ***" in log["log"] and "failed with ***" in datum.error
