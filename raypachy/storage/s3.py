@@ -87,9 +87,10 @@ class S3Backend:
             try:
                 return fn(**kwargs)
             except (BotoConnectionError, HTTPClientError) as e:
-                if time.monotonic() + delay > deadline:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     raise _Unreachable(e, self.outage_s) from e
-                time.sleep(delay)
+                time.sleep(min(delay, left))  # the last try comes at the deadline
                 delay = min(delay * 2, 5.0)
 
     @classmethod

@@ -1,0 +1,147 @@
+"""Reliability in one run: faults injected and survived, bad inputs rejected, the API fuzzed,
+and the load test (8 writers x 200 commits, a pipeline consuming, gc running).
+
+Faults are the fault tests themselves (each kills or breaks something on purpose and ends
+with the consistency check), run by pytest; a passed test is a survived fault. Last line:
+one JSON object. Run: ``python bench/reliability.py [--quick]`` (or ``make reliability``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import bench_dir, report
+from tests.faults.bad_inputs import CASES, check_case, installation
+from tests.faults.fuzz import run_fuzz
+from tests.faults.load import run_load
+
+ROOT = Path(__file__).resolve().parents[1]
+RAYPACHY = str(Path(sys.executable).with_name("raypachy"))
+
+# Every test that breaks something on purpose: SIGKILLs, outages, full disks.
+FAULT_TESTS = [
+    "tests/faults/test_cluster_faults.py",
+    "tests/faults/test_storage_faults.py",
+    "tests/runtime/test_local_cluster.py::test_metadata_actor_sigkill_keeps_every_commit",
+    "tests/runtime/test_local_cluster.py::test_api_actor_sigkill_comes_back",
+    "tests/runtime/test_local_cluster.py::test_cli_killed_during_big_put_leaves_nothing",
+    "tests/pfs/test_faults.py::test_writer_killed_mid_put_leaves_nothing_visible",
+    "tests/pfs/test_faults.py::test_corrupted_chunk_is_reported_never_wrong_bytes",
+]
+
+
+def faults(work: Path) -> tuple[int, int, list[str]]:
+    """Run the fault tests; (injected, survived, failures). Skipped tests inject nothing."""
+    junit = work / "faults.xml"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
+         *FAULT_TESTS],
+        cwd=ROOT, capture_output=True, check=False,
+    )  # fmt: skip
+    injected = survived = 0
+    failures = []
+    for case in ET.parse(junit).iter("testcase"):
+        if case.find("skipped") is not None:
+            continue
+        injected += 1
+        if case.find("failure") is None and case.find("error") is None:
+            survived += 1
+        else:
+            failures.append(case.get("name", "?"))
+    return injected, survived, failures
+
+
+def bad_inputs(work: Path) -> tuple[int, int, list[str]]:
+    tried = rejected = 0
+    problems = []
+    with installation(work / "bad-inputs") as inst:
+        for label in CASES:
+            tried += 1
+            problem = check_case(inst, label)
+            if problem:
+                problems.append(f"{label}: {problem}")
+            else:
+                rejected += 1
+    return tried, rejected, problems
+
+
+def load(work: Path, writers: int, commits: int):  # type: ignore[no-untyped-def]
+    env = {**os.environ, "RAYPACHY_HOME": str(work / "load-home")}
+    env.pop("RAYPACHY_ADDRESS", None)
+    port = _free_port()
+    env["RAYPACHY_API_PORT"] = str(port)
+    subprocess.run([RAYPACHY, "up", "--num-cpus", "2"], env=env, check=True, capture_output=True)
+    try:
+        return run_load(f"http://127.0.0.1:{port}", writers, commits)
+    finally:
+        subprocess.run([RAYPACHY, "down"], env=env, capture_output=True, check=False)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    logging.getLogger("raypachy").setLevel(logging.ERROR)  # notes such as "started job ..."
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller fuzz and load")
+    args = parser.parse_args()
+    work = bench_dir() / "reliability"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    commits = 40 if args.quick else 200
+    examples = 10 if args.quick else 50
+
+    injected, survived, fault_failures = faults(work)
+    tried, rejected, bad = bad_inputs(work)
+    with installation(work / "fuzz") as inst:
+        tally = run_fuzz(inst, examples)
+    lr = load(work, 8, commits)
+    lost = len(lr.lost) + len(lr.broken_chains)
+
+    rows = [
+        ("faults injected / survived", f"{injected} / {survived}", "all survived"),
+        ("bad inputs tried / rejected cleanly", f"{tried} / {rejected}", "all rejected"),
+        ("fuzz examples / 5xx seen", f"{tally.examples} / {len(tally.server_errors)}", "0 5xx"),
+        ("fuzz rejections that changed state", str(len(tally.changed_by_rejection)), "0"),
+        ("load: 8 writers x commits", f"8 x {commits} in {lr.seconds:.1f} s", ""),
+        ("load: commits/s held", f"{lr.commits_per_s:.1f}", ""),
+        ("load: lost commits", str(lost), "0"),
+        ("load: output commits with bad provenance", str(len(lr.bad_provenance)), "0"),
+        ("load: pipeline jobs / gc runs / gc refused",
+         f"{lr.jobs} / {lr.gc_runs} / {lr.gc_refused}", ""),
+    ]  # fmt: skip
+    for problem in [*fault_failures, *bad, *tally.server_errors, *tally.changed_by_rejection,
+                    *lr.lost, *lr.broken_chains, *lr.bad_provenance][:20]:  # fmt: skip
+        print("problem:", problem)
+    report(
+        "raypachy reliability",
+        rows,
+        {
+            "faults_injected": injected,
+            "faults_survived": survived,
+            "bad_inputs_tried": tried,
+            "bad_inputs_rejected": rejected,
+            "fuzz_examples": tally.examples,
+            "fuzz_5xx": len(tally.server_errors),
+            "load_commits_per_s": round(lr.commits_per_s, 1),
+            "lost_commits": lost,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
