@@ -121,11 +121,12 @@ def main() -> None:
         ("load: commits/s held", f"{lr.commits_per_s:.1f}", ""),
         ("load: lost commits", str(lost), "0"),
         ("load: output commits with bad provenance", str(len(lr.bad_provenance)), "0"),
+        ("load: fsck --deep problems after the run", str(len(lr.fsck_problems)), "0"),
         ("load: pipeline jobs / gc runs / gc refused",
          f"{lr.jobs} / {lr.gc_runs} / {lr.gc_refused}", ""),
     ]  # fmt: skip
     for problem in [*fault_failures, *bad, *tally.server_errors, *tally.changed_by_rejection,
-                    *lr.lost, *lr.broken_chains, *lr.bad_provenance][:20]:  # fmt: skip
+                    *lr.lost, *lr.broken_chains, *lr.bad_provenance, *lr.fsck_problems][:20]:  # fmt: skip
         print("problem:", problem)
     report(
         "raypachy reliability",

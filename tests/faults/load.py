@@ -57,6 +57,7 @@ class LoadReport:
     lost: list[str] = field(default_factory=list)  # commits missing, unreadable or off-chain
     broken_chains: list[str] = field(default_factory=list)
     bad_provenance: list[str] = field(default_factory=list)
+    fsck_problems: list[str] = field(default_factory=list)
     gc_runs: int = 0
     gc_refused: int = 0
     jobs: int = 0
@@ -137,6 +138,8 @@ def _check(client: Client, repo: str, pipeline: str, written: list[Any], report:
             break
         time.sleep(0.5)
     report.jobs = len(client.list_jobs(pipeline))
+    report.fsck_problems = [f"{p.kind} {p.subject}: {p.message}" for p in
+                            client.fsck(deep=True).problems]  # fmt: skip
     shared = {c.id for c in client.list_commits(repo, SHARED)}
     for out in client.list_commits(pipeline, SHARED):
         inputs = [p for p in out.provenance if p.repo == repo]

@@ -16,6 +16,7 @@ def test_concurrent_writers_pipeline_and_gc_lose_nothing(local_cluster: LocalClu
     report = run_load(local_cluster.api_url, writers=8, commits=12)
     assert report.made == 8 * 12
     assert report.lost == [] and report.broken_chains == [] and report.bad_provenance == []
+    assert report.fsck_problems == []
     assert report.jobs >= 2  # the pipeline kept consuming the shared branch
     assert report.gc_runs + report.gc_refused > 0
     assert_consistent(local_cluster.client())
