@@ -125,8 +125,9 @@ def main() -> None:
         ("load: pipeline jobs / gc runs / gc refused",
          f"{lr.jobs} / {lr.gc_runs} / {lr.gc_refused}", ""),
     ]  # fmt: skip
-    for problem in [*fault_failures, *bad, *tally.server_errors, *tally.changed_by_rejection,
-                    *lr.lost, *lr.broken_chains, *lr.bad_provenance, *lr.fsck_problems][:20]:  # fmt: skip
+    problems = [*fault_failures, *bad, *tally.server_errors, *tally.changed_by_rejection]
+    problems += [*lr.lost, *lr.broken_chains, *lr.bad_provenance, *lr.fsck_problems]
+    for problem in problems[:20]:
         print("problem:", problem)
     report(
         "raypachy reliability",
