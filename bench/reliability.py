@@ -124,6 +124,7 @@ def main() -> None:
         ("load: fsck --deep problems after the run", str(len(lr.fsck_problems)), "0"),
         ("load: pipeline jobs / gc runs / gc refused",
          f"{lr.jobs} / {lr.gc_runs} / {lr.gc_refused}", ""),
+        ("load: pipeline caught up after the writers", f"{lr.catch_up_s:.1f} s", ""),
     ]  # fmt: skip
     problems = [*fault_failures, *bad, *tally.server_errors, *tally.changed_by_rejection]
     problems += [*lr.lost, *lr.broken_chains, *lr.bad_provenance, *lr.fsck_problems]

@@ -58,6 +58,7 @@ class LoadReport:
     broken_chains: list[str] = field(default_factory=list)
     bad_provenance: list[str] = field(default_factory=list)
     fsck_problems: list[str] = field(default_factory=list)
+    catch_up_s: float = 0.0  # writers done -> the pipeline's job of the last shared commit done
     gc_runs: int = 0
     gc_refused: int = 0
     jobs: int = 0
@@ -129,7 +130,8 @@ def _check(client: Client, repo: str, pipeline: str, written: list[Any], report:
     # The pipeline catches up with the shared branch: then every output commit's
     # provenance names a commit of the input repo.
     head = client.inspect_branch(repo, SHARED).head
-    deadline = time.monotonic() + 600
+    waiting = time.monotonic()
+    deadline = waiting + 600
     while time.monotonic() < deadline:
         jobs = client.list_jobs(pipeline)
         if all(j.state in ("success", "failure", "killed") for j in jobs) and any(
@@ -137,6 +139,7 @@ def _check(client: Client, repo: str, pipeline: str, written: list[Any], report:
         ):
             break
         time.sleep(0.5)
+    report.catch_up_s = time.monotonic() - waiting
     report.jobs = len(client.list_jobs(pipeline))
     report.fsck_problems = [f"{p.kind} {p.subject}: {p.message}" for p in
                             client.fsck(deep=True).problems]  # fmt: skip
