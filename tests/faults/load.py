@@ -104,9 +104,24 @@ def run_load(url: str, writers: int = 8, commits: int = 200) -> LoadReport:
     gc_thread.join()
     written = [r for rs in results for r in rs]
     report.made = len(written)
+    report.catch_up_s = _catch_up(client, repo, pipeline)
+    report.jobs = len(client.list_jobs(pipeline))
     _check(client, repo, pipeline, written, report)
     client.close()
     return report
+
+
+def _catch_up(client: Client, repo: str, pipeline: str, seconds: float = 900) -> float:
+    """Wait until the job of the shared branch's last commit has ended; returns the wait."""
+    head = client.inspect_branch(repo, SHARED).head
+    start = time.monotonic()
+    while time.monotonic() < start + seconds:
+        jobs = client.list_jobs(pipeline)
+        ended = all(j.state in ("success", "failure", "killed") for j in jobs)
+        if ended and any(j.id == head for j in jobs):
+            break
+        time.sleep(0.2)
+    return time.monotonic() - start
 
 
 def _check(client: Client, repo: str, pipeline: str, written: list[Any], report: LoadReport
@@ -127,20 +142,8 @@ def _check(client: Client, repo: str, pipeline: str, written: list[Any], report:
                 report.broken_chains.append(f"{branch}: {newer.id} -> {newer.parent}")
         missing = ids - {c.id for c in history}
         report.lost += [f"{c}: not in the history of {branch}" for c in sorted(missing)]
-    # The pipeline catches up with the shared branch: then every output commit's
-    # provenance names a commit of the input repo.
-    head = client.inspect_branch(repo, SHARED).head
-    waiting = time.monotonic()
-    deadline = waiting + 600
-    while time.monotonic() < deadline:
-        jobs = client.list_jobs(pipeline)
-        if all(j.state in ("success", "failure", "killed") for j in jobs) and any(
-            j.id == head for j in jobs
-        ):
-            break
-        time.sleep(0.5)
-    report.catch_up_s = time.monotonic() - waiting
-    report.jobs = len(client.list_jobs(pipeline))
+    # Once the pipeline has caught up, every output commit's provenance must name a commit
+    # of the input repo's shared branch.
     report.fsck_problems = [f"{p.kind} {p.subject}: {p.message}" for p in
                             client.fsck(deep=True).problems]  # fmt: skip
     shared = {c.id for c in client.list_commits(repo, SHARED)}
