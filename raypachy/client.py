@@ -27,8 +27,16 @@ from raypachy import errors
 from raypachy._client_pps import PipelinesMixin
 from raypachy.pfs import wire
 from raypachy.pfs.address import Address, parse_address
-from raypachy.pfs.fsck import FsckReport
-from raypachy.pfs.model import Branch, Commit, CommitRef, FileChange, FileInfo, GCReport, Repo
+from raypachy.pfs.model import (
+    Branch,
+    Commit,
+    CommitRef,
+    FileChange,
+    FileInfo,
+    FsckReport,
+    GCReport,
+    Repo,
+)
 from raypachy.pfs.names import normalize_path
 from raypachy.pfs.watch import follow_branch
 

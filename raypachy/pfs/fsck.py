@@ -9,37 +9,12 @@ dropped. Missing or corrupted data is reported, never "repaired" by deleting any
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from raypachy.errors import RaypachyError
 from raypachy.pfs.metadata import MetadataStore
+from raypachy.pfs.model import FsckReport, Problem
 from raypachy.pfs.records import CommitRecord
 from raypachy.storage.chunkstore import ChunkStore
 from raypachy.storage.manifest import ManifestStore
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One broken invariant: what kind, which object, what is wrong, whether it was fixed."""
-
-    kind: str
-    subject: str
-    message: str
-    fixed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class FsckReport:
-    """What `fsck` looked at and what it found."""
-
-    commits: int
-    manifests: int
-    chunks: int
-    problems: tuple[Problem, ...] = field(default_factory=tuple)
-
-    @property
-    def ok(self) -> bool:
-        return all(p.fixed for p in self.problems)
 
 
 def check(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -98,3 +98,27 @@ class GCReport:
     chunks_deleted: int
     temp_files_deleted: int
     chunks_kept: int
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One broken invariant: what kind, which object, what is wrong, whether it was fixed."""
+
+    kind: str
+    subject: str
+    message: str
+    fixed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FsckReport:
+    """What `fsck` looked at and what it found."""
+
+    commits: int
+    manifests: int
+    chunks: int
+    problems: tuple[Problem, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return all(p.fixed for p in self.problems)

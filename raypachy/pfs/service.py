@@ -32,11 +32,19 @@ from raypachy.errors import (
 from raypachy.pfs import files, fsck, localfs
 from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.commits import Commits
-from raypachy.pfs.fsck import FsckReport
 from raypachy.pfs.gc import collect_garbage
 from raypachy.pfs.leases import Leases
 from raypachy.pfs.metadata import MetadataStore, Tx
-from raypachy.pfs.model import Branch, Commit, CommitRef, FileChange, FileInfo, GCReport, Repo
+from raypachy.pfs.model import (
+    Branch,
+    Commit,
+    CommitRef,
+    FileChange,
+    FileInfo,
+    FsckReport,
+    GCReport,
+    Repo,
+)
 from raypachy.pfs.modification import Modification
 from raypachy.pfs.names import check_branch_name, check_repo_name, is_commit_id, normalize_path
 from raypachy.pfs.records import CommitRecord

@@ -11,8 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from raypachy.pfs.fsck import FsckReport, Problem
-from raypachy.pfs.model import Branch, Commit, CommitRef, FileChange, FileInfo, GCReport, Repo
+from raypachy.pfs.model import (
+    Branch,
+    Commit,
+    CommitRef,
+    FileChange,
+    FileInfo,
+    FsckReport,
+    GCReport,
+    Problem,
+    Repo,
+)
 
 
 def _dt(text: str | None) -> datetime | None:

@@ -29,9 +29,8 @@ from raypachy.errors import (
     RepoNotFound,
     WaitTimeout,
 )
-from raypachy.pfs.fsck import Problem
 from raypachy.pfs.metadata import Tx
-from raypachy.pfs.model import Commit, CommitRef, utc
+from raypachy.pfs.model import Commit, CommitRef, Problem, utc
 from raypachy.pfs.records import CommitRecord
 from raypachy.pfs.service import PFS
 from raypachy.pps.datums import iter_leaves

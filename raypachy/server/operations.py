@@ -13,8 +13,16 @@ from typing import Any
 
 from raypachy.errors import CommitNotFound, InvalidArgumentError, WaitTimeout
 from raypachy.pfs.address import parse_address
-from raypachy.pfs.fsck import FsckReport
-from raypachy.pfs.model import Branch, Commit, CommitRef, FileChange, FileInfo, GCReport, Repo
+from raypachy.pfs.model import (
+    Branch,
+    Commit,
+    CommitRef,
+    FileChange,
+    FileInfo,
+    FsckReport,
+    GCReport,
+    Repo,
+)
 from raypachy.pfs.names import normalize_path
 from raypachy.pfs.service import PFS
 from raypachy.pfs.wire import file_data_to_json

@@ -65,7 +65,14 @@ def test_names_and_metrics(local_cluster: LocalCluster) -> None:
 
     from ray.util.state import list_actors, list_tasks
 
-    actors = {a.name for a in list_actors(address=state.dashboard_url, limit=1000)}
+    actors = {
+        a.name
+        for a in list_actors(address=state.dashboard_url, limit=10000, filters=[
+            ("state", "=", "ALIVE")])
+    }  # fmt: skip
     assert {"raypachy:metadata", "raypachy:api", f"raypachy:controller:{name}"} <= actors
-    tasks = [t.name for t in list_tasks(address=state.dashboard_url, limit=10000)]
+    # The session's cluster has run many tasks by now: ask only for this job's.
+    first = f"raypachy:{name}:{job_id[:8]}:0"
+    found = list_tasks(address=state.dashboard_url, filters=[("name", "=", first)])
+    tasks = [t.name for t in found]
     assert any(re.fullmatch(rf"raypachy:{name}:{job_id[:8]}:\d+", t) for t in tasks), tasks[-20:]
