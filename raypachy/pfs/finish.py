@@ -22,6 +22,13 @@ class FinishedTree:
     file_count: int
 
 
+def directory_in_the_way(path: str) -> InvalidPathError:
+    """The error for a file put where the commit has a directory."""
+    return InvalidPathError(
+        f"cannot put file {path}: it is a directory in this commit; delete it first"
+    )
+
+
 def fold_staged(store: ManifestStore, staged: tuple[ManifestInfo, ...]) -> ManifestInfo | None:
     """One layer equivalent to the staged layers, or None when nothing was staged."""
     staged = tuple(m for m in staged if m.rows > 0)
@@ -78,9 +85,7 @@ def check_collisions(tree: Tree, layer: list[Entry]) -> None:
 
     for path in sorted(files):
         if not under_deleted_dir(path + "/") and tree.has_dir(path):
-            raise InvalidPathError(
-                f"cannot put file {path}: it is a directory in this commit; delete it first"
-            )
+            raise directory_in_the_way(path)
     for directory in sorted(dirs):
         gone = directory in deleted_files or under_deleted_dir(directory)
         if not gone and tree.lookup(directory) is not None:

@@ -52,8 +52,8 @@ class ActorHost:
         self.meta = meta
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Call the metadata actor, riding out its restart (every call a job makes is
-        idempotent: repeating one after a lost reply changes nothing)."""
+        """Call the metadata actor, riding out its restart. Repeating a call whose reply was
+        lost is harmless: job calls are idempotent, and a second lease expires unused."""
         deadline = time.monotonic() + META_RESTART_S
         while True:
             try:

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from raypachy import __version__
-from raypachy.errors import FileNotFound, InvalidPathError
+from raypachy.errors import FileNotFound
 from raypachy.pfs.model import to_json
 from raypachy.pfs.wire import file_data_from_json
 from raypachy.secrets import token_matches
@@ -210,14 +210,13 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
     @app.post("/v1/files/upload", tags=["files"])
     async def upload_file(request: Request, target: str, path: str, append: bool = False) -> Any:
         """Put the request body at ``path``: for clients that cannot reach the storage."""
+        from raypachy.pfs.finish import directory_in_the_way
         from raypachy.pfs.names import normalize_path
 
         await service.call("check_writable", target)
         path = normalize_path(path, allow_root=False)  # refused before any byte is stored
         if not append and await service.call("path_kind", target, path) == "dir":
-            raise InvalidPathError(
-                f"cannot put file {path}: it is a directory in this commit; delete it first"
-            )
+            raise directory_in_the_way(path)
         with tempfile.TemporaryDirectory() as tmp:
             spool = Path(tmp) / "body"
             with open(spool, "wb") as f:
