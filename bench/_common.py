@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -68,3 +72,26 @@ def bench_dir() -> Path:
     base = Path(os.environ.get("RAYPACHY_BENCH_DIR", "/tmp/raypachy-bench"))
     base.mkdir(parents=True, exist_ok=True)
     return base
+
+
+RAYPACHY = str(Path(sys.executable).with_name("raypachy"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def local_cluster(home: Path) -> Iterator[tuple[dict[str, str], str]]:
+    """``raypachy up`` (2 CPUs) with its own home and a free API port; yields the CLI's
+    environment and the API URL, and runs ``raypachy down`` at the end."""
+    port = free_port()
+    env = {**os.environ, "RAYPACHY_HOME": str(home), "RAYPACHY_API_PORT": str(port)}
+    env.pop("RAYPACHY_ADDRESS", None)
+    subprocess.run([RAYPACHY, "up", "--num-cpus", "2"], env=env, check=True, capture_output=True)
+    try:
+        yield env, f"http://127.0.0.1:{port}"
+    finally:
+        subprocess.run([RAYPACHY, "down"], env=env, capture_output=True, check=False)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,15 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import bench_dir, make_mixed_file, report, timed
-
-RAYPACHY = str(Path(sys.executable).with_name("raypachy"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from bench._common import RAYPACHY, bench_dir, local_cluster, make_mixed_file, report, timed
 
 
 def _percentiles(
@@ -68,14 +59,7 @@ def main() -> None:
     work = bench_dir() / "cli"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    env = {
-        **os.environ,
-        "RAYPACHY_HOME": str(work / "home"),
-        "RAYPACHY_API_PORT": str(_free_port()),
-    }
-    env.pop("RAYPACHY_ADDRESS", None)
-    subprocess.run([RAYPACHY, "up", "--num-cpus", "2"], env=env, check=True, capture_output=True)
-    try:
+    with local_cluster(work / "home") as (env, _):
         subprocess.run([RAYPACHY, "create", "repo", "bench"], env=env, check=True)
         for i in range(20):
             subprocess.run(
@@ -108,8 +92,6 @@ def main() -> None:
             lib_runs.append(_library_put(work / f"library-home-{i}", data))
             data.unlink()
         cli_s, lib_s = statistics.median(cli_runs), statistics.median(lib_runs)
-    finally:
-        subprocess.run([RAYPACHY, "down"], env=env, capture_output=True)
     cli_mb_s, lib_mb_s = size / cli_s / 1e6, size / lib_s / 1e6
     result = {
         "list_repo_p50_ms": round(list_repo[0], 1),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,10 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import raypachy
-from bench._common import bench_dir, report
+from bench._common import bench_dir, local_cluster, report
 from raypachy.client import Client
-
-RAYPACHY = str(Path(sys.executable).with_name("raypachy"))
 
 
 def echo_datum(datum):  # type: ignore[no-untyped-def]
@@ -34,12 +31,6 @@ def echo_datum(datum):  # type: ignore[no-untyped-def]
     for path in datum.input().iterdir():
         data = path.read_bytes()
         (datum.out / path.name).write_bytes(data[::-1])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _bare_ray(env: dict[str, str], repo_target: str, batches: int, storage: str) -> float:
@@ -91,14 +82,8 @@ def main() -> None:
     work = bench_dir() / "datums"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    port = _free_port()
-    env = {**os.environ, "RAYPACHY_HOME": str(work / "home"), "RAYPACHY_API_PORT": str(port)}
-    env.pop("RAYPACHY_ADDRESS", None)
-    subprocess.run([RAYPACHY, "up", "--num-cpus", "2"], env=env, check=True, capture_output=True)
-    try:
-        result, rows = _measure(env, port, n, n_cmd, work)
-    finally:
-        subprocess.run([RAYPACHY, "down"], env=env, capture_output=True)
+    with local_cluster(work / "home") as (env, url):
+        result, rows = _measure(env, url, n, n_cmd, work)
     report("raypachy datums (local cluster, 2 CPUs)", rows, result)
 
 
@@ -108,8 +93,8 @@ def _wait_pipeline_job(c: Client, pipeline: str) -> raypachy.pps.model.JobInfo: 
     return c.wait_job(pipeline, job, timeout=1800)
 
 
-def _measure(env: dict[str, str], port: int, n: int, n_cmd: int, work: Path) -> tuple[dict, list]:  # type: ignore[type-arg]
-    c = Client(f"http://127.0.0.1:{port}")
+def _measure(env: dict[str, str], url: str, n: int, n_cmd: int, work: Path) -> tuple[dict, list]:  # type: ignore[type-arg]
+    c = Client(url)
     c.create_repo("inputs")
     local = Path(tempfile.mkdtemp(dir=work))
     for i in range(n):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -19,13 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import bench_dir, report
+from bench._common import bench_dir, local_cluster, report
 from tests.faults.bad_inputs import CASES, check_case, installation
 from tests.faults.fuzz import run_fuzz
 from tests.faults.load import run_load
 
 ROOT = Path(__file__).resolve().parents[1]
-RAYPACHY = str(Path(sys.executable).with_name("raypachy"))
 
 # Every test that breaks something on purpose: SIGKILLs, outages, full disks.
 FAULT_TESTS = [
@@ -75,23 +73,8 @@ def bad_inputs(work: Path) -> tuple[int, int, list[str]]:
 
 
 def load(work: Path, writers: int, commits: int):  # type: ignore[no-untyped-def]
-    env = {**os.environ, "RAYPACHY_HOME": str(work / "load-home")}
-    env.pop("RAYPACHY_ADDRESS", None)
-    port = _free_port()
-    env["RAYPACHY_API_PORT"] = str(port)
-    subprocess.run([RAYPACHY, "up", "--num-cpus", "2"], env=env, check=True, capture_output=True)
-    try:
-        return run_load(f"http://127.0.0.1:{port}", writers, commits)
-    finally:
-        subprocess.run([RAYPACHY, "down"], env=env, capture_output=True, check=False)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    with local_cluster(work / "load-home") as (_, url):
+        return run_load(url, writers, commits)
 
 
 def main() -> None:
