@@ -226,7 +226,7 @@ class Commits:
         commit with children is refused (squash it instead). Branches pointing at a
         deleted commit move back to its parent.
         """
-        verb = "squash" if squash else "delete"
+        verb, done = ("squash", "squashed") if squash else ("delete", "deleted")
         with self.meta.write() as tx:
             recs = tx.commits(repo=repo, commit_id=commit_id)
             if not recs:
@@ -238,7 +238,7 @@ class Commits:
                     names = ", ".join(str(s) for s in outside)
                     raise ConflictError(
                         f"cannot {verb} {rec.ref}: commits computed from it ({names}) "
-                        f"must be {verb}d with it"
+                        f"must be {done} with it"
                     )
                 children = tx.children(rec.repo, rec.id)
                 if squash and not children:

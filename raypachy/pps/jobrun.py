@@ -1,6 +1,6 @@
 """Running one job: plan the datums, skip what is done, run the rest in batches, merge.
 
-The same code runs a job in-process (tests, ``raypachy.pps.LocalRunner``) or on Ray (the
+The same code runs a job in-process (tests, with ``SerialExecutor``) or on Ray (the
 pipeline controller): it talks to the metadata through ``JobHost`` and runs batches through
 an ``Executor``. It never imports ray.
 """

@@ -155,3 +155,14 @@ def test_delete_open_commit_abandons_it(pfs: PFS) -> None:
     pfs.delete_commit(o.id)
     assert pfs.inspect_branch("r", "master").head == c1.id
     assert [f.path for f in pfs.list_files("r@master")] == ["/a"]
+
+
+def test_squash_refusal_names_the_verb_in_good_english(pfs: PFS) -> None:
+    pfs.create_repo("raw")
+    pfs.create_repo("clean")
+    src = pfs.put_file("raw@master", "/x", b"x")
+    out = pfs.start_commit("clean@master", commit_id=src.id, provenance=[src.ref], origin="auto")
+    pfs.finish_commit(f"clean@{out.id}")
+    pfs.put_file("raw@master", "/y", b"y")
+    with pytest.raises(ConflictError, match="must be squashed with it"):
+        pfs.squash_commit(f"raw@{src.id}")
