@@ -158,6 +158,16 @@ class Commits:
                     return done
         raise CommitConflictError(f"commit {repo}@{commit_id} kept changing while finishing")
 
+    def insert_empty(self, tx: Tx, repo: str, branch: str) -> CommitRecord:
+        """Inside a transaction: a finished commit without files (a new branch's head)."""
+        now = time.time()
+        rec = CommitRecord(
+            repo, new_commit_id(), branch, None, "auto", "the empty head of a new branch",
+            now, now, None, 0, 0, (), (),
+        )  # fmt: skip
+        tx.insert_commit(rec)
+        return rec
+
     # --- writing layers ----------------------------------------------------------------
 
     def stage(self, repo: str, commit_id: str, layer: ManifestInfo) -> CommitRecord:

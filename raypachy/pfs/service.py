@@ -131,8 +131,11 @@ class PFS:
     ) -> Branch:
         """Create or move ``repo@name`` to ``head`` (a branch, commit id, with ``^N``).
 
-        With ``expected_head`` (a commit id, or None for "no head") the move is a
-        compare-and-swap: ``CommitConflictError`` if the branch is elsewhere.
+        A new branch without ``head`` gets an empty finished commit as its head, as in
+        Pachyderm 2.x, so that it reads as empty rather than as missing; an existing branch
+        without ``head`` stays where it is. With ``expected_head`` (a commit id, or None for
+        "no head") the move is a compare-and-swap: ``CommitConflictError`` if the branch is
+        elsewhere.
         """
         check_branch_name(name)
         with self.meta.write() as tx:
@@ -146,7 +149,11 @@ class PFS:
             if current is None:
                 if expected_head is not _UNSET and expected_head is not None:
                     raise BranchNotFound(f"branch {repo}@{name} not found")
+                if target is None:
+                    target = self.commits.insert_empty(tx, repo, name).id
                 tx.insert_branch(repo, name, target, time.time())
+            elif head is None and expected_head is _UNSET:
+                return Branch(*current)
             else:
                 expected = current[2] if expected_head is _UNSET else expected_head
                 if not tx.move_branch(repo, name, target, expected):  # type: ignore[arg-type]
@@ -361,12 +368,22 @@ class PFS:
         return files.inspect(tree, normalize_path(path), ref)
 
     def list_files(self, target: str, path: str = "/") -> list[FileInfo]:
-        tree, ref = self._view(target)
+        tree, ref = self._listing(target)
         return files.list_dir(tree, normalize_path(path), ref)
 
     def glob_files(self, target: str, pattern: str) -> list[FileInfo]:
-        tree, ref = self._view(target)
+        tree, ref = self._listing(target)
         return files.glob(tree, pattern, ref)
+
+    def _listing(self, target: str | Address) -> tuple[Tree, CommitRef]:
+        """What a listing reads: a branch that exists without a commit yet reads as empty
+        (branches made before new ones got an empty head commit)."""
+        addr = _addr(target)
+        with self.meta.read() as tx:
+            rec = resolve_commit(tx, addr.repo, addr.ref, addr.ancestry)
+        if rec is None:
+            return Tree([]), CommitRef(addr.repo, addr.ref or DEFAULT_BRANCH)
+        return self.commits.tree(rec.layers + rec.staged), rec.ref
 
     def walk_files(self, target: str, path: str = "/") -> Iterator[tuple[str, FileData]]:
         tree, _ = self._view(target)

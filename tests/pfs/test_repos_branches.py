@@ -5,6 +5,7 @@ import pytest
 from raypachy.errors import (
     BranchNotFound,
     CommitConflictError,
+    FileNotFound,
     InvalidNameError,
     RepoExists,
     RepoNotFound,
@@ -59,7 +60,7 @@ def test_branches_create_move_delete(pfs: PFS) -> None:
     pfs.create_branch("r", "dev", head=c2.id)
     assert pfs.inspect_branch("r", "dev").head == c2.id
     empty = pfs.create_branch("r", "empty")
-    assert empty.head is None
+    assert empty.head == pfs.inspect_commit("r@empty").id  # an empty head commit
     assert [b.name for b in pfs.list_branches("r")] == ["dev", "empty", "master"]
     pfs.delete_branch("r", "dev")
     with pytest.raises(BranchNotFound):
@@ -85,3 +86,27 @@ def test_bad_branch_names(pfs: PFS) -> None:
         pfs.create_branch("r", "has space")
     with pytest.raises(InvalidNameError, match="commit id"):
         pfs.create_branch("r", "0123456789abcdef0123456789abcdef")
+
+
+def test_a_new_branch_gets_an_empty_head_and_lists_as_empty(pfs: PFS) -> None:
+    pfs.create_repo("r")
+    c1 = pfs.put_file("r@master", "/a", b"1")
+    dev = pfs.create_branch("r", "dev")
+    head = pfs.inspect_commit("r@dev")
+    assert dev.head == head.id and head.finished is not None and head.parent is None
+    assert pfs.list_files("r@dev") == [] and pfs.glob_files("r@dev", "/*") == []
+    # an existing branch named without a head stays where it is
+    assert pfs.create_branch("r", "master").head == c1.id
+    assert pfs.inspect_branch("r", "master").head == c1.id
+    # writes build on the empty head
+    c2 = pfs.put_file("r@dev", "/b", b"2")
+    assert c2.parent == dev.head and [f.path for f in pfs.list_files("r@dev")] == ["/b"]
+
+
+def test_a_branch_left_without_a_commit_lists_as_empty(pfs: PFS) -> None:
+    pfs.create_repo("r")
+    with pfs.meta.write() as tx:  # as branches were made before they got an empty head
+        tx.insert_branch("r", "old", None, 0.0)
+    assert pfs.list_files("r@old") == [] and pfs.glob_files("r@old", "/**") == []
+    with pytest.raises(FileNotFound, match="r@old"):
+        pfs.list_files("r@old", "/x")
