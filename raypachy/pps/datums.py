@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import blake3
@@ -24,6 +24,13 @@ from raypachy.storage.entries import FileData
 
 #: (repo, commit id) -> every file of that commit, sorted by path.
 FileLister = Callable[[str, str], Iterable[tuple[str, FileData]]]
+#: The commit each input reads, by ``input_key`` (or by name alone where names are unique).
+InputCommits = Mapping[str | tuple[str, str, str], str]
+
+
+def input_key(pfs: PfsInput) -> tuple[str, str, str]:
+    """Union inputs may share a name, so an input is (name, repo, branch)."""
+    return (pfs.input_name, pfs.repo, pfs.branch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,12 +141,12 @@ def cron_as_pfs(cron: CronInput, pipeline: str) -> PfsInput:
     return PfsInput(name=cron.name, repo=cron.repo or f"{pipeline}_{cron.name}", glob="/*")
 
 
-def _parts(node: Input, commits: dict[str, str], lister: FileLister, pipeline: str) -> list[Part]:
+def _parts(node: Input, commits: InputCommits, lister: FileLister, pipeline: str) -> list[Part]:
     kind = node.kind()
     if kind in ("pfs", "cron"):
         pfs = node.pfs if kind == "pfs" else cron_as_pfs(node.cron, pipeline)  # type: ignore[arg-type]
         assert pfs is not None
-        commit = commits.get(pfs.input_name)
+        commit = commits.get(input_key(pfs)) or commits.get(pfs.input_name)
         if not commit:
             return []
         return [(i,) for i in match_items(pfs, commit, lister(pfs.repo, commit))]
@@ -196,9 +203,9 @@ def datum_hash(id_: str, inputs: Part, salt: str) -> str:
 
 
 def plan(
-    root: Input, commits: dict[str, str], lister: FileLister, salt: str, pipeline: str = ""
+    root: Input, commits: InputCommits, lister: FileLister, salt: str, pipeline: str = ""
 ) -> list[Datum]:
-    """Every datum of an input tree, given the commit each input (by name) reads."""
+    """Every datum of an input tree, given the commit each input reads (see ``input_key``)."""
     out = []
     seen: set[str] = set()
     for part in _parts(root, commits, lister, pipeline):

@@ -11,7 +11,7 @@ from raypachy.errors import DatumNotFound, JobNotFound, PipelineNotFound
 from raypachy.pfs.address import parse_address
 from raypachy.pfs.model import CommitRef
 from raypachy.pfs.names import normalize_path
-from raypachy.pps.datums import iter_leaves, plan
+from raypachy.pps.datums import input_key, iter_leaves, plan
 from raypachy.pps.model import DatumInfo, DatumInput, JobInfo
 from raypachy.pps.service import PPS
 from raypachy.pps.spec import parse_spec
@@ -77,12 +77,12 @@ def restart_datum(pps: PPS, pipeline: str, job: str, datum: str) -> JobInfo:
 def preview_datums(pps: PPS, spec_data: dict[str, Any]) -> list[dict[str, Any]]:
     """The datums a spec would make on the current data, without running anything."""
     spec = parse_spec(spec_data)
-    commits: dict[str, str] = {}
+    commits: dict[str | tuple[str, str, str], str] = {}
     with pps.pfs.meta.read() as tx:
         for leaf in iter_leaves(spec.input, spec.name):
             head = pps._head(tx, leaf.repo, leaf.branch) if tx.repo(leaf.repo) else None
             if head is not None:
-                commits[leaf.input_name] = head.id
+                commits[input_key(leaf)] = head.id
 
     def lister(repo: str, commit_id: str) -> Any:
         return pps.pfs.walk_data(f"{repo}@{commit_id}", "/")

@@ -28,6 +28,13 @@ class _Spec(BaseModel):
     )
 
 
+def _project_name(value: Any) -> Any:
+    """Pachyderm 2.5+ writes a project as ``{"name": "default"}``; older specs as a string."""
+    if isinstance(value, dict) and set(value) <= {"name"}:
+        return value.get("name")
+    return value
+
+
 class PipelineName(_Spec):
     name: str
     project: str | None = None
@@ -36,6 +43,11 @@ class PipelineName(_Spec):
     @classmethod
     def _name(cls, v: str) -> str:
         return check_repo_name(v)
+
+    @field_validator("project", mode="before")
+    @classmethod
+    def _project(cls, v: Any) -> Any:
+        return _project_name(v)
 
 
 class Secret(_Spec):
@@ -93,6 +105,11 @@ class PfsInput(_Spec):
     def _repo(cls, v: str) -> str:
         return check_repo_name(v)
 
+    @field_validator("project", mode="before")
+    @classmethod
+    def _project(cls, v: Any) -> Any:
+        return _project_name(v)
+
     @field_validator("branch")
     @classmethod
     def _branch(cls, v: str) -> str:
@@ -116,6 +133,11 @@ class CronInput(_Spec):
     start: str | None = None
     overwrite: bool = False
     project: str | None = None
+
+    @field_validator("project", mode="before")
+    @classmethod
+    def _project(cls, v: Any) -> Any:
+        return _project_name(v)
 
 
 class Input(_Spec):
@@ -298,6 +320,35 @@ def _unsupported(spec: PipelineSpec) -> list[str]:
     return out
 
 
+def _leaf_name(leaf: PfsInput | CronInput) -> str:
+    return leaf.input_name if isinstance(leaf, PfsInput) else leaf.name
+
+
+def _check_names(pipeline: str, node: Input) -> set[str]:
+    """The input names under ``node``; two inputs of one datum must not share a name.
+
+    As in Pachyderm, the inputs of a union may share one (their files appear under one
+    ``/pfs/<name>``, one at a time), while cross, join and group put their inputs side by
+    side in a datum, so their names must differ.
+    """
+    kind = node.kind()
+    if kind in ("pfs", "cron"):
+        return {_leaf_name(node.leaves()[0])}
+    children: list[Input] = getattr(node, kind)
+    names = [_check_names(pipeline, child) for child in children]
+    if kind != "union":
+        seen: set[str] = set()
+        for group in names:
+            clash = sorted(group & seen)
+            if clash:
+                raise InvalidSpecError(
+                    f"pipeline {pipeline}: input name {clash[0]!r} is used twice in one {kind}: "
+                    "give each input a distinct pfs.name (only a union's inputs may share one)"
+                )
+            seen |= group
+    return set().union(*names)
+
+
 def check_supported(spec: PipelineSpec) -> PipelineSpec:
     """Refuse, in one line, the first Pachyderm feature raypachy does not run yet."""
     problems = _unsupported(spec)
@@ -317,16 +368,7 @@ def check_supported(spec: PipelineSpec) -> PipelineSpec:
         raise InvalidSpecError(
             f"pipeline {spec.name}: transform.cmd is empty: give a command to run"
         )
-    spec.input.kind()
-    names = [
-        leaf.input_name if isinstance(leaf, PfsInput) else leaf.name for leaf in spec.input.leaves()
-    ]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise InvalidSpecError(
-            f"pipeline {spec.name}: input name {dupes[0]!r} is used twice: give each input a "
-            f"distinct pfs.name"
-        )
+    _check_names(spec.name, spec.input)
     for leaf in spec.input.leaves():
         if isinstance(leaf, PfsInput) and leaf.repo == spec.name:
             raise InvalidSpecError(f"pipeline {spec.name} cannot read its own output repo")

@@ -10,7 +10,7 @@ import pytest
 
 import raypachy
 from raypachy.errors import InvalidSpecError
-from raypachy.pps.spec import read_specs
+from raypachy.pps.spec import parse_spec, read_specs
 
 SPECS = Path(__file__).parents[3] / "shared" / "pachyderm-specs"
 REFUSED = {
@@ -125,3 +125,33 @@ def test_decorator_and_spec_give_the_same_spec() -> None:
     assert decorated.transform.python is not None and decorated.transform.python.code == "ab" * 32
     again = read_specs(json.dumps(decorated.to_json()))[0]
     assert again == decorated
+
+
+def _spec_with(inp: dict, **extra: object) -> dict:  # type: ignore[type-arg]
+    return {"pipeline": {"name": "p"}, "transform": {"cmd": ["x"]}, "input": inp, **extra}
+
+
+def test_union_inputs_may_share_a_name_but_cross_join_group_may_not() -> None:
+    shared = [{"pfs": {"repo": "a", "name": "in"}}, {"pfs": {"repo": "b", "name": "in"}}]
+    assert parse_spec(_spec_with({"union": shared})).name == "p"
+    # a union of same-named inputs, crossed with an input of another name, is fine too
+    crossed = {"cross": [{"union": shared}, {"pfs": {"repo": "c"}}]}
+    assert parse_spec(_spec_with(crossed)).name == "p"
+    for kind in ("cross", "join", "group"):
+        with pytest.raises(InvalidSpecError, match=f"'in' is used twice in one {kind}"):
+            parse_spec(_spec_with({kind: shared}))
+    clash = {"cross": [{"union": shared}, {"pfs": {"repo": "d", "name": "in"}}]}
+    with pytest.raises(InvalidSpecError, match="used twice in one cross"):
+        parse_spec(_spec_with(clash))
+
+
+def test_the_project_object_form_of_pachyderm_2_5_is_accepted() -> None:
+    spec = _spec_with({"pfs": {"repo": "r", "project": "default"}})
+    spec["pipeline"] = {"name": "p", "project": {"name": "default"}}
+    assert parse_spec(spec).pipeline.project == "default"
+    spec["pipeline"] = {"name": "p", "project": {"name": "team"}}
+    with pytest.raises(InvalidSpecError, match=r"projects .* not supported yet"):
+        parse_spec(spec)
+    spec["pipeline"] = {"name": "p"}
+    spec["input"] = {"cron": {"name": "tick", "spec": "@every 1m", "project": {"name": "default"}}}
+    assert parse_spec(spec).input.cron is not None
