@@ -12,7 +12,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import astuple
 from typing import Any, Protocol
 
-from raypachy.pps.datums import Datum, plan
+from raypachy.pps.datums import (
+    Datum,
+    FileLister,
+    InputCommits,
+    input_key,
+    iter_leaves,
+    match_items,
+    plan,
+)
 from raypachy.pps.merge import merge
 from raypachy.pps.model import DatumState, JobState
 from raypachy.pps.spec import PipelineSpec, parse_spec
@@ -85,7 +93,7 @@ def run_job(
     pipeline, job_id = claim["pipeline"], claim["job"]
     spec = parse_spec(claim["spec"])
     host.update_job(pipeline, job_id, state=JobState.RUNNING)
-    commits = {i["name"]: i["id"] for i in claim["inputs"]}
+    commits: InputCommits = {(i["name"], i["repo"], i["branch"]): i["id"] for i in claim["inputs"]}
 
     def lister(repo: str, commit_id: str) -> Iterator[tuple[str, Any]]:
         layers = host.commit_layers(repo, commit_id)
@@ -130,12 +138,27 @@ def run_job(
     host.update_job(pipeline, job_id, state=JobState.FINISHING, counts=tuple(counts))
     outcome = merge(manifests, datums, skipped, previous, results)
     state, why = outcome.state, outcome.reason
+    if not datums and not why:
+        why = _why_no_datums(spec, pipeline, commits, lister)
     if reason:
         state, why = JobState.FAILURE, reason
     return host.finish_job(
         pipeline, job_id, state, why, outcome.layer, outcome.counts, outcome.datum_rows,
         outcome.removed, outcome.upserts,
     )  # fmt: skip
+
+
+def _why_no_datums(
+    spec: PipelineSpec, pipeline: str, commits: InputCommits, lister: FileLister
+) -> str:
+    """Say why a job has no datums, rather than ending as a silent 0/0 success."""
+    for leaf in iter_leaves(spec.input, pipeline):
+        commit = commits.get(input_key(leaf))
+        if commit is None:
+            return f"no datums: input {leaf.repo}@{leaf.branch} has no commit yet"
+        if not match_items(leaf, commit, lister(leaf.repo, commit)):
+            return f"no datums: the glob {leaf.glob} matched nothing in {leaf.repo}@{commit}"
+    return "no datums: the inputs matched files, but their combination gives no datum"
 
 
 def _checkpoint(host: JobHost, pipeline: str, job_id: str, result: BatchResult) -> None:

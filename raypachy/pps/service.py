@@ -20,6 +20,7 @@ from typing import Any
 import blake3
 
 from raypachy.errors import (
+    CommitNotFound,
     ConflictError,
     InvalidSpecError,
     JobNotFound,
@@ -33,7 +34,7 @@ from raypachy.pfs.metadata import Tx
 from raypachy.pfs.model import Commit, CommitRef, Problem, utc
 from raypachy.pfs.records import CommitRecord
 from raypachy.pfs.service import PFS
-from raypachy.pps.datums import iter_leaves
+from raypachy.pps.datums import input_key, iter_leaves
 from raypachy.pps.images import check_images
 from raypachy.pps.model import DatumCounts, JobInfo, JobState, PipelineInfo
 from raypachy.pps.spec import PfsInput, PipelineSpec, RayOptions, parse_spec
@@ -213,11 +214,20 @@ class PPS:
             if row is None:
                 raise PipelineNotFound(f"pipeline {name} not found")
             state = "running" if running else "stopped"
-            ptx.put_pipeline(PipelineRow(row.name, row.version, row.spec, state, row.salt,
-                                         row.created, row.updated))  # fmt: skip
-            if running and row.state != "running":
-                self._new_job(tx, ptx, row, secrets.token_hex(16))
+            new = replace(row, state=state)
+            ptx.put_pipeline(new)
+            if running and row.state != "running" and self._missed(tx, ptx, new):
+                self._new_job(tx, ptx, new, secrets.token_hex(16))
         return self.inspect_pipeline(name)
+
+    def _missed(self, tx: Tx, ptx: PpsTx, row: PipelineRow) -> bool:
+        """Whether input heads moved since the pipeline's last job (say, while it was stopped)."""
+        jobs = ptx.jobs(row.name)
+        heads = self._heads(tx, parse_spec(row.spec), row.name)
+        if not jobs:
+            return bool(heads)
+        seen = {(i["repo"], i["branch"], i["id"]) for i in jobs[0].inputs}
+        return any((h["repo"], h["branch"], h["id"]) not in seen for h in heads)
 
     # --- jobs ------------------------------------------------------------------------------
 
@@ -229,16 +239,22 @@ class PPS:
             rec = tx.commit(repo, rec.parent) if rec.parent else None
         return rec
 
+    def _heads(self, tx: Tx, spec: PipelineSpec, pipeline: str) -> list[dict[str, str]]:
+        """The commit each input reads now: the head of its branch (inputs without one are
+        left out); union inputs sharing a name and a branch are listed once."""
+        inputs: dict[tuple[str, str, str], dict[str, str]] = {}
+        for leaf in iter_leaves(spec.input, pipeline):
+            head = self._head(tx, leaf.repo, leaf.branch) if tx.repo(leaf.repo) else None
+            if head is not None:
+                item = {"name": leaf.input_name, "repo": leaf.repo, "branch": leaf.branch,
+                        "id": head.id}  # fmt: skip
+                inputs.setdefault(input_key(leaf), item)
+        return list(inputs.values())
+
     def _new_job(self, tx: Tx, ptx: PpsTx, row: PipelineRow, job_id: str) -> JobRow | None:
         if row.state != "running" or ptx.job(row.name, job_id) is not None:
             return None
-        spec = parse_spec(row.spec)
-        inputs = []
-        for leaf in iter_leaves(spec.input, row.name):
-            head = self._head(tx, leaf.repo, leaf.branch)
-            if head is not None:
-                inputs.append({"name": leaf.input_name, "repo": leaf.repo,
-                               "branch": leaf.branch, "id": head.id})  # fmt: skip
+        inputs = self._heads(tx, parse_spec(row.spec), row.name)
         if not inputs:
             return None
         job = JobRow(row.name, job_id, row.version, JobState.CREATED, "", inputs,
@@ -252,6 +268,17 @@ class PPS:
             return []
         with self._write() as (tx, ptx):
             return self._trigger(tx, ptx, commit.repo, commit.branch, commit.id)
+
+    def on_branch_moved(self, repo: str, branch: str) -> list[str]:
+        """A branch head moved (``create branch --head``, a rollback): one job per pipeline
+        reading it, on the new head, under a new global id, as Pachyderm propagates a move;
+        returns their pipelines."""
+        with self._write() as (tx, ptx):
+            row = tx.branch(repo, branch)
+            head = tx.commit(repo, row[2]) if row and row[2] else None
+            if head is None or head.is_open:
+                return []  # nothing to read yet; finishing the open head triggers the jobs
+            return self._trigger(tx, ptx, repo, branch, secrets.token_hex(16))
 
     def _trigger(self, tx: Tx, ptx: PpsTx, repo: str, branch: str, commit_id: str) -> list[str]:
         """Inside a transaction: one job per pipeline reading ``repo@branch``, with the id."""
@@ -354,6 +381,16 @@ class PPS:
                     return None
                 job = active[0]
                 spec = ptx.version_spec(pipeline, job.version) or row.spec
+                gone = sorted(
+                    {leaf.repo for leaf in iter_leaves(parse_spec(spec).input, pipeline)
+                     if tx.repo(leaf.repo) is None}
+                )  # fmt: skip
+                if gone and job.state == JobState.CREATED:
+                    reason = (f"input repo {gone[0]} was deleted: create it again, or update the "
+                              "pipeline to read another repo")  # fmt: skip
+                    ptx.update_job(pipeline, job.id, state=JobState.FAILURE, reason=reason,
+                                   finished=time.time())  # fmt: skip
+                    continue
                 if job.state == JobState.CREATED:
                     inputs = self._settle_inputs(tx, ptx, job, spec)
                     if inputs is None:
@@ -365,7 +402,13 @@ class PPS:
                     f"{i['repo']}@{i['id']}" for i in job.inputs
                     if (c := tx.commit(i["repo"], i["id"])) is not None and c.error
                 ]  # fmt: skip
-            output = self._open_output(job, spec)
+            try:
+                output = self._open_output(job, spec)
+            except (RepoNotFound, CommitNotFound) as e:
+                # A repo or commit it reads or writes was deleted (`delete repo --force`):
+                # the job ends with the reason, rather than being claimed again forever.
+                self.fail_job(pipeline, job.id, f"job could not start: {e.message}")
+                continue
             if failed:
                 reason = f"unrunnable: input commit {failed[0]} failed upstream"
                 with self._write() as (_, ptx):
@@ -393,7 +436,7 @@ class PPS:
         This is what makes a job that reads two branches of one DAG (say features and a model
         trained on them) see both commits of the change, never a stale one.
         """
-        inputs = []
+        inputs: dict[tuple[str, str, str], dict[str, str]] = {}
         for leaf in iter_leaves(parse_spec(spec).input, job.pipeline):
             upstream = ptx.job(leaf.repo, job.id) if ptx.pipeline(leaf.repo) else None
             if upstream is not None and not JobState(upstream.state).terminal:
@@ -402,9 +445,10 @@ class PPS:
             head = same_id if same_id is not None and not same_id.is_open else None
             head = head or self._head(tx, leaf.repo, leaf.branch)
             if head is not None:
-                inputs.append({"name": leaf.input_name, "repo": leaf.repo,
-                               "branch": leaf.branch, "id": head.id})  # fmt: skip
-        return inputs
+                item = {"name": leaf.input_name, "repo": leaf.repo, "branch": leaf.branch,
+                        "id": head.id}  # fmt: skip
+                inputs.setdefault(input_key(leaf), item)
+        return list(inputs.values())
 
     def _open_output(self, job: JobRow, spec: dict[str, Any]) -> str:
         branch = spec.get("output_branch", "master")

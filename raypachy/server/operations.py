@@ -96,7 +96,11 @@ class Operations:
         self.pfs.delete_repo(name)
 
     def create_branch(self, repo: str, name: str, head: str | None, **kw: Any) -> Branch:
-        return self.pfs.create_branch(repo, name, head, **kw)
+        before = next((b.head for b in self.pfs.list_branches(repo) if b.name == name), None)
+        branch = self.pfs.create_branch(repo, name, head, **kw)
+        if branch.head != before:  # a moved head is new data for the pipelines reading it
+            self.pps.on_branch_moved(repo, name)
+        return branch
 
     def inspect_branch(self, repo: str, name: str) -> Branch:
         return self.pfs.inspect_branch(repo, name)
