@@ -153,8 +153,13 @@ class Client(PipelinesMixin):
     def list_repos(self) -> list[Repo]:
         return [wire.repo(r) for r in self._get("/v1/repos")]
 
-    def delete_repo(self, name: str) -> None:
-        self._request("DELETE", f"/v1/repos/{name}")
+    def delete_repo(self, name: str, force: bool = False) -> list[str]:
+        """Delete a repo; one that pipelines read or write only with ``force``, which returns
+        what breaks (one line per pipeline)."""
+        params = {"force": "true"} if force else None
+        reply = self._request("DELETE", f"/v1/repos/{name}", params=params)
+        warnings: list[str] = reply.get("warnings", []) if isinstance(reply, dict) else []
+        return warnings
 
     def create_branch(
         self, repo: str, name: str, head: str | None = None, expected_head: Any = _UNSET

@@ -78,9 +78,15 @@ def inspect_repo(name: str, output: str | None) -> None:
 
 @click.command("repo")
 @click.argument("name")
-def delete_repo(name: str) -> None:
-    """Delete a repo with its branches and commits (gc reclaims the bytes)."""
-    client().delete_repo(name)
+@click.option("--force", is_flag=True, help="Delete it even if pipelines read or write it.")
+def delete_repo(name: str, force: bool) -> None:
+    """Delete a repo with its branches and commits (gc reclaims the bytes).
+
+    A repo that pipelines read or write is refused, naming them; --force deletes it anyway
+    and says what breaks.
+    """
+    for line in client().delete_repo(name, force=force):
+        say(f"warning: {line}")
 
 
 # --- commits -----------------------------------------------------------------------------

@@ -32,6 +32,9 @@ from raypachy.storage.tree import Tree
 
 MAX_ATTEMPTS = 100
 
+#: Runs in the transaction that removes a commit set, with its records (see ``remove_set``).
+Removal = Callable[[Tx, list[CommitRecord]], None]
+
 
 def new_commit_id() -> str:
     return uuid.uuid4().hex
@@ -228,13 +231,16 @@ class Commits:
 
     # --- delete and squash ---------------------------------------------------------------
 
-    def remove_set(self, commit_id: str, squash: bool, repo: str | None = None) -> list[str]:
+    def remove_set(
+        self, commit_id: str, squash: bool, repo: str | None = None, also: Removal | None = None
+    ) -> list[str]:
         """Delete (or squash into its children) every commit carrying ``commit_id``.
 
         Pachyderm's rules: commits computed from these ones must go with them; squashing
         needs children (they keep the squashed changes) that are finished; deleting a
         commit with children is refused (squash it instead). Branches pointing at a
-        deleted commit move back to its parent.
+        deleted commit move back to its parent. Commits of an owned repo (a pipeline's output)
+        go only with their whole set and an ``also`` that keeps the owner's records in step.
         """
         verb, done = ("squash", "squashed") if squash else ("delete", "deleted")
         with self.meta.write() as tx:
@@ -243,6 +249,12 @@ class Commits:
                 raise CommitNotFound(f"commit {commit_id} not found")
             removing = {r.ref for r in recs}
             for rec in recs:
+                writer = tx.repo_writer(rec.repo)
+                if writer is not None and (repo is not None or also is None):
+                    raise ConflictError(
+                        f"cannot {verb} {rec.ref}: it is an output commit of {writer}; "
+                        f"{verb} the whole commit set ({commit_id}) through the cluster"
+                    )
                 outside = [s for s in tx.subvenance(rec.repo, rec.id) if s not in removing]
                 if outside:
                     names = ", ".join(str(s) for s in outside)
@@ -272,4 +284,6 @@ class Commits:
                 for name in tx.branches_at(rec.repo, rec.id):
                     tx.move_branch(rec.repo, name, rec.parent, rec.id)
                 tx.delete_commit(rec.repo, rec.id)
+            if also is not None:
+                also(tx, recs)
         return [str(r.ref) for r in recs]

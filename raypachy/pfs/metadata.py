@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS provenance (
     PRIMARY KEY (repo, id, in_repo, in_id)
 );
 CREATE INDEX IF NOT EXISTS provenance_by_input ON provenance (in_repo, in_id);
+CREATE TABLE IF NOT EXISTS repo_writers (
+    repo TEXT PRIMARY KEY,
+    writer TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS leases (
     id TEXT PRIMARY KEY,
     host TEXT NOT NULL,
@@ -126,9 +130,19 @@ class Tx:
         self.c.execute("UPDATE repos SET description = ? WHERE name = ?", (description, name))
 
     def delete_repo(self, name: str) -> None:
-        for table in ("branches", "commits", "provenance"):
+        for table in ("branches", "commits", "provenance", "repo_writers"):
             self.c.execute(f"DELETE FROM {table} WHERE repo = ?", (name,))
         self.c.execute("DELETE FROM repos WHERE name = ?", (name,))
+
+    def repo_writer(self, name: str) -> str | None:
+        """Who alone writes this repo (say "pipeline p"), or None for a user repo."""
+        row = self.c.execute("SELECT writer FROM repo_writers WHERE repo = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_repo_writer(self, name: str, writer: str | None) -> None:
+        self.c.execute("DELETE FROM repo_writers WHERE repo = ?", (name,))
+        if writer is not None:
+            self.c.execute("INSERT INTO repo_writers (repo, writer) VALUES (?, ?)", (name, writer))
 
     # --- branches ------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from raypachy.errors import (
     BranchNotFound,
     CommitConflictError,
     CommitFinishedError,
+    ConflictError,
     FileNotFound,
     InvalidPathError,
     RepoExists,
@@ -31,7 +32,7 @@ from raypachy.errors import (
 )
 from raypachy.pfs import files, fsck, localfs
 from raypachy.pfs.address import Address, parse_address
-from raypachy.pfs.commits import Commits
+from raypachy.pfs.commits import Commits, Removal
 from raypachy.pfs.gc import collect_garbage
 from raypachy.pfs.leases import Leases
 from raypachy.pfs.metadata import MetadataStore, Tx
@@ -90,6 +91,16 @@ class PFS:
 
     # --- repos -------------------------------------------------------------------------
 
+    @staticmethod
+    def _only_its_writer(tx: Tx, repo: str, what: str) -> None:
+        """Refuse a user's change to a repo that one writer owns (a pipeline's output)."""
+        writer = tx.repo_writer(repo)
+        if writer is not None:
+            raise ConflictError(
+                f"cannot {what}: repo {repo} is the output of {writer} and only its jobs change "
+                "it; change the pipeline's inputs or spec instead"
+            )
+
     def create_repo(self, name: str, description: str = "", update: bool = False) -> Repo:
         check_repo_name(name)
         with self.meta.write() as tx:
@@ -112,10 +123,23 @@ class PFS:
         with self.meta.read() as tx:
             return [self._repo(tx, row) for row in tx.repos()]
 
-    def delete_repo(self, name: str) -> None:
+    def delete_repo(self, name: str, force: bool = False) -> None:
+        """Delete a repo; the output repo of a pipeline only with ``force``."""
         with self.meta.write() as tx:
             require_repo(tx, name)
+            writer = tx.repo_writer(name)
+            if writer is not None and not force:
+                raise ConflictError(
+                    f"repo {name} is the output of {writer}: delete that first, or delete the "
+                    "repo with --force (its jobs then fail)"
+                )
             tx.delete_repo(name)
+
+    def set_repo_writer(self, name: str, writer: str | None) -> None:
+        """Let only ``writer`` (say "pipeline p") change the repo, or anyone (None)."""
+        with self.meta.write() as tx:
+            require_repo(tx, name)
+            tx.set_repo_writer(name, writer)
 
     def _repo(self, tx: Tx, row: tuple[str, float, str]) -> Repo:
         name, created, description = row
@@ -197,6 +221,8 @@ class PFS:
         """Open a commit on ``repo@branch``; the branch head moves to it at once."""
         addr = _addr(target)
         branch = addr.ref or DEFAULT_BRANCH
+        with self.meta.read() as tx:
+            self._only_its_writer(tx, addr.repo, f"start a commit in {addr.repo}")
         rec = self.commits.start(
             addr.repo, branch, parent, description, commit_id, tuple(provenance), origin
         )
@@ -207,6 +233,8 @@ class PFS:
     ) -> Commit:
         """Finish the open commit ``repo@id`` (or a branch's open head)."""
         rec = self._record(target)
+        with self.meta.read() as tx:
+            self._only_its_writer(tx, rec.repo, f"finish {rec.ref}")
         return self.commits.finish(rec.repo, rec.id, error, description).public()
 
     def inspect_commit(self, target: str) -> Commit:
@@ -257,15 +285,20 @@ class PFS:
         """Yield each new finished commit on a branch, oldest first, as it appears."""
         return follow_branch(lambda: self.list_commits(repo, branch), timeout, from_start)
 
-    def delete_commit(self, target: str) -> list[str]:
-        """Delete a commit set (``id``) or one commit (``repo@id``); branches move back."""
-        repo, commit_id = self._set_target(target)
-        return self.commits.remove_set(commit_id, squash=False, repo=repo)
+    def delete_commit(self, target: str, also: Removal | None = None) -> list[str]:
+        """Delete a commit set (``id``) or one commit (``repo@id``); branches move back.
 
-    def squash_commit(self, target: str) -> list[str]:
-        """Remove a commit set, keeping its changes in its children."""
+        A set holding commits of an owned repo (a pipeline's output) is removed only with
+        ``also``, which the owner's layer gives to keep its own records in step, in the same
+        transaction.
+        """
         repo, commit_id = self._set_target(target)
-        return self.commits.remove_set(commit_id, squash=True, repo=repo)
+        return self.commits.remove_set(commit_id, squash=False, repo=repo, also=also)
+
+    def squash_commit(self, target: str, also: Removal | None = None) -> list[str]:
+        """Remove a commit set, keeping its changes in its children (``also``: as above)."""
+        repo, commit_id = self._set_target(target)
+        return self.commits.remove_set(commit_id, squash=True, repo=repo, also=also)
 
     def _set_target(self, target: str) -> tuple[str | None, str]:
         """A bare id names the whole commit set; ``repo@ref`` names one repo's commit."""
@@ -293,6 +326,7 @@ class PFS:
     def check_writable(self, addr: Address) -> None:
         with self.meta.read() as tx:
             require_repo(tx, addr.repo)
+            self._only_its_writer(tx, addr.repo, f"write to {addr.repo}")
             if addr.ref and is_commit_id(addr.ref):
                 rec = resolve_commit(tx, addr.repo, addr.ref)
                 if rec is not None and not rec.is_open:
@@ -329,6 +363,8 @@ class PFS:
         """Apply a written layer to ``repo@branch`` (its open head, or a new commit) or to an
         open commit ``repo@id``."""
         ref = addr.ref or DEFAULT_BRANCH
+        with self.meta.read() as tx:
+            self._only_its_writer(tx, addr.repo, f"write to {addr.repo}")
         if is_commit_id(ref):
             return self.commits.stage(addr.repo, ref, layer).public()
         return self.commits.commit_layer(addr.repo, ref, layer).public()

@@ -62,6 +62,18 @@ class PPS:
     def __init__(self, pfs: PFS) -> None:
         self.pfs = pfs
         init_schema(pfs.meta)
+        self._own_output_repos()
+
+    def _own_output_repos(self) -> None:
+        """Output repos made before repos had writers: only their pipeline writes them."""
+        with self._read() as (tx, ptx):
+            loose = [p.name for p in ptx.pipelines()
+                     if tx.repo(p.name) is not None and tx.repo_writer(p.name) is None]  # fmt: skip
+        if loose:
+            with self._write() as (tx, _):
+                for name in loose:
+                    if tx.repo(name) is not None:
+                        tx.set_repo_writer(name, f"pipeline {name}")
 
     @contextmanager
     def _write(self) -> Iterator[tuple[Tx, PpsTx]]:
@@ -116,6 +128,7 @@ class PPS:
                         "pick another pipeline name"
                     )
                 tx.insert_repo(name, now, f"output of pipeline {name}")
+                tx.set_repo_writer(name, f"pipeline {name}")
             for leaf in leaves:
                 if tx.repo(leaf.repo) is None:  # cron tick repos
                     tx.insert_repo(leaf.repo, now, f"ticks of pipeline {name}")
@@ -203,10 +216,48 @@ class PPS:
                 and (tx.repo(leaf.repo) or ("", 0, ""))[2].startswith("ticks of pipeline")
             ]  # fmt: skip
             ptx.delete_pipeline(name)
+            if keep_repo and tx.repo(name) is not None:
+                tx.set_repo_writer(name, None)  # a kept output repo is the user's now
             if not keep_repo:
                 for repo in [name, *ticks]:
                     if tx.repo(repo) is not None:
                         tx.delete_repo(repo)
+
+    def repo_users(self, repo: str) -> list[str]:
+        """What a repo is to the pipelines: each line names one and how it uses the repo."""
+        out = []
+        with self._read() as (_, ptx):
+            for row in ptx.pipelines():
+                leaves = list(iter_leaves(parse_spec(row.spec).input, row.name))
+                if row.name == repo:
+                    out.append(f"pipeline {row.name} writes it (its output repo)")
+                if any(leaf.repo == repo for leaf in leaves):
+                    out.append(f"pipeline {row.name} reads it")
+        return out
+
+    def removal_hook(self) -> Callable[[Tx, list[CommitRecord]], None]:
+        """For ``delete commit``/``squash commit`` of a set holding output commits: their jobs
+        go with them, and each pipeline's datum records become those of the job whose output
+        is the new head, so that skipping never trusts outputs that are gone."""
+
+        def hook(tx: Tx, removed: list[CommitRecord]) -> None:
+            ptx = PpsTx(tx.c)
+            for rec in removed:
+                row = ptx.pipeline(rec.repo)
+                if row is None:
+                    continue
+                job = ptx.job(rec.repo, rec.id)
+                if job is not None and not JobState(job.state).terminal:
+                    raise ConflictError(
+                        f"job {rec.repo}@{rec.id} is still {job.state}: stop it first "
+                        f"(raypachy stop job {rec.repo}@{rec.id})"
+                    )
+                ptx.delete_job(rec.repo, rec.id)
+                branch = parse_spec(row.spec).output_branch
+                head = tx.branch(rec.repo, branch)
+                ptx.reset_datum_states(rec.repo, head[2] if head and head[2] else None)
+
+        return hook
 
     def set_pipeline_state(self, name: str, running: bool) -> PipelineInfo:
         with self._write() as (tx, ptx):
@@ -581,6 +632,34 @@ class PPS:
                     self._close_output(job.pipeline, job.id, f"job ended: {job.state}")
                 message = f"job is {job.state} but its output commit is open"
                 problems.append(Problem("job", f"{job.pipeline}@{job.id}", message, fixed=fix))
+        return problems + self._diverged_datums(fix)
+
+    def _diverged_datums(self, fix: bool) -> list[Problem]:
+        """Datum records that say "done" while their outputs are missing from the output
+        branch: the next job would skip them and the outputs would never come back."""
+        problems = []
+        with self._read() as (tx, ptx):
+            heads = {}
+            for row in ptx.pipelines():
+                branch = tx.branch(row.name, parse_spec(row.spec).output_branch)
+                rec = tx.commit(row.name, branch[2]) if branch and branch[2] else None
+                heads[row.name] = (rec, ptx.datum_states(row.name))
+        for pipeline, (rec, states) in heads.items():
+            tree = self.pfs.commits.tree(rec.layers + rec.staged) if rec is not None else None
+            gone = {
+                datum: missing for datum, (_, outputs) in states.items()
+                if (missing := [p for p in outputs if tree is None or tree.lookup(p) is None])
+            }  # fmt: skip
+            if gone and fix:
+                with self._write() as (_, ptx):
+                    ptx.replace_datum_states(pipeline, "", sorted(gone), {})
+            for datum, missing in sorted(gone.items()):
+                where = f"{pipeline}@{rec.id}" if rec is not None else f"{pipeline} (no commit)"
+                message = (
+                    f"datum is recorded as done but its output {missing[0]} is not in {where}"
+                    + ("; it runs again in the next job" if fix else "; fsck --fix makes it rerun")
+                )
+                problems.append(Problem("datum", f"{pipeline}/{datum}", message, fixed=fix))
         return problems
 
     def code_keys(self) -> set[bytes]:

@@ -278,6 +278,22 @@ class PpsTx:
             [(pipeline, d, h, json.dumps(o), job) for d, (h, o) in upserts.items()],
         )
 
+    def reset_datum_states(self, pipeline: str, job: str | None) -> None:
+        """The datum records become those the job ``job`` left (none without a job): what its
+        output commit holds."""
+        self.c.execute("DELETE FROM datum_state WHERE pipeline = ?", (pipeline,))
+        if job is not None:
+            self.c.execute(
+                "INSERT INTO datum_state (pipeline, datum, hash, outputs, job) "
+                "SELECT pipeline, datum, hash, outputs, job FROM job_datums "
+                "WHERE pipeline = ? AND job = ? AND state IN ('success', 'skipped')",
+                (pipeline, job),
+            )
+
+    def delete_job(self, pipeline: str, job: str) -> None:
+        for table, col in (("jobs", "id"), ("job_datums", "job"), ("job_batches", "job")):
+            self.c.execute(f"DELETE FROM {table} WHERE pipeline = ? AND {col} = ?", (pipeline, job))
+
     def insert_job_datums(self, pipeline: str, job: str, rows: list[tuple[Any, ...]]) -> None:
         """rows: (datum, state, hash, inputs json, outputs json, attempts, error, duration)."""
         self.c.executemany(

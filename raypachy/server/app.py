@@ -91,9 +91,9 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
         return await call("inspect_repo", name)
 
     @app.delete("/v1/repos/{name}", tags=["repos"])
-    async def delete_repo(name: str) -> Any:
-        await call("delete_repo", name)
-        return {"deleted": name}
+    async def delete_repo(name: str, force: bool = False) -> Any:
+        warnings = await call("delete_repo", name, force)
+        return {"deleted": name, "warnings": warnings}
 
     @app.get("/v1/repos/{repo}/branches", tags=["branches"])
     async def list_branches(repo: str) -> Any:

@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from raypachy.errors import CommitNotFound, InvalidArgumentError, WaitTimeout
+from raypachy.errors import CommitNotFound, ConflictError, InvalidArgumentError, WaitTimeout
 from raypachy.pfs.address import parse_address
 from raypachy.pfs.model import (
     Branch,
@@ -92,8 +92,16 @@ class Operations:
     def list_repos(self) -> list[Repo]:
         return self.pfs.list_repos()
 
-    def delete_repo(self, name: str) -> None:
-        self.pfs.delete_repo(name)
+    def delete_repo(self, name: str, force: bool = False) -> list[str]:
+        """Delete a repo no pipeline uses; with ``force`` anyway, returning what breaks."""
+        users = self.pps.repo_users(name)
+        if users and not force:
+            raise ConflictError(
+                f"cannot delete repo {name}: {'; '.join(users)}; delete the pipeline(s) first, or "
+                f"use `raypachy delete repo {name} --force`"
+            )
+        self.pfs.delete_repo(name, force=force)
+        return [f"{user}: its next jobs fail until the repo exists again" for user in users]
 
     def create_branch(self, repo: str, name: str, head: str | None, **kw: Any) -> Branch:
         before = next((b.head for b in self.pfs.list_branches(repo) if b.name == name), None)
@@ -132,10 +140,10 @@ class Operations:
         return self.pfs.wait_commit(target, timeout)
 
     def delete_commit(self, target: str) -> list[str]:
-        return self.pfs.delete_commit(target)
+        return self.pfs.delete_commit(target, also=self.pps.removal_hook())
 
     def squash_commit(self, target: str) -> list[str]:
-        return self.pfs.squash_commit(target)
+        return self.pfs.squash_commit(target, also=self.pps.removal_hook())
 
     # Files.
     def list_files(self, target: str, path: str) -> list[FileInfo]:
