@@ -54,15 +54,28 @@ class PipelinesMixin:
             f"function, not {type(pipeline).__name__}"
         )
 
+    def create_pipeline_with_warnings(
+        self, pipeline: Any, update: bool = False, reprocess: bool = False
+    ) -> tuple[PipelineInfo, str, list[str]]:
+        """Create or update; returns the pipeline, a note, and one warning per spec field
+        that the cluster runs differently from Pachyderm (or ignores)."""
+        body = {"spec": self._spec(pipeline), "update": update, "reprocess": reprocess}
+        reply = self._post("/v1/pipelines", body)
+        return wire.pipeline_info(reply["pipeline"]), reply["note"], reply.get("warnings", [])
+
     def create_pipeline_with_note(
         self, pipeline: Any, update: bool = False, reprocess: bool = False
     ) -> tuple[PipelineInfo, str]:
-        body = {"spec": self._spec(pipeline), "update": update, "reprocess": reprocess}
-        reply = self._post("/v1/pipelines", body)
-        return wire.pipeline_info(reply["pipeline"]), reply["note"]
+        info, note, warnings = self.create_pipeline_with_warnings(pipeline, update, reprocess)
+        for warning in warnings:
+            log.warning(warning)
+        return info, note
 
     def create_pipeline(self, pipeline: Any) -> PipelineInfo:
-        """Register a pipeline: a decorated function, a ``PipelineSpec`` or a spec dict."""
+        """Register a pipeline: a decorated function, a ``PipelineSpec`` or a spec dict.
+
+        Notes and warnings (fields run differently from Pachyderm) go to the ``raypachy``
+        logger."""
         info, note = self.create_pipeline_with_note(pipeline)
         if note:
             log.warning(note)

@@ -68,11 +68,13 @@ def _specs(spec_file: str | None, python: str | None) -> list[Any]:
 def _register(spec_file: str | None, python: str | None, update: bool, reprocess: bool) -> None:
     c = client()
     for spec in _specs(spec_file, python):
-        info, note = c.create_pipeline_with_note(spec, update=update, reprocess=reprocess)
+        info, note, warnings = c.create_pipeline_with_warnings(spec, update, reprocess)
         verb = "updated" if update else "created"
         say(f"{verb} pipeline {info.name} (version {info.version[:8]})")
         if note:
             say(note)
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
 
 
 @click.command("pipeline")

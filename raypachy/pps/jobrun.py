@@ -66,18 +66,48 @@ class Executor(Protocol):
 
 
 def batch_count(spec: PipelineSpec, datums: int, parallelism: int) -> int:
-    """How many batches: ``datum_set_spec`` if given, else ~4 per worker slot."""
+    """How many batches: ``datum_set_spec.number`` (datums per batch) if given, else
+    ``per_worker`` batches per worker slot, else ~4 per slot."""
     if datums == 0:
         return 0
     ds = spec.datum_set_spec
     if ds is not None and ds.number:
         return max(1, -(-datums // ds.number))
-    return max(1, min(datums, 4 * parallelism))
+    per_slot = ds.per_worker if ds is not None and ds.per_worker else 4
+    return max(1, min(datums, per_slot * parallelism))
 
 
 def split(datums: list[Datum], count: int) -> list[tuple[Datum, ...]]:
     size = -(-len(datums) // count) if count else 0
     return [tuple(datums[i : i + size]) for i in range(0, len(datums), size)] if size else []
+
+
+def batches_of(
+    spec: PipelineSpec, datums: list[Datum], parallelism: int
+) -> list[tuple[Datum, ...]]:
+    """The datum sets of a job; ``datum_set_spec.size_bytes`` closes a set before its input
+    bytes pass that size (a set holds at least one datum)."""
+    ds = spec.datum_set_spec
+    limit = ds.size_bytes if ds is not None else 0
+    if not limit:
+        return split(datums, batch_count(spec, len(datums), parallelism))
+    assert ds is not None
+    by_count = ds.number or ds.per_worker  # else the size alone cuts the sets
+    parts = (
+        split(datums, batch_count(spec, len(datums), parallelism)) if by_count else [tuple(datums)]
+    )
+    out: list[tuple[Datum, ...]] = []
+    for part in parts:
+        current: list[Datum] = []
+        size = 0
+        for datum in part:
+            if current and size + datum.size > limit:
+                out.append(tuple(current))
+                current, size = [], 0
+            current.append(datum)
+            size += datum.size
+        out.append(tuple(current))
+    return out
 
 
 def run_job(
@@ -114,7 +144,7 @@ def run_job(
     host.update_job(pipeline, job_id, counts=tuple(counts))
     batches = [
         BatchSpec(pipeline, job_id, claim["output_commit"], storage, claim["spec"], part)
-        for part in split(todo, batch_count(spec, len(todo), parallelism))
+        for part in batches_of(spec, todo, parallelism)
     ]
     timeout = spec.job_timeout_s()
     started = now()

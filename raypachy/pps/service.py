@@ -34,6 +34,7 @@ from raypachy.pfs.metadata import Tx
 from raypachy.pfs.model import Commit, CommitRef, Problem, utc
 from raypachy.pfs.records import CommitRecord
 from raypachy.pfs.service import PFS
+from raypachy.pps.codepaths import hash_code_paths
 from raypachy.pps.datums import input_key, iter_leaves
 from raypachy.pps.images import check_images
 from raypachy.pps.model import DatumCounts, JobInfo, JobState, PipelineInfo
@@ -99,6 +100,11 @@ class PPS:
         ``images`` is the cluster's image mode (see ``raypachy.pps.images``).
         """
         spec = parse_spec(spec_data)
+        if spec.transform.code_paths:  # the files a command runs are part of its version
+            code_hash = hash_code_paths(spec.transform.code_paths)
+            spec = spec.model_copy(
+                update={"transform": spec.transform.model_copy(update={"code_hash": code_hash})}
+            )
         ray_opts = spec.ray or RayOptions.model_validate({})
         image_note = check_images(spec.name, spec.transform.image, ray_opts.runtime_env,
                                   ray_opts.allow_mutable_image, images)  # fmt: skip

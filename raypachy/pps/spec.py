@@ -82,6 +82,9 @@ class Transform(_Spec):
     dockerfile: str | None = None
     memory_volume: bool | None = None
     python: PythonCode | None = None
+    # raypachy: files a command runs, hashed into the version (see raypachy.pps.codepaths).
+    code_paths: list[str] = []
+    code_hash: str = Field("", description="set by raypachy from code_paths")
 
 
 class PfsInput(_Spec):

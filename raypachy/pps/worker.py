@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raypachy.errors import ConflictError
 from raypachy.pps.code import unpickle_function
+from raypachy.pps.codepaths import check_code_paths
 from raypachy.pps.datums import Datum
 from raypachy.pps.model import DatumState
 from raypachy.pps.sandbox import run_command
@@ -347,6 +349,12 @@ def _empty(directory: str) -> None:
 
 def run_batch(batch: BatchSpec) -> BatchResult:
     """Run every datum of the batch; return their results and the layer of their outputs."""
+    try:
+        check_code_paths(batch.spec.get("transform", {}))  # the code the version recorded
+    except ConflictError as e:
+        failed = (DatumResult(d.id, d.hash, DatumState.FAILED, (), 0, e.message, 0.0)
+                  for d in batch.datums)  # fmt: skip
+        return BatchResult(None, tuple(failed))
     stores = _stores(batch.storage)
     scratch = os.environ.get("RAYPACHY_SCRATCH") or None
     root = Path(tempfile.mkdtemp(prefix="raypachy-batch-", dir=scratch))

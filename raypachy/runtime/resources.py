@@ -1,7 +1,8 @@
 """A pipeline's resources in Ray's words (DESIGN section 6).
 
 cpu -> ``num_cpus``, memory -> ``memory`` (bytes), gpu.number -> ``num_gpus``, gpu.type ->
-``accelerator_type``, ``scheduling_spec.node_selector`` -> ``label_selector``.
+``accelerator_type``, ``scheduling_spec.node_selector`` -> ``label_selector``. Limits are
+requests when no request is given (Ray schedules on requests and enforces no limit).
 """
 
 from __future__ import annotations
@@ -20,10 +21,16 @@ def task_options(spec: PipelineSpec, images: str = "off") -> dict[str, Any]:
     req, lim = spec.resource_requests, spec.resource_limits
     ray_opts = spec.ray or RayOptions.model_validate({})
     options: dict[str, Any] = {"num_cpus": 1.0, "max_retries": ray_opts.max_retries}
+    # Ray caps nothing a task uses: a limit given without a request is used as the request,
+    # as Kubernetes does, and `create pipeline` warns that it is not enforced.
     cpus = req.cpus() if req is not None else None
+    if cpus is None and lim is not None:
+        cpus = lim.cpus()
     if cpus is not None:
         options["num_cpus"] = cpus
     memory = req.memory_bytes() if req is not None else None
+    if memory is None and lim is not None:
+        memory = lim.memory_bytes()
     if memory:
         options["memory"] = memory
     gpu = (req.gpu if req is not None and req.gpu and req.gpu.number else None) or (

@@ -27,8 +27,10 @@ from raypachy.pfs.names import normalize_path
 from raypachy.pfs.service import PFS
 from raypachy.pfs.wire import file_data_to_json
 from raypachy.pps import queries
+from raypachy.pps.ignored import spec_warnings
 from raypachy.pps.model import DatumInfo, JobInfo, JobState, PipelineInfo
 from raypachy.pps.service import PPS
+from raypachy.pps.spec import parse_spec
 from raypachy.storage.manifest import ManifestInfo
 
 #: The operations the API server may call by name (nothing else is reachable).
@@ -238,7 +240,10 @@ class Operations:
         self, spec: dict[str, Any], update: bool = False, reprocess: bool = False
     ) -> dict[str, Any]:
         info, note = self.pps.create_pipeline(spec, update, reprocess, self.images)
-        return {"pipeline": info, "note": note}
+        warnings = [
+            f"pipeline {info.name}: {w}" for w in spec_warnings(parse_spec(spec), self.images)
+        ]
+        return {"pipeline": info, "note": note, "warnings": warnings}
 
     def inspect_pipeline(self, name: str) -> PipelineInfo:
         return self.pps.inspect_pipeline(name)
