@@ -18,6 +18,7 @@ from pydantic.alias_generators import to_camel
 from raypachy.errors import InvalidSpecError
 from raypachy.pfs.glob import compile_glob
 from raypachy.pfs.names import check_branch_name, check_repo_name
+from raypachy.pps.cron import parse_schedule, parse_tick_name
 from raypachy.pps.units import parse_bytes, parse_cpu, parse_duration
 from raypachy.secrets import looks_secret
 
@@ -136,6 +137,21 @@ class CronInput(_Spec):
     start: str | None = None
     overwrite: bool = False
     project: str | None = None
+
+    @field_validator("spec")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        parse_schedule(v)
+        return v
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, v: str | None) -> str | None:
+        if v is not None and parse_tick_name(v) is None:
+            raise InvalidSpecError(
+                f"cron start {v!r} is not an RFC 3339 time (2024-01-31T00:00:00Z)"
+            )
+        return v
 
     @field_validator("project", mode="before")
     @classmethod

@@ -32,6 +32,7 @@ from raypachy.storage import ManifestStore, open_backend
 
 POLL_S = 0.05
 META_RESTART_S = 60.0  # how long a job waits for a restarting metadata actor
+CRON_RECHECK_S = 10.0  # a cron schedule changed by an update is seen within this
 
 
 def controller_name(pipeline: str) -> str:
@@ -164,6 +165,7 @@ class PipelineController:
         self.last_error = ""
         self.job = ""  # the job being run now, if any
         threading.Thread(target=self._loop, name="controller", daemon=True).start()
+        threading.Thread(target=self._cron_loop, name="cron", daemon=True).start()
 
     def pid(self) -> int:
         return os.getpid()
@@ -195,6 +197,20 @@ class PipelineController:
                 self._run(claim)
             finally:
                 self.job = ""
+
+    def _cron_loop(self) -> None:
+        """Write cron ticks when they are due. PPS decides from the database what is due and
+        says when the next tick is; the spec is read again at least every CRON_RECHECK_S, so
+        an updated schedule (or a cron input added by an update) is picked up."""
+        while not self.stop_event.is_set():
+            try:
+                due = self.host.call("tick_cron", self.pipeline)
+            except Exception as e:  # the metadata actor restarting: try again shortly
+                self.last_error = f"cron: {type(e).__name__}: {e}"
+                self.stop_event.wait(1.0)
+                continue
+            wait = CRON_RECHECK_S if due is None else due - time.time()
+            self.stop_event.wait(min(max(wait, 0.05), CRON_RECHECK_S))
 
     def _run(self, claim: dict[str, Any]) -> None:
         job = claim["job"]

@@ -26,7 +26,7 @@ from raypachy.pfs.model import (
 from raypachy.pfs.names import normalize_path
 from raypachy.pfs.service import PFS
 from raypachy.pfs.wire import file_data_to_json
-from raypachy.pps import queries
+from raypachy.pps import queries, ticks
 from raypachy.pps.ignored import spec_warnings
 from raypachy.pps.model import DatumInfo, JobInfo, JobState, PipelineInfo
 from raypachy.pps.service import PPS
@@ -49,7 +49,7 @@ NAMES = frozenset(
         "stop_pipeline", "start_pipeline", "list_jobs", "inspect_job", "wait_job", "stop_job",
         "list_datums", "inspect_datum", "restart_datum", "preview_datums", "logs", "lineage",
         # what pipeline controllers ask
-        "claim_job", "update_job", "job_is_live", "datum_states", "commit_layers",
+        "claim_job", "update_job", "job_is_live", "datum_states", "commit_layers", "tick_cron",
         "checkpoint_batch", "checkpoints",
         "finish_job", "fail_job",
     }
@@ -296,6 +296,9 @@ class Operations:
 
     def update_job(self, pipeline: str, job_id: str, **fields: Any) -> None:
         self.pps.update_job(pipeline, job_id, **fields)
+
+    def tick_cron(self, pipeline: str) -> float | None:
+        return ticks.tick_cron(self.pps, pipeline)
 
     def job_is_live(self, pipeline: str, job_id: str) -> bool:
         return self.pps.job_is_live(pipeline, job_id)
