@@ -11,7 +11,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -321,8 +321,10 @@ class Tx:
 class MetadataStore:
     """SQLite metadata; safe to share between threads and processes."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, before_write: Callable[[], None] | None = None) -> None:
+        """``before_write`` runs before each write transaction and may refuse it."""
         self.path = path
+        self.before_write = before_write
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._local = threading.local()
         self._conn().executescript(_SCHEMA)
@@ -340,6 +342,8 @@ class MetadataStore:
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """One write transaction; it commits when the block ends without an error."""
+        if self.before_write is not None:
+            self.before_write()
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")

@@ -13,6 +13,7 @@ Writes go to the branch's open commit if it has one, else they make a new commit
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -30,7 +31,7 @@ from raypachy.errors import (
     RepoNotFound,
     WaitTimeout,
 )
-from raypachy.pfs import files, fsck, localfs
+from raypachy.pfs import files, fsck, localfs, served
 from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.commits import Commits, Removal
 from raypachy.pfs.gc import collect_garbage
@@ -81,13 +82,24 @@ class PFS:
         self.threads = threads
 
     @classmethod
-    def open(cls, home: str | None = None, storage: str | None = None) -> PFS:
+    def open(cls, home: str | None = None, storage: str | None = None, serve: bool = False) -> PFS:
         """Open (creating if needed) the installation at ``home``; storage defaults to
-        ``file://<home>/storage``."""
+        ``file://<home>/storage``.
+
+        While a cluster serves the home, this library reads it but refuses to write (the
+        cluster must see every commit to run the pipelines): use ``raypachy.connect()``.
+        ``serve`` is for the control plane itself: it claims the home for its lifetime.
+        """
         home = os.path.abspath(home or default_home())
         os.makedirs(home, exist_ok=True)
         storage = storage or os.environ.get("RAYPACHY_STORAGE") or f"file://{home}/storage"
-        return cls(MetadataStore(os.path.join(home, "metadata.db")), storage)
+        if serve:
+            served.hold(home)
+            meta = MetadataStore(os.path.join(home, "metadata.db"))
+        else:
+            guard = functools.partial(served.refuse_if_served, home)
+            meta = MetadataStore(os.path.join(home, "metadata.db"), before_write=guard)
+        return cls(meta, storage)
 
     # --- repos -------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ class MetadataActor:
 
         self.storage = storage
         self.images = images
-        self.ops = Operations(PFS.open(home, storage), images)
+        self.ops = Operations(PFS.open(home, storage, serve=True), images)
         self._controllers_lock = threading.Lock()
         self.reconcile_controllers()  # after a restart too: the database says what should run
 
