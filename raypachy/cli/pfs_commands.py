@@ -122,6 +122,11 @@ def list_commit(target: str | None, limit: int | None, output: str | None) -> No
         commits = c.commit_set(target)
     elif target:
         addr = parse_address(target)
+        if addr.path:
+            raise InvalidAddressError(
+                f"list commit lists a branch's commits and takes no path: drop ':{addr.path}' "
+                f"(`raypachy diff file {addr.repo}@ID:{addr.path}` shows what a commit changed)"
+            )
         commits = c.list_commits(addr.repo, addr.ref, limit=limit)
     else:
         commits = c.list_commits(limit=limit)

@@ -13,7 +13,8 @@ import click
 
 from raypachy.cli.context import client, output_option
 from raypachy.cli.render import ago, emit, print_json, print_table, say
-from raypachy.errors import InvalidAddressError
+from raypachy.errors import InvalidAddressError, JobNotFound
+from raypachy.pfs.names import is_commit_id
 from raypachy.pps.model import DatumInfo, JobInfo, JobState, PipelineInfo
 
 JOB_COLUMNS = ["PIPELINE", "ID", "STARTED", "DURATION", "PROGRESS", "STATE", "REASON"]
@@ -232,9 +233,22 @@ def list_datum(target: str | None, spec_file: str | None, output: str | None) ->
         say(f"{len(previews)} datum(s)")
         return
     if not target:
-        raise click.UsageError("give PIPELINE@JOB, or -f SPEC to preview datums")
-    pipeline, _, job = target.partition("@")
-    emit(output, c.list_datums(pipeline, job or None), DATUM_COLUMNS, _datum_cells)
+        raise click.UsageError("give PIPELINE@JOB, JOB or -f SPEC to preview datums")
+    datums = [d for p, j in _jobs_of(c, target) for d in c.list_datums(p, j)]
+    emit(output, datums, DATUM_COLUMNS, _datum_cells)
+
+
+def _jobs_of(c: Any, target: str) -> list[tuple[str, str | None]]:
+    """``PIPELINE@JOB``, ``PIPELINE`` (its latest job) or a job id alone (every pipeline's job
+    of that global id) -> (pipeline, job) pairs."""
+    pipeline, sep, job = target.partition("@")
+    if sep:
+        return [(pipeline, job or None)]
+    if is_commit_id(target):
+        jobs = c.list_jobs(job_id=target)
+        if jobs:
+            return [(j.pipeline, j.id) for j in jobs]
+    return [(target, None)]
 
 
 @click.command("datum")
@@ -248,35 +262,62 @@ def inspect_datum(target: str, datum: str, output: str | None) -> None:
 
 @click.command("datum")
 @click.argument("target", metavar="PIPELINE@JOB")
-@click.argument("datum")
+@click.argument("datum", metavar="DATUM-ID|/PATH[,/PATH...]")
 def restart_datum(target: str, datum: str) -> None:
-    """Run the job's inputs again: failed datums are processed, the rest skipped."""
-    job = client().restart_datum(*_split(target), datum)
-    say(f"started job {job.pipeline}@{job.id}")
+    """Restart a datum of a running job, within that job (as pachctl does).
+
+    The datum is named by its id or by its input paths. Its batch is stopped (its command
+    killed) and run again, so the datums batched with it run again too. On a job that has
+    ended, a new job runs its failed datums again and skips the rest (Pachyderm restarts
+    only datums of running jobs).
+    """
+    pipeline, job_id = _split(target)
+    job = client().restart_datum(pipeline, job_id, datum)
+    if job.id == job_id:
+        say(f"restarting datum {datum} within job {job.pipeline}@{job.id}")
+    else:
+        say(f"job {pipeline}@{job_id} has ended: started job {job.pipeline}@{job.id} to run "
+            "its failed datums again")  # fmt: skip
 
 
 @click.command("logs")
-@click.option("-p", "--pipeline", required=True)
-@click.option("--job", "job_id", help="A job id (default: the latest).")
+@click.option("-p", "--pipeline", help="The pipeline (needed unless --job is given).")
+@click.option("--job", "job_id", help="A job id (default: the pipeline's latest).")
 @click.option("--datum", help="One datum.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new logs until the job ends.")
-def logs(pipeline: str, job_id: str | None, datum: str | None, follow: bool) -> None:
-    """Print what datums wrote to stdout and stderr (tracebacks of failures included)."""
+def logs(pipeline: str | None, job_id: str | None, datum: str | None, follow: bool) -> None:
+    """Print what datums wrote to stdout and stderr (tracebacks of failures included).
+
+    --job alone shows the logs of every pipeline's job of that (global) id.
+    """
     c = client()
-    seen: set[tuple[str, str]] = set()
+    if pipeline is None and job_id is None:
+        raise click.UsageError("give -p PIPELINE, --job ID, or both")
+    if pipeline is None:
+        assert job_id is not None
+        targets = [(j.pipeline, j.id) for j in c.list_jobs(job_id=job_id)]
+        if not targets:
+            raise JobNotFound(f"job {job_id} not found")
+    else:
+        targets = [(pipeline, job_id)]
+    seen: set[tuple[str, str, str]] = set()
     while True:
-        for entry in c.logs(pipeline, job_id, datum):
-            key = (entry["job"], entry["datum"])
-            if key in seen:
-                continue
-            seen.add(key)
-            head = f"--- {pipeline}@{entry['job']} datum {entry['datum']} ({entry['state']})"
-            click.echo(head + (f": {entry['error']}" if entry["error"] else ""))
-            click.echo(entry["log"].rstrip("\n"))
+        for name, job in targets:
+            for entry in c.logs(name, job, datum):
+                key = (name, entry["job"], entry["datum"])
+                if key in seen:
+                    continue
+                seen.add(key)
+                head = f"--- {name}@{entry['job']} datum {entry['datum']} ({entry['state']})"
+                click.echo(head + (f": {entry['error']}" if entry["error"] else ""))
+                click.echo(entry["log"].rstrip("\n"))
         if not follow:
             return
-        job = c.inspect_job(pipeline, job_id) if job_id else (c.list_jobs(pipeline) or [None])[0]
-        if job is None or JobState(job.state).terminal:
+        jobs = [
+            c.inspect_job(name, job) if job else (c.list_jobs(name) or [None])[0]
+            for name, job in targets
+        ]
+        if all(j is None or JobState(j.state).terminal for j in jobs):
             return
         time.sleep(0.5)
 

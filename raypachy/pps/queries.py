@@ -7,12 +7,18 @@ import secrets
 import time
 from typing import Any
 
-from raypachy.errors import DatumNotFound, JobNotFound, PipelineNotFound
+from raypachy.errors import (
+    ConflictError,
+    DatumNotFound,
+    InvalidArgumentError,
+    JobNotFound,
+    PipelineNotFound,
+)
 from raypachy.pfs.address import parse_address
 from raypachy.pfs.model import CommitRef
-from raypachy.pfs.names import normalize_path
-from raypachy.pps.datums import input_key, iter_leaves, plan
-from raypachy.pps.model import DatumInfo, DatumInput, JobInfo
+from raypachy.pfs.names import is_commit_id, normalize_path
+from raypachy.pps.datums import Datum, input_key, iter_leaves, plan
+from raypachy.pps.model import DatumInfo, DatumInput, JobInfo, JobState
 from raypachy.pps.service import PPS
 from raypachy.pps.spec import parse_spec
 from raypachy.pps.store import JobRow
@@ -61,17 +67,44 @@ def inspect_datum(pps: PPS, pipeline: str, job: str, datum: str) -> DatumInfo:
 
 
 def restart_datum(pps: PPS, pipeline: str, job: str, datum: str) -> JobInfo:
-    """Run the job's inputs again: failed datums are processed, done ones skipped."""
-    inspect_datum(pps, pipeline, job, datum)
+    """Restart a datum of a running job within that job, as Pachyderm does: its batch is
+    stopped and started again (the datums batched with it run again too). ``datum`` is a
+    datum id or, as in pachctl, the datum's input paths separated by commas.
+
+    On a job that has ended (Pachyderm restarts only running datums), a new job runs the
+    job's inputs again: its failed datums are processed, the others skipped.
+    """
     row = _job_row(pps, pipeline, job)
+    if JobState(row.state).terminal:
+        inspect_datum(pps, pipeline, row.id, datum)
+        with pps._write() as (_, ptx):
+            prow = ptx.pipeline(pipeline)
+            assert prow is not None
+            new_id = secrets.token_hex(16)
+            rerun = JobRow(pipeline, new_id, prow.version, "created", "", row.inputs,
+                           row.output_repo, time.time(), None, None, (0,) * 5, 0)  # fmt: skip
+            ptx.insert_job(rerun)
+        return pps.inspect_job(pipeline, new_id)
+    if not (is_commit_id(datum) or datum.startswith("/")):
+        raise InvalidArgumentError(
+            f"{datum!r} names no datum: give a datum id or its input paths (/a.csv,/b.csv)"
+        )
     with pps._write() as (_, ptx):
-        prow = ptx.pipeline(pipeline)
-        assert prow is not None
-        new_id = secrets.token_hex(16)
-        rerun = JobRow(pipeline, new_id, prow.version, "created", "", row.inputs, row.output_repo,
-                       time.time(), None, None, (0, 0, 0, 0, 0), 0)  # fmt: skip
-        ptx.insert_job(rerun)
-    return pps.inspect_job(pipeline, new_id)
+        done = {r[0] for _, rows in ptx.checkpoints(pipeline, row.id) for r in rows}
+        if datum in done:
+            raise ConflictError(f"datum {datum} has already finished in job {pipeline}@{row.id}")
+        ptx.request_restart(pipeline, row.id, datum, time.time())
+    return pps.inspect_job(pipeline, row.id)
+
+
+def datum_matches(datum: Datum, target: str) -> bool:
+    """Whether ``target`` (a datum id, or input paths separated by commas) names ``datum``."""
+    if target == datum.id:
+        return True
+    wanted = [p.strip().rstrip("/") or "/" for p in target.split(",") if p.strip()]
+    paths = {i.path.rstrip("/") or "/" for i in datum.inputs}
+    paths |= {path for i in datum.inputs for path, _ in i.files}
+    return bool(wanted) and all(p in paths for p in wanted)
 
 
 def preview_datums(pps: PPS, spec_data: dict[str, Any]) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ with a message saying what to install; Python transforms never need this.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -68,3 +69,8 @@ def run_command(
         os.killpg(proc.pid, signal.SIGKILL)
         output, _ = proc.communicate()
         return CommandResult(-signal.SIGKILL, output, True)
+    except BaseException:  # interrupted (a restarted datum, a stopped job): the command goes too
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise

@@ -538,6 +538,14 @@ class PPS:
             row = ptx.job(pipeline, job_id)
         return row is not None and not JobState(row.state).terminal
 
+    def take_datum_restarts(self, pipeline: str, job_id: str) -> list[str]:
+        """Datums asked to restart in this running job (see ``queries.restart_datum``)."""
+        with self._read() as (_, ptx):  # polled often by a running job: reads first
+            if not ptx.has_restarts(pipeline, job_id):
+                return []
+        with self._write() as (_, ptx):
+            return ptx.take_restarts(pipeline, job_id)
+
     def datum_states(self, pipeline: str) -> dict[str, tuple[str, list[str]]]:
         with self._read() as (_, ptx):
             return ptx.datum_states(pipeline)

@@ -73,6 +73,13 @@ CREATE TABLE IF NOT EXISTS job_batches (
     results TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS job_batches_by_job ON job_batches (pipeline, job);
+CREATE TABLE IF NOT EXISTS datum_restarts (
+    pipeline TEXT NOT NULL,
+    job TEXT NOT NULL,
+    datum TEXT NOT NULL,
+    requested REAL NOT NULL,
+    PRIMARY KEY (pipeline, job, datum)
+);
 CREATE TABLE IF NOT EXISTS datum_state (
     pipeline TEXT NOT NULL,
     datum TEXT NOT NULL,
@@ -177,6 +184,7 @@ class PpsTx:
         for table, col in (
             ("pipelines", "name"), ("pipeline_versions", "name"), ("jobs", "pipeline"),
             ("job_datums", "pipeline"), ("datum_state", "pipeline"), ("job_batches", "pipeline"),
+            ("datum_restarts", "pipeline"),
         ):  # fmt: skip
             self.c.execute(f"DELETE FROM {table} WHERE {col} = ?", (name,))
 
@@ -256,6 +264,30 @@ class PpsTx:
     def checkpoint_manifests(self) -> set[str]:
         rows = self.c.execute("SELECT layer FROM job_batches WHERE layer IS NOT NULL")
         return {r[0] for r in rows}
+
+    # --- restart requests for datums of running jobs ------------------------------------
+
+    def request_restart(self, pipeline: str, job: str, datum: str, now: float) -> None:
+        self.c.execute(
+            "INSERT OR REPLACE INTO datum_restarts (pipeline, job, datum, requested) "
+            "VALUES (?,?,?,?)",
+            (pipeline, job, datum, now),
+        )
+
+    def has_restarts(self, pipeline: str, job: str) -> bool:
+        row = self.c.execute(
+            "SELECT 1 FROM datum_restarts WHERE pipeline = ? AND job = ? LIMIT 1", (pipeline, job)
+        ).fetchone()
+        return row is not None
+
+    def take_restarts(self, pipeline: str, job: str) -> list[str]:
+        """The datums asked to restart in this job (each request is handed out once)."""
+        rows = self.c.execute(
+            "SELECT datum FROM datum_restarts WHERE pipeline = ? AND job = ? ORDER BY requested",
+            (pipeline, job),
+        ).fetchall()
+        self.c.execute("DELETE FROM datum_restarts WHERE pipeline = ? AND job = ?", (pipeline, job))
+        return [r[0] for r in rows]
 
     # --- datums ----------------------------------------------------------------------------
 

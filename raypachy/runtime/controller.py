@@ -21,6 +21,7 @@ from ray.exceptions import ActorUnavailableError, RayActorError
 
 from raypachy.errors import RaypachyError
 from raypachy.pps.jobrun import run_job
+from raypachy.pps.queries import datum_matches
 from raypachy.pps.spec import PipelineSpec
 from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult
 from raypachy.runtime import metrics
@@ -32,6 +33,7 @@ from raypachy.storage import ManifestStore, open_backend
 
 POLL_S = 0.05
 META_RESTART_S = 60.0  # how long a job waits for a restarting metadata actor
+RESTART_GRACE_S = 10.0  # a restarted datum's old task is killed if it has not stopped by then
 CRON_RECHECK_S = 10.0  # a cron schedule changed by an update is seen within this
 
 
@@ -97,12 +99,16 @@ class RayExecutor:
         job: str,
         on_waiting: Callable[[str], None] | None = None,
         images: str = "off",
+        restarts: Callable[[], list[str]] | None = None,
     ) -> None:
         self.pipeline, self.job, self.images = pipeline, job, images
-        self.pending: dict[Any, BatchSpec] = {}
+        self.pending: dict[Any, tuple[int, BatchSpec]] = {}
         self.cancelled = False
         self.on_waiting = on_waiting
         self.waiting = ""
+        self.restarts = restarts  # datums asked to restart (`raypachy restart datum`)
+        self.polled = 0.0
+        self.stopping: list[tuple[Any, float]] = []  # restarted batches' old tasks
 
     def run(
         self, spec: PipelineSpec, batches: list[BatchSpec], parallelism: int
@@ -114,14 +120,17 @@ class RayExecutor:
                 index, batch = queue.pop(0)
                 name = f"raypachy:{self.pipeline}:{self.job[:8]}:{index}"
                 ref = run_batch_task.options(name=name, **options).remote(batch)
-                self.pending[ref] = batch
+                self.pending[ref] = (index, batch)
             ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=1.0)
             if not ready:
                 self._explain_wait(options)
             elif self.waiting:
                 self._report("")
+            self._restart(queue)
             for ref in ready:
-                batch = self.pending.pop(ref)
+                if ref not in self.pending:
+                    continue  # restarted meanwhile: its new task reports
+                _, batch = self.pending.pop(ref)
                 try:
                     result = ray.get(ref)
                     states: dict[str, int] = {}
@@ -136,6 +145,32 @@ class RayExecutor:
                         DatumResult(d.id, d.hash, "failed", (), 0, error, 0.0) for d in batch.datums
                     ))  # fmt: skip
 
+    def _restart(self, queue: list[tuple[int, BatchSpec]]) -> None:
+        """Restart the batches of datums asked to restart, within this job (Pachyderm's
+        `restart datum`): the old task is interrupted (its command killed), the batch runs
+        again first; a task that does not stop within RESTART_GRACE_S is killed."""
+        now = time.monotonic()
+        for ref, since in list(self.stopping):
+            done, _ = ray.wait([ref], timeout=0)
+            if done or now - since > RESTART_GRACE_S:
+                if not done:
+                    ray.cancel(ref, force=True)
+                self.stopping.remove((ref, since))
+        if self.restarts is None or now - self.polled < 1.0:
+            return
+        self.polled = now
+        try:
+            wanted = self.restarts()
+        except Exception:  # the metadata actor restarting: ask again on the next round
+            return
+        for target in wanted:
+            for ref, (index, batch) in list(self.pending.items()):
+                if any(datum_matches(d, target) for d in batch.datums):
+                    ray.cancel(ref)
+                    self.stopping.append((ref, now))
+                    del self.pending[ref]
+                    queue.insert(0, (index, batch))
+
     def _explain_wait(self, options: dict[str, Any]) -> None:
         """Nothing finished for a while: say so if no node can ever run these tasks."""
         _, reason = check(options)
@@ -148,9 +183,10 @@ class RayExecutor:
 
     def cancel(self) -> None:
         self.cancelled = True
-        for ref in list(self.pending):
+        for ref in [*self.pending, *(r for r, _ in self.stopping)]:
             ray.cancel(ref, force=True)
         self.pending.clear()
+        self.stopping.clear()
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=4, resources=HEAD_NODE)
@@ -229,6 +265,7 @@ class PipelineController:
                 self.pipeline, job,
                 lambda reason: self.host.update_job(self.pipeline, job, reason=reason),
                 self.images,
+                lambda: list(self.host.call("take_datum_restarts", self.pipeline, job)),
             )  # fmt: skip
             started = time.monotonic()
             job_info = run_job(

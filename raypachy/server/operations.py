@@ -50,6 +50,7 @@ NAMES = frozenset(
         "list_datums", "inspect_datum", "restart_datum", "preview_datums", "logs", "lineage",
         # what pipeline controllers ask
         "claim_job", "update_job", "job_is_live", "datum_states", "commit_layers", "tick_cron",
+        "take_datum_restarts",
         "checkpoint_batch", "checkpoints",
         "finish_job", "fail_job",
     }
@@ -296,6 +297,9 @@ class Operations:
 
     def update_job(self, pipeline: str, job_id: str, **fields: Any) -> None:
         self.pps.update_job(pipeline, job_id, **fields)
+
+    def take_datum_restarts(self, pipeline: str, job_id: str) -> list[str]:
+        return self.pps.take_datum_restarts(pipeline, job_id)
 
     def tick_cron(self, pipeline: str) -> float | None:
         return ticks.tick_cron(self.pps, pipeline)

@@ -3,6 +3,10 @@ union names, empty branches, jobs without datums."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 import raypachy
 from tests.pps.conftest import Local
 
@@ -88,3 +92,61 @@ def test_a_pipeline_on_a_new_empty_branch_says_why_it_has_no_datums(local: Local
     [job] = local.run()
     assert job.state == "success" and job.datums.total == 0
     assert "the glob /* matched nothing in nums@" in job.reason
+
+
+def test_restart_datum_of_a_running_job_asks_its_controller_once(local: Local) -> None:
+    from raypachy.errors import ConflictError, InvalidArgumentError
+    from raypachy.pps.datums import plan
+    from raypachy.pps.queries import datum_matches, restart_datum
+    from raypachy.pps.spec import Input
+
+    local.pfs.create_repo("nums")
+    job_id = local.put("nums", {"/a": b"1", "/b": b"2"})
+    local.create(double)
+    claim = local.pps.claim_job("double")  # the controller has the job: it is running
+    assert claim is not None and claim["job"] != job_id  # created with the pipeline
+    running = claim["job"]
+    assert restart_datum(local.pps, "double", running, "/a").id == running  # the same job
+    with pytest.raises(InvalidArgumentError, match="names no datum"):
+        restart_datum(local.pps, "double", running, "a")
+    assert local.pps.take_datum_restarts("double", running) == ["/a"]
+    assert local.pps.take_datum_restarts("double", running) == []  # handed out once
+    # which datum "/a" names, as the controller matches it
+    files = {"nums": [(p, d) for p, d in local.pfs.walk_files("nums@master")]}
+    inp = Input.model_validate({"pfs": {"repo": "nums", "glob": "/*"}})
+    a, b = plan(inp, {"nums": job_id}, lambda repo, _: files[repo], "")
+    assert datum_matches(a, "/a") and datum_matches(a, a.id) and not datum_matches(b, "/a")
+    assert not datum_matches(a, "/a,/b")
+    # a datum whose batch already finished in the job is not restarted
+    with local.pps._write() as (_, ptx):
+        ptx.add_checkpoint("double", running, None, [[a.id]])
+    with pytest.raises(ConflictError, match="already finished"):
+        restart_datum(local.pps, "double", running, a.id)
+
+
+def test_restart_datum_of_an_ended_job_runs_its_failed_datums_in_a_new_job(
+    local: Local, tmp_path: Path
+) -> None:
+    from raypachy.pps import queries
+
+    @raypachy.pipeline(input=raypachy.pfs("nums", glob="/*"), name="picky", datum_tries=1)
+    def picky(datum):  # type: ignore[no-untyped-def]
+        for f in datum.input().rglob("*"):
+            if f.is_file() and f.read_text() == "bad" and not flag.exists():
+                raise ValueError("bad input")
+            if f.is_file():
+                (datum.out / f.name).write_text("ok")
+
+    flag = tmp_path / "fixed"
+    local.pfs.create_repo("nums")
+    local.put("nums", {"/a": b"good", "/b": b"bad"})
+    local.create(picky)
+    [job] = local.run()
+    assert job.state == "failure"
+    failed = next(d for d in queries.list_datums(local.pps, "picky", job.id) if d.state == "failed")
+    flag.touch()  # the cause is fixed
+    again = queries.restart_datum(local.pps, "picky", job.id, failed.id)
+    assert again.id != job.id
+    [rerun] = local.run()
+    assert rerun.id == again.id and rerun.state == "success"
+    assert (rerun.datums.processed, rerun.datums.skipped) == (1, 1)
