@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from urllib.parse import quote
 from typing import Any
 
 from raypachy import errors
@@ -134,7 +135,7 @@ class PipelinesMixin:
         return wire.datum_info(self._get(f"/v1/jobs/{pipeline}/{job_id}/datums/{datum}"))
 
     def restart_datum(self, pipeline: str, job_id: str, datum: str) -> JobInfo:
-        url = f"/v1/jobs/{pipeline}/{job_id}/datums/{datum}/restart"
+        url = f"/v1/jobs/{pipeline}/{job_id}/datums/{quote(datum, safe='/,')}/restart"
         return wire.job_info(self._post(url, {}))
 
     def preview_datums(self, pipeline: Any) -> list[dict[str, Any]]:

@@ -76,7 +76,8 @@ def install(app: FastAPI, service: Service, call: Call, chunks: Callable[[], Any
     async def inspect_datum(pipeline: str, job: str, datum: str) -> Any:
         return await call("inspect_datum", pipeline, job, datum)
 
-    @app.post("/v1/jobs/{pipeline}/{job}/datums/{datum}/restart", tags=["datums"])
+    # {datum:path}: a datum may be named by its input paths, as pachctl does ("/a.csv,/b").
+    @app.post("/v1/jobs/{pipeline}/{job}/datums/{datum:path}/restart", tags=["datums"])
     async def restart_datum(pipeline: str, job: str, datum: str) -> Any:
         return await call("restart_datum", pipeline, job, datum)
 
