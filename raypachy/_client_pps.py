@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from raypachy import errors
 from raypachy.pfs import wire as pfs_wire
