@@ -362,7 +362,9 @@ def gc(output: str | None) -> None:
 
 
 @click.command("fsck")
-@click.option("--fix", is_flag=True, help="Repair what is safe: dangling heads and links, diverged datum records.")
+@click.option(
+    "--fix", is_flag=True, help="Repair what is safe: dangling heads and links, datum records."
+)
 @click.option("--deep", is_flag=True, help="Also re-hash every referenced chunk (reads all data).")
 @output_option
 def fsck(fix: bool, deep: bool, output: str | None) -> None:
