@@ -21,6 +21,8 @@ from raypachy.pps.units import parse_duration
 
 _DESCRIPTORS = ("@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually")
 MIN_EVERY_S = 1.0
+#: Tick times travel as RFC 3339 names (microseconds): slots this close count as reached.
+SLACK_S = 1e-3
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,7 @@ class Schedule:
     def latest_at_or_before(self, t: float, after: float) -> float:
         """The latest slot in ``(after, t]`` (callers know there is one)."""
         if self.every:
-            return after + self.every * ((t - after) // self.every)
+            return after + self.every * ((t + SLACK_S - after) // self.every)
         from croniter import croniter
 
         prev = float(croniter(self.expression, _utc(t)).get_prev(float))
@@ -81,7 +83,7 @@ def tick_due(schedule: str | Schedule, last: float, now: float) -> float | None:
     However many slots passed since ``last``, one tick is due: the latest of them.
     """
     sched = schedule if isinstance(schedule, Schedule) else parse_schedule(schedule)
-    if sched.next_after(last) > now:
+    if sched.next_after(last) > now + SLACK_S:
         return None
     return sched.latest_at_or_before(now, last)
 

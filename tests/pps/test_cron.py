@@ -67,9 +67,16 @@ def clock(datum):  # type: ignore[no-untyped-def]
             (datum.out / f.name).write_text("seen")
 
 
+def _created(local: Local, pipeline: str) -> float:
+    with local.pps._read() as (_, ptx):  # the exact float the ticks count from
+        row = ptx.pipeline(pipeline)
+    assert row is not None
+    return row.created
+
+
 def test_ticks_are_commits_to_the_tick_repo_and_so_jobs(local: Local) -> None:
     local.create(clock)
-    created = local.pps.inspect_pipeline("clock").created.timestamp()
+    created = _created(local, "clock")
     assert local.pps.list_jobs("clock") == []
     assert ticks.tick_cron(local.pps, "clock", now=created + 5) == created + 10  # not yet
     assert ticks.tick_cron(local.pps, "clock", now=created + 10) == created + 20
@@ -95,7 +102,7 @@ def test_ticks_are_commits_to_the_tick_repo_and_so_jobs(local: Local) -> None:
 
 def test_overwrite_keeps_only_the_latest_tick(local: Local) -> None:
     local.create(clock.options(input=raypachy.cron("tick", "@every 10s", overwrite=True)))
-    created = local.pps.inspect_pipeline("clock").created.timestamp()
+    created = _created(local, "clock")
     ticks.tick_cron(local.pps, "clock", now=created + 10)
     ticks.tick_cron(local.pps, "clock", now=created + 20)
     assert list(local.files("clock_tick")) == [f"/{tick_name(created + 20)}"]
