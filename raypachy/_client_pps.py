@@ -138,14 +138,16 @@ class PipelinesMixin:
         url = f"/v1/jobs/{pipeline}/{job_id}/datums/{quote(datum, safe='/,')}/restart"
         return wire.job_info(self._post(url, {}))
 
-    def preview_datums(self, pipeline: Any) -> list[dict[str, Any]]:
-        """The datums a spec would make on the current data, without running anything."""
+    def preview_datums(self, pipeline: Any, limit: int | None = None) -> list[dict[str, Any]]:
+        """The datums a spec would make on the current data, without running anything;
+        refused (with the count) if it makes more than ``limit`` (default 10,000)."""
         from raypachy.pps.decorator import Pipeline
 
         spec = (
             pipeline.spec_dict("0" * 64) if isinstance(pipeline, Pipeline) else self._spec(pipeline)
         )
-        result: list[dict[str, Any]] = self._post("/v1/datums/preview", {"spec": spec})
+        body = {"spec": spec} if limit is None else {"spec": spec, "limit": limit}
+        result: list[dict[str, Any]] = self._post("/v1/datums/preview", body)
         return result
 
     def logs(

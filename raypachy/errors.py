@@ -18,6 +18,9 @@ builtin so that ordinary ``except KeyError`` / ``except ValueError`` code works:
     ├── InvalidArgumentError (ValueError)        code "invalid_argument" HTTP 400
     │   ├── InvalidNameError, InvalidPathError, InvalidAddressError, InvalidGlobError
     │   └── InvalidSpecError
+    │       └── TooManyDatumsError (an input tree over RAYPACHY_MAX_DATUMS)
+    ├── TooManyRequestsError                     code "too_many_requests" HTTP 429
+    ├── PayloadTooLargeError                     code "payload_too_large" HTTP 413
     ├── StorageError                             code "storage_error"   HTTP 500
     │   ├── ChunkCorruptedError   (bytes on storage do not match their id)
     │   ├── ObjectMissingError    (a referenced chunk or manifest is gone)
@@ -154,6 +157,27 @@ class InvalidGlobError(InvalidArgumentError):
 
 class InvalidSpecError(InvalidArgumentError):
     pass
+
+
+class TooManyDatumsError(InvalidSpecError):
+    """An input tree would make more datums than allowed (counted before any is made)."""
+
+
+# --- limits ------------------------------------------------------------------------
+
+
+class TooManyRequestsError(RaypachyError):
+    """A client holds too many long requests (waits) at once."""
+
+    code = "too_many_requests"
+    http_status = 429
+
+
+class PayloadTooLargeError(RaypachyError):
+    """A request body is larger than the server accepts."""
+
+    code = "payload_too_large"
+    http_status = 413
 
 
 # --- storage -----------------------------------------------------------------------

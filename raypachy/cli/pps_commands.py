@@ -218,12 +218,18 @@ DATUM_COLUMNS = ["ID", "STATE", "INPUTS", "TIME", "ERROR"]
 @click.command("datum")
 @click.argument("target", required=False, metavar="PIPELINE@JOB")
 @click.option("-f", "--file", "spec_file", help="Preview the datums of this spec (runs nothing).")
+@click.option(
+    "-n", "--limit", type=click.IntRange(min=1),
+    help="At most this many datums (a preview over it is refused; default 10,000).",
+)  # fmt: skip
 @output_option
-def list_datum(target: str | None, spec_file: str | None, output: str | None) -> None:
+def list_datum(
+    target: str | None, spec_file: str | None, limit: int | None, output: str | None
+) -> None:
     """List a job's datums, or preview a spec's datums on the current data."""
     c = client()
     if spec_file:
-        previews = [d for spec in _specs(spec_file, None) for d in c.preview_datums(spec)]
+        previews = [d for spec in _specs(spec_file, None) for d in c.preview_datums(spec, limit)]
         if output == "json":
             print_json(previews)
             return

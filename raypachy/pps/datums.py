@@ -6,11 +6,13 @@ directories; each match is one item, and a matched directory brings its whole su
 concatenates, ``join`` groups items by the key captured with ``join_on`` and crosses them per
 key (inputs marked ``outer_join`` keep their unmatched items), ``group`` makes one datum per
 ``group_by`` key holding every matching item of every child. Sub-inputs are ordered by name.
+
+A plan is counted before any datum is made (``raypachy.pps.datumsets``) and refused over
+``RAYPACHY_MAX_DATUMS``; within it, datums come one at a time.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -18,7 +20,9 @@ from dataclasses import dataclass
 import blake3
 
 from raypachy.errors import InvalidSpecError
+from raypachy.limits import max_datums
 from raypachy.pfs.glob import clean_pattern, compile_glob, literal_prefix
+from raypachy.pps.datumsets import Cross, DatumSet, Group, Items, Join, Union, too_many
 from raypachy.pps.spec import CronInput, Input, PfsInput
 from raypachy.storage.entries import FileData
 
@@ -141,50 +145,23 @@ def cron_as_pfs(cron: CronInput, pipeline: str) -> PfsInput:
     return PfsInput(name=cron.name, repo=cron.repo or f"{pipeline}_{cron.name}", glob="/*")
 
 
-def _parts(node: Input, commits: InputCommits, lister: FileLister, pipeline: str) -> list[Part]:
+def _build(node: Input, commits: InputCommits, lister: FileLister, pipeline: str) -> DatumSet:
     kind = node.kind()
     if kind in ("pfs", "cron"):
         pfs = node.pfs if kind == "pfs" else cron_as_pfs(node.cron, pipeline)  # type: ignore[arg-type]
         assert pfs is not None
         commit = commits.get(input_key(pfs)) or commits.get(pfs.input_name)
-        if not commit:
-            return []
-        return [(i,) for i in match_items(pfs, commit, lister(pfs.repo, commit))]
-    children = [_parts(c, commits, lister, pipeline) for c in _children(node, kind)]
+        return Items(match_items(pfs, commit, lister(pfs.repo, commit)) if commit else [])
+    nodes = _children(node, kind)
+    children = [_build(c, commits, lister, pipeline) for c in nodes]
     if kind == "union":
-        return [p for child in children for p in child]
+        return Union(children)
     if kind == "cross":
-        return [tuple(itertools.chain(*combo)) for combo in itertools.product(*children)]
+        return Cross(children)
     if kind == "join":
-        return _join(_children(node, kind), children)
-    return _group(children)
-
-
-def _join(nodes: list[Input], children: list[list[Part]]) -> list[Part]:
-    outer = [any(isinstance(x, PfsInput) and x.outer_join for x in n.leaves()) for n in nodes]
-    by_key: list[dict[str, list[Part]]] = []
-    for parts in children:
-        keyed: dict[str, list[Part]] = {}
-        for part in parts:
-            keyed.setdefault(part[0].join_key, []).append(part)
-        by_key.append(keyed)
-    out: list[Part] = []
-    for key in sorted(set().union(*by_key)):
-        present = [i for i, keyed in enumerate(by_key) if key in keyed]
-        if len(present) < len(nodes) and not all(outer[i] for i in present):
-            continue
-        lists = [by_key[i][key] for i in present]
-        out.extend(tuple(itertools.chain(*combo)) for combo in itertools.product(*lists))
-    return out
-
-
-def _group(children: list[list[Part]]) -> list[Part]:
-    by_key: dict[str, list[DatumInput]] = {}
-    for parts in children:
-        for part in parts:
-            for item in part:
-                by_key.setdefault(item.group_key, []).append(item)
-    return [tuple(by_key[key]) for key in sorted(by_key)]
+        outer = [any(isinstance(x, PfsInput) and x.outer_join for x in n.leaves()) for n in nodes]
+        return Join(children, outer)
+    return Group(children, max_datums())
 
 
 def datum_id(inputs: Part) -> str:
@@ -203,18 +180,36 @@ def datum_hash(id_: str, inputs: Part, salt: str) -> str:
 
 
 def plan(
-    root: Input, commits: InputCommits, lister: FileLister, salt: str, pipeline: str = ""
-) -> list[Datum]:
-    """Every datum of an input tree, given the commit each input reads (see ``input_key``)."""
-    out = []
-    seen: set[str] = set()
-    for part in _parts(root, commits, lister, pipeline):
+    root: Input,
+    commits: InputCommits,
+    lister: FileLister,
+    salt: str,
+    pipeline: str = "",
+    limit: int | None = None,
+    limit_name: str = "RAYPACHY_MAX_DATUMS",
+) -> Iterator[Datum]:
+    """Every datum of an input tree, given the commit each input reads (see ``input_key``),
+    one at a time. Counted first: ``TooManyDatumsError`` (naming the count) if there would be more
+    than ``limit`` (default: ``RAYPACHY_MAX_DATUMS``), before any datum is made."""
+    if limit is None:
+        limit = max_datums()
+    tree = _build(root, commits, lister, pipeline)
+    count = tree.count()
+    if count > limit:
+        raise too_many(count, limit, limit_name)
+    return _datums(tree, salt)
+
+
+def _datums(tree: DatumSet, salt: str) -> Iterator[Datum]:
+    # The same combination can be reached twice only through a union (of equal inputs).
+    seen: set[str] | None = set() if tree.has_union else None
+    for part in tree:
         did = datum_id(part)
-        if did in seen:  # the same combination reached twice (e.g. union of equal inputs)
-            continue
-        seen.add(did)
-        out.append(Datum(did, datum_hash(did, part, salt), part))
-    return out
+        if seen is not None:
+            if did in seen:
+                continue
+            seen.add(did)
+        yield Datum(did, datum_hash(did, part, salt), part)
 
 
 def iter_leaves(root: Input, pipeline: str) -> Iterator[PfsInput]:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import astuple
 from typing import Any, Protocol
 
+from raypachy.errors import TooManyDatumsError
 from raypachy.pps.datums import (
     Datum,
     FileLister,
@@ -129,7 +130,13 @@ def run_job(
         layers = host.commit_layers(repo, commit_id)
         return Tree([manifests.open(m.id) for m in layers if m.rows]).scan()
 
-    datums = plan(spec.input, commits, lister, claim["salt"], pipeline)
+    try:
+        # Counted before any datum is made; within the limit the job holds them all.
+        datums = list(plan(spec.input, commits, lister, claim["salt"], pipeline))
+    except TooManyDatumsError as e:  # the job fails with that one line, nothing is run
+        return host.finish_job(
+            pipeline, job_id, JobState.FAILURE, e.message, None, (0, 0, 0, 0, 0), [], [], {}
+        )
     previous = host.datum_states(pipeline)
     every_job = spec.reprocess_spec == "every_job"
     skipped = {

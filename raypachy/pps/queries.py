@@ -14,6 +14,7 @@ from raypachy.errors import (
     JobNotFound,
     PipelineNotFound,
 )
+from raypachy.limits import PREVIEW_DATUMS, max_datums
 from raypachy.pfs.address import parse_address
 from raypachy.pfs.model import CommitRef
 from raypachy.pfs.names import is_commit_id, normalize_path
@@ -107,9 +108,21 @@ def datum_matches(datum: Datum, target: str) -> bool:
     return bool(wanted) and all(p in paths for p in wanted)
 
 
-def preview_datums(pps: PPS, spec_data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The datums a spec would make on the current data, without running anything."""
+def preview_datums(
+    pps: PPS, spec_data: dict[str, Any], limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The datums a spec would make on the current data, without running anything.
+
+    Counted first: more than ``limit`` (default ``PREVIEW_DATUMS``, at most
+    ``RAYPACHY_MAX_DATUMS``) is refused with the count before any datum is made.
+    """
     spec = parse_spec(spec_data)
+    ceiling = max_datums()
+    name = "the preview limit (--limit)"
+    if limit is None:
+        limit = min(PREVIEW_DATUMS, ceiling)
+    elif limit > ceiling:
+        limit, name = ceiling, "RAYPACHY_MAX_DATUMS"
     commits: dict[str | tuple[str, str, str], str] = {}
     with pps.pfs.meta.read() as tx:
         for leaf in iter_leaves(spec.input, spec.name):
@@ -120,14 +133,14 @@ def preview_datums(pps: PPS, spec_data: dict[str, Any]) -> list[dict[str, Any]]:
     def lister(repo: str, commit_id: str) -> Any:
         return pps.pfs.walk_data(f"{repo}@{commit_id}", "/")
 
-    out = []
-    for d in plan(spec.input, commits, lister, "", spec.name):
-        out.append({
+    return [
+        {
             "id": d.id,
             "inputs": [{"name": i.name, "repo": i.repo, "commit": i.commit, "path": i.path,
                         "files": [p for p, _ in i.files]} for i in d.inputs],
-        })  # fmt: skip
-    return out
+        }
+        for d in plan(spec.input, commits, lister, "", spec.name, limit, name)
+    ]  # fmt: skip
 
 
 def read_logs(

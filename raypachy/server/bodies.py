@@ -115,5 +115,12 @@ class Spec(Body):
     spec: dict[str, object]
 
 
+class Preview(Body):
+    spec: dict[str, object]
+    limit: int | None = Field(
+        None, ge=1, description="Refuse a spec that makes more datums (default 10,000)."
+    )
+
+
 class Timeout(Body):
     timeout: float | None = Field(None, ge=0, le=3600)

@@ -282,8 +282,10 @@ class Operations:
     def restart_datum(self, pipeline: str, job: str, datum: str) -> JobInfo:
         return queries.restart_datum(self.pps, pipeline, job, datum)
 
-    def preview_datums(self, spec: dict[str, Any]) -> list[dict[str, Any]]:
-        return queries.preview_datums(self.pps, spec)
+    def preview_datums(
+        self, spec: dict[str, Any], limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        return queries.preview_datums(self.pps, spec, limit)
 
     def logs(self, pipeline: str, job: str | None, datum: str | None) -> list[dict[str, Any]]:
         return queries.read_logs(self.pps, pipeline, job, datum)

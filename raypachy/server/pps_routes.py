@@ -82,8 +82,8 @@ def install(app: FastAPI, service: Service, call: Call, chunks: Callable[[], Any
         return await call("restart_datum", pipeline, job, datum)
 
     @app.post("/v1/datums/preview", tags=["datums"])
-    async def preview_datums(body: bodies.Spec) -> Any:
-        return await call("preview_datums", body.spec)
+    async def preview_datums(body: bodies.Preview) -> Any:
+        return await call("preview_datums", body.spec, body.limit)
 
     @app.get("/v1/logs", tags=["jobs"])
     async def logs(pipeline: str, job: str | None = None, datum: str | None = None) -> Any:

@@ -147,9 +147,9 @@ def test_group_makes_one_datum_per_key() -> None:
 
 def test_ids_are_stable_and_hashes_follow_content_and_salt() -> None:
     inp = Input.model_validate({"pfs": {"repo": "a", "glob": "/*"}})
-    one = plan(inp, {"a": "c1"}, _lister, "s")
-    two = plan(inp, {"a": "c2"}, _lister, "s")
-    salted = plan(inp, {"a": "c1"}, _lister, "other")
+    one = list(plan(inp, {"a": "c1"}, _lister, "s"))
+    two = list(plan(inp, {"a": "c2"}, _lister, "s"))
+    salted = list(plan(inp, {"a": "c1"}, _lister, "other"))
     assert [d.id for d in one] == [d.id for d in two] == [d.id for d in salted]
     assert [d.hash for d in one] == [d.hash for d in two]  # same files: same hash
     assert all(a.hash != b.hash for a, b in zip(one, salted, strict=True))
