@@ -21,6 +21,7 @@ class PipelinesMixin:
     """Needs ``_get``, ``_post``, ``_request``, ``direct_storage`` and ``chunks``."""
 
     _get: Any
+    _get_all: Any
     _post: Any
     _request: Any
 
@@ -106,8 +107,15 @@ class PipelinesMixin:
     def start_pipeline(self, name: str) -> PipelineInfo:
         return wire.pipeline_info(self._post(f"/v1/pipelines/{name}/start", {}))
 
-    def list_jobs(self, pipeline: str | None = None, job_id: str | None = None) -> list[JobInfo]:
-        return [wire.job_info(j) for j in self._get("/v1/jobs", pipeline=pipeline, id=job_id)]
+    def list_jobs(
+        self, pipeline: str | None = None, job_id: str | None = None, limit: int | None = None,
+        start_after: str | None = None,
+    ) -> list[JobInfo]:  # fmt: skip
+        """Newest first (at most ``limit``, after the job ``start_after``: ``pipeline@id``)."""
+        found = self._get_all(
+            "/v1/jobs", limit, pipeline=pipeline, id=job_id, start_after=start_after
+        )
+        return [wire.job_info(j) for j in found]
 
     def inspect_job(self, pipeline: str, job_id: str) -> JobInfo:
         return wire.job_info(self._get(f"/v1/jobs/{pipeline}/{job_id}"))
@@ -127,8 +135,13 @@ class PipelinesMixin:
     def stop_job(self, pipeline: str, job_id: str) -> JobInfo:
         return wire.job_info(self._post(f"/v1/jobs/{pipeline}/{job_id}/stop", {}))
 
-    def list_datums(self, pipeline: str, job_id: str | None = None) -> list[DatumInfo]:
-        found = self._get(f"/v1/jobs/{pipeline}/{job_id or 'latest'}/datums")
+    def list_datums(
+        self, pipeline: str, job_id: str | None = None, limit: int | None = None,
+        start_after: str | None = None,
+    ) -> list[DatumInfo]:  # fmt: skip
+        """A job's datums by id (at most ``limit``, after the datum ``start_after``)."""
+        url = f"/v1/jobs/{pipeline}/{job_id or 'latest'}/datums"
+        found = self._get_all(url, limit, start_after=start_after)
         return [wire.datum_info(d) for d in found]
 
     def inspect_datum(self, pipeline: str, job_id: str, datum: str) -> DatumInfo:

@@ -104,6 +104,9 @@ class Client(PipelinesMixin):
     # --- transport ------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, **kw: Any) -> Any:
+        return self._send(method, path, **kw).json()
+
+    def _send(self, method: str, path: str | httpx.URL, **kw: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kw)
         except httpx.TransportError as e:
@@ -115,13 +118,30 @@ class Client(PipelinesMixin):
             self.address = self._on_unreachable().rstrip("/")
             self._on_unreachable = None
             self._http.base_url = httpx.URL(self.address)
-            return self._request(method, path, **kw)
+            return self._send(method, path, **kw)
         if response.status_code >= 400:
             _raise_for(response)
-        return response.json()
+        return response
 
     def _get(self, url: str, **params: Any) -> Any:
         return self._request("GET", url, params={k: v for k, v in params.items() if v is not None})
+
+    def _get_all(self, url: str, limit: int | None = None, **params: Any) -> list[Any]:
+        """Every entry of a paged listing (at most ``limit``), following its next links."""
+        out: list[Any] = []
+        target: str | httpx.URL = url
+        query = {k: v for k, v in params.items() if v is not None}
+        if limit is not None:
+            query["limit"] = limit
+        while True:
+            response = self._send("GET", target, params=query)
+            out.extend(response.json())
+            link = response.links.get("next")
+            if link is None or (limit is not None and len(out) >= limit):
+                return out[:limit]
+            target, query = httpx.URL(link["url"]), {}
+            if limit is not None:
+                target = target.copy_set_param("limit", limit - len(out))
 
     def _post(self, url: str, body: dict[str, Any]) -> Any:
         return self._request("POST", url, json=body)
@@ -205,11 +225,17 @@ class Client(PipelinesMixin):
         return wire.commit(self._get("/v1/commit", target=target))
 
     def list_commits(
-        self, repo: str | None = None, branch: str | None = None, limit: int | None = None
+        self,
+        repo: str | None = None,
+        branch: str | None = None,
+        limit: int | None = None,
+        start_after: str | None = None,
     ) -> list[Commit]:
-        return [
-            wire.commit(c) for c in self._get("/v1/commits", repo=repo, branch=branch, limit=limit)
-        ]
+        """Newest first (at most ``limit``, after the commit ``start_after``: ``repo@id``)."""
+        found = self._get_all(
+            "/v1/commits", limit, repo=repo, branch=branch, start_after=start_after
+        )
+        return [wire.commit(c) for c in found]
 
     def commit_set(self, commit_id: str) -> list[Commit]:
         return [wire.commit(c) for c in self._get(f"/v1/commitsets/{commit_id}")]
@@ -244,13 +270,23 @@ class Client(PipelinesMixin):
 
     # --- files: reading ------------------------------------------------------------------------
 
-    def list_files(self, target: str, path: str = "/") -> list[FileInfo]:
-        return [wire.file_info(f) for f in self._get("/v1/files", target=target, path=path)]
+    def list_files(
+        self, target: str, path: str = "/", limit: int | None = None,
+        start_after: str | None = None,
+    ) -> list[FileInfo]:  # fmt: skip
+        """A directory's children in path order (at most ``limit``, after ``start_after``)."""
+        found = self._get_all("/v1/files", limit, target=target, path=path, start_after=start_after)
+        return [wire.file_info(f) for f in found]
 
-    def glob_files(self, target: str, pattern: str) -> list[FileInfo]:
-        return [
-            wire.file_info(f) for f in self._get("/v1/files/glob", target=target, pattern=pattern)
-        ]
+    def glob_files(
+        self, target: str, pattern: str, limit: int | None = None,
+        start_after: str | None = None,
+    ) -> list[FileInfo]:  # fmt: skip
+        """What a glob matches in path order (at most ``limit``, after ``start_after``)."""
+        found = self._get_all(
+            "/v1/files/glob", limit, target=target, pattern=pattern, start_after=start_after
+        )
+        return [wire.file_info(f) for f in found]
 
     def inspect_file(self, target: str, path: str = "/") -> FileInfo:
         return wire.file_info(self._get("/v1/files/inspect", target=target, path=path))
@@ -264,7 +300,7 @@ class Client(PipelinesMixin):
         """Every file at or under ``path`` with where its bytes are."""
         return [
             wire.file_data_from_json(d)
-            for d in self._get("/v1/files/refs", target=source, path=path)
+            for d in self._get_all("/v1/files/refs", target=source, path=path)
         ]
 
     def open_file(self, target: str, path: str) -> Iterator[bytes]:
@@ -276,7 +312,8 @@ class Client(PipelinesMixin):
         if self.path_kind(parse_address(target), normalize_path(path)) != "file":
             info = self.inspect_file(target, path)  # raises FileNotFound if nothing is there
             raise errors.FileNotFound(f"{info.path} is a directory in {target}: use -o LOCAL_DIR")
-        _, data = self.walk_data(target, path)[0]
+        [found] = self._get("/v1/files/refs", target=target, path=path, limit=1)
+        _, data = wire.file_data_from_json(found)
         return iter_bytes(self.chunks, data)
 
     def _download(self, target: str, path: str) -> Iterator[bytes]:

@@ -32,6 +32,20 @@ def client() -> Any:
     return Client(local_api_url(), on_unreachable=start_local)
 
 
+def page_options(what: str, cursor: str) -> Callable[[F], F]:
+    """``--limit`` and ``--start-after`` for a listing (the client fetches it page by page)."""
+
+    def add(fn: F) -> F:
+        fn = click.option(
+            "--start-after", metavar=cursor, help=f"Only the {what} listed after this one."
+        )(fn)
+        return click.option(
+            "-n", "--limit", type=click.IntRange(min=1), help=f"Show at most this many {what}."
+        )(fn)
+
+    return add
+
+
 def output_option(fn: F) -> F:
     def remember(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
         _state["json"] = value == "json"

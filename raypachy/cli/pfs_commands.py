@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from raypachy.cli.context import client, output_option, progress
+from raypachy.cli.context import client, output_option, page_options, progress
 from raypachy.cli.render import ago, emit, human_size, print_json, say
 from raypachy.errors import InvalidAddressError
 from raypachy.pfs.address import parse_address
@@ -113,13 +113,15 @@ def finish_commit(target: str, error: str | None, description: str | None) -> No
 
 @click.command("commit")
 @click.argument("target", required=False, metavar="[REPO[@BRANCH]|ID]")
-@click.option("-n", "--limit", type=int, help="Show at most this many commits.")
+@page_options("commits", "REPO@ID")
 @output_option
-def list_commit(target: str | None, limit: int | None, output: str | None) -> None:
+def list_commit(
+    target: str | None, limit: int | None, start_after: str | None, output: str | None
+) -> None:
     """List commits: a branch's history, a repo's commits, a commit set, or all."""
     c = client()
     if target and len(target) == 32 and "@" not in target:
-        commits = c.commit_set(target)
+        commits = c.commit_set(target)[:limit]
     elif target:
         addr = parse_address(target)
         if addr.path:
@@ -127,9 +129,9 @@ def list_commit(target: str | None, limit: int | None, output: str | None) -> No
                 f"list commit lists a branch's commits and takes no path: drop ':{addr.path}' "
                 f"(`raypachy diff file {addr.repo}@ID:{addr.path}` shows what a commit changed)"
             )
-        commits = c.list_commits(addr.repo, addr.ref, limit=limit)
+        commits = c.list_commits(addr.repo, addr.ref, limit=limit, start_after=start_after)
     else:
-        commits = c.list_commits(limit=limit)
+        commits = c.list_commits(limit=limit, start_after=start_after)
     emit(output, commits, COMMIT_COLUMNS, _commit_cells)
 
 
@@ -280,13 +282,14 @@ def get_file(target: str, dest: str | None) -> None:
 
 @click.command("file")
 @click.argument("target", metavar="REPO@REF[:/DIR]")
+@page_options("entries", "PATH")
 @output_option
-def list_file(target: str, output: str | None) -> None:
+def list_file(target: str, limit: int | None, start_after: str | None, output: str | None) -> None:
     """List a directory."""
     commit_target, _, path = target.partition(":")
     emit(
         output,
-        client().list_files(commit_target, path or "/"),
+        client().list_files(commit_target, path or "/", limit=limit, start_after=start_after),
         ["NAME", "TYPE", "SIZE"],
         _file_cells,
     )
@@ -294,11 +297,13 @@ def list_file(target: str, output: str | None) -> None:
 
 @click.command("file")
 @click.argument("target", metavar="REPO@REF:PATTERN")
+@page_options("matches", "PATH")
 @output_option
-def glob_file(target: str, output: str | None) -> None:
+def glob_file(target: str, limit: int | None, start_after: str | None, output: str | None) -> None:
     """List the files and directories a glob pattern matches (what datums a glob makes)."""
     commit_target, pattern = _split_file_arg(target)
-    emit(output, client().glob_files(commit_target, pattern), ["NAME", "TYPE", "SIZE"], _file_cells)
+    found = client().glob_files(commit_target, pattern, limit=limit, start_after=start_after)
+    emit(output, found, ["NAME", "TYPE", "SIZE"], _file_cells)
 
 
 @click.command("file")

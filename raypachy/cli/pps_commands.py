@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from raypachy.cli.context import client, output_option
+from raypachy.cli.context import client, output_option, page_options
 from raypachy.cli.render import ago, emit, print_json, print_table, say
 from raypachy.errors import InvalidAddressError, JobNotFound
 from raypachy.pfs.names import is_commit_id
@@ -151,12 +151,17 @@ def start_pipeline(name: str) -> None:
 @click.argument("job_id", required=False)
 @click.option("-p", "--pipeline", help="Only this pipeline's jobs.")
 @click.option("--watch", is_flag=True, help="Refresh until every listed job has ended.")
+@page_options("jobs", "PIPELINE@JOB")
 @output_option
-def list_job(job_id: str | None, pipeline: str | None, watch: bool, output: str | None) -> None:
+def list_job(
+    job_id: str | None, pipeline: str | None, watch: bool, limit: int | None,
+    start_after: str | None, output: str | None,
+) -> None:  # fmt: skip
     """List jobs (a global id shows every job it triggered)."""
     c = client()
     if not watch:
-        emit(output, c.list_jobs(pipeline, job_id), JOB_COLUMNS, _job_cells)
+        jobs = c.list_jobs(pipeline, job_id, limit=limit, start_after=start_after)
+        emit(output, jobs, JOB_COLUMNS, _job_cells)
         return
     if output == "json":
         raise click.UsageError("--watch shows a live table; drop -o json")
@@ -164,7 +169,7 @@ def list_job(job_id: str | None, pipeline: str | None, watch: bool, output: str 
     from rich.table import Table
 
     def table() -> tuple[Table, bool]:
-        jobs = c.list_jobs(pipeline, job_id)[:20]
+        jobs = c.list_jobs(pipeline, job_id, limit=min(limit or 20, 20), start_after=start_after)
         t = Table(box=None, header_style="bold")
         for column in JOB_COLUMNS:
             t.add_column(column)
@@ -220,12 +225,14 @@ DATUM_COLUMNS = ["ID", "STATE", "INPUTS", "TIME", "ERROR"]
 @click.option("-f", "--file", "spec_file", help="Preview the datums of this spec (runs nothing).")
 @click.option(
     "-n", "--limit", type=click.IntRange(min=1),
-    help="At most this many datums (a preview over it is refused; default 10,000).",
+    help="Show at most this many datums (a preview making more is refused; default 10,000).",
 )  # fmt: skip
+@click.option("--start-after", metavar="DATUM", help="Only the datums listed after this one.")
 @output_option
 def list_datum(
-    target: str | None, spec_file: str | None, limit: int | None, output: str | None
-) -> None:
+    target: str | None, spec_file: str | None, limit: int | None, start_after: str | None,
+    output: str | None,
+) -> None:  # fmt: skip
     """List a job's datums, or preview a spec's datums on the current data."""
     c = client()
     if spec_file:
@@ -240,7 +247,11 @@ def list_datum(
         return
     if not target:
         raise click.UsageError("give PIPELINE@JOB, JOB or -f SPEC to preview datums")
-    datums = [d for p, j in _jobs_of(c, target) for d in c.list_datums(p, j)]
+    datums = [
+        d
+        for p, j in _jobs_of(c, target)
+        for d in c.list_datums(p, j, limit=limit, start_after=start_after)
+    ][:limit]
     emit(output, datums, DATUM_COLUMNS, _datum_cells)
 
 
@@ -320,7 +331,7 @@ def logs(pipeline: str | None, job_id: str | None, datum: str | None, follow: bo
         if not follow:
             return
         jobs = [
-            c.inspect_job(name, job) if job else (c.list_jobs(name) or [None])[0]
+            c.inspect_job(name, job) if job else (c.list_jobs(name, limit=1) or [None])[0]
             for name, job in targets
         ]
         if all(j is None or JobState(j.state).terminal for j in jobs):

@@ -11,7 +11,7 @@ from raypachy.errors import FileNotFound
 from raypachy.pfs.glob import clean_pattern, compile_glob, literal_prefix
 from raypachy.pfs.model import CommitRef, FileChange, FileInfo
 from raypachy.storage.entries import FileData
-from raypachy.storage.manifest import Manifest
+from raypachy.storage.manifest import Manifest, prefix_end
 from raypachy.storage.tree import Tree
 
 
@@ -57,68 +57,100 @@ def inspect(tree: Tree, path: str, commit: CommitRef) -> FileInfo:
     return _dir(dir_prefix(path), acc, commit)
 
 
-def list_dir(tree: Tree, path: str, commit: CommitRef) -> list[FileInfo]:
-    """The immediate children of directory ``path`` (or the file itself)."""
+def after(start_after: str | None) -> str:
+    """Where a scan resumes after the entry ``start_after`` (a ``/dir/`` skips its subtree)."""
+    if start_after is None:
+        return ""
+    if start_after.endswith("/"):
+        return prefix_end(start_after) or ""
+    return start_after + "\x00"
+
+
+def list_dir(
+    tree: Tree, path: str, commit: CommitRef, start_after: str | None = None,
+    limit: int | None = None,
+) -> list[FileInfo]:  # fmt: skip
+    """The immediate children of directory ``path`` (or the file itself), in path order;
+    at most ``limit`` of them, after the child ``start_after`` when given."""
     if path != "/":
         data = tree.lookup(path)
         if data is not None:
-            return [_file(path, data, commit)]
+            return [_file(path, data, commit)] if start_after is None else []
     prefix = dir_prefix(path)
     out: list[FileInfo] = []
     current: str | None = None
     acc = _DirAcc()
-    for p, data in tree.scan(prefix):
+    for p, data in tree.scan(prefix, after(start_after)):
         rest = p[len(prefix) :]
         slash = rest.find("/")
-        if slash == -1:
-            if current is not None:
-                out.append(_dir(current, acc, commit))
-                current = None
-            out.append(_file(p, data, commit))
-            continue
-        child = prefix + rest[: slash + 1]
+        child = p if slash == -1 else prefix + rest[: slash + 1]
         if child != current:
             if current is not None:
                 out.append(_dir(current, acc, commit))
+                current = None
+            if limit is not None and len(out) >= limit:
+                break
+            if slash == -1:
+                out.append(_file(p, data, commit))
+                continue
             current, acc = child, _DirAcc()
         acc.add(p, data)
     if current is not None:
         out.append(_dir(current, acc, commit))
-    if not out and path != "/":
+    if not out and path != "/" and (start_after is None or not tree.has_dir(path)):
         raise FileNotFound(f"directory {path} not found in {commit}")
     return out
 
 
-def walk(tree: Tree, path: str) -> Iterator[tuple[str, FileData]]:
-    """Every file at or under ``path``."""
+def walk(tree: Tree, path: str, start_after: str | None = None) -> Iterator[tuple[str, FileData]]:
+    """Every file at or under ``path`` (after the path ``start_after`` when given)."""
     if path != "/":
         data = tree.lookup(path)
         if data is not None:
-            yield path, data
+            if start_after is None or path > start_after:
+                yield path, data
             return
-    yield from tree.scan(dir_prefix(path))
+    yield from tree.scan(dir_prefix(path), "" if start_after is None else start_after + "\x00")
 
 
-def glob(tree: Tree, pattern: str, commit: CommitRef) -> list[FileInfo]:
-    """Files and directories matching ``pattern``; directories come back as ``/dir/``."""
+def glob(
+    tree: Tree, pattern: str, commit: CommitRef, start_after: str | None = None,
+    limit: int | None = None,
+) -> list[FileInfo]:  # fmt: skip
+    """Files and directories matching ``pattern``; directories come back as ``/dir/``.
+
+    They come sorted by that path (a directory just before its contents); at most ``limit``
+    of them, after ``start_after`` when given. A directory's size needs its whole subtree,
+    so the scan goes on until the last directory listed is complete, holding nothing more.
+    """
     pattern = clean_pattern(pattern)
     regex = compile_glob(pattern)
     if pattern == "/":
-        return [inspect(tree, "/", commit)]
+        return [inspect(tree, "/", commit)] if start_after is None else []
     dirs: dict[str, _DirAcc] = {}
     out: list[tuple[str, FileInfo | None]] = []
-    for path, data in tree.scan(literal_prefix(pattern)):
+    start = "" if start_after is None else start_after + "\x00"
+    for path, data in tree.scan(literal_prefix(pattern), start):
+        full = limit is not None and len(out) >= limit
+        growing = False  # does this path still add to a directory already listed?
         pos = path.find("/", 1)
         while pos != -1:
             directory = path[:pos]
             acc = dirs.get(directory)
-            if acc is None and regex.match(directory):
+            if (
+                acc is None and not full and regex.match(directory)
+                and (start_after is None or directory + "/" > start_after)
+            ):  # fmt: skip
                 acc = dirs[directory] = _DirAcc()
                 out.append((directory, None))
+                full = limit is not None and len(out) >= limit
             if acc is not None:
                 acc.add(path, data)
+                growing = True
             pos = path.find("/", pos + 1)
-        if regex.match(path):
+        if full and not growing:
+            break
+        if not full and regex.match(path):
             out.append((path, _file(path, data, commit)))
     return [
         info if info is not None else _dir(name + "/", dirs[name], commit) for name, info in out

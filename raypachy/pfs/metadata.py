@@ -190,19 +190,43 @@ class Tx:
         ).fetchone()
         return None if row is None else self._with_provenance(_commit(row))
 
-    def commits(self, repo: str | None = None, commit_id: str | None = None) -> list[CommitRecord]:
+    def commits(
+        self,
+        repo: str | None = None,
+        commit_id: str | None = None,
+        after: tuple[float, int] | None = None,
+        limit: int | None = None,
+    ) -> list[CommitRecord]:
+        """Newest first; ``after`` is a ``commit_position`` to continue from."""
         sql = f"SELECT {_COMMIT_COLS} FROM commits"
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if repo is not None:
             where.append("repo = ?")
             args.append(repo)
         if commit_id is not None:
             where.append("id = ?")
             args.append(commit_id)
+        if after is not None:
+            where.append("(started < ? OR (started = ? AND rowid < ?))")
+            args += [after[0], after[0], after[1]]
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY started DESC, rowid DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
         return [self._with_provenance(_commit(r)) for r in self.c.execute(sql, args)]
+
+    def commit_position(self, repo: str | None, commit_id: str) -> tuple[float, int] | None:
+        """Where a commit sorts in ``commits`` (any repo's, when ``repo`` is None)."""
+        sql = "SELECT started, rowid FROM commits WHERE id = ?"
+        args = [commit_id]
+        if repo:
+            sql += " AND repo = ?"
+            args.append(repo)
+        row = self.c.execute(sql + " LIMIT 1", args).fetchone()
+        return None if row is None else (row[0], row[1])
 
     def children(self, repo: str, commit_id: str) -> list[str]:
         rows = self.c.execute(

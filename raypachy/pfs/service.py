@@ -24,6 +24,7 @@ from raypachy.errors import (
     BranchNotFound,
     CommitConflictError,
     CommitFinishedError,
+    CommitNotFound,
     ConflictError,
     FileNotFound,
     InvalidPathError,
@@ -253,21 +254,35 @@ class PFS:
         return self._record(target).public()
 
     def list_commits(
-        self, repo: str | None = None, branch: str | None = None, limit: int | None = None
+        self,
+        repo: str | None = None,
+        branch: str | None = None,
+        limit: int | None = None,
+        start_after: str | None = None,
     ) -> list[Commit]:
-        """Newest first: a branch's history, a repo's commits, or every commit."""
+        """Newest first: a branch's history, a repo's commits, or every commit; at most
+        ``limit``, after the commit ``start_after`` (``repo@id`` or an id) when given."""
         with self.meta.read() as tx:
+            after = None
+            if start_after is not None:
+                after_repo, _, after_id = start_after.rpartition("@")
+                after = tx.commit_position(after_repo or repo, after_id)
+                if after is None:
+                    raise CommitNotFound(f"commit {start_after} to list after not found")
             if branch is not None and repo is not None:
                 out: list[Commit] = []
                 rec = resolve_commit(tx, repo, branch)
+                if start_after is not None:
+                    rec = tx.commit(repo, after_id)
+                    rec = tx.commit(repo, rec.parent) if rec and rec.parent else None
                 while rec is not None and (limit is None or len(out) < limit):
                     out.append(rec.public())
                     rec = tx.commit(repo, rec.parent) if rec.parent else None
                 return out
             if repo is not None:
                 require_repo(tx, repo)
-            recs = tx.commits(repo=repo)
-        return [r.public() for r in recs[:limit]]
+            recs = tx.commits(repo=repo, after=after, limit=limit)
+        return [r.public() for r in recs]
 
     def commit_set(self, commit_id: str) -> list[Commit]:
         """Every commit carrying the global id ``commit_id``, in every repo."""
@@ -362,13 +377,15 @@ class PFS:
             return "file"
         return "dir" if tree.has_dir(path) else None
 
-    def walk_data(self, source: str, path: str) -> Iterator[tuple[str, FileData]]:
+    def walk_data(
+        self, source: str, path: str, start_after: str | None = None
+    ) -> Iterator[tuple[str, FileData]]:
         tree, ref = self._view(source)
         found = False
-        for item in files.walk(tree, path):
+        for item in files.walk(tree, path, start_after):
             found = True
             yield item
-        if not found:
+        if not found and (start_after is None or not tree.has_dir(path)):
             raise FileNotFound(f"file {path} not found in {ref}")
 
     def register_layer(self, addr: Address, layer: ManifestInfo, lease_id: str = "") -> Commit:
@@ -415,13 +432,21 @@ class PFS:
         tree, ref = self._view(target)
         return files.inspect(tree, normalize_path(path), ref)
 
-    def list_files(self, target: str, path: str = "/") -> list[FileInfo]:
+    def list_files(
+        self, target: str, path: str = "/", limit: int | None = None,
+        start_after: str | None = None,
+    ) -> list[FileInfo]:  # fmt: skip
+        """A directory's children in path order (at most ``limit``, after ``start_after``)."""
         tree, ref = self._listing(target)
-        return files.list_dir(tree, normalize_path(path), ref)
+        return files.list_dir(tree, normalize_path(path), ref, start_after, limit)
 
-    def glob_files(self, target: str, pattern: str) -> list[FileInfo]:
+    def glob_files(
+        self, target: str, pattern: str, limit: int | None = None,
+        start_after: str | None = None,
+    ) -> list[FileInfo]:  # fmt: skip
+        """What a glob matches in path order (at most ``limit``, after ``start_after``)."""
         tree, ref = self._listing(target)
-        return files.glob(tree, pattern, ref)
+        return files.glob(tree, pattern, ref, start_after, limit)
 
     def _listing(self, target: str | Address) -> tuple[Tree, CommitRef]:
         """What a listing reads: a branch that exists without a commit yet reads as empty

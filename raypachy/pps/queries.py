@@ -52,10 +52,15 @@ def _job_row(pps: PPS, pipeline: str, job: str | None) -> JobRow:
     return row
 
 
-def list_datums(pps: PPS, pipeline: str, job: str | None = None) -> list[DatumInfo]:
+def list_datums(
+    pps: PPS, pipeline: str, job: str | None = None, limit: int | None = None,
+    start_after: str | None = None,
+) -> list[DatumInfo]:  # fmt: skip
+    """A job's datums by id: at most ``limit``, after the datum ``start_after``."""
     row = _job_row(pps, pipeline, job)
     with pps._read() as (_, ptx):
-        return [_datum(pipeline, row.id, r) for r in ptx.job_datums(pipeline, row.id)]
+        rows = ptx.job_datums(pipeline, row.id, after=start_after, limit=limit)
+        return [_datum(pipeline, row.id, r) for r in rows]
 
 
 def inspect_datum(pps: PPS, pipeline: str, job: str, datum: str) -> DatumInfo:

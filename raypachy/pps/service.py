@@ -350,11 +350,22 @@ class PPS:
                 created.append(row.name)
         return created
 
-    def list_jobs(self, pipeline: str | None = None, job_id: str | None = None) -> list[JobInfo]:
+    def list_jobs(
+        self, pipeline: str | None = None, job_id: str | None = None,
+        limit: int | None = None, start_after: str | None = None,
+    ) -> list[JobInfo]:  # fmt: skip
+        """Newest first; at most ``limit``, after the job ``start_after`` (``pipeline@id``)."""
         with self._read() as (_, ptx):
             if pipeline is not None and ptx.pipeline(pipeline) is None:
                 raise PipelineNotFound(f"pipeline {pipeline} not found")
-            return [self._job_info(r) for r in ptx.jobs(pipeline, job_id)]
+            before = None
+            if start_after is not None:
+                after_pipeline, _, after_id = start_after.rpartition("@")
+                row = ptx.job(after_pipeline or pipeline or "", after_id)
+                if row is None:
+                    raise JobNotFound(f"job {start_after} to list after not found")
+                before = row.seq
+            return [self._job_info(r) for r in ptx.jobs(pipeline, job_id, before, limit)]
 
     def inspect_job(self, pipeline: str, job_id: str) -> JobInfo:
         with self._read() as (_, ptx):

@@ -196,18 +196,30 @@ class PpsTx:
         ).fetchone()
         return None if r is None else _job(r)
 
-    def jobs(self, pipeline: str | None = None, job_id: str | None = None) -> list[JobRow]:
-        where, args = [], []
+    def jobs(
+        self, pipeline: str | None = None, job_id: str | None = None,
+        before_seq: int | None = None, limit: int | None = None,
+    ) -> list[JobRow]:  # fmt: skip
+        """Newest first; ``before_seq`` continues after the job with that ``seq``."""
+        where: list[str] = []
+        args: list[Any] = []
         if pipeline is not None:
             where.append("pipeline = ?")
             args.append(pipeline)
         if job_id is not None:
             where.append("id = ?")
             args.append(job_id)
+        if before_seq is not None:
+            where.append("seq < ?")
+            args.append(before_seq)
         sql = f"SELECT {_JOB_COLS} FROM jobs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return [_job(r) for r in self.c.execute(sql + " ORDER BY seq DESC", args)]
+        sql += " ORDER BY seq DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [_job(r) for r in self.c.execute(sql, args)]
 
     def active_jobs(self, pipeline: str) -> list[JobRow]:
         rows = self.c.execute(
@@ -335,17 +347,25 @@ class PpsTx:
         )
 
     def job_datums(
-        self, pipeline: str, job: str, datum: str | None = None
-    ) -> list[tuple[Any, ...]]:
+        self, pipeline: str, job: str, datum: str | None = None,
+        after: str | None = None, limit: int | None = None,
+    ) -> list[tuple[Any, ...]]:  # fmt: skip
         sql = (
             "SELECT datum, state, hash, inputs, outputs, attempts, error, duration FROM job_datums "
             "WHERE pipeline = ? AND job = ?"
         )
-        args: list[str] = [pipeline, job]
+        args: list[Any] = [pipeline, job]
         if datum is not None:
             sql += " AND datum = ?"
             args.append(datum)
-        return list(self.c.execute(sql + " ORDER BY datum", args))
+        if after is not None:
+            sql += " AND datum > ?"
+            args.append(after)
+        sql += " ORDER BY datum"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return list(self.c.execute(sql, args))
 
     def datum_producing(self, pipeline: str, path: str) -> tuple[str, str] | None:
         """(job, datum) of the current datum whose outputs include ``path``."""

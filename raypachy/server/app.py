@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from raypachy import __version__
@@ -21,7 +21,7 @@ from raypachy.errors import FileNotFound
 from raypachy.pfs.model import to_json
 from raypachy.pfs.wire import file_data_from_json
 from raypachy.secrets import token_matches
-from raypachy.server import bodies, errors, pps_routes
+from raypachy.server import bodies, errors, pages, pps_routes
 from raypachy.server.service import Service
 
 
@@ -135,9 +135,13 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
 
     @app.get("/v1/commits", tags=["commits"])
     async def list_commits(
-        repo: str | None = None, branch: str | None = None, limit: int | None = Query(None, ge=1)
-    ) -> Any:
-        return await call("list_commits", repo, branch, limit)
+        request: Request, repo: str | None = None, branch: str | None = None,
+        limit: int | None = pages.Limit, start_after: str | None = pages.StartAfter,
+    ) -> Any:  # fmt: skip
+        def fetch(n: int) -> Any:
+            return call("list_commits", repo, branch, n, start_after)
+
+        return await pages.page(request, fetch, limit, pages.commit_of)
 
     @app.get("/v1/commit", tags=["commits"])
     async def inspect_commit(target: str) -> Any:
@@ -164,12 +168,24 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
     # --- files -----------------------------------------------------------------------------
 
     @app.get("/v1/files", tags=["files"])
-    async def list_files(target: str, path: str = "/") -> Any:
-        return await call("list_files", target, path)
+    async def list_files(
+        request: Request, target: str, path: str = "/", limit: int | None = pages.Limit,
+        start_after: str | None = pages.StartAfter,
+    ) -> Any:  # fmt: skip
+        def fetch(n: int) -> Any:
+            return call("list_files", target, path, n, start_after)
+
+        return await pages.page(request, fetch, limit, pages.path_of)
 
     @app.get("/v1/files/glob", tags=["files"])
-    async def glob_files(target: str, pattern: str) -> Any:
-        return await call("glob_files", target, pattern)
+    async def glob_files(
+        request: Request, target: str, pattern: str, limit: int | None = pages.Limit,
+        start_after: str | None = pages.StartAfter,
+    ) -> Any:  # fmt: skip
+        def fetch(n: int) -> Any:
+            return call("glob_files", target, pattern, n, start_after)
+
+        return await pages.page(request, fetch, limit, pages.path_of)
 
     @app.get("/v1/files/inspect", tags=["files"])
     async def inspect_file(target: str, path: str = "/") -> Any:
@@ -180,8 +196,14 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
         return await call("diff_files", new, old, path)
 
     @app.get("/v1/files/refs", tags=["data plane"])
-    async def file_refs(target: str, path: str = "/") -> Any:
-        return await call("walk_refs", target, path)
+    async def file_refs(
+        request: Request, target: str, path: str = "/", limit: int | None = pages.Limit,
+        start_after: str | None = pages.StartAfter,
+    ) -> Any:  # fmt: skip
+        def fetch(n: int) -> Any:
+            return call("walk_refs", target, path, n, start_after)
+
+        return await pages.page(request, fetch, limit, pages.path_of)
 
     @app.get("/v1/files/kind", tags=["data plane"])
     async def path_kind(target: str, path: str) -> Any:
@@ -189,7 +211,7 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
 
     @app.get("/v1/files/content", tags=["files"])
     async def file_content(target: str, path: str) -> StreamingResponse:
-        refs = await service.call("walk_refs", target, path)
+        refs = await service.call("walk_refs", target, path, 2)  # one file, or not
         if (
             len(refs) != 1
             or refs[0]["path"] != refs[0]["path"].rstrip("/")

@@ -6,6 +6,7 @@ in-process in tests). Every result is a picklable value; iterators become lists.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from dataclasses import replace
@@ -133,8 +134,11 @@ class Operations:
     def inspect_commit(self, target: str) -> Commit:
         return self.pfs.inspect_commit(target)
 
-    def list_commits(self, repo: str | None, branch: str | None, limit: int | None) -> list[Commit]:
-        return self.pfs.list_commits(repo, branch, limit)
+    def list_commits(
+        self, repo: str | None, branch: str | None, limit: int | None,
+        start_after: str | None = None,
+    ) -> list[Commit]:  # fmt: skip
+        return self.pfs.list_commits(repo, branch, limit, start_after)
 
     def commit_set(self, commit_id: str) -> list[Commit]:
         return self.pfs.commit_set(commit_id)
@@ -149,11 +153,15 @@ class Operations:
         return self.pfs.squash_commit(target, also=self.pps.removal_hook())
 
     # Files.
-    def list_files(self, target: str, path: str) -> list[FileInfo]:
-        return self.pfs.list_files(target, path)
+    def list_files(
+        self, target: str, path: str, limit: int | None = None, start_after: str | None = None
+    ) -> list[FileInfo]:
+        return self.pfs.list_files(target, path, limit, start_after)
 
-    def glob_files(self, target: str, pattern: str) -> list[FileInfo]:
-        return self.pfs.glob_files(target, pattern)
+    def glob_files(
+        self, target: str, pattern: str, limit: int | None = None, start_after: str | None = None
+    ) -> list[FileInfo]:
+        return self.pfs.glob_files(target, pattern, limit, start_after)
 
     def inspect_file(self, target: str, path: str) -> FileInfo:
         return self.pfs.inspect_file(target, path)
@@ -161,10 +169,14 @@ class Operations:
     def diff_files(self, new: str, old: str | None, path: str) -> list[FileChange]:
         return self.pfs.diff_files(new, old, path)
 
-    def walk_refs(self, target: str, path: str) -> list[dict[str, Any]]:
-        """Where the bytes of every file at or under ``path`` are (for direct reads)."""
+    def walk_refs(
+        self, target: str, path: str, limit: int | None = None, start_after: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Where the bytes of every file at or under ``path`` are (for direct reads): at most
+        ``limit`` files, after the path ``start_after``."""
         path = normalize_path(path)
-        return [file_data_to_json(p, d) for p, d in self.pfs.walk_data(target, path)]
+        found = itertools.islice(self.pfs.walk_data(target, path, start_after), limit)
+        return [file_data_to_json(p, d) for p, d in found]
 
     def path_kind(self, target: str, path: str) -> str | None:
         return self.pfs.path_kind(parse_address(target), normalize_path(path))
@@ -261,8 +273,11 @@ class Operations:
     def start_pipeline(self, name: str) -> PipelineInfo:
         return self.pps.set_pipeline_state(name, running=True)
 
-    def list_jobs(self, pipeline: str | None = None, job_id: str | None = None) -> list[JobInfo]:
-        return self.pps.list_jobs(pipeline, job_id)
+    def list_jobs(
+        self, pipeline: str | None = None, job_id: str | None = None,
+        limit: int | None = None, start_after: str | None = None,
+    ) -> list[JobInfo]:  # fmt: skip
+        return self.pps.list_jobs(pipeline, job_id, limit, start_after)
 
     def inspect_job(self, pipeline: str, job_id: str) -> JobInfo:
         return self.pps.inspect_job(pipeline, job_id)
@@ -273,8 +288,11 @@ class Operations:
     def stop_job(self, pipeline: str, job_id: str) -> JobInfo:
         return self.pps.stop_job(pipeline, job_id)
 
-    def list_datums(self, pipeline: str, job: str | None) -> list[DatumInfo]:
-        return queries.list_datums(self.pps, pipeline, job)
+    def list_datums(
+        self, pipeline: str, job: str | None, limit: int | None = None,
+        start_after: str | None = None,
+    ) -> list[DatumInfo]:  # fmt: skip
+        return queries.list_datums(self.pps, pipeline, job, limit, start_after)
 
     def inspect_datum(self, pipeline: str, job: str, datum: str) -> DatumInfo:
         return queries.inspect_datum(self.pps, pipeline, job, datum)

@@ -9,7 +9,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 
 from raypachy.errors import InvalidArgumentError
-from raypachy.server import bodies
+from raypachy.server import bodies, pages
 from raypachy.server.service import Service
 
 Call = Callable[..., Awaitable[Any]]
@@ -52,8 +52,14 @@ def install(app: FastAPI, service: Service, call: Call, chunks: Callable[[], Any
         return {"code": chunk_id.hex()}
 
     @app.get("/v1/jobs", tags=["jobs"])
-    async def list_jobs(pipeline: str | None = None, id: str | None = None) -> Any:
-        return await call("list_jobs", pipeline, id)
+    async def list_jobs(
+        request: Request, pipeline: str | None = None, id: str | None = None,
+        limit: int | None = pages.Limit, start_after: str | None = pages.StartAfter,
+    ) -> Any:  # fmt: skip
+        def fetch(n: int) -> Any:
+            return call("list_jobs", pipeline, id, n, start_after)
+
+        return await pages.page(request, fetch, limit, pages.job_of)
 
     @app.get("/v1/jobs/{pipeline}/{job}", tags=["jobs"])
     async def inspect_job(pipeline: str, job: str) -> Any:
@@ -69,8 +75,17 @@ def install(app: FastAPI, service: Service, call: Call, chunks: Callable[[], Any
         return await call("stop_job", pipeline, job)
 
     @app.get("/v1/jobs/{pipeline}/{job}/datums", tags=["datums"])
-    async def list_datums(pipeline: str, job: str) -> Any:
-        return await call("list_datums", pipeline, None if job == "latest" else job)
+    async def list_datums(
+        request: Request, pipeline: str, job: str, limit: int | None = pages.Limit,
+        start_after: str | None = pages.StartAfter,
+    ) -> Any:  # fmt: skip
+        def fetch(n: int) -> Any:
+            return call("list_datums", pipeline, None if job == "latest" else job, n, start_after)
+
+        def pinned(last: dict[str, Any]) -> str:  # "latest" may be another job by then
+            return f"/v1/jobs/{pipeline}/{last['job']}/datums"
+
+        return await pages.page(request, fetch, limit, pages.id_of, pinned)
 
     @app.get("/v1/jobs/{pipeline}/{job}/datums/{datum}", tags=["datums"])
     async def inspect_datum(pipeline: str, job: str, datum: str) -> Any:

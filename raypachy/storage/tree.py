@@ -124,14 +124,15 @@ class Tree:
             data = concat(data, part)
         return data
 
-    def scan(self, prefix: str = "/") -> Iterator[tuple[str, FileData]]:
-        """Every file whose path starts with ``prefix``, sorted by path."""
+    def scan(self, prefix: str = "/", start: str = "") -> Iterator[tuple[str, FileData]]:
+        """Every file whose path starts with ``prefix`` (and is >= ``start``), sorted by path."""
         stop = prefix_end(prefix)
+        begin = max(prefix, start)
         streams: list[Iterable[Entry]] = []
         for layer in self.layers:
-            # Directory deletes above ``prefix`` sort before it: feed them in first.
-            seeds = [e for d in ancestor_dirs(prefix) if (e := layer.lookup(d)) and e.is_dir_delete]
-            streams.append(_chain(seeds, layer.scan(prefix, stop)))
+            # Directory deletes above ``begin`` sort before it: feed them in first.
+            seeds = [e for d in ancestor_dirs(begin) if (e := layer.lookup(d)) and e.is_dir_delete]
+            streams.append(_chain(seeds, layer.scan(begin, stop)))
         for entry in merge_layers(streams, bottom=True):
             yield entry.path, entry.data
 
