@@ -129,17 +129,17 @@ class Client(PipelinesMixin):
     def _get_all(self, url: str, limit: int | None = None, **params: Any) -> list[Any]:
         """Every entry of a paged listing (at most ``limit``), following its next links."""
         out: list[Any] = []
-        target: str | httpx.URL = url
-        query = {k: v for k, v in params.items() if v is not None}
+        query: dict[str, Any] | None = {k: v for k, v in params.items() if v is not None}
         if limit is not None:
-            query["limit"] = limit
+            query = {**(query or {}), "limit": limit}
+        target: str | httpx.URL = url
         while True:
             response = self._send("GET", target, params=query)
             out.extend(response.json())
             link = response.links.get("next")
             if link is None or (limit is not None and len(out) >= limit):
                 return out[:limit]
-            target, query = httpx.URL(link["url"]), {}
+            target, query = httpx.URL(link["url"]), None  # the link holds the whole query
             if limit is not None:
                 target = target.copy_set_param("limit", limit - len(out))
 

@@ -18,10 +18,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from raypachy import __version__
 from raypachy.errors import FileNotFound
+from raypachy.limits import max_upload_bytes
 from raypachy.pfs.model import to_json
 from raypachy.pfs.wire import file_data_from_json
 from raypachy.secrets import token_matches
-from raypachy.server import bodies, errors, pages, pps_routes
+from raypachy.server import bodies, bodylimit, errors, pages, pps_routes
 from raypachy.server.service import Service
 
 
@@ -241,9 +242,9 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
             raise directory_in_the_way(path)
         with tempfile.TemporaryDirectory() as tmp:
             spool = Path(tmp) / "body"
-            with open(spool, "wb") as f:
-                async for piece in request.stream():
-                    f.write(piece)
+            with open(spool, "wb") as f:  # on disk, capped: the temporary directory goes after
+                limit = max_upload_bytes()
+                await bodylimit.spool(request, f, "the upload", limit, "RAYPACHY_MAX_UPLOAD_BYTES")
             store = await anyio.to_thread.run_sync(chunks)
             lease = await service.call("acquire_lease", socket.gethostname(), os.getpid())
 

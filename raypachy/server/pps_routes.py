@@ -9,7 +9,8 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 
 from raypachy.errors import InvalidArgumentError
-from raypachy.server import bodies, pages
+from raypachy.limits import max_code_bytes
+from raypachy.server import bodies, bodylimit, pages
 from raypachy.server.service import Service
 
 Call = Callable[..., Awaitable[Any]]
@@ -44,7 +45,8 @@ def install(app: FastAPI, service: Service, call: Call, chunks: Callable[[], Any
     @app.post("/v1/code", tags=["pipelines"])
     async def upload_code(request: Request) -> Any:
         """Store a pickled Python transform (for clients that cannot reach the storage)."""
-        data = await request.body()
+        limit = max_code_bytes()
+        data = await bodylimit.read(request, "the code upload", limit, "RAYPACHY_MAX_CODE_BYTES")
         if not data:
             raise InvalidArgumentError("empty code upload")
         store = await anyio.to_thread.run_sync(chunks)
