@@ -258,7 +258,16 @@ class Client(PipelinesMixin):
         self, repo: str, branch: str = "master", timeout: float | None = None,
         from_start: bool = False,
     ) -> Iterator[Commit]:  # fmt: skip
-        return follow_branch(lambda: self.list_commits(repo, branch), timeout, from_start)
+        return follow_branch(
+            lambda n: self.list_commits(repo, branch, n), timeout, from_start, self._next_change
+        )
+
+    def _next_change(self, since: int | None, timeout: float) -> int | None:
+        """Block (on the server, holding no thread there) until the metadata changes."""
+        version: int | None = self._post("/v1/changes/wait", {"since": since, "timeout": timeout})[
+            "version"
+        ]
+        return version
 
     def delete_commit(self, target: str) -> list[str]:
         result: list[str] = self._post("/v1/commits/delete", {"target": target})

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from raypachy.errors import BackendError
+from raypachy.pfs.changes import Changes
 from raypachy.pfs.model import CommitRef
 from raypachy.pfs.records import CommitRecord, layers_from_json, layers_to_json
 
@@ -352,6 +353,7 @@ class MetadataStore:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._local = threading.local()
         self._conn().executescript(_SCHEMA)
+        self.changes = Changes()
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -377,6 +379,7 @@ class MetadataStore:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            self.changes.bump()  # wakes the waiters (commits, jobs, subscriptions)
         except sqlite3.OperationalError as e:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
@@ -388,6 +391,17 @@ class MetadataStore:
                     "(nothing was changed)"
                 ) from e
             raise
+
+    def wait_change(self, since: int | None, timeout: float) -> int:
+        """The change counter once it differs from ``since``, or after ``timeout`` seconds."""
+        return self.changes.wait(since, timeout, self._others_wrote)
+
+    def _others_wrote(self) -> bool:
+        """Whether another connection (another process) committed since this thread looked."""
+        current = self._conn().execute("PRAGMA data_version").fetchone()[0]
+        last = getattr(self._local, "data_version", current)
+        self._local.data_version = current
+        return bool(current != last)
 
     @contextmanager
     def read(self) -> Iterator[Tx]:

@@ -292,15 +292,15 @@ class PFS:
     def wait_commit(self, target: str, timeout: float | None = None) -> Commit:
         """Block until the commit is finished (``WaitTimeout`` after ``timeout`` seconds)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        delay = 0.01
         while True:
+            seen = self.meta.changes.version
             rec = self._record(target)
             if not rec.is_open:
                 return rec.public()
-            if deadline is not None and time.monotonic() > deadline:
+            left = 1.0 if deadline is None else deadline - time.monotonic()
+            if left <= 0:
                 raise WaitTimeout(f"commit {rec.ref} is still open after {timeout}s")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
+            self.meta.wait_change(seen, min(left, 1.0))  # woken by the next write
 
     def subscribe_commits(
         self,
@@ -310,7 +310,10 @@ class PFS:
         from_start: bool = False,
     ) -> Iterator[Commit]:
         """Yield each new finished commit on a branch, oldest first, as it appears."""
-        return follow_branch(lambda: self.list_commits(repo, branch), timeout, from_start)
+        return follow_branch(
+            lambda n: self.list_commits(repo, branch, n), timeout, from_start,
+            self.meta.wait_change,
+        )  # fmt: skip
 
     def delete_commit(self, target: str, also: Removal | None = None) -> list[str]:
         """Delete a commit set (``id``) or one commit (``repo@id``); branches move back.

@@ -377,12 +377,14 @@ class PPS:
     def wait_job(self, pipeline: str, job_id: str, timeout: float | None = None) -> JobInfo:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            seen = self.pfs.meta.changes.version
             job = self.inspect_job(pipeline, job_id)
             if JobState(job.state).terminal:
                 return job
-            if deadline is not None and time.monotonic() > deadline:
+            left = 1.0 if deadline is None else deadline - time.monotonic()
+            if left <= 0:
                 raise WaitTimeout(f"job {pipeline}@{job_id} is still {job.state} after {timeout}s")
-            time.sleep(0.05)
+            self.pfs.meta.wait_change(seen, min(left, 1.0))  # woken by the next write
 
     def stop_job(self, pipeline: str, job_id: str) -> JobInfo:
         with self._write() as (_, ptx):

@@ -29,9 +29,16 @@ _READ_ONLY = ("list_", "inspect_", "glob_", "diff_", "walk_", "path_kind", "comm
 log = logging.getLogger("raypachy.runtime")
 
 
-@ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=32, resources=HEAD_NODE)
+@ray.remote(
+    num_cpus=0, max_restarts=-1, max_concurrency=32, concurrency_groups={"waits": 2},
+    resources=HEAD_NODE,
+)  # fmt: skip
 class MetadataActor:
-    """The single writer of the metadata database; runs the PFS operations."""
+    """The single writer of the metadata database; runs the PFS operations.
+
+    Long polls for changes run in their own concurrency group, so they never take the
+    threads that operations (a controller's claim_job or finish_job) need.
+    """
 
     def __init__(self, home: str, storage: str, images: str = "off") -> None:
         from raypachy.pfs.service import PFS
@@ -59,6 +66,10 @@ class MetadataActor:
         if name == "status":
             result = {**result, "controllers": self._controllers()}
         return True, result
+
+    @ray.method(concurrency_group="waits")
+    def wait_change(self, since: int | None, timeout: float) -> int:
+        return self.ops.wait_change(since, timeout)
 
     def _controllers(self) -> dict[str, Any]:
         """Each pipeline controller's pid and last error (or why it did not answer)."""
@@ -139,6 +150,10 @@ class RayService:
                     ) from None
                 await asyncio.sleep(0.25)
         return unwrap((ok, value))
+
+    async def wait_change(self, since: int | None, timeout: float) -> int:
+        version: int = await self.handle.wait_change.remote(since, timeout)
+        return version
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, resources=HEAD_NODE)

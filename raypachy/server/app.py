@@ -24,6 +24,7 @@ from raypachy.pfs.wire import file_data_from_json
 from raypachy.secrets import token_matches
 from raypachy.server import bodies, bodylimit, errors, pages, pps_routes
 from raypachy.server.service import Service
+from raypachy.server.waits import Waits, client_of, wait_seconds
 
 
 def create_app(service: Service, storage_uri: str, token_hash: str | None = None) -> FastAPI:
@@ -51,6 +52,7 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
             return await call_next(request)
 
     state: dict[str, Any] = {}
+    waits = app.state.waits = Waits(service)
 
     def chunks() -> Any:
         if "chunks" not in state:
@@ -75,7 +77,8 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
     @app.get("/v1/status", tags=["cluster"])
     async def status() -> dict[str, Any]:
         meta = await service.call("status")
-        return {"api": {"pid": os.getpid(), "host": socket.gethostname()}, "metadata": meta}
+        api = {"pid": os.getpid(), "host": socket.gethostname(), "waits": waits.count}
+        return {"api": api, "metadata": meta}
 
     # --- repos and branches ------------------------------------------------------------
 
@@ -153,10 +156,24 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
         return await call("commit_set", commit_id)
 
     @app.post("/v1/commits/wait", tags=["commits"])
-    async def wait_commit(body: bodies.WaitCommit) -> Any:
+    async def wait_commit(request: Request, body: bodies.WaitCommit) -> Any:
         # The server waits at most 30 s per request; clients loop for longer waits.
-        timeout = 30.0 if body.timeout is None else min(body.timeout, 30.0)
-        return await call("wait_commit", body.target, timeout)
+        timeout = wait_seconds(body.timeout)
+
+        async def check() -> tuple[bool, Any]:
+            commit = await call("inspect_commit", body.target)
+            return commit["finished"] is not None, commit
+
+        def late(c: Any) -> str:
+            return f"commit {c['repo']}@{c['id']} is still open after {timeout}s"
+
+        return await waits.until(client_of(request), check, timeout, late)
+
+    @app.post("/v1/changes/wait", tags=["commits"])
+    async def wait_change(request: Request, body: bodies.WaitChange) -> Any:
+        """Long poll: the change counter once it differs from ``since`` (subscriptions)."""
+        since, timeout = body.since, wait_seconds(body.timeout)
+        return {"version": await waits.next_version(client_of(request), since, timeout)}
 
     @app.post("/v1/commits/delete", tags=["commits"])
     async def delete_commit(body: bodies.Target) -> Any:
@@ -305,5 +322,5 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
     async def fsck(body: bodies.Fsck) -> Any:
         return await call("fsck", body.fix, body.deep)
 
-    pps_routes.install(app, service, call, chunks)
+    pps_routes.install(app, service, call, chunks, waits)
     return app

@@ -76,6 +76,11 @@ class WaitCommit(Body):
     timeout: float | None = Field(None, ge=0, le=3600)
 
 
+class WaitChange(Body):
+    since: int | None = Field(None, description="The version last seen (none: answer now).")
+    timeout: float | None = Field(None, ge=0, le=3600)
+
+
 class FilePath(Body):
     target: str
     path: str

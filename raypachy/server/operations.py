@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from dataclasses import replace
 from typing import Any
 
-from raypachy.errors import CommitNotFound, ConflictError, InvalidArgumentError, WaitTimeout
+from raypachy.errors import CommitNotFound, ConflictError, InvalidArgumentError
 from raypachy.pfs.address import parse_address
 from raypachy.pfs.model import (
     Branch,
@@ -40,14 +39,14 @@ NAMES = frozenset(
         "create_repo", "inspect_repo", "list_repos", "delete_repo",
         "create_branch", "inspect_branch", "list_branches", "delete_branch",
         "start_commit", "finish_commit", "inspect_commit", "list_commits", "commit_set",
-        "wait_commit", "delete_commit", "squash_commit",
+        "delete_commit", "squash_commit",
         "list_files", "glob_files", "inspect_file", "diff_files", "walk_refs", "path_kind",
         "delete_file", "copy_file", "check_writable", "register_layer",
-        "acquire_lease", "heartbeat_lease", "release_lease", "gc", "status", "wait_commit_set",
+        "acquire_lease", "heartbeat_lease", "release_lease", "gc", "status", "commit_set_state",
         "fsck",
         # pipelines, jobs, datums
         "create_pipeline", "inspect_pipeline", "list_pipelines", "delete_pipeline",
-        "stop_pipeline", "start_pipeline", "list_jobs", "inspect_job", "wait_job", "stop_job",
+        "stop_pipeline", "start_pipeline", "list_jobs", "inspect_job", "stop_job",
         "list_datums", "inspect_datum", "restart_datum", "preview_datums", "logs", "lineage",
         # what pipeline controllers ask
         "claim_job", "update_job", "job_is_live", "datum_states", "commit_layers", "tick_cron",
@@ -143,9 +142,6 @@ class Operations:
     def commit_set(self, commit_id: str) -> list[Commit]:
         return self.pfs.commit_set(commit_id)
 
-    def wait_commit(self, target: str, timeout: float | None) -> Commit:
-        return self.pfs.wait_commit(target, timeout)
-
     def delete_commit(self, target: str) -> list[str]:
         return self.pfs.delete_commit(target, also=self.pps.removal_hook())
 
@@ -231,22 +227,20 @@ class Operations:
         report = self.pfs.fsck(fix, deep)
         return replace(report, problems=report.problems + tuple(self.pps.fsck(fix)))
 
-    def wait_commit_set(self, commit_id: str, timeout: float | None) -> list[Commit]:
-        """Wait until every commit and every job of a global id is done: the whole DAG."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            commits = self.pfs.commit_set(commit_id)
-            jobs = self.pps.list_jobs(job_id=commit_id)
-            if not commits and not jobs:
-                raise CommitNotFound(f"commit {commit_id} not found")
-            busy = [c for c in commits if c.finished is None]
-            busy_jobs = [j for j in jobs if not JobState(j.state).terminal]
-            if not busy and not busy_jobs:
-                return commits
-            if deadline is not None and time.monotonic() > deadline:
-                what = busy[0].ref if busy else f"job {busy_jobs[0].pipeline}@{commit_id}"
-                raise WaitTimeout(f"{what} is still running after {timeout}s")
-            time.sleep(0.05)
+    # Waits: the API holds them as coroutines and re-checks on each change (server/waits.py).
+    def wait_change(self, since: int | None, timeout: float) -> int:
+        """The metadata's change counter once it differs from ``since`` (or after timeout)."""
+        return self.pfs.meta.wait_change(since, timeout)
+
+    def commit_set_state(self, commit_id: str) -> dict[str, Any]:
+        """A global id's commits, and what of its DAG still runs (``busy``, "" when done)."""
+        commits = self.pfs.commit_set(commit_id)
+        jobs = self.pps.list_jobs(job_id=commit_id)
+        if not commits and not jobs:
+            raise CommitNotFound(f"commit {commit_id} not found")
+        busy = [str(c.ref) for c in commits if c.finished is None]
+        busy += [f"job {j.pipeline}@{commit_id}" for j in jobs if not JobState(j.state).terminal]
+        return {"commits": commits, "busy": busy[0] if busy else ""}
 
     # Pipelines.
     def create_pipeline(
@@ -281,9 +275,6 @@ class Operations:
 
     def inspect_job(self, pipeline: str, job_id: str) -> JobInfo:
         return self.pps.inspect_job(pipeline, job_id)
-
-    def wait_job(self, pipeline: str, job_id: str, timeout: float | None) -> JobInfo:
-        return self.pps.wait_job(pipeline, job_id, timeout)
 
     def stop_job(self, pipeline: str, job_id: str) -> JobInfo:
         return self.pps.stop_job(pipeline, job_id)

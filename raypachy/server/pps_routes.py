@@ -10,13 +10,17 @@ from fastapi import FastAPI, Request
 
 from raypachy.errors import InvalidArgumentError
 from raypachy.limits import max_code_bytes
+from raypachy.pps.model import JobState
 from raypachy.server import bodies, bodylimit, pages
 from raypachy.server.service import Service
+from raypachy.server.waits import Waits, client_of, wait_seconds
 
 Call = Callable[..., Awaitable[Any]]
 
 
-def install(app: FastAPI, service: Service, call: Call, chunks: Callable[[], Any]) -> None:
+def install(
+    app: FastAPI, service: Service, call: Call, chunks: Callable[[], Any], waits: Waits
+) -> None:
     @app.post("/v1/pipelines", tags=["pipelines"])
     async def create_pipeline(body: bodies.CreatePipeline) -> Any:
         return await call("create_pipeline", body.spec, body.update, body.reprocess)
@@ -68,9 +72,17 @@ def install(app: FastAPI, service: Service, call: Call, chunks: Callable[[], Any
         return await call("inspect_job", pipeline, job)
 
     @app.post("/v1/jobs/{pipeline}/{job}/wait", tags=["jobs"])
-    async def wait_job(pipeline: str, job: str, body: bodies.Timeout) -> Any:
-        timeout = 30.0 if body.timeout is None else min(body.timeout, 30.0)
-        return await call("wait_job", pipeline, job, timeout)
+    async def wait_job(request: Request, pipeline: str, job: str, body: bodies.Timeout) -> Any:
+        timeout = wait_seconds(body.timeout)
+
+        async def check() -> tuple[bool, Any]:
+            info = await call("inspect_job", pipeline, job)
+            return JobState(info["state"]).terminal, info
+
+        def late(info: Any) -> str:
+            return f"job {pipeline}@{job} is still {info['state']} after {timeout}s"
+
+        return await waits.until(client_of(request), check, timeout, late)
 
     @app.post("/v1/jobs/{pipeline}/{job}/stop", tags=["jobs"])
     async def stop_job(pipeline: str, job: str) -> Any:
@@ -111,6 +123,17 @@ def install(app: FastAPI, service: Service, call: Call, chunks: Callable[[], Any
         return await call("lineage", target)
 
     @app.post("/v1/commitsets/{commit_id}/wait", tags=["commits"])
-    async def wait_commit_set(commit_id: str, body: bodies.Timeout) -> Any:
-        timeout = 30.0 if body.timeout is None else min(body.timeout, 30.0)
-        return await call("wait_commit_set", commit_id, timeout)
+    async def wait_commit_set(request: Request, commit_id: str, body: bodies.Timeout) -> Any:
+        """Wait until every commit and every job of a global id is done: the whole DAG."""
+        timeout = wait_seconds(body.timeout)
+        busy = [""]
+
+        async def check() -> tuple[bool, Any]:
+            found = await call("commit_set_state", commit_id)
+            busy[0] = found["busy"]
+            return not found["busy"], found["commits"]
+
+        def late(_: Any) -> str:
+            return f"{busy[0]} is still running after {timeout}s"
+
+        return await waits.until(client_of(request), check, timeout, late)
