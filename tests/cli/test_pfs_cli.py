@@ -101,6 +101,32 @@ def test_bad_input_one_line_error(
     assert len(_json(run("list", "commit", name, "-o", "json"))) == 1  # type: ignore[arg-type]
 
 
+def test_list_verbs_take_a_limit_and_a_cursor(run, name: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    local = tmp_path / "d"
+    local.mkdir()
+    for i in range(5):
+        (local / f"f{i}").write_bytes(b"x")
+    run("create", "repo", name)
+    run("put", "file", f"{name}@master:/d", "-r", "-f", str(local))
+    run("put", "file", f"{name}@master:/e", "-f", "-", stdin=b"e")
+
+    def paths(*args: str) -> list[str]:
+        return [f["path"] for f in _json(run(*args, "-o", "json"))]  # type: ignore[attr-defined]
+
+    assert paths("list", "file", f"{name}@master:/d", "--limit", "2") == ["/d/f0", "/d/f1"]
+    assert paths("list", "file", f"{name}@master:/d", "--start-after", "/d/f3") == ["/d/f4"]
+    assert paths("glob", "file", f"{name}@master:/**", "-n", "2", "--start-after", "/d/") == [
+        "/d/f0", "/d/f1"
+    ]  # fmt: skip
+    commits = _json(run("list", "commit", f"{name}@master", "-o", "json"))
+    assert len(commits) == 2  # type: ignore[arg-type]
+    after = f"{name}@{commits[0]['id']}"  # type: ignore[index]
+    older = _json(run("list", "commit", name, "--start-after", after, "-o", "json"))
+    assert [c["id"] for c in older] == [commits[1]["id"]]  # type: ignore[index, union-attr]
+    done = run("list", "file", f"{name}@master:/d", "--limit", "0", code=2)
+    assert b"--limit" in done.stderr
+
+
 def test_version(run) -> None:  # type: ignore[no-untyped-def]
     from raypachy import __version__
 
