@@ -82,6 +82,8 @@ class Waits:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         async with self._slot(client):
+            if self.version is None:  # the watcher's first answer: checking before it is wasted
+                await self._after(None, min(timeout, RECHECK_S))
             while True:
                 seen = self.version
                 done, value = await check()
