@@ -17,8 +17,9 @@ builtin so that ordinary ``except KeyError`` / ``except ValueError`` code works:
     │   └── GCBusyError           (gc and writers exclude each other)
     ├── InvalidArgumentError (ValueError)        code "invalid_argument" HTTP 400
     │   ├── InvalidNameError, InvalidPathError, InvalidAddressError, InvalidGlobError
-    │   └── InvalidSpecError
-    │       └── TooManyDatumsError (an input tree over RAYPACHY_MAX_DATUMS)
+    │   ├── InvalidSpecError
+    │   │   └── TooManyDatumsError (an input tree over RAYPACHY_MAX_DATUMS)
+    │   └── RangeNotSatisfiable   (a byte range past the end of a file: HTTP 416)
     ├── TooManyRequestsError                     code "too_many_requests" HTTP 429
     ├── PayloadTooLargeError                     code "payload_too_large" HTTP 413
     ├── StorageError                             code "storage_error"   HTTP 500
@@ -161,6 +162,13 @@ class InvalidSpecError(InvalidArgumentError):
 
 class TooManyDatumsError(InvalidSpecError):
     """An input tree would make more datums than allowed (counted before any is made)."""
+
+
+class RangeNotSatisfiable(InvalidArgumentError):
+    """A byte range that starts at or after the end of the file."""
+
+    code = "range_not_satisfiable"
+    http_status = 416
 
 
 # --- limits ------------------------------------------------------------------------

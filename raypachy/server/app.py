@@ -17,12 +17,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from raypachy import __version__
-from raypachy.errors import FileNotFound
+from raypachy.errors import FileNotFound, RangeNotSatisfiable
 from raypachy.limits import max_upload_bytes
 from raypachy.pfs.model import to_json
 from raypachy.pfs.wire import file_data_from_json
 from raypachy.secrets import token_matches
 from raypachy.server import bodies, bodylimit, errors, pages, pps_routes
+from raypachy.server.ranges import parse_range
 from raypachy.server.service import Service
 from raypachy.server.waits import Waits, client_of, wait_seconds
 
@@ -228,7 +229,8 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
         return {"kind": await call("path_kind", target, path)}
 
     @app.get("/v1/files/content", tags=["files"])
-    async def file_content(target: str, path: str) -> StreamingResponse:
+    async def file_content(request: Request, target: str, path: str) -> Any:
+        """A file's bytes; a ``Range: bytes=a-b`` header gets 206 and only those bytes."""
         refs = await service.call("walk_refs", target, path, 2)  # one file, or not
         if (
             len(refs) != 1
@@ -239,13 +241,27 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
         _, data = file_data_from_json(refs[0])
         store = await anyio.to_thread.run_sync(chunks)
 
+        try:
+            span = parse_range(request.headers.get("range"), data.size)
+        except RangeNotSatisfiable as e:
+            body = errors.error_body(e.code, e.message, type(e).__name__)
+            return JSONResponse(body, 416, headers={"Content-Range": f"bytes */{data.size}"})
+        start, end = span or (0, data.size)
+
         def pieces() -> Iterator[bytes]:
-            from raypachy.storage.reader import iter_bytes
+            from raypachy.storage.reader import iter_range
 
-            yield from iter_bytes(store, data)
+            yield from iter_range(store, data, start, end)
 
-        headers = {"Content-Length": str(data.size)}
-        return StreamingResponse(pieces(), media_type="application/octet-stream", headers=headers)
+        headers = {"Content-Length": str(end - start), "Accept-Ranges": "bytes"}
+        if span is None:
+            return StreamingResponse(
+                pieces(), media_type="application/octet-stream", headers=headers
+            )
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{data.size}"
+        return StreamingResponse(
+            pieces(), 206, media_type="application/octet-stream", headers=headers
+        )
 
     @app.post("/v1/files/upload", tags=["files"])
     async def upload_file(request: Request, target: str, path: str, append: bool = False) -> Any:
