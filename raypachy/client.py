@@ -350,7 +350,12 @@ class Client(PipelinesMixin):
             return b"".join(iter_range(self.chunks, found[0], start, end))
         headers = {"Range": f"bytes={start}-{end - 1}"}
         params = {"target": target, "path": path}
-        response = self._http.get("/v1/files/content", params=params, headers=headers)
+        try:
+            response = self._http.get("/v1/files/content", params=params, headers=headers)
+        except httpx.TransportError as e:
+            raise errors.UnavailableError(
+                f"the raypachy API at {self.address} is not reachable ({type(e).__name__})"
+            ) from None
         if response.status_code == 416:
             return b""
         if response.status_code >= 400:

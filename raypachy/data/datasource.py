@@ -7,6 +7,7 @@ runs on, or through the API where that worker cannot reach the storage.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Iterator
@@ -62,23 +63,24 @@ def split(files: list[tuple[str, FileData]], parts: int) -> list[list[tuple[str,
 def _read(
     files: list[tuple[str, FileData]], commit: str, storage_uri: str, address: str
 ) -> Iterator[pa.Table]:
-    if reachable(storage_uri):
-        from raypachy.storage.reader import read_bytes
+    with contextlib.ExitStack() as stack:
+        if reachable(storage_uri):
+            from raypachy.storage.reader import read_bytes
 
-        store = chunk_store(storage_uri)
+            store = chunk_store(storage_uri)
 
-        def load(item: tuple[str, FileData]) -> bytes:
-            return read_bytes(store, item[1])
-    else:
-        from raypachy.client import Client
+            def load(item: tuple[str, FileData]) -> bytes:
+                return read_bytes(store, item[1])
+        else:
+            from raypachy.client import Client
 
-        client = Client(address)
+            client = stack.enter_context(Client(address))
 
-        def load(item: tuple[str, FileData]) -> bytes:
-            return client.read_range(commit, item[0], 0, item[1].size)
+            def load(item: tuple[str, FileData]) -> bytes:
+                return client.read_range(commit, item[0], 0, item[1].size)
 
-    # A few files in flight: reads from object storage wait on latency, not on the CPU.
-    with ThreadPoolExecutor(4, thread_name_prefix="raypachy-read") as pool:
+        # A few files in flight: reads from object storage wait on latency, not on the CPU.
+        pool = stack.enter_context(ThreadPoolExecutor(4, thread_name_prefix="raypachy-read"))
         paths: list[str] = []
         blobs: list[bytes] = []
         size = 0

@@ -187,12 +187,16 @@ class RaypachyFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if fp is None:
             return {"name": "", "type": "directory", "size": 0}
         with _as_os_errors(fp.name(fp.path)):
-            try:
+            if fp.path != "/":
                 return _entry(fp, self.client.inspect_file(fp.target, fp.path))
+            try:  # a repo's root: the commit knows its size, no need to scan every file
+                commit = self.client.inspect_commit(fp.target)
             except errors.BranchNotFound:
-                if fp.path == "/" and self._list(fp) == []:
+                if self._list(fp) == []:
                     return {"name": fp.prefix, "type": "directory", "size": 0}
                 raise
+            return {"name": fp.prefix, "type": "directory", "size": commit.size_bytes or 0,
+                    "commit": str(commit.ref)}  # fmt: skip
 
     def find(
         self,

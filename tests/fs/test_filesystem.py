@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import fsspec
@@ -22,6 +24,12 @@ from tests.fs.conftest import LAYOUT, local_tree
 
 def test_protocol_is_registered_through_the_entry_point() -> None:
     assert fsspec.get_filesystem_class("raypachy") is RaypachyFileSystem
+
+
+def test_the_filesystem_does_not_import_ray() -> None:
+    code = "import sys, raypachy.fs; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize(
@@ -240,7 +248,12 @@ def test_the_filesystem_pickles_and_reads_on_the_other_side(
     fs: RaypachyFileSystem, layout: str
 ) -> None:
     copy = pickle.loads(pickle.dumps(fs))
-    assert copy.cat(f"{layout}@master/file2") == LAYOUT["/file2"]
+    try:
+        assert copy is not fs and copy.client.address == fs.client.address
+        assert copy.cat(f"{layout}@master/file2") == LAYOUT["/file2"]
+    finally:
+        copy.client.close()
+        RaypachyFileSystem.clear_instance_cache()
 
 
 def test_get_copies_to_local_disk(fs: RaypachyFileSystem, layout: str, tmp_path: Path) -> None:

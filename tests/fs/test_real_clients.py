@@ -27,7 +27,7 @@ def by_url(api_server: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     RaypachyFileSystem.clear_instance_cache()
     yield
     for made in list(RaypachyFileSystem._cache.values()):
-        made.client.close()
+        made.client.close()  # instances made from URLs own their clients
     RaypachyFileSystem.clear_instance_cache()
 
 
