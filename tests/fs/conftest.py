@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +28,9 @@ class Api:
     pfs: PFS
 
 
-@pytest.fixture(scope="session")
-def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    pfs = PFS.open(str(tmp_path_factory.mktemp("fs") / "home"))
+@contextmanager
+def serve(pfs: PFS) -> Iterator[Api]:
+    """The HTTP API over ``pfs`` on a free port of 127.0.0.1, for the length of the block."""
     app = create_app(LocalService(Operations(pfs)), pfs.backend.uri)
     port = free_port()
     server = uvicorn.Server(
@@ -46,6 +47,12 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    with serve(PFS.open(str(tmp_path_factory.mktemp("fs") / "home"))) as api:
+        yield api
 
 
 @pytest.fixture(params=["direct", "api"])

@@ -412,3 +412,24 @@ def test_a_transaction_that_fails_while_committing_leaves_nothing_visible(
     assert [c.description for c in client.list_commits(layout, "master")].count(
         "raypachy:// transaction"
     ) == 0
+
+
+@pytest.mark.s3
+def test_reads_and_writes_straight_from_s3_storage(s3_uri: str, tmp_path: Path) -> None:
+    from raypachy.pfs import PFS
+    from tests.fs.conftest import serve
+
+    with serve(PFS.open(str(tmp_path / "home"), storage=s3_uri)) as api, Client(api.url) as c:
+        assert c.direct_storage and c.storage_uri.startswith("s3://")
+        s3fs = RaypachyFileSystem(client=c, skip_instance_cache=True)
+        c.create_repo("s3repo")
+        blob = os.urandom(6 << 20)
+        with s3fs.transaction:
+            s3fs.pipe_file("s3repo@master/big.bin", blob)
+            s3fs.pipe_file("s3repo@master/small.txt", b"small")
+        assert len(c.list_commits("s3repo", "master")) == 1
+        assert s3fs.cat_file("s3repo@master/big.bin", 5 << 20, (5 << 20) + 7) == blob[5 << 20 :][:7]
+        with s3fs.open("s3repo@master/big.bin") as f:
+            f.seek(123_456)
+            assert f.read(1000) == blob[123_456:124_456]
+        assert s3fs.find("s3repo@master") == ["s3repo@master/big.bin", "s3repo@master/small.txt"]
