@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/cli_latency.py
 	$(PY) bench/datums.py
+	$(PY) bench/data.py
 
 # The API fuzzed far longer than in `make test` (examples per operation and mode).
 fuzz: $(STAMP)
