@@ -209,7 +209,7 @@ class RaypachyFileSystem(AbstractFileSystem):  # type: ignore[misc]
         fp = self._parse(path)
         if fp is None:  # every repo's default branch: walk them one by one
             return super().find(path, maxdepth, withdirs, detail, **kwargs)
-        found = self._find(fp)
+        is_dir, found = self._find(fp)
         base_depth = fp.path.rstrip("/").count("/")
         out: dict[str, dict[str, Any]] = {}
         for info in found:
@@ -219,28 +219,29 @@ class RaypachyFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 continue
             entry = _entry(fp, info)
             out[entry["name"]] = entry
-        if withdirs and fp.path != "/" and found and found[0].type == "dir":
+        if withdirs and is_dir and fp.path != "/":
             size = sum(i.size_bytes for i in found if i.type == "file")
             out[fp.name(fp.path)] = {"name": fp.name(fp.path), "type": "directory", "size": size}
         names = sorted(out)
         return {n: out[n] for n in names} if detail else names
 
-    def _find(self, fp: FsPath) -> list[FileInfo]:
-        """The file at ``fp``, or everything under the directory, read from one commit."""
+    def _find(self, fp: FsPath) -> tuple[bool, list[FileInfo]]:
+        """(is ``fp`` a directory, the file at ``fp`` or everything under the directory),
+        read from one commit."""
         try:
             target = self.pin(fp)
         except FileNotFoundError:
             if fp.path == "/" and not fp.ancestry and self._list(fp) == []:
-                return []  # a branch with no commit yet is an empty directory
+                return True, []  # a branch with no commit yet is an empty directory
             raise
         with _as_os_errors(fp.name(fp.path)):
             below = self.client.glob_files(target, _escape_glob(fp.path.rstrip("/")) + "/**")
             if below or fp.path == "/":
-                return below
+                return True, below
             try:
-                return [self.client.inspect_file(target, fp.path)]
+                return False, [self.client.inspect_file(target, fp.path)]
             except errors.FileNotFound:
-                return []
+                return False, []
 
     def cat_file(
         self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any

@@ -132,7 +132,14 @@ def test_find(fs: RaypachyFileSystem, layout: str) -> None:
         f"{root}/subdir/subfile1",
         f"{root}/subdir/subfile2",
     ]
+    # a directory whose first entry is a file is still listed itself with withdirs
+    assert fs.find(f"{root}/data", withdirs=True) == [
+        f"{root}/data",
+        f"{root}/data/a.csv",
+        f"{root}/data/b.csv",
+    ]
     assert fs.find(f"{root}/file1") == [f"{root}/file1"]
+    assert fs.find(f"{root}/file1", withdirs=True) == [f"{root}/file1"]
     assert fs.find(f"{root}/missing") == []
     detail = fs.find(f"{root}/data", detail=True)
     assert detail[f"{root}/data/a.csv"]["size"] == len(LAYOUT["/data/a.csv"])
