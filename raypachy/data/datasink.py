@@ -96,7 +96,6 @@ class Datasink(RayDatasink):  # type: ignore[misc]
         *,
         mode: str = "append",
         provenance: Iterable[CommitRef | str] = (),
-        description: str = "",
         address: str | None = None,
         **write_args: Any,
     ) -> None:
@@ -115,7 +114,6 @@ class Datasink(RayDatasink):  # type: ignore[misc]
         self.format = format
         self.mode = mode
         self.provenance = tuple(_commit_ref(p) for p in provenance)
-        self.description = description or f"ray data write to {self.dir or '/'}"
         self.write_args = write_args
         self.address = address
         self.storage_uri = ""
@@ -177,6 +175,8 @@ class Datasink(RayDatasink):  # type: ignore[misc]
     def on_write_complete(self, write_result: Any) -> None:
         from raypachy.storage import FileSetWriter
 
+        if "lease" not in self._driver:  # nothing reached the workers (an empty dataset)
+            self.on_write_start()
         client = self._client()
         try:
             writer = FileSetWriter(client.chunks, client.manifests)
@@ -200,8 +200,9 @@ class Datasink(RayDatasink):  # type: ignore[misc]
             commit: Commit = client.register_layer(self.branch, layer, lease_id)
             return commit
         opened = client.start_commit(
-            str(self.branch), description=self.description, provenance=self.provenance
-        )
+            str(self.branch), description=f"ray data write to {self.dir or '/'}",
+            provenance=self.provenance,
+        )  # fmt: skip
         target = Address(self.branch.repo, opened.id, 0, None)
         try:
             client.register_layer(target, layer, lease_id)

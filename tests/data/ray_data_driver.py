@@ -86,6 +86,8 @@ def write(client: raypachy.Client, src: str, out: str) -> dict[str, object]:
         raypachy.data.Datasink(f"{out}@master:/tables/t", format="csv", mode="overwrite")
     )
     after_overwrite = [f.path for f in client.list_files(f"{out}@master", "/tables/t")]
+    empty = raypachy.data.Datasink(f"{out}@master:/empty")
+    ray.data.range(10).filter(lambda r: False).write_datasink(empty)  # no rows: no commit
     return {
         "new_commits": len(client.list_commits(out, "master")) - before,
         "files": len(files),
@@ -95,6 +97,7 @@ def write(client: raypachy.Client, src: str, out: str) -> dict[str, object]:
         "sink_commit": sink.commit.id if sink.commit else None,
         "head": head.id,
         "after_overwrite": after_overwrite,
+        "empty_commit": empty.commit.id if empty.commit else None,
     }
 
 

@@ -68,7 +68,8 @@ def test_datasink_writes_one_commit_with_provenance(
         local_cluster.cli("inspect", "commit", f"{source_repo}@master", "-o", "json").stdout
     )["id"]
     r = _drive(local_cluster, "write", source_repo, out)
-    assert r["new_commits"] == 2  # one for the Parquet write, one for the CSV overwrite
+    # one for the Parquet write, one for the CSV overwrite, none for the empty write
+    assert r["new_commits"] == 2 and r["empty_commit"] is None
     assert r["files"] == 3 and r["rows"] == 100
     assert r["w_sum"] == sum(v * 2 + 1 for v in range(100))
     assert r["provenance"] == [f"{source_repo}@{src_head}"]

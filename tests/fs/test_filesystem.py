@@ -188,6 +188,7 @@ def test_cat_and_ranges(fs: RaypachyFileSystem, repo: str, client: Client) -> No
     both = fs.cat([path, f"{repo}@master/small.bin"])
     assert both == {f"{repo}@master/big.bin": blob, f"{repo}@master/small.bin": b"small"}
     assert fs.cat_file(f"{repo}@master/big.bin", 0, 0) == b""
+    assert client.read_range(f"{repo}@master", "/big.bin", 7, 5000) == blob[7:5000]
 
 
 def test_ranges_fetch_only_the_chunks_they_need(
