@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+from array import array
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,6 +21,7 @@ from ray.data import Datasource, ReadTask
 from ray.data.block import BlockMetadata
 
 from raypachy.data.selection import Selection
+from raypachy.errors import InvalidArgumentError
 from raypachy.storage.entries import FileData
 
 SCHEMA = pa.schema([("path", pa.string()), ("bytes", pa.binary()), ("commit", pa.string())])
@@ -51,13 +53,17 @@ def split(files: list[tuple[str, FileData]], parts: int) -> list[list[tuple[str,
     total = sum(d.size for _, d in files) or 1
     groups: list[list[tuple[str, FileData]]] = [[]]
     done = 0
-    for item in files:
+    for i, item in enumerate(files):
         share = total * len(groups) / parts  # the bytes the groups so far should hold
-        if groups[-1] and done >= share and len(groups) < parts:
+        starved = len(files) - i <= parts - len(groups)  # one file left per group to come
+        if groups[-1] and len(groups) < parts and (done >= share or starved):
             groups.append([])
         groups[-1].append(item)
         done += item[1].size
     return groups
+
+
+Pieces = list[bytes | memoryview]  # a file's bytes, as slices of its chunks (no copy yet)
 
 
 def _read(
@@ -65,40 +71,59 @@ def _read(
 ) -> Iterator[pa.Table]:
     with contextlib.ExitStack() as stack:
         if reachable(storage_uri):
-            from raypachy.storage.reader import read_bytes
-
             store = chunk_store(storage_uri)
 
-            def load(item: tuple[str, FileData]) -> bytes:
-                return read_bytes(store, item[1])
+            def load(item: tuple[str, FileData]) -> Pieces:
+                return [
+                    memoryview(store.get(r.chunk))[r.offset : r.offset + r.length]
+                    for r in item[1].refs
+                ]
         else:
             from raypachy.client import Client
 
             client = stack.enter_context(Client(address))
 
-            def load(item: tuple[str, FileData]) -> bytes:
-                return client.read_range(commit, item[0], 0, item[1].size)
+            def load(item: tuple[str, FileData]) -> Pieces:
+                return [client.read_range(commit, item[0], 0, item[1].size)]
 
-        # A few files in flight: reads from object storage wait on latency, not on the CPU.
-        pool = stack.enter_context(ThreadPoolExecutor(4, thread_name_prefix="raypachy-read"))
-        paths: list[str] = []
-        blobs: list[bytes] = []
+        # Reads from object storage (or through the API) wait on latency: keep a few files in
+        # flight. Local files are read in order: threads would only fight over the GIL there.
+        if urlparse(storage_uri).scheme == "file" and reachable(storage_uri):
+            loaded: Iterator[Pieces] = map(load, files)
+        else:
+            pool = stack.enter_context(ThreadPoolExecutor(4, thread_name_prefix="raypachy-read"))
+            loaded = pool.map(load, files)
+        batch: list[tuple[str, FileData]] = []
+        pieces: Pieces = []
         size = 0
-        for (path, _), blob in zip(files, pool.map(load, files), strict=True):
-            paths.append(path)
-            blobs.append(blob)
-            size += len(blob)
+        for item, parts in zip(files, loaded, strict=True):
+            batch.append(item)
+            pieces.extend(parts)
+            size += item[1].size
             if size >= BLOCK_BYTES:
-                yield _table(paths, blobs, commit)
-                paths, blobs, size = [], [], 0
-        if paths:
-            yield _table(paths, blobs, commit)
+                yield _table(batch, pieces, commit)
+                batch, pieces, size = [], [], 0
+        if batch:
+            yield _table(batch, pieces, commit)
 
 
-def _table(paths: list[str], blobs: list[bytes], commit: str) -> pa.Table:
+def _table(files: list[tuple[str, FileData]], pieces: Pieces, commit: str) -> pa.Table:
+    """One block: the files' bytes copied once, straight into the Arrow column's buffer."""
+    offsets = [0]
+    for path, data in files:
+        offsets.append(offsets[-1] + data.size)
+        if offsets[-1] >= 1 << 31:
+            raise InvalidArgumentError(
+                f"{path} in {commit} does not fit a binary column (2 GiB per block): read it "
+                "with the raypachy:// filesystem instead"
+            )
+    column = pa.Array.from_buffers(
+        pa.binary(), len(files),
+        [None, pa.py_buffer(array("i", offsets)), pa.py_buffer(b"".join(pieces))],
+    )  # fmt: skip
     return pa.table(
-        [pa.array(paths, pa.string()), pa.array(blobs, pa.binary()),
-         pa.array([commit] * len(paths), pa.string())],
+        [pa.array([p for p, _ in files], pa.string()), column,
+         pa.array([commit] * len(files), pa.string())],
         schema=SCHEMA,
     )  # fmt: skip
 
