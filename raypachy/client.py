@@ -344,22 +344,17 @@ class Client(PipelinesMixin):
         if self.direct_storage:
             from raypachy.storage.reader import iter_range
 
-            found = [d for p, d in self.walk_data(target, path) if p == normalize_path(path)]
-            if not found:
+            found = self._get("/v1/files/refs", target=target, path=path, limit=1)
+            if not found or found[0]["path"] != normalize_path(path):
                 raise errors.FileNotFound(f"{path} is not a file in {target}")
-            return b"".join(iter_range(self.chunks, found[0], start, end))
+            _, data = wire.file_data_from_json(found[0])
+            return b"".join(iter_range(self.chunks, data, start, end))
         headers = {"Range": f"bytes={start}-{end - 1}"}
         params = {"target": target, "path": path}
         try:
-            response = self._http.get("/v1/files/content", params=params, headers=headers)
-        except httpx.TransportError as e:
-            raise errors.UnavailableError(
-                f"the raypachy API at {self.address} is not reachable ({type(e).__name__})"
-            ) from None
-        if response.status_code == 416:
-            return b""
-        if response.status_code >= 400:
-            _raise_for(response)
+            response = self._send("GET", "/v1/files/content", params=params, headers=headers)
+        except errors.RangeNotSatisfiable:
+            return b""  # the range starts at or past the end of the file
         if response.status_code == 206:
             return response.content
         return response.content[start:end]  # a server that ignores ranges sends everything
