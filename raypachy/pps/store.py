@@ -180,6 +180,16 @@ class PpsTx:
     def all_version_specs(self) -> list[dict[str, Any]]:
         return [json.loads(r[0]) for r in self.c.execute("SELECT spec FROM pipeline_versions")]
 
+    def versions(self, name: str) -> list[tuple[str, dict[str, Any], float, int]]:
+        """Every version of a pipeline, oldest first: (version, spec, created, jobs run)."""
+        rows = self.c.execute(
+            "SELECT v.version, v.spec, v.created, "
+            "(SELECT COUNT(*) FROM jobs j WHERE j.pipeline = v.name AND j.version = v.version) "
+            "FROM pipeline_versions v WHERE v.name = ? ORDER BY v.created, v.rowid",
+            (name,),
+        )
+        return [(r[0], json.loads(r[1]), r[2], r[3]) for r in rows]
+
     def delete_pipeline(self, name: str) -> None:
         for table, col in (
             ("pipelines", "name"), ("pipeline_versions", "name"), ("jobs", "pipeline"),
@@ -220,6 +230,17 @@ class PpsTx:
             sql += " LIMIT ?"
             args.append(limit)
         return [_job(r) for r in self.c.execute(sql, args)]
+
+    def recent_jobs(self, limit: int, ended_since: float) -> list[JobRow]:
+        """The ``limit`` newest jobs, plus every job still running or ended since then."""
+        rows = self.c.execute(
+            f"SELECT {_JOB_COLS} FROM jobs "
+            "WHERE seq > (SELECT COALESCE(MAX(seq), 0) FROM jobs) - ? "
+            "OR state IN ('created', 'starting', 'running', 'finishing') OR finished >= ? "
+            "ORDER BY seq DESC",
+            (limit, ended_since),
+        )
+        return [_job(r) for r in rows]
 
     def active_jobs(self, pipeline: str) -> list[JobRow]:
         rows = self.c.execute(

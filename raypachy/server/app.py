@@ -22,7 +22,7 @@ from raypachy.limits import max_upload_bytes
 from raypachy.pfs.model import to_json
 from raypachy.pfs.wire import file_data_from_json
 from raypachy.secrets import token_matches
-from raypachy.server import bodies, bodylimit, errors, pages, pps_routes
+from raypachy.server import bodies, bodylimit, console, errors, pages, pps_routes
 from raypachy.server.ranges import parse_range
 from raypachy.server.service import Service
 from raypachy.server.waits import Waits, client_of, wait_seconds
@@ -32,7 +32,7 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
     """Build the app over ``service`` (the operations) and the storage it serves bytes from.
 
     With ``token_hash`` (the SHA-256 of ``RAYPACHY_TOKEN``), every request but ``/healthz``
-    needs ``Authorization: Bearer <token>``; others get 401.
+    and the console's static assets needs ``Authorization: Bearer <token>``; others get 401.
     """
     app = FastAPI(title="raypachy", version=__version__, summary="Git for data on Ray")
     errors.install(app)
@@ -41,7 +41,7 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
 
         @app.middleware("http")
         async def require_token(request: Request, call_next: Any) -> Any:
-            if request.url.path != "/healthz":
+            if request.url.path != "/healthz" and not console.is_asset(request.url.path):
                 scheme, _, presented = request.headers.get("authorization", "").partition(" ")
                 if scheme.lower() != "bearer" or not token_matches(presented, token_hash):
                     body = errors.error_body(
@@ -339,4 +339,5 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
         return await call("fsck", body.fix, body.deep)
 
     pps_routes.install(app, service, call, chunks, waits)
+    console.mount(app, service, chunks)
     return app

@@ -26,7 +26,7 @@ from raypachy.pfs.model import (
 from raypachy.pfs.names import normalize_path
 from raypachy.pfs.service import PFS
 from raypachy.pfs.wire import file_data_to_json
-from raypachy.pps import queries, ticks
+from raypachy.pps import history, queries, ticks
 from raypachy.pps.ignored import spec_warnings
 from raypachy.pps.model import DatumInfo, JobInfo, JobState, PipelineInfo
 from raypachy.pps.service import PPS
@@ -48,6 +48,7 @@ NAMES = frozenset(
         "create_pipeline", "inspect_pipeline", "list_pipelines", "delete_pipeline",
         "stop_pipeline", "start_pipeline", "list_jobs", "inspect_job", "stop_job",
         "list_datums", "inspect_datum", "restart_datum", "preview_datums", "logs", "lineage",
+        "list_pipeline_versions", "list_recent_jobs",  # the console
         # what pipeline controllers ask
         "claim_job", "update_job", "job_is_live", "datum_states", "commit_layers", "tick_cron",
         "take_datum_restarts",
@@ -301,6 +302,12 @@ class Operations:
 
     def lineage(self, target: str) -> dict[str, Any]:
         return queries.lineage(self.pps, target)
+
+    def list_pipeline_versions(self, name: str) -> list[history.PipelineVersion]:
+        return history.pipeline_versions(self.pps, name)
+
+    def list_recent_jobs(self, limit: int = 200) -> list[JobInfo]:
+        return history.recent_jobs(self.pps, limit)
 
     # What controllers ask.
     def claim_job(self, pipeline: str) -> dict[str, Any] | None:

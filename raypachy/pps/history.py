@@ -1,0 +1,54 @@
+"""What the console asks of pipelines over time: their versions and the jobs that move."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from raypachy.errors import InvalidArgumentError, PipelineNotFound
+from raypachy.pfs.model import utc
+from raypachy.pps.model import JobInfo
+from raypachy.pps.service import PPS
+
+#: How long an ended job stays among the recent ones, whatever the limit.
+ENDED_WINDOW_S = 120.0
+MAX_RECENT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineVersion:
+    """One version of a pipeline: the spec it ran with, when it appeared, how many jobs."""
+
+    pipeline: str
+    version: str
+    spec: dict[str, Any]
+    created: datetime
+    jobs: int
+    current: bool
+
+
+def pipeline_versions(pps: PPS, name: str) -> list[PipelineVersion]:
+    """Every version of ``name``, oldest first (the current one marked)."""
+    with pps._read() as (_, ptx):
+        row = ptx.pipeline(name)
+        if row is None:
+            raise PipelineNotFound(f"pipeline {name} not found")
+        versions = ptx.versions(name)
+    return [
+        PipelineVersion(name, version, spec, utc(created), jobs, version == row.version)  # type: ignore[arg-type]
+        for version, spec, created, jobs in versions
+    ]
+
+
+def recent_jobs(pps: PPS, limit: int = 200) -> list[JobInfo]:
+    """The ``limit`` newest jobs plus every job running or ended in the last two minutes.
+
+    One query whose answer stays small however long the history: what a live view polls.
+    """
+    if not 1 <= limit <= MAX_RECENT:
+        raise InvalidArgumentError(f"limit must be between 1 and {MAX_RECENT}, not {limit}")
+    with pps._read() as (_, ptx):
+        rows = ptx.recent_jobs(limit, time.time() - ENDED_WINDOW_S)
+    return [pps._job_info(r) for r in rows]
