@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from raypachy.server.console.events import JobFeed
 from raypachy.server.console.routes import router
 from raypachy.server.service import Service
 
@@ -55,6 +56,7 @@ class _Assets:
 
 
 def mount(app: FastAPI, service: Service, chunks: Callable[[], Any]) -> None:
-    """Add the console's routes and assets to the API ``app``."""
-    app.include_router(router(service, chunks))
+    """Add the console's routes and assets to the API ``app`` (its job feed: ``app.state``)."""
+    app.state.job_feed = JobFeed(service)
+    app.include_router(router(service, chunks, app.state.job_feed))
     app.mount(PREFIX, _Assets(), name="console")

@@ -24,10 +24,8 @@ from raypachy.server.service import Service
 _DATUM_ID = re.compile(r"[0-9a-f]{1,64}")
 
 
-def router(service: Service, chunks: Callable[[], Any]) -> APIRouter:
+def router(service: Service, chunks: Callable[[], Any], feed: JobFeed) -> APIRouter:
     api = APIRouter()
-    feed = JobFeed(service)
-    api.state = {"feed": feed}  # type: ignore[attr-defined]  # for tests: who listens
 
     async def file_data(target: str, path: str) -> Any:
         """The content reference of the file at ``path`` (``FileNotFound`` for a directory)."""

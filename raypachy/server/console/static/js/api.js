@@ -88,6 +88,7 @@ export async function check() {
  * and goes; reconnects until `signal` aborts.
  */
 export async function follow(path, params, handlers, signal, status = showLive) {
+  signal.addEventListener("abort", () => status(null));
   while (!signal.aborted) {
     try {
       const response = await request("GET", path, { params, signal });
@@ -95,22 +96,21 @@ export async function follow(path, params, handlers, signal, status = showLive) 
       await readEvents(response.body, handlers, signal);
     } catch (e) {
       if (e.name === "AbortError" || signal.aborted) return;
-      if (e.status === 401) {
-        status(false);
-        return;
-      }
+      if (e.status === 401) return;
     }
+    if (signal.aborted) return;
     status(false);
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
 
-/** The "live" mark in the header: whether the page follows the server's events now. */
+/** The "live" mark in the header: following the server's events (true), trying to (false),
+ *  or not (null: the page left). */
 function showLive(on) {
   const mark = document.getElementById("live");
   if (!mark) return;
-  mark.textContent = on ? "live" : "reconnecting";
-  mark.dataset.state = on ? "live" : "offline";
+  mark.textContent = on === null ? "" : on ? "live" : "reconnecting";
+  mark.dataset.state = on === null ? "idle" : on ? "live" : "offline";
 }
 
 async function readEvents(body, handlers, signal) {

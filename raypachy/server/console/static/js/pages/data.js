@@ -79,7 +79,7 @@ function writerCell(repo, w) {
   return [
     commitLink(repo, w.commit),
     w.job ? [" · job ", link(route(`/jobs/${enc(w.job.pipeline)}/${w.job.id}`), short(w.job.id))] : w.origin === "user" ? " · user" : "",
-    w.datum ? [" · datum ", h("code", {}, short(w.datum.id))] : "",
+    w.datum && w.job ? [" · datum ", link(route(`/jobs/${enc(w.job.pipeline)}/${w.job.id}`, { datum: w.datum.id }), h("code", {}, short(w.datum.id)))] : "",
   ];
 }
 

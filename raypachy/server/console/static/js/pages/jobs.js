@@ -80,7 +80,7 @@ export async function jobs({ main, query, signal }) {
 }
 
 /** One job: its progress (live), its datums, a datum's log, restart a datum, stop the job. */
-export async function job({ main, params: [pipeline, id], signal }) {
+export async function job({ main, params: [pipeline, id], query, signal }) {
   const first = await api.get(`/v1/jobs/${enc(pipeline)}/${enc(id)}/progress`, null, signal);
   const header = h("div", {});
   const datums = h("div", { testid: "datums" });
@@ -91,6 +91,7 @@ export async function job({ main, params: [pipeline, id], signal }) {
 
   const showLog = async (d) => {
     open = d.id;
+    for (const row of datums.querySelectorAll("tr[data-state]")) row.classList.toggle("selected", row.dataset.testid === `datum-row-${d.id}`);
     logs.replaceChildren(h("h3", {}, "Log of datum ", h("code", {}, short(d.id))), h("p", { class: "loading" }, "loading…"));
     try {
       const out = await api.get("/v1/logs/datum", { pipeline, job: id, datum: d.id }, signal);
@@ -175,6 +176,7 @@ export async function job({ main, params: [pipeline, id], signal }) {
 
   paint(first);
   main.replaceChildren(header, notice, h("div", { class: "split" }, datums, logs));
+  if (query.datum) showLog(first.datums.find((d) => d.id === query.datum) ?? { id: query.datum });
 
   // Follow a running job: its counts come with the feed; its datums and logs after each batch.
   let timer = null;
