@@ -53,6 +53,7 @@ class Demo:
 
     local: Local
     url: str
+    app: Any
     parts: list[Path]
     commits: dict[str, str] = field(default_factory=dict)  # name -> commit id
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -94,7 +95,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     try:
-        yield Demo(local, f"http://127.0.0.1:{port}", parts, commits)
+        yield Demo(local, f"http://127.0.0.1:{port}", app, parts, commits)
     finally:
         server.should_exit = True
         thread.join(30)

@@ -81,33 +81,24 @@ def _events(demo: Demo, stop: threading.Event, out: list[tuple[str, Any]]) -> No
 
 
 def test_job_events_push_a_new_job_and_its_end(demo: Demo) -> None:
-    feed = _feed(demo)
+    feed = demo.app.state.job_feed
     stop, seen = threading.Event(), []
     reader = threading.Thread(target=_events, args=(demo, stop, seen), daemon=True)
     reader.start()
-    _until(lambda: seen and seen[0][0] == "snapshot", "the snapshot")
-    snapshot = seen[0][1]["jobs"]
-    assert {j["pipeline"] for j in snapshot} == {"features", "train", "predict"}
-
-    with demo.lock:
-        commit = demo.local.put("iris", {"/raw/events.csv": demo.parts[0].read_bytes()})
-    _until(lambda: _state(seen, "features", commit) == "created", "the new job")
-    demo.run_jobs()
-    _until(lambda: _state(seen, "predict", commit) == "success", "the DAG to finish")
-    stop.set()
-    reader.join(30)
+    try:
+        _until(lambda: seen and seen[0][0] == "snapshot", "the snapshot")
+        snapshot = seen[0][1]["jobs"]
+        assert {"features", "train", "predict"} <= {j["pipeline"] for j in snapshot}
+        with demo.lock:
+            commit = demo.local.put("iris", {"/raw/events.csv": demo.parts[0].read_bytes()})
+        _until(lambda: _state(seen, "features", commit) == "created", "the new job")
+        demo.run_jobs()
+        _until(lambda: _state(seen, "predict", commit) == "success", "the DAG to finish")
+    finally:
+        stop.set()
+        reader.join(30)
     # The page went away: nobody listens, so nobody polls.
     _until(lambda: not feed.subscribers, "the subscriber to go", timeout=30)
-
-
-def _feed(demo: Demo) -> Any:
-    import gc
-
-    from raypachy.server.console.events import JobFeed
-
-    feeds = [o for o in gc.get_objects() if isinstance(o, JobFeed)]
-    assert feeds
-    return feeds[-1]
 
 
 def _state(seen: list[tuple[str, Any]], pipeline: str, job: str) -> str | None:
