@@ -23,6 +23,7 @@ def up(port: int | None, storage: str | None, num_cpus: int | None, images: str 
 
     state = start(storage=storage, port=port, num_cpus=num_cpus, images=images)
     click.echo(f"raypachy API:  {state.api_url}")
+    click.echo(f"console:       {state.api_url}/console/")
     click.echo(f"Ray dashboard: {state.dashboard_url}")
     click.echo(f"Ray address:   {state.gcs_address}")
     click.echo(f"metrics:       {state.metrics_url}")
@@ -52,6 +53,7 @@ def status(output: str | None) -> None:
 
     state = read_state()
     info: dict[str, object] = {"api_url": local_api_url(), "running": False}
+    info["console_url"] = f"{info['api_url']}/console/"
     if state is not None:
         info |= {
             "dashboard_url": state.dashboard_url,

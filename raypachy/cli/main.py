@@ -9,6 +9,7 @@ import click
 
 from raypachy import __version__
 from raypachy.cli.cluster_commands import COMMANDS
+from raypachy.cli.console_command import console
 from raypachy.cli.deploy_commands import deploy
 from raypachy.cli.pfs_commands import NOUNS, fsck, gc
 from raypachy.cli.pps_commands import COMMANDS as PPS_COMMANDS
@@ -41,7 +42,7 @@ for verb in sorted(set(NOUNS) | set(PPS_NOUNS)):
     cli.add_command(group)
 cli.add_command(gc)
 cli.add_command(fsck)
-for command in [*COMMANDS, *PPS_COMMANDS, deploy]:
+for command in [*COMMANDS, *PPS_COMMANDS, deploy, console]:
     cli.add_command(command)
 
 
