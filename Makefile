@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint format demo demo-pfs bench fuzz reliability clean
+.PHONY: venv test lint format demo demo-pfs bench fuzz reliability console console-screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(PY) bench/cli_latency.py
 	$(PY) bench/datums.py
 	$(PY) bench/data.py
+	$(PY) bench/console.py
 
 # The API fuzzed far longer than in `make test` (examples per operation and mode).
 fuzz: $(STAMP)
@@ -47,6 +48,21 @@ fuzz: $(STAMP)
 # Faults, bad input, fuzzing and load, with the figures in one table (last line: JSON).
 reliability: $(STAMP)
 	$(PY) bench/reliability.py
+
+# The web console needs no build (plain ES modules); this fetches its one vendored library,
+# dagre, again from npm at the pinned version and checks it against the recorded SHA-256.
+VENDOR := raypachy/server/console/static/vendor
+DAGRE := 3.1.3
+console:
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent @dagrejs/dagre@$(DAGRE) >/dev/null && \
+	  tar xzf dagrejs-dagre-$(DAGRE).tgz && \
+	  cp package/dist/dagre.esm.js package/dist/dagre.esm.js.LEGAL.txt $(CURDIR)/$(VENDOR)/ && \
+	  cp package/LICENSE $(CURDIR)/$(VENDOR)/dagre.LICENSE && rm -rf $$tmp
+	cd $(VENDOR) && echo "$$(cat dagre.sha256)  dagre.esm.js" | sha256sum -c -
+
+# Screenshots of every console page into docs/console/ (the browser tests take them).
+console-screenshots: $(STAMP)
+	RAYPACHY_CONSOLE_SHOTS=docs/console $(PY) -m pytest -p no:cacheprovider tests/console/test_console_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
