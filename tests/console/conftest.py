@@ -185,6 +185,7 @@ def browser(chromium_driver: Any, demo: Demo) -> Iterator[Browser]:
     b = Browser(chromium_driver, demo.url)
     b.open("#/")
     b.driver.execute_script("sessionStorage.clear()")
+    b.driver.get("about:blank")  # each test starts signed out, on a fresh page load
     yield b
     errors = [e for e in chromium_driver.get_log("browser") if e["level"] == "SEVERE"]
     # A page's own failed calls (a 404 it shows as a message) are fine; script errors are not.

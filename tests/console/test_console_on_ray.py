@@ -40,7 +40,9 @@ def test_the_console_on_the_control_plane(local_cluster: LocalCluster) -> None:
     repo, name = "c" + uuid.uuid4().hex[:8], "console" + uuid.uuid4().hex[:6]
     client.create_repo(repo)
     client.put_file(f"{repo}@master", "/a.txt", b"hello")
-    client.create_pipeline(raypachy.pipeline(double, input=raypachy.pfs(repo, glob="/*"), name=name))
+    client.create_pipeline(
+        raypachy.pipeline(double, input=raypachy.pfs(repo, glob="/*"), name=name)
+    )
     job = client.inspect_pipeline(name).last_job
     assert job is not None and client.wait_job(name, job, timeout=180).state == "success"
 
@@ -56,7 +58,9 @@ def test_the_console_on_the_control_plane(local_cluster: LocalCluster) -> None:
         log = api.get("/v1/logs/datum", params={"pipeline": name, "job": job,
                                                 "datum": writers[0]["datum"]["id"]}).json()  # fmt: skip
         assert "doubling a.txt" in log["log"]
-        preview = api.get("/v1/files/preview", params={"target": f"{name}@master", "path": "/a.txt"})
+        preview = api.get(
+            "/v1/files/preview", params={"target": f"{name}@master", "path": "/a.txt"}
+        )
         assert preview.json()["text"] == "hellohello"
         # What the pipeline page shows of Ray: the datum tasks' options and who can run them.
         info = api.get(f"/v1/pipelines/{name}").json()

@@ -27,6 +27,12 @@ export function h(tag, attrs, ...children) {
   return build(document.createElement(tag), attrs, children);
 }
 
+/** Replace an element's children (null, false and "" are left out, arrays flattened). */
+export function fill(el, ...children) {
+  el.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false && c !== ""));
+  return el;
+}
+
 /** An SVG element. */
 export function s(tag, attrs, ...children) {
   return build(document.createElementNS(SVG, tag), attrs, children);

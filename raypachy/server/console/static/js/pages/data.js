@@ -1,7 +1,7 @@
 // Data: repos, a repo's branches and commits, and a commit's files with previews.
 
 import * as api from "../api.js";
-import { badge, bytes, enc, errorBox, facts, h, link, route, short, table, when } from "../dom.js";
+import { badge, bytes, enc, errorBox, facts, fill, h, link, route, short, table, when } from "../dom.js";
 
 export async function repos({ main, signal }) {
   const all = await api.get("/v1/repos", null, signal);
@@ -130,7 +130,7 @@ export async function commit({ main, params: [name, ref], query, signal }) {
     if (e.name !== "AbortError") main.append(errorBox(e));
     return;
   }
-  for (const cell of rows.querySelectorAll?.(".writer") ?? []) cell.replaceChildren(...[writerCell(name, writers[cell.dataset.path])].flat(Infinity).filter((x) => x !== ""));
+  for (const cell of rows.querySelectorAll?.(".writer") ?? []) fill(cell, writerCell(name, writers[cell.dataset.path]));
 }
 
 async function filePanel(name, at, file, signal) {
@@ -149,12 +149,13 @@ async function filePanel(name, at, file, signal) {
   };
   const body = h("div", { class: "preview", testid: "preview", "data-kind": preview.kind });
   if (preview.kind === "table") {
-    body.append(
+    fill(
+      body,
       h("table", { testid: "preview-table" }, h("thead", {}, h("tr", {}, preview.columns.map((c) => h("th", {}, c)))), h("tbody", {}, preview.rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c)))))),
       preview.more_rows ? h("p", { class: "muted" }, `first ${preview.rows.length} rows`, preview.total_rows ? ` of ${preview.total_rows}` : "") : null,
     );
   } else if (preview.kind === "text") {
-    body.append(h("pre", { testid: "preview-text" }, preview.text), preview.truncated ? h("p", { class: "muted" }, "the first part of the file") : null);
+    fill(body, h("pre", { testid: "preview-text" }, preview.text), preview.truncated ? h("p", { class: "muted" }, "the first part of the file") : null);
   } else if (preview.kind === "image") {
     const img = h("img", { alt: file.path, testid: "preview-image" });
     body.append(img);

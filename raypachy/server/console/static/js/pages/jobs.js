@@ -1,7 +1,7 @@
 // Jobs: the live list grouped by global id, and one job with its datums and their logs.
 
 import * as api from "../api.js";
-import { badge, enc, errorBox, facts, h, link, progress, route, seconds, short, table, took, when } from "../dom.js";
+import { badge, enc, errorBox, facts, fill, h, link, progress, route, seconds, short, table, took, when } from "../dom.js";
 
 const ENDED = new Set(["success", "failure", "killed", "unrunnable"]);
 const key = (j) => `${j.pipeline}@${j.id}`;
@@ -45,7 +45,9 @@ export async function jobs({ main, query, signal }) {
       ...[...groups].map(([id, members]) => {
         const states = members.map((j) => j.state);
         const overall = states.find((s) => !ENDED.has(s)) ?? states.find((s) => s !== "success") ?? "success";
-        members.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : a.pipeline < b.pipeline ? -1 : 1));
+        // In the order they ran: one global id's jobs are created together, started in turn.
+        const order = (j) => [j.started ?? "~", j.created, j.pipeline].join(" ");
+        members.sort((a, b) => (order(a) < order(b) ? -1 : 1));
         return h(
           "section",
           { class: "job-group", testid: `job-group-${id}`, "data-state": overall },
@@ -96,7 +98,8 @@ export async function job({ main, params: [pipeline, id], query, signal }) {
     try {
       const out = await api.get("/v1/logs/datum", { pipeline, job: id, datum: d.id }, signal);
       if (open !== d.id) return;
-      logs.replaceChildren(
+      fill(
+        logs,
         h("h3", {}, "Log of datum ", h("code", {}, d.id)),
         d.error ? h("p", { class: "error" }, d.error) : null,
         out.found ? h("pre", { class: "log", testid: "datum-log" }, out.log || "(empty)") : h("p", { class: "empty", testid: "datum-log" }, "This datum wrote nothing to its log."),
