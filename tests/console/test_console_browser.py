@@ -4,6 +4,7 @@ datums and logs, and bad input shown as a clear message."""
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 from pathlib import Path
@@ -165,6 +166,26 @@ def test_lineage_reaches_the_raw_file(browser: Browser, demo: Demo) -> None:
     raw.click()
     browser.find("preview-table")
     assert "iris-2.csv" in browser.find("crumbs").text
+    # Downstream: what the raw commit fed, down to the predictions.
+    browser.go(f"#/lineage/iris%40{second}")
+    browser.find(f"lineage-node-iris@{second}")
+    for repo in ("features", "train", "predict"):
+        browser.find(f"lineage-node-{repo}@{second}")
+
+
+def test_an_image_is_previewed(browser: Browser, demo: Demo) -> None:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(buf, "PNG")
+    with demo.lock:
+        demo.local.pfs.create_repo("pictures")
+        commit = demo.local.put("pictures", {"/red.png": buf.getvalue()})
+    browser.login()
+    browser.go(f"#/repos/pictures/commit/{commit}?path=/red.png")
+    image = browser.find("preview-image")
+    browser.wait(lambda d: d.execute_script("return arguments[0].naturalWidth", image) == 40,
+                 what="the image to load")  # fmt: skip
 
 
 def test_the_pipeline_page(browser: Browser, demo: Demo) -> None:
