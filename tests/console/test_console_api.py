@@ -211,6 +211,12 @@ def test_who_wrote_each_file(api: httpx.Client, demo: Demo) -> None:
     assert "/iris-2.csv" in demo.local.ops.inspect_datum("features", second, datum["id"]).outputs
     nope = api.get("/v1/files/writers", params={"target": "iris@master", "path": "/nope"})
     assert nope.status_code == 404
+    # A page at a time, as the listing it explains.
+    at = {"target": f"iris@{second}", "path": "/raw"}
+    one = api.get("/v1/files/writers", params={**at, "limit": 1}).json()
+    rest = api.get("/v1/files/writers", params={**at, "start_after": "/raw/iris-1.csv"}).json()
+    assert [w["path"] for w in one] == ["/raw/iris-1.csv"] and one[0]["commit"] == first
+    assert [(w["path"], w["commit"]) for w in rest] == [("/raw/iris-2.csv", second)]
 
 
 def test_a_running_job_shows_the_datums_done_so_far(api: httpx.Client, demo: Demo) -> None:

@@ -1,9 +1,11 @@
 """Live jobs as server-sent events: one poller per app, shared by every open page.
 
-The poller asks the metadata for the jobs that can still move (``list_recent_jobs``: the
-newest ones, the running ones, the ones that just ended) twice a second, only while someone
-listens, and pushes each job whose state or counts changed to every subscriber. A new
-subscriber first gets a snapshot, so nothing that happened before it connected is missed.
+While someone listens, the poller long-polls the metadata's change counter and, each time it
+moves (at most twice a second), asks for the jobs that can still move (``list_recent_jobs``:
+the newest ones, the running ones, the ones that just ended); it pushes each job whose state
+or counts changed to every subscriber. An idle cluster costs one long poll per ten seconds.
+A new subscriber first gets a snapshot, so nothing that happened before it connected is
+missed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from raypachy.server.service import Service
 
 log = logging.getLogger("raypachy.server.console")
 
-POLL_S = 0.5
+POLL_S = 0.5  # at most two job queries a second, however busy the metadata
+WATCH_S = 10.0  # the long poll of the change counter
 KEEPALIVE_S = 15.0
 STREAM_S = 600.0  # a stream ends after this; the page reconnects (bounds a lost stream)
 WINDOW = 200  # the newest jobs the poller watches (running ones are always watched)
@@ -61,8 +64,13 @@ class JobFeed:
 
     async def _poll(self) -> None:
         last: dict[tuple[str, str], dict[str, Any]] | None = None
+        version: int | None = None
         while self.subscribers:
             try:
+                seen = version
+                version = await self.service.wait_change(version, WATCH_S)
+                if version == seen and last is not None:
+                    continue  # nothing changed in the metadata: nothing to ask
                 jobs = await self.jobs()
             except RaypachyError as e:  # the metadata actor restarting: try again
                 log.warning("job feed: %s", e)

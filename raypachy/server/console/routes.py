@@ -13,12 +13,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from raypachy.errors import FileNotFound, InvalidArgumentError
+from raypachy.limits import PAGE_SIZE
 from raypachy.pfs.model import to_json
 from raypachy.pfs.wire import file_data_from_json
 from raypachy.pps.model import JobState
+from raypachy.server import pages
 from raypachy.server.console import previews
 from raypachy.server.console.events import WINDOW, JobFeed
-from raypachy.server.console.writers import writers
+from raypachy.server.console.writers import WRITERS_PAGE, writers
 from raypachy.server.service import Service
 
 _DATUM_ID = re.compile(r"[0-9a-f]{1,64}")
@@ -29,7 +31,7 @@ def router(service: Service, chunks: Callable[[], Any], feed: JobFeed) -> APIRou
 
     async def file_data(target: str, path: str) -> Any:
         """The content reference of the file at ``path`` (``FileNotFound`` for a directory)."""
-        refs = await service.call("walk_refs", target, path)
+        refs = await service.call("walk_refs", target, path, 2)  # a file, or more than one
         if len(refs) != 1 or refs[0]["path"] != path.rstrip("/") or refs[0]["path"].endswith("/"):
             raise FileNotFound(f"{path} is not a file in {target}")
         return file_data_from_json(refs[0])[1]
@@ -107,16 +109,24 @@ def router(service: Service, chunks: Callable[[], Any], feed: JobFeed) -> APIRou
         return previews.text_diff(sides[0], sides[1], sizes[0], sizes[1])
 
     @api.get("/v1/files/writers", tags=["files"])
-    async def file_writers(target: str, path: str = "/") -> Any:
-        """Who wrote each entry of a directory: the commit, and for outputs the job and datum."""
-        return to_json(await writers(service, target, path))
+    async def file_writers(
+        target: str,
+        path: str = "/",
+        limit: int = Query(WRITERS_PAGE, ge=1, le=WRITERS_PAGE),
+        start_after: str | None = pages.StartAfter,
+    ) -> Any:
+        """Who wrote each entry of a directory (the page of ``list_files`` that ``limit`` and
+        ``start_after`` name): the commit, and for a pipeline's outputs the job and datum."""
+        return to_json(await writers(service, target, path, limit, start_after))
 
     @api.get("/v1/jobs/{pipeline}/{job}/progress", tags=["jobs"])
-    async def job_progress(pipeline: str, job: str) -> Any:
-        """A job and its datums so far: those of finished batches while it runs."""
+    async def job_progress(
+        pipeline: str, job: str, limit: int = Query(1000, ge=1, le=PAGE_SIZE)
+    ) -> Any:
+        """A job and its first ``limit`` datums: those of finished batches while it runs."""
         info = await service.call("inspect_job", pipeline, job)
         if JobState(info.state).terminal:
-            datums = to_json(await service.call("list_datums", pipeline, job))
+            datums = to_json(await service.call("list_datums", pipeline, job, limit))
         else:
             datums = [
                 {"id": r[0], "pipeline": pipeline, "job": job, "state": r[2], "hash": r[1],
@@ -125,7 +135,7 @@ def router(service: Service, chunks: Callable[[], Any], feed: JobFeed) -> APIRou
                 for _, rows in await service.call("checkpoints", pipeline, job)
                 for r in rows
             ]  # fmt: skip
-            datums.sort(key=lambda d: d["id"])
+            datums = sorted(datums, key=lambda d: d["id"])[:limit]
         return {"job": to_json(info), "datums": datums, "final": JobState(info.state).terminal}
 
     @api.get("/v1/logs/datum", tags=["jobs"])

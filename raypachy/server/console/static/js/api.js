@@ -69,6 +69,15 @@ export async function get(path, params, signal) {
   return (await request("GET", path, { params, signal })).json();
 }
 
+/** One page of a listing: its entries, and the cursor of the next page (null at the end). */
+export async function page(path, params, signal) {
+  const response = await request("GET", path, { params, signal });
+  const link = response.headers.get("Link") ?? "";
+  const next = link.match(/<([^>]*)>;\s*rel="next"/);
+  const cursor = next ? new URL(next[1], location.origin).searchParams.get("start_after") : null;
+  return { items: await response.json(), next: cursor };
+}
+
 export async function post(path, body = {}) {
   return (await request("POST", path, { body })).json();
 }

@@ -3,6 +3,9 @@
 import * as api from "../api.js";
 import { badge, bytes, enc, errorBox, facts, fill, h, link, route, short, table, when } from "../dom.js";
 
+const LISTING = 500; // directory entries per page
+const HISTORY = 200; // commits per page
+
 export async function repos({ main, signal }) {
   const all = await api.get("/v1/repos", null, signal);
   main.replaceChildren(
@@ -29,7 +32,8 @@ function commitLink(repo, id, text = short(id)) {
 export async function repo({ main, params: [name], query, signal }) {
   const [info, branches] = await Promise.all([api.get(`/v1/repos/${enc(name)}`, null, signal), api.get(`/v1/repos/${enc(name)}/branches`, null, signal)]);
   const branch = query.branch ?? (branches.some((b) => b.name === "master") ? "master" : branches[0]?.name);
-  const commits = branch ? await api.get("/v1/commits", { repo: name, branch, limit: 200 }, signal) : [];
+  const history = branch ? await api.page("/v1/commits", { repo: name, branch, limit: HISTORY, start_after: query.after }, signal) : { items: [], next: null };
+  const commits = history.items;
   main.replaceChildren(
     h("h1", {}, "Repo ", name),
     facts([["size", bytes(info.size_bytes)], ["created", when(info.created)], ["description", info.description]]),
@@ -60,6 +64,7 @@ export async function repo({ main, params: [name], query, signal }) {
       (c) => ({ testid: `commit-row-${c.id}` }),
       "No commits yet.",
     ),
+    history.next ? h("p", {}, link(route(`/repos/${enc(name)}`, { branch, after: history.next }), "older commits")) : null,
   );
 }
 
@@ -109,7 +114,8 @@ export async function commit({ main, params: [name, ref], query, signal }) {
     main.replaceChildren(...head, await filePanel(name, at, file, signal));
     return;
   }
-  const entries = await api.get("/v1/files", { target: at, path }, signal);
+  const listing = await api.page("/v1/files", { target: at, path, limit: LISTING, start_after: query.after }, signal);
+  const entries = listing.items;
   const writers = {};
   const rows = table(
     [
@@ -122,10 +128,11 @@ export async function commit({ main, params: [name, ref], query, signal }) {
     (f) => ({ testid: `file-row-${f.path}`, "data-type": f.type }),
     "This directory is empty.",
   );
-  main.replaceChildren(...head, rows);
+  const more = listing.next ? h("p", {}, link(route(`/repos/${enc(name)}/commit/${info.id}`, { path, after: listing.next }), "next entries")) : "";
+  main.replaceChildren(...head, rows, more);
   // Who wrote each entry takes a walk back through the history: fill it in when it comes.
   try {
-    for (const w of await api.get("/v1/files/writers", { target: at, path }, signal)) writers[w.path] = w;
+    for (const w of await api.get("/v1/files/writers", { target: at, path, limit: LISTING, start_after: query.after }, signal)) writers[w.path] = w;
   } catch (e) {
     if (e.name !== "AbortError") main.append(errorBox(e));
     return;

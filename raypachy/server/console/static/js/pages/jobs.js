@@ -3,6 +3,7 @@
 import * as api from "../api.js";
 import { badge, enc, errorBox, facts, fill, h, link, progress, route, seconds, short, table, took, when } from "../dom.js";
 
+const DATUMS = 1000; // datums a job page shows (the progress route's default)
 const ENDED = new Set(["success", "failure", "killed", "unrunnable"]);
 const key = (j) => `${j.pipeline}@${j.id}`;
 
@@ -153,7 +154,7 @@ export async function job({ main, params: [pipeline, id], query, signal }) {
       ),
     );
     datums.replaceChildren(
-      h("h2", {}, "Datums", p.final ? "" : " finished so far"),
+      h("h2", {}, "Datums", p.final ? "" : " finished so far", p.datums.length < p.job.datums.total && p.datums.length >= DATUMS ? ` (the first ${DATUMS} of ${p.job.datums.total})` : ""),
       table(
         [
           ["datum", (d) => h("code", {}, short(d.id))],
@@ -188,8 +189,13 @@ export async function job({ main, params: [pipeline, id], query, signal }) {
     const was = current.job;
     if (was.state === j.state && JSON.stringify(was.datums) === JSON.stringify(j.datums)) return;
     current = { ...current, job: j };
-    clearTimeout(timer);
-    timer = setTimeout(() => reload().catch((e) => e.name !== "AbortError" && notice.replaceChildren(errorBox(e))), 200);
+    paint(current);
+    if (timer) return; // a reload is due already: it will show this too
+    const wait = ENDED.has(j.state) ? 100 : 1000; // a busy job: its datums at most once a second
+    timer = setTimeout(() => {
+      timer = null;
+      reload().catch((e) => e.name !== "AbortError" && notice.replaceChildren(errorBox(e)));
+    }, wait);
   };
   api.follow("/v1/events/jobs", {}, { snapshot: (d) => d.jobs.forEach(onJob), job: onJob }, signal);
 }

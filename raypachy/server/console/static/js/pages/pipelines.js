@@ -44,7 +44,7 @@ export async function pipeline({ main, params: [name], query, signal }) {
   const [info, versions, jobs] = await Promise.all([
     api.get(`/v1/pipelines/${enc(name)}`, null, signal),
     api.get(`/v1/pipelines/${enc(name)}/versions`, null, signal),
-    api.get("/v1/jobs", { pipeline: name }, signal),
+    api.get("/v1/jobs", { pipeline: name, limit: 20 }, signal),
   ]);
   const shown = versions.find((v) => v.version === query.version) ?? versions.find((v) => v.current) ?? versions.at(-1);
   const notice = h("div", {});
@@ -114,7 +114,7 @@ export async function pipeline({ main, params: [name], query, signal }) {
         ["version", (j) => h("code", {}, short(j.version))],
         ["created", (j) => when(j.created)],
       ],
-      jobs.slice(0, 20),
+      jobs,
       (j) => ({ testid: `pipeline-job-${j.id}` }),
     ),
   );
