@@ -4,6 +4,14 @@ The page's assets (``static/``: HTML, CSS, ES modules and the vendored dagre lay
 hold no data and need no token; every data call the page makes carries the token the user
 typed into its login form (kept in the browser's sessionStorage, never in a URL). The few
 routes the page needs beyond the REST API live in ``routes``.
+
+Stable ``data-testid`` attributes, for tests and for anyone scripting the page:
+``dag-node-<name>`` (``data-kind`` repo or pipeline, ``data-state``; a pipeline and its
+output repo share the name), ``job-row-<pipeline>@<job id>`` (``data-state``; a global id is
+shared by the jobs of every pipeline it reached, so the row names both), ``job-group-<id>``,
+``datum-row-<datum id>``, ``file-row-<path>``, ``diff-row-<path>`` (``data-change``),
+``lineage-node-<repo>@<commit>``, ``lineage-pipeline-<name>@<version>``, ``error`` (the
+one-line message of a failed call) and ``login-form``.
 """
 
 from __future__ import annotations

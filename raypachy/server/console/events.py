@@ -17,7 +17,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from raypachy.errors import RaypachyError
 from raypachy.pfs.model import to_json
 from raypachy.server.service import Service
 
@@ -72,7 +71,7 @@ class JobFeed:
                 if version == seen and last is not None:
                     continue  # nothing changed in the metadata: nothing to ask
                 jobs = await self.jobs()
-            except RaypachyError as e:  # the metadata actor restarting: try again
+            except Exception as e:  # the metadata side restarting: pages keep their stream
                 log.warning("job feed: %s", e)
                 await asyncio.sleep(self.poll_s)
                 continue
