@@ -134,12 +134,9 @@ def test_a_diff_shows_the_changed_file(browser: Browser, demo: Demo) -> None:
     assert "+" in diff[0].text and "virginica" in diff[0].text
     assert len(browser.all('[data-testid^="diff-row-"]')) == 1
     # Against any commit: the train model's metrics between its two versions.
-    jobs = [
-        j.id
-        for j in demo.local.pps.list_jobs("train")
-        if j.version != demo.local.pps.list_jobs("train")[-1].version
-    ]
-    v2, v1 = jobs[-1], demo.local.pps.list_jobs("train")[-1].id
+    train = demo.local.pps.list_jobs("train")  # newest first
+    v1 = train[-1].id
+    v2 = next(j.id for j in reversed(train) if j.version != train[-1].version)  # the reprocess
     browser.go(f"#/repos/train/diff/{v2}")
     browser.find("diff-old").send_keys(v1)
     browser.find("diff-form").submit()
@@ -158,10 +155,9 @@ def test_lineage_reaches_the_raw_file(browser: Browser, demo: Demo) -> None:
     raw = browser.find(f"lineage-node-iris@{second}")
     assert "/raw/iris-2.csv" in raw.text and raw.get_attribute("data-state") == "raw"
     browser.find(f"lineage-node-features@{second}")
-    for name in ("features", "predict", "train"):
-        version = demo.local.pps.list_jobs(name)  # the versions that made this commit
-        made = {j.version for j in version if j.id == second}
-        assert made and browser.find(f"lineage-pipeline-{name}@{made.pop()}")
+    for name in ("features", "predict", "train"):  # the pipeline versions that made it
+        version = demo.local.pps.inspect_job(name, second).version
+        browser.find(f"lineage-pipeline-{name}@{version}")
     browser.shot("lineage")
     raw.click()
     browser.find("preview-table")
