@@ -28,6 +28,8 @@ builtin so that ordinary ``except KeyError`` / ``except ValueError`` code works:
     │   └── BackendError          (the backend itself failed: disk, network, S3)
     ├── UnavailableError                         code "unavailable"     HTTP 503
     ├── WaitTimeout (TimeoutError)               code "timeout"         HTTP 504
+    ├── S3Error                                  code "s3_error"  (the S3 gateway's refusals,
+    │                                            each with its S3 code and status)
     └── DatumFailed                              code "datum_failed"    (user code failed)
 
 A user's failing code is a ``DatumFailed`` that keeps the cause; everything else is a
@@ -224,6 +226,18 @@ class WaitTimeout(RaypachyError, TimeoutError):
 
     code = "timeout"
     http_status = 504
+
+
+class S3Error(RaypachyError):
+    """A request the S3 gateway refuses with an S3 error code (``s3_code``) and status."""
+
+    code = "s3_error"
+    http_status = 400
+
+    def __init__(self, s3_code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.s3_code = s3_code
+        self.http_status = status
 
 
 # --- user code ---------------------------------------------------------------------

@@ -22,7 +22,7 @@ from raypachy.limits import max_upload_bytes
 from raypachy.pfs.model import to_json
 from raypachy.pfs.wire import file_data_from_json
 from raypachy.secrets import token_matches
-from raypachy.server import bodies, bodylimit, console, errors, pages, pps_routes
+from raypachy.server import bodies, bodylimit, console, errors, pages, pps_routes, writes
 from raypachy.server.ranges import parse_range
 from raypachy.server.service import Service
 from raypachy.server.waits import Waits, client_of, wait_seconds
@@ -52,17 +52,9 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
                     return JSONResponse(body, 401, headers={"WWW-Authenticate": "Bearer"})
             return await call_next(request)
 
-    state: dict[str, Any] = {}
     waits = app.state.waits = Waits(service)
-
-    def chunks() -> Any:
-        if "chunks" not in state:
-            from raypachy.storage import ChunkStore, ManifestStore, open_backend
-
-            backend = open_backend(storage_uri)
-            state["chunks"] = ChunkStore(backend)
-            state["manifests"] = ManifestStore(backend)
-        return state["chunks"]
+    plane = writes.DataPlane(storage_uri)
+    chunks = plane.chunks
 
     async def call(name: str, *args: Any, **kwargs: Any) -> Any:
         return to_json(await service.call(name, *args, **kwargs))
@@ -266,34 +258,16 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
     @app.post("/v1/files/upload", tags=["files"])
     async def upload_file(request: Request, target: str, path: str, append: bool = False) -> Any:
         """Put the request body at ``path``: for clients that cannot reach the storage."""
-        from raypachy.pfs.finish import directory_in_the_way
-        from raypachy.pfs.names import normalize_path
-
-        await service.call("check_writable", target)
-        path = normalize_path(path, allow_root=False)  # refused before any byte is stored
-        if not append and await service.call("path_kind", target, path) == "dir":
-            raise directory_in_the_way(path)
+        path = await writes.check_put(service, target, path, append)  # before any byte is stored
         with tempfile.TemporaryDirectory() as tmp:
             spool = Path(tmp) / "body"
             with open(spool, "wb") as f:  # on disk, capped: the temporary directory goes after
                 limit = max_upload_bytes()
                 await bodylimit.spool(request, f, "the upload", limit, "RAYPACHY_MAX_UPLOAD_BYTES")
-            store = await anyio.to_thread.run_sync(chunks)
-            lease = await service.call("acquire_lease", socket.gethostname(), os.getpid())
-
-            def write() -> Any:
-                from raypachy.storage import FileSetWriter
-
-                writer = FileSetWriter(store, state["manifests"])
-                writer.put(path, spool, append)
-                return writer.close()
-
-            try:
-                layer = await anyio.to_thread.run_sync(write)
-            except BaseException:
-                await service.call("release_lease", lease)
-                raise
-        return await call("register_layer", target, layer.id, lease)
+            commit, _ = await writes.write_layer(
+                service, plane, target, lambda w: w.put(path, spool, append)
+            )
+        return to_json(commit)
 
     @app.post("/v1/files/delete", tags=["files"])
     async def delete_file(body: bodies.FilePath) -> Any:

@@ -143,6 +143,11 @@ class FileSetWriter:
         """Record content whose chunks are already stored (a copy moves no bytes)."""
         self._add(path, data, append)
 
+    def store(self, source: BinaryIO) -> FileData:
+        """Store ``source`` as content-defined chunks and return its content, recording no
+        path: for pieces put together later with ``put_data`` (an upload's parts)."""
+        return self._chunk_stream(_PrefixedReader(b"", source))
+
     def delete(self, path: str) -> None:
         """Delete a file, or with a trailing ``/`` a whole directory, in the layers below."""
         if path.endswith("/"):
