@@ -90,6 +90,7 @@ class LocalCluster:
     home: Path
     env: dict[str, str]
     api_url: str
+    s3_url: str
     clients: list[Any] = field(default_factory=list)
 
     def cli(self, *args: str, stdin: bytes | None = None, code: int = 0,
@@ -115,10 +116,11 @@ class LocalCluster:
 
 
 def start_cluster(home: Path) -> LocalCluster:
-    port = free_port()
-    env = {**os.environ, "RAYPACHY_HOME": str(home), "RAYPACHY_API_PORT": str(port)}
+    port, s3_port = free_port(), free_port()
+    env = {**os.environ, "RAYPACHY_HOME": str(home), "RAYPACHY_API_PORT": str(port),
+           "RAYPACHY_S3_PORT": str(s3_port)}  # fmt: skip
     env.pop("RAYPACHY_ADDRESS", None)
-    cluster = LocalCluster(home, env, f"http://127.0.0.1:{port}")
+    cluster = LocalCluster(home, env, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{s3_port}")
     cluster.cli("up", "--num-cpus", "2", timeout=180)
     return cluster
 

@@ -24,6 +24,7 @@ def up(port: int | None, storage: str | None, num_cpus: int | None, images: str 
     state = start(storage=storage, port=port, num_cpus=num_cpus, images=images)
     click.echo(f"raypachy API:  {state.api_url}")
     click.echo(f"console:       {state.api_url}/console/")
+    click.echo(f"S3 gateway:    {state.s3_url}")
     click.echo(f"Ray dashboard: {state.dashboard_url}")
     click.echo(f"Ray address:   {state.gcs_address}")
     click.echo(f"metrics:       {state.metrics_url}")
@@ -49,10 +50,11 @@ def down() -> None:
 def status(output: str | None) -> None:
     """Show whether raypachy runs here, and where."""
     from raypachy.client import Client
-    from raypachy.runtime.state import local_api_url, read_state
+    from raypachy.runtime.state import local_api_url, read_state, s3_port
 
     state = read_state()
-    info: dict[str, object] = {"api_url": local_api_url(), "running": False}
+    gateway = (state.s3_url if state else "") or f"http://127.0.0.1:{s3_port()}"
+    info: dict[str, object] = {"api_url": local_api_url(), "s3_gateway": gateway, "running": False}
     info["console_url"] = f"{info['api_url']}/console/"
     if state is not None:
         info |= {
@@ -88,6 +90,8 @@ def _echo_tree(info: dict[str, object], indent: int = 0) -> None:
 @click.option("--home", help="Directory for the metadata database (default $RAYPACHY_HOME).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface for the API.")
 @click.option("--port", default=8650, show_default=True, type=int, help="Port for the API.")
+@click.option("--s3-port", default=8651, show_default=True, type=int, envvar="RAYPACHY_S3_PORT",
+              help="Port for the S3 gateway (same host as the API).")  # fmt: skip
 @click.option("--detach", is_flag=True, help="Return once the control plane is up.")
 @click.option("--images", type=click.Choice(IMAGE_MODES), envvar="RAYPACHY_IMAGES",
               default="off", show_default=True, help="How transform.image is used.")  # fmt: skip
@@ -97,13 +101,14 @@ def serve(
     home: str | None,
     host: str,
     port: int,
+    s3_port: int,
     detach: bool,
     images: str,
 ) -> None:
     """Run the control plane on an existing Ray cluster (for `ray job submit` or a RayJob)."""
     from raypachy.runtime.cluster import serve as run
 
-    run(address, home, storage, host, port, detach, images)
+    run(address, home, storage, host, port, detach, images, s3_port)
 
 
 COMMANDS = [up, down, status, serve]

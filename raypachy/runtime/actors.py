@@ -156,35 +156,54 @@ class RayService:
         return version
 
 
+def _listen(app: Any, host: str, port: int) -> tuple[Any, str]:
+    """Serve ``app`` with uvicorn on a thread of its own; (server, error) — one is empty."""
+    import uvicorn
+
+    try:
+        # proto=IPPROTO_TCP matters: asyncio enables TCP_NODELAY on accepted connections
+        # only for sockets that say so, and without it every keep-alive response waits
+        # ~40 ms for a delayed ACK.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as e:
+        return None, f"cannot listen on {host}:{port}: {e.strerror}"
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    return server, ""
+
+
 @ray.remote(num_cpus=0, max_restarts=-1, resources=HEAD_NODE)
 class ApiServerActor:
-    """Serves the FastAPI app with uvicorn on a thread of its own."""
+    """Serves the FastAPI app, and the S3 gateway beside it, with uvicorn on threads."""
 
-    def __init__(self, host: str, port: int, storage: str, token_hash: str | None = None) -> None:
-        import uvicorn
-
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        storage: str,
+        token_hash: str | None = None,
+        s3_port: int | None = None,
+    ) -> None:
         from raypachy.server.app import create_app
+        from raypachy.server.s3 import create_s3_app
 
-        self.host, self.port, self.error = host, port, ""
+        self.host, self.port, self.s3_port, self.s3_error = host, port, s3_port, ""
         meta = ray.get_actor(METADATA_ACTOR, namespace=NAMESPACE)
-        app = create_app(RayService(meta), storage, token_hash)
-        try:
-            # proto=IPPROTO_TCP matters: asyncio enables TCP_NODELAY on accepted connections
-            # only for sockets that say so, and without it every keep-alive response waits
-            # ~40 ms for a delayed ACK.
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-        except OSError as e:
-            self.error = f"cannot listen on {host}:{port}: {e.strerror}"
-            return
-        config = uvicorn.Config(app, log_level="warning", access_log=False)
-        self.server = uvicorn.Server(config)
-        thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
+        service = RayService(meta)
+        self.server, self.error = _listen(create_app(service, storage, token_hash), host, port)
+        if s3_port and not self.error:
+            app = create_s3_app(service, storage, token_hash)
+            self.s3_server, self.s3_error = _listen(app, host, s3_port)
 
     def info(self) -> dict[str, Any]:
         import os
 
-        return {"host": self.host, "port": self.port, "error": self.error, "pid": os.getpid()}
+        return {
+            "host": self.host, "port": self.port, "error": self.error, "pid": os.getpid(),
+            "s3_port": self.s3_port, "s3_error": self.s3_error,
+        }  # fmt: skip

@@ -22,6 +22,7 @@ from raypachy.runtime.state import (
     clear_state,
     home_dir,
     read_state,
+    s3_port,
     write_state,
 )
 from raypachy.secrets import is_loopback, token_hash
@@ -123,8 +124,12 @@ def start_control_plane(
     local: bool = True,
     stay_connected: bool = False,
     images: str = "off",
+    gateway_port: int | None = None,
 ) -> str:
     """Create (or find) the control plane actors on the Ray cluster at ``address``.
+
+    The API server actor serves the S3 gateway on ``gateway_port`` (default
+    ``RAYPACHY_S3_PORT`` or 8651) of the same host, with the same token.
 
     Listening beyond loopback needs ``RAYPACHY_TOKEN`` (bearer auth); the actor gets only the
     token's hash, so the secret never shows among Ray's actor arguments.
@@ -153,6 +158,7 @@ def start_control_plane(
     )
 
     port = port or api_port()
+    gateway_port = gateway_port or s3_port()
     ray.init(
         address=address, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.WARNING
     )
@@ -163,12 +169,18 @@ def start_control_plane(
         ray.get(meta.pid.remote(), timeout=120)
         api = ApiServerActor.options(  # type: ignore[attr-defined]
             name=API_ACTOR, lifetime="detached", get_if_exists=True
-        ).remote(host, port, storage, token_hash(token) if token else None)
+        ).remote(host, port, storage, token_hash(token) if token else None, gateway_port)
         info = ray.get(api.info.remote(), timeout=120)
         if info["error"]:
             ray.kill(api, no_restart=True)
             raise UnavailableError(
                 f"raypachy API: {info['error']}; pick another port with --port or RAYPACHY_API_PORT"
+            )
+        if info.get("s3_error"):
+            ray.kill(api, no_restart=True)
+            raise UnavailableError(
+                f"raypachy S3 gateway: {info['s3_error']}; pick another port with --s3-port or "
+                "RAYPACHY_S3_PORT"
             )
         shown = "127.0.0.1" if info["host"] in ("0.0.0.0", "::") else info["host"]
         url = f"http://{shown}:{info['port']}"
@@ -185,13 +197,16 @@ def start_control_plane(
     return url
 
 
-def _spawn_control_plane(root: Path, gcs: str, storage: str, port: int, images: str) -> int:
+def _spawn_control_plane(
+    root: Path, gcs: str, storage: str, port: int, images: str, gateway_port: int | None = None
+) -> int:
     """Run ``raypachy serve`` in the background: the long-lived driver of the control plane."""
     log = root / "logs" / "control-plane.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     argv = [
         str(Path(sys.executable).with_name("raypachy")), "serve", "--address", gcs,
         "--home", str(root), "--storage", storage, "--port", str(port), "--images", images,
+        "--s3-port", str(gateway_port or s3_port()),
     ]  # fmt: skip
     return os.posix_spawn(
         argv[0],
@@ -228,7 +243,8 @@ def up(
     else:
         ray_pid, gcs, dashboard, metrics = start_ray_head(root, num_cpus)
     images = images or os.environ.get("RAYPACHY_IMAGES") or "off"
-    control = _spawn_control_plane(root, gcs, storage, port, images)
+    gateway_port = s3_port()
+    control = _spawn_control_plane(root, gcs, storage, port, images, gateway_port)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while not _healthy(url):
@@ -240,8 +256,9 @@ def up(
             )
         time.sleep(0.2)
     state = ClusterState(
-        str(root), storage, url, dashboard, gcs, ray_pid, time.time(), control, metrics
-    )
+        str(root), storage, url, dashboard, gcs, ray_pid, time.time(), control, metrics,
+        f"http://127.0.0.1:{gateway_port}",
+    )  # fmt: skip
     write_state(state)
     return state
 
@@ -301,6 +318,7 @@ def serve(
     port: int,
     detach: bool,
     images: str = "off",
+    gateway_port: int | None = None,
 ) -> str:
     """Start the control plane on an existing cluster (the entrypoint of a Ray job)."""
     root = home_dir(home)
@@ -309,9 +327,10 @@ def serve(
     address = address or os.environ.get("RAY_ADDRESS") or "auto"
     url = start_control_plane(
         address, str(root), storage, host=host, port=port, local=False,
-        stay_connected=not detach, images=images,
+        stay_connected=not detach, images=images, gateway_port=gateway_port,
     )  # fmt: skip
-    sys.stdout.write(f"raypachy API serving at {url} (storage {storage})\n")
+    s3_url = url.rsplit(":", 1)[0] + f":{gateway_port or s3_port()}"
+    sys.stdout.write(f"raypachy API serving at {url}, S3 gateway at {s3_url} (storage {storage})\n")
     sys.stdout.flush()
     if not detach:
         # Stay the driver; give up only after a minute without answers (an actor restarting

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 DEFAULT_API_PORT = 8650
+DEFAULT_S3_PORT = 8651
 
 
 def home_dir(home: str | None = None) -> Path:
@@ -30,6 +31,7 @@ class ClusterState:
     started: float
     control_pid: int | None = None  # the `raypachy serve` driver that owns the control plane
     metrics_url: str = ""  # Ray's Prometheus export of this node (raypachy_* metrics included)
+    s3_url: str = ""  # the S3 gateway beside the API
 
 
 def state_path(home: str | None = None) -> Path:
@@ -58,6 +60,10 @@ def clear_state(home: str | None = None) -> None:
 
 def api_port() -> int:
     return int(os.environ.get("RAYPACHY_API_PORT", DEFAULT_API_PORT))
+
+
+def s3_port() -> int:
+    return int(os.environ.get("RAYPACHY_S3_PORT", DEFAULT_S3_PORT))
 
 
 def local_api_url(home: str | None = None) -> str:

@@ -71,7 +71,9 @@ def autoscaling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Clie
     port = free_port()
     control = None
     try:
-        control = _spawn_control_plane(home, gcs, f"file://{home}/storage", port, "off")
+        control = _spawn_control_plane(
+            home, gcs, f"file://{home}/storage", port, "off", free_port()
+        )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 180
         client = Client(url)

@@ -37,7 +37,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, 
     port = free_port()
     try:
         url = start_control_plane(c.address, str(home), f"file://{home}/storage", port=port,
-                                  stay_connected=True)  # fmt: skip
+                                  stay_connected=True, gateway_port=free_port())  # fmt: skip
         nodes = {"gpu": gpu.node_id, "cpu": cpu.node_id, "head": c.head_node.node_id}
         with Client(url) as client:
             yield client, nodes

@@ -331,9 +331,29 @@ def create_gateway(
                 return await bucket_request(request, name, signed)
             return await object_request(request, name, key, signed)
         except Exception as e:
-            return wire.error_response(e, path, head=request.method == "HEAD")
+            response = wire.error_response(e, path, head=request.method == "HEAD")
+            if not await _drained(request):
+                response.headers["Connection"] = "close"
+            return response
 
     return Starlette(routes=[Route("/{rest:path}", endpoint, methods=METHODS)], lifespan=lifespan)
+
+
+async def _drained(request: Request, limit: int = 1 << 20) -> bool:
+    """Read what is left of a refused request's body, so that the next request on the
+    connection starts where it should; False if too much is left (close the connection)."""
+    if getattr(request, "_stream_consumed", False):
+        return True
+    left = request.headers.get("content-length")
+    if left is not None and left.isdigit() and int(left) > limit:
+        return False
+    seen = 0
+    with contextlib.suppress(Exception):
+        async for piece in request.stream():
+            seen += len(piece)
+            if seen > limit:
+                return False
+    return True
 
 
 async def _copy_range(source: Blob, headers: Any) -> Body:

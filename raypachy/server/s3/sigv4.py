@@ -159,6 +159,9 @@ def verify(
         payload = UNSIGNED
         canonical_q = canonical_query(raw_query, drop="X-Amz-Signature")
     else:
+        if "AWSAccessKeyId=" in raw_query or auth.startswith("AWS "):
+            raise denied("Signature Version 2 is not accepted: sign with SigV4 (e.g. boto3's "
+                         "Config(signature_version='s3v4'))")  # fmt: skip
         if not auth:
             raise denied("the request is not signed: sign it with SigV4 (the access key id and "
                          "the secret are both the cluster's token)")  # fmt: skip
