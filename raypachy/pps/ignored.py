@@ -36,7 +36,8 @@ def spec_warnings(spec: PipelineSpec, images: str = "off") -> list[str]:
     out += _resources("resource_limits", spec.resource_limits, True, has_requests)
     for field in ("sidecar_resource_limits", "sidecar_resource_requests"):
         if getattr(spec, field) is not None:
-            out.append(f"{field} is ignored: raypachy runs no sidecar next to the datum tasks")
+            out.append(f"{field} is ignored: the S3 sidecar runs inside the datum's task and "
+                       "shares its resources")  # fmt: skip
     if spec.metadata is not None:
         for field in ("labels", "annotations"):
             if getattr(spec.metadata, field):

@@ -227,8 +227,9 @@ def _resumed(
 class SerialExecutor:
     """Runs batches one after the other in this process (tests and small local runs)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sidecar: Any = None) -> None:
         self.cancelled = False
+        self.sidecar = sidecar  # starts the S3 sidecar (see raypachy.pps.worker.run_batch)
 
     def run(
         self, spec: PipelineSpec, batches: list[BatchSpec], parallelism: int
@@ -238,7 +239,7 @@ class SerialExecutor:
         for batch in batches:
             if self.cancelled:
                 return
-            yield run_batch(batch)
+            yield run_batch(batch, self.sidecar)
 
     def cancel(self) -> None:
         self.cancelled = True

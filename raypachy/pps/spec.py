@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from raypachy.errors import InvalidSpecError
-from raypachy.pfs.glob import compile_glob
+from raypachy.pfs.glob import clean_pattern, compile_glob
 from raypachy.pfs.names import check_branch_name, check_repo_name
 from raypachy.pps.cron import parse_schedule, parse_tick_name
 from raypachy.pps.units import parse_bytes, parse_cpu, parse_duration
@@ -306,7 +306,6 @@ def _unsupported(spec: PipelineSpec) -> list[str]:
     out = []
     for field, what in (
         ("egress", "egress (export to SQL or object storage)"),
-        ("s3_out", "s3_out (the S3 gateway)"),
         ("service", "service pipelines"),
         ("spout", "spout pipelines"),
         ("tf_job", "tf_job"),
@@ -328,8 +327,6 @@ def _unsupported(spec: PipelineSpec) -> list[str]:
         out.append(f"projects (pipeline.project {spec.pipeline.project!r})")
     for leaf in spec.input.leaves():
         if isinstance(leaf, PfsInput):
-            if leaf.s3:
-                out.append(f"input.pfs.s3 (the S3 gateway) on {leaf.repo}")
             if leaf.trigger:
                 out.append(f"input.pfs.trigger on {leaf.repo}")
             if leaf.project not in (None, "", "default"):
@@ -388,6 +385,12 @@ def check_supported(spec: PipelineSpec) -> PipelineSpec:
             f"pipeline {spec.name}: transform.cmd is empty: give a command to run"
         )
     _check_names(spec.name, spec.input)
+    for leaf in spec.input.leaves():
+        if isinstance(leaf, PfsInput) and leaf.s3 and clean_pattern(leaf.glob) != "/":
+            raise InvalidSpecError(
+                f"pipeline {spec.name}: input {leaf.input_name} has s3: true, so its bucket "
+                f"serves the whole commit as one datum: set its glob to '/' (not {leaf.glob!r})"
+            )
     for leaf in spec.input.leaves():
         if isinstance(leaf, PfsInput) and leaf.repo == spec.name:
             raise InvalidSpecError(f"pipeline {spec.name} cannot read its own output repo")

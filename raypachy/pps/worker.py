@@ -20,6 +20,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,35 @@ class DatumTimeout(Exception):
     pass
 
 
+#: Starts a batch's S3 sidecar (``input.pfs.s3``, ``s3_out``) over the chunk store: a context
+#: manager whose value has ``show(inputs, out_dir)`` (the datum's buckets) and ``env()`` (what
+#: the datum needs to reach it). The runtime passes the S3 gateway's; nothing here serves HTTP.
+SidecarFactory = Callable[[ChunkStore], AbstractContextManager[Any]]
+
+
+def s3_input_names(spec: dict[str, Any]) -> set[str]:
+    """The names of the inputs served through the S3 sidecar instead of ``/pfs``."""
+    from raypachy.pps.spec import PfsInput, parse_spec
+
+    leaves = parse_spec(spec).input.leaves()
+    return {leaf.input_name for leaf in leaves if isinstance(leaf, PfsInput) and leaf.s3}
+
+
+@contextlib.contextmanager
+def _environ(extra: dict[str, str]) -> Iterator[None]:
+    """Set variables for a Python transform while it runs (a task runs one at a time)."""
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 @contextlib.contextmanager
 def _deadline(seconds: float | None) -> Iterator[None]:
     """Interrupt a Python transform after ``seconds`` (main thread only, as Ray runs tasks)."""
@@ -146,10 +176,13 @@ class _Runner:
     creating and removing directories for every datum, and no datum sees another's files.
     """
 
-    def __init__(self, batch: BatchSpec, stores: _Stores, root: Path) -> None:
+    def __init__(self, batch: BatchSpec, stores: _Stores, root: Path, sidecar: Any = None) -> None:
         from raypachy.pps.units import parse_duration
 
         self.batch = batch
+        self.sidecar = sidecar
+        self.s3_inputs = s3_input_names(batch.spec) if sidecar is not None else set()
+        self.s3_out = bool(batch.spec.get("s3_out"))
         self.stores = stores
         self.pfs = str(root / "pfs")
         self.out = os.path.join(self.pfs, "out")
@@ -195,8 +228,10 @@ class _Runner:
         """Write the datum's input files under ``pfs/<input>/`` (full repo paths)."""
         files: dict[str, list[Path]] = {}
         for item in datum.inputs:
-            base = self._input_dir(item.name)
             placed = files.setdefault(item.name, [])
+            if item.name in self.s3_inputs:
+                continue  # served by the sidecar's bucket, not copied under /pfs
+            base = self._input_dir(item.name)
             for path, data in item.files:
                 target = base + path
                 parent = os.path.dirname(target)
@@ -235,7 +270,11 @@ class _Runner:
             "PPS_PIPELINE_NAME": self.batch.pipeline,
             **{str(k): str(v) for k, v in self.transform.get("env", {}).items()},
         }
+        if self.sidecar is not None:
+            env.update(self.sidecar.env())
         for item in datum.inputs:
+            if item.name in self.s3_inputs:
+                continue
             path = item.path.rstrip("/")
             env[item.name] = f"/pfs/{item.name}{path}"
             if item.join_key:
@@ -247,6 +286,11 @@ class _Runner:
     def attempt(self, datum: Datum, files: dict[str, list[Path]]) -> tuple[bool, str, bytes]:
         """One try: (succeeded, error, log)."""
         _empty(self.out)
+        if self.sidecar is not None:
+            self.sidecar.show(
+                {i.name: i.files for i in datum.inputs if i.name in self.s3_inputs},
+                self.out if self.s3_out else None,
+            )
         if self.fn is not None:
             ctx = DatumContext(
                 inputs={item.name: Path(self._input_dir(item.name)) for item in datum.inputs},
@@ -263,6 +307,7 @@ class _Runner:
                     contextlib.redirect_stdout(buffer),
                     contextlib.redirect_stderr(buffer),
                     _deadline(self.timeout),
+                    _environ(self.sidecar.env() if self.sidecar is not None else {}),
                 ):
                     self.fn(ctx)
                 return True, "", buffer.getvalue().encode()
@@ -347,20 +392,39 @@ def _empty(directory: str) -> None:
                 os.unlink(entry.path)
 
 
-def run_batch(batch: BatchSpec) -> BatchResult:
-    """Run every datum of the batch; return their results and the layer of their outputs."""
+def _failed(batch: BatchSpec, message: str) -> BatchResult:
+    failed = (DatumResult(d.id, d.hash, DatumState.FAILED, (), 0, message, 0.0)
+              for d in batch.datums)  # fmt: skip
+    return BatchResult(None, tuple(failed))
+
+
+def run_batch(batch: BatchSpec, sidecar: SidecarFactory | None = None) -> BatchResult:
+    """Run every datum of the batch; return their results and the layer of their outputs.
+
+    ``sidecar`` starts the S3 endpoint that ``input.pfs.s3`` and ``s3_out`` pipelines need.
+    """
     try:
         check_code_paths(batch.spec.get("transform", {}))  # the code the version recorded
     except ConflictError as e:
-        failed = (DatumResult(d.id, d.hash, DatumState.FAILED, (), 0, e.message, 0.0)
-                  for d in batch.datums)  # fmt: skip
-        return BatchResult(None, tuple(failed))
+        return _failed(batch, e.message)
+    needs_s3 = bool(batch.spec.get("s3_out")) or bool(s3_input_names(batch.spec))
+    if needs_s3 and sidecar is None:
+        return _failed(batch, "this pipeline uses S3 inputs or s3_out, which need the S3 "
+                       "sidecar: run it on a raypachy cluster")  # fmt: skip
     stores = _stores(batch.storage)
+    if needs_s3:
+        assert sidecar is not None
+        with sidecar(stores.chunks) as car:
+            return _run(batch, stores, car)
+    return _run(batch, stores, None)
+
+
+def _run(batch: BatchSpec, stores: _Stores, car: Any) -> BatchResult:
     scratch = os.environ.get("RAYPACHY_SCRATCH") or None
     root = Path(tempfile.mkdtemp(prefix="raypachy-batch-", dir=scratch))
     writer = FileSetWriter(stores.chunks, stores.manifests, threads=1)
     try:
-        runner = _Runner(batch, stores, root)
+        runner = _Runner(batch, stores, root, car)
         owners: dict[str, str] = {}
         results = tuple(runner.run(d, writer, owners) for d in batch.datums)
         layer = writer.close() if writer.changes else None

@@ -41,11 +41,18 @@ def controller_name(pipeline: str) -> str:
     return f"raypachy:controller:{pipeline}"
 
 
+def _sidecar(chunks: Any) -> Any:
+    """The S3 sidecar of a batch (only pipelines with S3 inputs or s3_out start one)."""
+    from raypachy.server.s3.sidecar import datum_sidecar
+
+    return datum_sidecar(chunks)
+
+
 @ray.remote(max_retries=3)
 def run_batch_task(batch: BatchSpec) -> BatchResult:
     from raypachy.pps.worker import run_batch
 
-    return run_batch(batch)
+    return run_batch(batch, _sidecar)
 
 
 class ActorHost:

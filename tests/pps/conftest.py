@@ -30,6 +30,7 @@ class Local:
         self.pfs = PFS.open(str(home))
         self.ops = Operations(self.pfs)  # commit hooks create jobs, as on the cluster
         self.pps: PPS = self.ops.pps
+        self.sidecar: Any = None  # what starts the S3 sidecar (see raypachy.pps.worker)
 
     def put(self, repo: str, files: dict[str, bytes], delete: list[str] = ()) -> str:  # type: ignore[assignment]
         with self.pfs.modify(f"{repo}@master") as m:
@@ -59,7 +60,7 @@ class Local:
             for p in self.pps.list_pipelines():
                 while (claim := self.pps.claim_job(p.name)) is not None:
                     done.append(run_job(claim, self.pps, self.pfs.manifests, self.pfs.backend.uri,
-                                        SerialExecutor(), parallelism))  # fmt: skip
+                                        SerialExecutor(self.sidecar), parallelism))  # fmt: skip
                     progress = True
         return done
 
