@@ -76,7 +76,10 @@ def test_an_s3_input_must_be_one_datum(local: Local) -> None:
 def test_datum_lists_and_copies_through_s3_endpoint_with_boto3(local: Local) -> None:
     local.sidecar = datum_sidecar
     local.pfs.create_repo("images")
-    local.put("images", {"/data/a.csv": b"a,b\n1,2\n", "/data/b.csv": b"x\n", "/c.bin": os.urandom(3 << 20)})
+    local.put(
+        "images",
+        {"/data/a.csv": b"a,b\n1,2\n", "/data/b.csv": b"x\n", "/c.bin": os.urandom(3 << 20)},
+    )
     local.create(s3_spec("copier", ["python3", "-c", BOTO_SCRIPT]))
     (job,) = local.run()
     assert job.state == "success", job
