@@ -16,12 +16,13 @@ RAYPACHY = str(Path(sys.executable).with_name("raypachy"))
 
 
 def fresh_installation(prefix: str) -> None:
-    """A temporary $RAYPACHY_HOME and a free API port, so a demo never touches your data."""
+    """A temporary $RAYPACHY_HOME and free API and S3 ports, so a demo never touches your data."""
     os.environ.setdefault("RAYPACHY_HOME", tempfile.mkdtemp(prefix=prefix))
-    if "RAYPACHY_API_PORT" not in os.environ:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            os.environ["RAYPACHY_API_PORT"] = str(s.getsockname()[1])
+    for name in ("RAYPACHY_API_PORT", "RAYPACHY_S3_PORT"):
+        if name not in os.environ:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                os.environ[name] = str(s.getsockname()[1])
     os.environ.pop("RAYPACHY_ADDRESS", None)
     print(f"# state lives in RAYPACHY_HOME={os.environ['RAYPACHY_HOME']}", flush=True)
 

@@ -21,6 +21,7 @@ def test_a_command_starts_the_cluster_and_says_so(tmp_path: Path) -> None:
         **os.environ,
         "RAYPACHY_HOME": str(tmp_path / "home"),
         "RAYPACHY_API_PORT": str(free_port()),
+        "RAYPACHY_S3_PORT": str(free_port()),
     }
     env.pop("RAYPACHY_ADDRESS", None)
 
@@ -50,7 +51,7 @@ def test_serve_on_an_existing_ray_cluster(tmp_path: Path) -> None:
     try:
         done = subprocess.run(
             [RAYPACHY, "serve", "--address", gcs, "--home", str(tmp_path / "serve-home"),
-             "--port", str(port), "--detach"],
+             "--port", str(port), "--s3-port", str(free_port()), "--detach"],
             env=env, capture_output=True, text=True, timeout=180,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
