@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) bench/datums.py
 	$(PY) bench/data.py
 	$(PY) bench/console.py
+	$(PY) bench/s3.py
 
 # The API fuzzed far longer than in `make test` (examples per operation and mode).
 fuzz: $(STAMP)
