@@ -34,7 +34,7 @@ class Blob(Protocol):
     @property
     def info(self) -> ObjectInfo: ...
 
-    def read(self, start: int, end: int) -> Iterator[bytes]:
+    def read(self, start: int, end: int) -> Iterator[bytes | memoryview]:
         """Bytes ``[start, end)``; a blocking iterator (the server runs it on a thread)."""
         ...
 
@@ -90,7 +90,7 @@ class BlobReader(io.RawIOBase):
 
     def __init__(self, blob: Blob) -> None:
         self._pieces = blob.read(0, blob.info.size)
-        self._left = b""
+        self._left: bytes | memoryview = b""
 
     def readable(self) -> bool:
         return True

@@ -63,7 +63,7 @@ class PfsBlob:
     commit: str  # repo@id: where a server-side copy takes it from
     path: str
 
-    def read(self, start: int, end: int) -> Iterator[bytes]:
+    def read(self, start: int, end: int) -> Iterator[bytes | memoryview]:
         return iter_range(self.plane.chunks(), self.data, start, end)
 
 

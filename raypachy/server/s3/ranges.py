@@ -44,7 +44,9 @@ def invalid_range(header: str, size: int) -> S3Error:
     )  # fmt: skip
 
 
-def iter_range(chunks: ChunkStore, data: FileData, start: int, end: int) -> Iterator[bytes]:
+def iter_range(
+    chunks: ChunkStore, data: FileData, start: int, end: int
+) -> Iterator[bytes | memoryview]:
     """Bytes ``[start, end)`` of a file, reading only the chunks that hold them."""
     pos = 0
     for ref in data.refs:
@@ -56,6 +58,6 @@ def iter_range(chunks: ChunkStore, data: FileData, start: int, end: int) -> Iter
             chunk = chunks.get(ref.chunk)
             if first == 0 and last == ref.length and ref.offset == 0 and ref.length == len(chunk):
                 yield chunk
-            else:
-                yield chunk[ref.offset + first : ref.offset + last]
+            else:  # a view, not a copy: the server writes it out as is
+                yield memoryview(chunk)[ref.offset + first : ref.offset + last]
         pos = ref_end

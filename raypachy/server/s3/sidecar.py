@@ -41,7 +41,7 @@ class _DataBlob:
     data: FileData
     chunks: ChunkStore
 
-    def read(self, start: int, end: int) -> Iterator[bytes]:
+    def read(self, start: int, end: int) -> Iterator[bytes | memoryview]:
         return iter_range(self.chunks, self.data, start, end)
 
 
@@ -50,7 +50,7 @@ class _FileBlob:
     info: ObjectInfo
     path: str
 
-    def read(self, start: int, end: int) -> Iterator[bytes]:
+    def read(self, start: int, end: int) -> Iterator[bytes | memoryview]:
         with open(self.path, "rb") as f:
             f.seek(start)
             left = end - start
