@@ -23,12 +23,12 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from raypachy.errors import S3Error
+from raypachy.server.ranges import parse_range
 from raypachy.server.s3 import wire
 from raypachy.server.s3.body import MAX_XML_BYTES, Body, read_body
 from raypachy.server.s3.buckets import MAX_KEYS, Blob, Bucket, Catalog, page, read_only
 from raypachy.server.s3.multipart import DEFAULT_IDLE_S, MAX_PART_NUMBER, Uploads
 from raypachy.server.s3.names import key_path
-from raypachy.server.s3.ranges import invalid_range, parse_range
 from raypachy.server.s3.sigv4 import Credentials, Signed, verify
 from raypachy.server.service import Service
 
@@ -207,8 +207,6 @@ def create_gateway(
             return Response(None, 304, headers=headers)
         header = request.headers.get("range")
         span = parse_range(header, info.size)
-        if header and span is None and info.size == 0 and header.strip() != "bytes=0-":
-            raise invalid_range(header, 0)
         start, end = span or (0, info.size)
         status = 206 if span else 200
         if span:
@@ -359,7 +357,7 @@ async def _drained(request: Request, limit: int = 1 << 20) -> bool:
 async def _copy_range(source: Blob, headers: Any) -> Body:
     """A range of another object (UploadPartCopy) as a part's body."""
     header = headers.get("x-amz-copy-source-range")
-    span = parse_range(header, source.info.size) if header else None
+    span = parse_range(header, source.info.size)
     start, end = span or (0, source.info.size)
 
     def spool() -> Body:

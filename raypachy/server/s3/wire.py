@@ -24,6 +24,7 @@ from raypachy.errors import (
     GCBusyError,
     InvalidArgumentError,
     NotFoundError,
+    RangeNotSatisfiable,
     RaypachyError,
     S3Error,
     StorageError,
@@ -85,6 +86,8 @@ def to_s3_error(e: BaseException) -> S3Error:
             return S3Error("NoSuchBucket", message, 404)
         if isinstance(e, AlreadyExistsError):
             return S3Error("BucketAlreadyOwnedByYou", message, 409)
+        if isinstance(e, RangeNotSatisfiable):
+            return S3Error("InvalidRange", message, 416)
         if isinstance(e, GCBusyError):
             return S3Error("SlowDown", message, 503)  # clients retry 503s by themselves
         if isinstance(e, ConflictError):
