@@ -24,6 +24,8 @@ class PipelinesMixin:
     _get_all: Any
     _post: Any
     _request: Any
+    _released: set[str]
+    write_lease: Any
 
     @property
     def direct_storage(self) -> bool:
@@ -41,8 +43,11 @@ class PipelinesMixin:
         if isinstance(pipeline, Pipeline):
             code = pipeline.code()
             if self.direct_storage:
-                chunk_id, _ = self.chunks.put(code)
-                key = chunk_id.hex()
+                with self.write_lease() as lease:  # gc spares it until the pipeline exists
+                    chunk_id, _ = self.chunks.put(code)
+                    key = chunk_id.hex()
+                    self._post("/v1/code/pins", {"code": key, "lease_id": lease})
+                    self._released.add(lease)
             else:
                 key = self._request("POST", "/v1/code", content=code)["code"]
             spec = pipeline.build(key)

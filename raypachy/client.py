@@ -12,10 +12,12 @@ writes chunks directly, then registers the small manifest through the API.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
@@ -91,6 +93,7 @@ class Client(PipelinesMixin):
         )
         self._on_unreachable = on_unreachable
         self._released: set[str] = set()
+        self._lost: dict[str, str] = {}  # lease id -> why its heartbeats stopped
 
     def close(self) -> None:
         self._http.close()
@@ -241,8 +244,6 @@ class Client(PipelinesMixin):
         return [wire.commit(c) for c in self._get(f"/v1/commitsets/{commit_id}")]
 
     def wait_commit(self, target: str, timeout: float | None = None) -> Commit:
-        import time
-
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
@@ -466,29 +467,54 @@ class Client(PipelinesMixin):
 
     @contextmanager
     def _lease(self) -> Iterator[str]:
-        lease_id: str = self._post(
-            "/v1/leases", {"host": socket.gethostname(), "pid": os.getpid()}
-        )["id"]
+        terms = self._post("/v1/leases", {"pid": os.getpid()})
+        lease_id: str = terms["id"]
         stop = threading.Event()
-
-        def beat() -> None:
-            while not stop.wait(20):
-                self._request("PUT", f"/v1/leases/{lease_id}")
-
-        threading.Thread(target=beat, daemon=True).start()
+        threading.Thread(
+            target=self._beat, args=(lease_id, terms, stop), name="raypachy-lease", daemon=True
+        ).start()
         try:
             yield lease_id
         finally:
             stop.set()
             if lease_id not in self._released:  # registering a layer releases its lease
-                self._request("DELETE", f"/v1/leases/{lease_id}")
+                with contextlib.suppress(errors.RaypachyError):  # it expires by itself
+                    self._request("DELETE", f"/v1/leases/{lease_id}")
             self._released.discard(lease_id)
+            self._lost.pop(lease_id, None)
+
+    def _beat(self, lease_id: str, terms: dict[str, Any], stop: threading.Event) -> None:
+        """Heartbeat a lease until stopped. A failed beat is retried within the server's TTL;
+        a lease the server no longer knows, or no contact for the whole TTL, is recorded as
+        lost and the write then fails saying why."""
+        every, ttl = float(terms.get("heartbeat_s", 20.0)), float(terms.get("ttl_s", 120.0))
+        last_ok = time.monotonic()
+        wait = every
+        while not stop.wait(wait):
+            try:
+                response = self._http.request("PUT", f"/v1/leases/{lease_id}")
+                if response.status_code >= 400:
+                    _raise_for(response)
+                last_ok, wait = time.monotonic(), every
+            except errors.LeaseExpiredError as e:
+                self._lost[lease_id] = e.message
+                return
+            except (errors.RaypachyError, httpx.HTTPError) as e:
+                if time.monotonic() - last_ok > ttl:
+                    self._lost[lease_id] = (
+                        f"write lease {lease_id} lapsed: no contact with the API at "
+                        f"{self.address} for {ttl:g}s ({type(e).__name__}): write the data again"
+                    )
+                    return
+                wait = min(every, 2.0)
 
     def path_kind(self, addr: Address, path: str) -> str | None:
         kind: str | None = self._get("/v1/files/kind", target=str(addr), path=path)["kind"]
         return kind
 
     def register_layer(self, addr: Address, layer: Any, lease_id: str) -> Commit:
+        if lease_id in self._lost:
+            raise errors.LeaseExpiredError(self._lost[lease_id])
         body = {"target": str(addr), "manifest_id": layer.id, "lease_id": lease_id}
         commit = wire.commit(self._post("/v1/layers", body))
         self._released.add(lease_id)

@@ -14,7 +14,8 @@ builtin so that ordinary ``except KeyError`` / ``except ValueError`` code works:
     │   ├── CommitConflictError   (a branch moved under you: compare-and-swap lost)
     │   ├── CommitFinishedError   (writing to, or finishing, a finished commit)
     │   ├── CommitOpenError       (the operation needs a finished commit)
-    │   └── GCBusyError           (gc and writers exclude each other)
+    │   ├── GCBusyError           (gc and writers exclude each other)
+    │   └── LeaseExpiredError     (a writer's lease lapsed: what it stored may be gone)
     ├── InvalidArgumentError (ValueError)        code "invalid_argument" HTTP 400
     │   ├── InvalidNameError, InvalidPathError, InvalidAddressError, InvalidGlobError
     │   ├── InvalidSpecError
@@ -132,6 +133,10 @@ class CommitOpenError(ConflictError):
 
 class GCBusyError(ConflictError):
     """Garbage collection and writers exclude each other; one of them is running."""
+
+
+class LeaseExpiredError(ConflictError):
+    """A writer's lease is unknown or lapsed, so gc may have removed what it stored."""
 
 
 # --- invalid arguments -------------------------------------------------------------

@@ -364,6 +364,11 @@ def gc(output: str | None) -> None:
             f"deleted {report.chunks_deleted} chunks and {report.manifests_deleted} manifests; "
             f"{report.chunks_kept} chunks in use"
         )
+        if report.unreadable_manifests:
+            say(
+                f"kept every chunk: {report.unreadable_manifests} manifest(s) that commits "
+                "reference are missing or corrupted; run `raypachy fsck` to see which"
+            )
 
 
 @click.command("fsck")

@@ -4,13 +4,18 @@ Expensive work (reading manifests, folding and compacting layers) happens outsid
 transaction; the result is then installed with a compare-and-swap on the rows it was
 computed from, and recomputed if another writer got there first. So no write is lost
 and the metadata lock is held only for a few row updates.
+
+Whatever writes manifests here (folding, compaction) does it under a writer lease that the
+installing transaction checks, after syncing them: gc never deletes them in between, and a
+commit never points at a manifest that a power loss could take away.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 
 from raypachy.errors import (
@@ -22,6 +27,7 @@ from raypachy.errors import (
     ConflictError,
 )
 from raypachy.pfs.finish import check_collisions, finish_tree
+from raypachy.pfs.leases import Leases
 from raypachy.pfs.metadata import MetadataStore, Tx
 from raypachy.pfs.model import CommitRef
 from raypachy.pfs.names import check_branch_name, is_commit_id
@@ -48,9 +54,20 @@ def _finished(tx: Tx, repo: str, commit_id: str) -> CommitRecord:
 
 
 class Commits:
-    def __init__(self, meta: MetadataStore, manifests: ManifestStore) -> None:
+    def __init__(self, meta: MetadataStore, manifests: ManifestStore, leases: Leases) -> None:
         self.meta = meta
         self.manifests = manifests
+        self.leases = leases
+
+    @contextmanager
+    def _writing(self, lease_id: str) -> Iterator[str]:
+        """The lease that covers manifests written now: the caller's (which it keeps alive),
+        or one of our own for the duration of the block."""
+        if lease_id:
+            yield lease_id
+        else:
+            with self.leases.writer() as own:
+                yield own
 
     def tree(self, layers: tuple[ManifestInfo, ...]) -> Tree:
         return Tree([self.manifests.open(m.id) for m in layers if m.rows > 0])
@@ -135,30 +152,37 @@ class Commits:
         ``also`` runs inside the transaction that finishes the commit, for callers whose own
         records must change together with it (a job and its output commit).
         """
-        for _ in range(MAX_ATTEMPTS):
-            with self.meta.read() as tx:
-                rec = _finished(tx, repo, commit_id)
-                if not rec.is_open:
-                    raise CommitFinishedError(f"commit {repo}@{commit_id} is already finished")
-                parent = tx.commit(repo, rec.parent) if rec.parent else None
-            base_size = parent.size_bytes or 0 if parent else 0
-            base_count = parent.file_count or 0 if parent else 0
-            tree = finish_tree(self.manifests, rec.layers, base_size, base_count, rec.staged)
-            done = replace(
-                rec,
-                finished=time.time(),
-                error=error,
-                layers=tree.layers,
-                staged=(),
-                size_bytes=tree.size_bytes,
-                file_count=tree.file_count,
-                description=rec.description if description is None else description,
-            )
-            with self.meta.write() as tx:
-                if tx.update_open_commit(rec, done):
-                    if also is not None:
-                        also(tx)
-                    return done
+        with ExitStack() as held:
+            lease_id = ""
+            for _ in range(MAX_ATTEMPTS):
+                with self.meta.read() as tx:
+                    rec = _finished(tx, repo, commit_id)
+                    if not rec.is_open:
+                        raise CommitFinishedError(f"commit {repo}@{commit_id} is already finished")
+                    parent = tx.commit(repo, rec.parent) if rec.parent else None
+                if not lease_id and any(m.rows for m in rec.staged):
+                    lease_id = held.enter_context(self.leases.writer())  # folding writes
+                base_size = parent.size_bytes or 0 if parent else 0
+                base_count = parent.file_count or 0 if parent else 0
+                tree = finish_tree(self.manifests, rec.layers, base_size, base_count, rec.staged)
+                self.manifests.sync()
+                done = replace(
+                    rec,
+                    finished=time.time(),
+                    error=error,
+                    layers=tree.layers,
+                    staged=(),
+                    size_bytes=tree.size_bytes,
+                    file_count=tree.file_count,
+                    description=rec.description if description is None else description,
+                )
+                with self.meta.write() as tx:
+                    if tx.update_open_commit(rec, done):
+                        if lease_id:
+                            self.leases.require(tx, lease_id)
+                        if also is not None:
+                            also(tx)
+                        return done
         raise CommitConflictError(f"commit {repo}@{commit_id} kept changing while finishing")
 
     def insert_empty(self, tx: Tx, repo: str, branch: str) -> CommitRecord:
@@ -173,8 +197,13 @@ class Commits:
 
     # --- writing layers ----------------------------------------------------------------
 
-    def stage(self, repo: str, commit_id: str, layer: ManifestInfo) -> CommitRecord:
-        """Add a written layer to an open commit (checked for file/directory collisions)."""
+    def stage(
+        self, repo: str, commit_id: str, layer: ManifestInfo, lease_id: str = ""
+    ) -> CommitRecord:
+        """Add a written layer to an open commit (checked for file/directory collisions).
+
+        With ``lease_id``, the lease the layer was written under must still be live.
+        """
         entries = list(self.manifests.open(layer.id)) if layer.rows else []
         for _ in range(MAX_ATTEMPTS):
             with self.meta.read() as tx:
@@ -188,45 +217,56 @@ class Commits:
             after = replace(rec, staged=(*rec.staged, layer))
             with self.meta.write() as tx:
                 if tx.update_open_commit(rec, after):
+                    if lease_id:
+                        self.leases.require(tx, lease_id)
                     return after
         raise CommitConflictError(f"commit {repo}@{commit_id} kept changing; try again")
 
-    def commit_layer(self, repo: str, branch: str, layer: ManifestInfo) -> CommitRecord:
-        """Apply a layer to a branch: into its open head, or as a new finished commit."""
+    def commit_layer(
+        self, repo: str, branch: str, layer: ManifestInfo, lease_id: str = ""
+    ) -> CommitRecord:
+        """Apply a layer to a branch: into its open head, or as a new finished commit.
+
+        With ``lease_id``, the lease the layer was written under must still be live; its
+        holder keeps it alive meanwhile (compaction writes under it too).
+        """
         check_branch_name(branch)
         entries = list(self.manifests.open(layer.id)) if layer.rows else []
-        for _ in range(MAX_ATTEMPTS):
-            with self.meta.read() as tx:
-                require_repo(tx, repo)
-                row = tx.branch(repo, branch)
-                head = _finished(tx, repo, row[2]) if row and row[2] else None
-            if head is not None and head.is_open:
-                return self.stage(repo, head.id, layer)
-            base = head.layers if head else ()
-            check_collisions(self.tree(base), entries)
-            tree = finish_tree(
-                self.manifests,
-                base,
-                head.size_bytes or 0 if head else 0,
-                head.file_count or 0 if head else 0,
-                (layer,),
-            )
-            now = time.time()
-            rec = CommitRecord(
-                repo, new_commit_id(), branch, head.id if head else None, "user", "",
-                now, now, None, tree.size_bytes, tree.file_count, tree.layers, (),
-            )  # fmt: skip
-            with self.meta.write() as tx:
-                require_repo(tx, repo)
-                current = tx.branch(repo, branch)
-                if current is None and head is None:
-                    tx.insert_branch(repo, branch, rec.id, now)
-                elif current is None or not tx.move_branch(
-                    repo, branch, rec.id, head.id if head else None
-                ):
-                    continue  # another writer moved the branch: rebase on its commit
-                tx.insert_commit(rec)
-                return rec
+        with self._writing(lease_id) as lease:
+            for _ in range(MAX_ATTEMPTS):
+                with self.meta.read() as tx:
+                    require_repo(tx, repo)
+                    row = tx.branch(repo, branch)
+                    head = _finished(tx, repo, row[2]) if row and row[2] else None
+                if head is not None and head.is_open:
+                    return self.stage(repo, head.id, layer, lease)
+                base = head.layers if head else ()
+                check_collisions(self.tree(base), entries)
+                tree = finish_tree(
+                    self.manifests,
+                    base,
+                    head.size_bytes or 0 if head else 0,
+                    head.file_count or 0 if head else 0,
+                    (layer,),
+                )
+                self.manifests.sync()
+                now = time.time()
+                rec = CommitRecord(
+                    repo, new_commit_id(), branch, head.id if head else None, "user", "",
+                    now, now, None, tree.size_bytes, tree.file_count, tree.layers, (),
+                )  # fmt: skip
+                with self.meta.write() as tx:
+                    require_repo(tx, repo)
+                    current = tx.branch(repo, branch)
+                    if current is None and head is None:
+                        tx.insert_branch(repo, branch, rec.id, now)
+                    elif current is None or not tx.move_branch(
+                        repo, branch, rec.id, head.id if head else None
+                    ):
+                        continue  # another writer moved the branch: rebase on its commit
+                    self.leases.require(tx, lease)
+                    tx.insert_commit(rec)
+                    return rec
         raise CommitConflictError(f"branch {repo}@{branch} kept moving; try again")
 
     # --- delete and squash ---------------------------------------------------------------

@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS leases (
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
     started REAL NOT NULL,
-    heartbeat REAL NOT NULL
+    heartbeat REAL NOT NULL,
+    expires REAL
 );
 CREATE TABLE IF NOT EXISTS locks (
     name TEXT PRIMARY KEY,
@@ -308,27 +309,38 @@ class Tx:
 
     # --- leases and locks -----------------------------------------------------------
 
-    def leases(self) -> list[tuple[str, str, int, float, float]]:
-        rows = self.c.execute("SELECT id, host, pid, started, heartbeat FROM leases")
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    def leases(self) -> list[tuple[str, str, int, float, float, float | None]]:
+        rows = self.c.execute("SELECT id, host, pid, started, heartbeat, expires FROM leases")
+        return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
-    def insert_lease(self, lease_id: str, host: str, pid: int, now: float) -> None:
+    def lease(self, lease_id: str) -> tuple[str, int, float, float | None] | None:
+        """(host, pid, heartbeat, expires) of one lease, or None."""
+        row = self.c.execute(
+            "SELECT host, pid, heartbeat, expires FROM leases WHERE id = ?", (lease_id,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2], row[3])
+
+    def insert_lease(
+        self, lease_id: str, host: str, pid: int, now: float, expires: float | None = None
+    ) -> None:
         self.c.execute(
-            "INSERT INTO leases (id, host, pid, started, heartbeat) VALUES (?,?,?,?,?)",
-            (lease_id, host, pid, now, now),
+            "INSERT INTO leases (id, host, pid, started, heartbeat, expires) VALUES (?,?,?,?,?,?)",
+            (lease_id, host, pid, now, now, expires),
         )
 
-    def heartbeat_lease(self, lease_id: str, now: float) -> None:
-        self.c.execute("UPDATE leases SET heartbeat = ? WHERE id = ?", (now, lease_id))
+    def heartbeat_lease(self, lease_id: str, now: float) -> bool:
+        cur = self.c.execute("UPDATE leases SET heartbeat = ? WHERE id = ?", (now, lease_id))
+        return cur.rowcount == 1
 
     def delete_lease(self, lease_id: str) -> None:
         self.c.execute("DELETE FROM leases WHERE id = ?", (lease_id,))
 
-    def lock(self, name: str) -> tuple[str, int, float] | None:
+    def lock(self, name: str) -> tuple[str, int, float, float] | None:
+        """(host, pid, acquired, heartbeat) of a named lock, or None."""
         row = self.c.execute(
-            "SELECT host, pid, heartbeat FROM locks WHERE name = ?", (name,)
+            "SELECT host, pid, acquired, heartbeat FROM locks WHERE name = ?", (name,)
         ).fetchone()
-        return None if row is None else (row[0], row[1], row[2])
+        return None if row is None else (row[0], row[1], row[2], row[3])
 
     def take_lock(self, name: str, host: str, pid: int, now: float) -> None:
         self.c.execute("DELETE FROM locks WHERE name = ?", (name,))
@@ -337,10 +349,35 @@ class Tx:
             (name, host, pid, now, now),
         )
 
-    def release_lock(self, name: str, host: str, pid: int) -> None:
-        self.c.execute(
-            "DELETE FROM locks WHERE name = ? AND host = ? AND pid = ?", (name, host, pid)
+    def renew_lock(self, name: str, host: str, pid: int, acquired: float, now: float) -> bool:
+        """Refresh a lock's heartbeat if this holder (host, pid, acquired) still has it."""
+        cur = self.c.execute(
+            "UPDATE locks SET heartbeat = ? WHERE name = ? AND host = ? AND pid = ? "
+            "AND acquired = ?",
+            (now, name, host, pid, acquired),
         )
+        return cur.rowcount == 1
+
+    def break_lock(self, name: str) -> None:
+        """Remove a lock whatever its holder (one that stopped renewing it)."""
+        self.c.execute("DELETE FROM locks WHERE name = ?", (name,))
+
+    def release_lock(self, name: str, host: str, pid: int, acquired: float) -> None:
+        self.c.execute(
+            "DELETE FROM locks WHERE name = ? AND host = ? AND pid = ? AND acquired = ?",
+            (name, host, pid, acquired),
+        )
+
+
+def _add_column(conn: sqlite3.Connection, table: str, column: str, kind: str) -> None:
+    """Bring a table made by an older version up to date (idempotent, race-safe)."""
+    if column in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+        return
+    try:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    except sqlite3.OperationalError as e:
+        if "duplicate column" not in str(e):
+            raise
 
 
 class MetadataStore:
@@ -352,7 +389,9 @@ class MetadataStore:
         self.before_write = before_write
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._local = threading.local()
-        self._conn().executescript(_SCHEMA)
+        conn = self._conn()
+        conn.executescript(_SCHEMA)
+        _add_column(conn, "leases", "expires", "REAL")
         self.changes = Changes()
 
     def _conn(self) -> sqlite3.Connection:

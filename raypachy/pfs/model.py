@@ -98,6 +98,9 @@ class GCReport:
     chunks_deleted: int
     temp_files_deleted: int
     chunks_kept: int
+    #: Manifests that commits reference but that are missing or corrupted (see ``fsck``);
+    #: while there are any, gc keeps every chunk.
+    unreadable_manifests: int = 0
 
 
 @dataclass(frozen=True, slots=True)

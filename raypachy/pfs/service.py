@@ -78,8 +78,8 @@ class PFS:
         self.backend = open_backend(storage_uri)
         self.chunks = ChunkStore(self.backend)
         self.manifests = ManifestStore(self.backend)
-        self.commits = Commits(meta, self.manifests)
         self.leases = Leases(meta)
+        self.commits = Commits(meta, self.manifests, self.leases)
         self.threads = threads
 
     @classmethod
@@ -393,13 +393,13 @@ class PFS:
 
     def register_layer(self, addr: Address, layer: ManifestInfo, lease_id: str = "") -> Commit:
         """Apply a written layer to ``repo@branch`` (its open head, or a new commit) or to an
-        open commit ``repo@id``."""
+        open commit ``repo@id``; the lease it was written under must still be live."""
         ref = addr.ref or DEFAULT_BRANCH
         with self.meta.read() as tx:
             self._only_its_writer(tx, addr.repo, f"write to {addr.repo}")
         if is_commit_id(ref):
-            return self.commits.stage(addr.repo, ref, layer).public()
-        return self.commits.commit_layer(addr.repo, ref, layer).public()
+            return self.commits.stage(addr.repo, ref, layer, lease_id).public()
+        return self.commits.commit_layer(addr.repo, ref, layer, lease_id).public()
 
     def put_file(self, target: str, path: str, source: Source, append: bool = False) -> Commit:
         with self.modify(target) as m:
@@ -510,8 +510,10 @@ class PFS:
         self,
         extra_chunks: Callable[[], set[bytes]] = set,
         extra_manifests: Callable[[], set[str]] = set,
+        on_phase: Callable[[str], None] | None = None,
     ) -> GCReport:
         """Delete chunks and manifests no commit references (refused while writers run)."""
         return collect_garbage(
-            self.meta, self.leases, self.chunks, self.manifests, extra_chunks, extra_manifests
-        )
+            self.meta, self.leases, self.chunks, self.manifests, extra_chunks, extra_manifests,
+            on_phase,
+        )  # fmt: skip

@@ -174,6 +174,7 @@ def run_job(
             break
     host.update_job(pipeline, job_id, state=JobState.FINISHING, counts=tuple(counts))
     outcome = merge(manifests, datums, skipped, previous, results)
+    manifests.sync()  # the output layer is durable before the commit that references it
     state, why = outcome.state, outcome.reason
     if not datums and not why:
         why = _why_no_datums(spec, pipeline, commits, lister)

@@ -22,6 +22,7 @@ import blake3
 from raypachy.errors import (
     CommitNotFound,
     ConflictError,
+    InvalidArgumentError,
     InvalidSpecError,
     JobNotFound,
     PipelineExists,
@@ -38,9 +39,19 @@ from raypachy.pps.codepaths import hash_code_paths
 from raypachy.pps.datums import input_key, iter_leaves
 from raypachy.pps.images import check_images
 from raypachy.pps.model import DatumCounts, JobInfo, JobState, PipelineInfo
-from raypachy.pps.spec import PfsInput, PipelineSpec, RayOptions, parse_spec
+from raypachy.pps.spec import (
+    CODE_KEY,
+    PfsInput,
+    PipelineSpec,
+    RayOptions,
+    check_code_key,
+    parse_spec,
+)
 from raypachy.pps.store import JobRow, PipelineRow, PpsTx, init_schema
 from raypachy.storage.manifest import ManifestInfo
+
+#: How long uploaded code waits for the pipeline that will use it before gc may take it.
+CODE_PIN_S = 24 * 3600.0
 
 
 def version_of(spec: PipelineSpec) -> str:
@@ -564,13 +575,21 @@ class PPS:
             return ptx.datum_states(pipeline)
 
     def checkpoint_batch(
-        self, pipeline: str, job_id: str, layer: ManifestInfo | None, results: list[list[Any]]
+        self,
+        pipeline: str,
+        job_id: str,
+        layer: ManifestInfo | None,
+        results: list[list[Any]],
+        lease_id: str = "",
     ) -> None:
         """Record a finished batch of a running job, so a crash does not lose its datums.
 
-        ``results`` holds the datums that succeeded, as ``DatumResult`` field lists.
+        ``results`` holds the datums that succeeded, as ``DatumResult`` field lists. With
+        ``lease_id`` (the lease the batch was written under), that lease must still be live.
         """
-        with self._write() as (_, ptx):
+        with self._write() as (tx, ptx):
+            if lease_id:
+                self.pfs.leases.require(tx, lease_id)
             row = ptx.job(pipeline, job_id)
             if row is not None and not JobState(row.state).terminal:
                 saved = None if layer is None else (layer.id, layer.rows)
@@ -607,9 +626,14 @@ class PPS:
         datum_rows: list[tuple[Any, ...]],
         removed: list[str],
         upserts: dict[str, tuple[str, list[str]]],
+        lease_id: str = "",
     ) -> JobInfo:
         """Install a job's results: its output layer, its datums, its state, atomically
-        with finishing its output commit; then trigger the jobs downstream."""
+        with finishing its output commit; then trigger the jobs downstream.
+
+        With ``lease_id`` (the lease the job's outputs were written under), that lease must
+        still be live when the output layer is staged.
+        """
         with self._read() as (_, ptx):
             row = ptx.job(pipeline, job_id)
         if row is None:
@@ -617,7 +641,7 @@ class PPS:
         if JobState(row.state).terminal:
             return self._job_info(row)  # stopped meanwhile: its results are dropped
         if layer is not None and layer.rows:
-            self.pfs.commits.stage(row.output_repo, job_id, layer)
+            self.pfs.commits.stage(row.output_repo, job_id, layer, lease_id)
 
         with self.pfs.meta.read() as tx:
             out = tx.commit(row.output_repo, job_id)
@@ -689,13 +713,27 @@ class PPS:
                 problems.append(Problem("datum", f"{pipeline}/{datum}", message, fixed=fix))
         return problems
 
+    def pin_code(self, code: str, lease_id: str) -> None:
+        """Keep uploaded code (written under ``lease_id``, still live) for a pipeline to use:
+        gc spares it until a pipeline version references it, or for ``CODE_PIN_S``."""
+        check_code_key(code)
+        if not self.pfs.chunks.exists(bytes.fromhex(code)):
+            raise InvalidArgumentError(
+                f"code {code} is not in {self.pfs.backend.uri}: upload it first"
+            )
+        with self._write() as (tx, ptx):
+            self.pfs.leases.require(tx, lease_id)
+            ptx.pin_code(code, time.time(), CODE_PIN_S)
+
     def code_keys(self) -> set[bytes]:
-        """Chunk ids of every stored Python transform (gc keeps them)."""
+        """Chunk ids of every stored Python transform, and of code uploaded recently for a
+        pipeline still to be created (gc keeps them)."""
         with self._read() as (_, ptx):
             specs = ptx.all_version_specs()
+            pinned = ptx.pinned_code(time.time() - CODE_PIN_S)
+        codes = [spec.get("transform", {}).get("python", {}).get("code") for spec in specs]
         keys = set()
-        for spec in specs:
-            code = spec.get("transform", {}).get("python", {}).get("code")
-            if code:
+        for code in [*codes, *pinned]:
+            if isinstance(code, str) and CODE_KEY.fullmatch(code):  # older specs: unchecked
                 keys.add(bytes.fromhex(code))
         return keys

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -58,12 +59,32 @@ class Secret(_Spec):
     key: str | None = None
 
 
+#: A stored function's key: the chunk id of its pickle, in lowercase hex.
+CODE_KEY = re.compile(r"[0-9a-f]{64}")
+#: How deeply a spec may nest objects and lists (real specs need a dozen levels).
+MAX_SPEC_DEPTH = 64
+
+
+def check_code_key(code: str) -> str:
+    if not CODE_KEY.fullmatch(code):
+        raise InvalidSpecError(
+            f"invalid code key {code[:80]!r}: 64 lowercase hex characters, the storage key of "
+            "a pickled function (as `create_pipeline` with a decorated function stores it)"
+        )
+    return code
+
+
 class PythonCode(_Spec):
     """raypachy's own transform kind: a Python function stored content-addressed."""
 
     code: str = Field(description="storage key of the pickled function")
     function: str = Field(description="module:qualname, for people")
     source_hash: str = ""
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, v: str) -> str:
+        return check_code_key(v)
 
 
 class Transform(_Spec):
@@ -454,10 +475,34 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _depth(data: Any) -> int:
+    """How deeply objects and lists nest (iteratively: a deep spec cannot blow the stack)."""
+    deepest = 0
+    todo = [(data, 1)]
+    while todo:
+        value, level = todo.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_SPEC_DEPTH:
+            break
+        todo.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def parse_spec(data: Any) -> PipelineSpec:
     """Validate one spec (a dict as read from JSON or YAML)."""
     if not isinstance(data, dict):
         raise InvalidSpecError(f"a pipeline spec is a JSON/YAML object, not {type(data).__name__}")
+    if _depth(data) > MAX_SPEC_DEPTH:
+        raise InvalidSpecError(
+            f"the pipeline spec nests objects and lists more than {MAX_SPEC_DEPTH} levels deep: "
+            "flatten its inputs"
+        )
     try:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as e:

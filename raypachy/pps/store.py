@@ -80,6 +80,10 @@ CREATE TABLE IF NOT EXISTS datum_restarts (
     requested REAL NOT NULL,
     PRIMARY KEY (pipeline, job, datum)
 );
+CREATE TABLE IF NOT EXISTS code_pins (
+    code TEXT PRIMARY KEY,
+    pinned REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS datum_state (
     pipeline TEXT NOT NULL,
     datum TEXT NOT NULL,
@@ -189,6 +193,16 @@ class PpsTx:
             (name,),
         )
         return [(r[0], json.loads(r[1]), r[2], r[3]) for r in rows]
+
+    def pin_code(self, code: str, now: float, keep_s: float) -> None:
+        """Keep uploaded code until a pipeline uses it, or for ``keep_s`` seconds."""
+        self.c.execute("DELETE FROM code_pins WHERE pinned < ?", (now - keep_s,))
+        self.c.execute("INSERT OR REPLACE INTO code_pins (code, pinned) VALUES (?, ?)", (code, now))
+
+    def pinned_code(self, since: float) -> list[str]:
+        return [
+            r[0] for r in self.c.execute("SELECT code FROM code_pins WHERE pinned >= ?", (since,))
+        ]
 
     def delete_pipeline(self, name: str) -> None:
         for table, col in (

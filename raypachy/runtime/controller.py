@@ -20,6 +20,7 @@ import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 
 from raypachy.errors import RaypachyError
+from raypachy.pfs.leases import beat_until
 from raypachy.pps.jobrun import run_job
 from raypachy.pps.queries import datum_matches
 from raypachy.pps.spec import PipelineSpec
@@ -60,6 +61,7 @@ class ActorHost:
 
     def __init__(self, meta: Any) -> None:
         self.meta = meta
+        self.lease_id = ""  # the write lease of the job being run: results are checked under it
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the metadata actor, riding out its restart. Repeating a call whose reply was
@@ -84,7 +86,7 @@ class ActorHost:
         self.call("update_job", pipeline, job_id, **fields)
 
     def checkpoint_batch(self, *args: Any) -> None:
-        self.call("checkpoint_batch", *args)
+        self.call("checkpoint_batch", *args, lease_id=self.lease_id)
 
     def checkpoints(self, pipeline: str, job_id: str) -> Any:
         return self.call("checkpoints", pipeline, job_id)
@@ -93,7 +95,7 @@ class ActorHost:
         return bool(self.call("job_is_live", pipeline, job_id))
 
     def finish_job(self, *args: Any) -> Any:
-        return self.call("finish_job", *args)
+        return self.call("finish_job", *args, lease_id=self.lease_id)
 
 
 class RayExecutor:
@@ -255,16 +257,22 @@ class PipelineController:
             wait = CRON_RECHECK_S if due is None else due - time.time()
             self.stop_event.wait(min(max(wait, 0.05), CRON_RECHECK_S))
 
+    def _beat(self, lease: str, stop: threading.Event) -> None:
+        """Heartbeat the job's lease until stopped, retrying failures. A lapsed lease ends
+        the beats: the job's results are checked under the lease, so they are refused and
+        the job fails saying why."""
+
+        def lost(why: str) -> None:
+            self.last_error = f"job {self.job}: {why}"
+
+        beat_until(stop, lambda: self.host.call("heartbeat_lease", lease), lost)
+
     def _run(self, claim: dict[str, Any]) -> None:
         job = claim["job"]
         lease = self.host.call("acquire_lease", socket.gethostname(), os.getpid())
+        self.host.lease_id = lease
         beating = threading.Event()
-
-        def beat() -> None:
-            while not beating.wait(20):
-                self.host.call("heartbeat_lease", lease)
-
-        threading.Thread(target=beat, daemon=True).start()
+        threading.Thread(target=self._beat, args=(lease, beating), daemon=True).start()
         try:
             spec = PipelineSpec.model_validate(claim["spec"])
             parallelism = default_parallelism(spec, ray.available_resources().get("CPU", 1.0))

@@ -22,7 +22,7 @@ from raypachy.limits import max_upload_bytes
 from raypachy.pfs.model import to_json
 from raypachy.pfs.wire import file_data_from_json
 from raypachy.secrets import token_matches
-from raypachy.server import bodies, bodylimit, console, errors, pages, pps_routes, writes
+from raypachy.server import bodies, bodylimit, console, errors, leasing, pages, pps_routes, writes
 from raypachy.server.ranges import parse_range
 from raypachy.server.service import Service
 from raypachy.server.waits import Waits, client_of, wait_seconds
@@ -291,8 +291,10 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
         return await call("register_layer", body.target, body.manifest_id, body.lease_id)
 
     @app.post("/v1/leases", tags=["data plane"])
-    async def acquire_lease(body: bodies.Lease) -> Any:
-        return {"id": await call("acquire_lease", body.host, body.pid)}
+    async def acquire_lease(request: Request, body: bodies.Lease) -> Any:
+        """A write lease for the caller (see ``raypachy.server.leasing``): heartbeat it every
+        ``heartbeat_s``; after ``ttl_s`` without one it is gone."""
+        return await leasing.caller_lease(service, request, body.pid, body.host)
 
     @app.put("/v1/leases/{lease_id}", tags=["data plane"])
     async def heartbeat_lease(lease_id: str) -> Any:

@@ -95,8 +95,17 @@ class CopyFile(Body):
 
 
 class Lease(Body):
-    host: str = Field(min_length=1, max_length=255)
-    pid: int = Field(ge=0, le=PID_MAX)
+    pid: int | None = Field(
+        None, ge=1, le=PID_MAX, description="The caller's pid, if it runs on the server's host."
+    )
+    host: str | None = Field(
+        None, min_length=1, max_length=255, description="Deprecated: the server decides."
+    )
+
+
+class CodePin(Body):
+    code: str = Field(description="Key of the code the caller stored, 64 hex characters.")
+    lease_id: str = Field(description="The lease the code was written under.")
 
 
 class RegisterLayer(Body):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -32,6 +33,7 @@ from raypachy.pps.model import DatumInfo, JobInfo, JobState, PipelineInfo
 from raypachy.pps.service import PPS
 from raypachy.pps.spec import parse_spec
 from raypachy.storage.manifest import ManifestInfo
+from raypachy.storage.verify import verify_layer
 
 #: The operations the API server may call by name (nothing else is reachable).
 NAMES = frozenset(
@@ -42,7 +44,8 @@ NAMES = frozenset(
         "delete_commit", "squash_commit",
         "list_files", "glob_files", "inspect_file", "diff_files", "walk_refs", "path_kind",
         "delete_file", "copy_file", "check_writable", "register_layer",
-        "acquire_lease", "heartbeat_lease", "release_lease", "gc", "status", "commit_set_state",
+        "acquire_lease", "heartbeat_lease", "release_lease", "register_code", "gc", "status",
+        "commit_set_state",
         "fsck",
         # pipelines, jobs, datums
         "create_pipeline", "inspect_pipeline", "list_pipelines", "delete_pipeline",
@@ -189,6 +192,8 @@ class Operations:
         self.pfs.check_writable(parse_address(target))
 
     def register_layer(self, target: str, manifest_id: str, lease_id: str) -> Commit:
+        """Apply a client-written layer, checked in full (``verify_layer``: a client's word
+        decides nothing), under the live lease its chunks were written under."""
         if len(manifest_id) != 64 or any(c not in "0123456789abcdef" for c in manifest_id):
             raise InvalidArgumentError(f"invalid manifest id {manifest_id!r}")
         if not self.pfs.manifests.exists(manifest_id):
@@ -196,22 +201,28 @@ class Operations:
                 f"manifest {manifest_id} is not in {self.pfs.backend.uri}: write it first"
             )
         try:
-            # Check every path and count the rows here: a client's word decides nothing.
-            manifest = self.pfs.manifests.open(manifest_id)
-            for entry in manifest:
-                _check_entry_path(entry.path)
-            rows = manifest.rows
-            return self._landed(
-                self.pfs.register_layer(
-                    parse_address(target), ManifestInfo(manifest_id, rows), lease_id
-                )
+            layer, rewrite = verify_layer(
+                self.pfs.chunks, self.pfs.manifests, manifest_id, _check_entry_path
             )
+            with self.pfs.leases.keep(lease_id):  # live now: nothing checked above is gone
+                if rewrite is not None:
+                    self.pfs.manifests.put(rewrite)
+                    self.pfs.manifests.sync()
+                return self._landed(self.pfs.register_layer(parse_address(target), layer, lease_id))
         finally:
             if lease_id:
                 self.pfs.leases.release(lease_id)
 
-    def acquire_lease(self, host: str, pid: int) -> str:
-        return self.pfs.leases.acquire(host, pid)
+    def register_code(self, code: str, lease_id: str) -> None:
+        """Keep a stored Python transform for the pipeline about to use it (its chunk was
+        written under ``lease_id``, which this releases)."""
+        try:
+            self.pps.pin_code(code, lease_id)
+        finally:
+            self.pfs.leases.release(lease_id)
+
+    def acquire_lease(self, host: str, pid: int, max_s: float | None = None) -> str:
+        return self.pfs.leases.acquire(host, pid, max_s=max_s)
 
     def heartbeat_lease(self, lease_id: str) -> None:
         self.pfs.leases.heartbeat(lease_id)
@@ -219,10 +230,8 @@ class Operations:
     def release_lease(self, lease_id: str) -> None:
         self.pfs.leases.release(lease_id)
 
-    def gc(self) -> GCReport:
-        return self.pfs.gc(
-            extra_chunks=self.pps.code_keys, extra_manifests=self.pps.checkpoint_manifests
-        )
+    def gc(self, on_phase: Callable[[str], None] | None = None) -> GCReport:
+        return self.pfs.gc(self.pps.code_keys, self.pps.checkpoint_manifests, on_phase)
 
     def fsck(self, fix: bool = False, deep: bool = False) -> FsckReport:
         report = self.pfs.fsck(fix, deep)
@@ -331,14 +340,14 @@ class Operations:
     def commit_layers(self, repo: str, commit_id: str) -> list[ManifestInfo]:
         return self.pps.commit_layers(repo, commit_id)
 
-    def checkpoint_batch(self, *args: Any) -> None:
-        self.pps.checkpoint_batch(*args)
+    def checkpoint_batch(self, *args: Any, **kw: Any) -> None:
+        self.pps.checkpoint_batch(*args, **kw)
 
     def checkpoints(self, pipeline: str, job_id: str) -> list[tuple[Any, list[list[Any]]]]:
         return self.pps.checkpoints(pipeline, job_id)
 
-    def finish_job(self, *args: Any) -> JobInfo:
-        result: JobInfo = self.pps.finish_job(*args)
+    def finish_job(self, *args: Any, **kw: Any) -> JobInfo:
+        result: JobInfo = self.pps.finish_job(*args, **kw)
         return result
 
     def fail_job(self, pipeline: str, job_id: str, reason: str) -> None:

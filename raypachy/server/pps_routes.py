@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from raypachy.errors import InvalidArgumentError
 from raypachy.limits import max_code_bytes
 from raypachy.pps.model import JobState
-from raypachy.server import bodies, bodylimit, pages
+from raypachy.server import bodies, bodylimit, leasing, pages
 from raypachy.server.service import Service
 from raypachy.server.waits import Waits, client_of, wait_seconds
 
@@ -48,14 +48,28 @@ def install(
 
     @app.post("/v1/code", tags=["pipelines"])
     async def upload_code(request: Request) -> Any:
-        """Store a pickled Python transform (for clients that cannot reach the storage)."""
+        """Store a pickled Python transform (for clients that cannot reach the storage);
+        gc keeps it for the pipeline about to use it."""
         limit = max_code_bytes()
         data = await bodylimit.read(request, "the code upload", limit, "RAYPACHY_MAX_CODE_BYTES")
         if not data:
             raise InvalidArgumentError("empty code upload")
         store = await anyio.to_thread.run_sync(chunks)
-        chunk_id, _ = await anyio.to_thread.run_sync(lambda: store.put(data))
+        lease = await leasing.own_lease(service)
+        try:
+            chunk_id, _ = await leasing.heartbeating(service, lease, lambda: store.put(data))
+        except BaseException:
+            await service.call("release_lease", lease)
+            raise
+        await call("register_code", chunk_id.hex(), lease)
         return {"code": chunk_id.hex()}
+
+    @app.post("/v1/code/pins", tags=["pipelines"])
+    async def pin_code(body: bodies.CodePin) -> Any:
+        """Keep code a client stored itself (under ``lease_id``) for the pipeline about to
+        use it; releases the lease."""
+        await call("register_code", body.code, body.lease_id)
+        return {"code": body.code}
 
     @app.get("/v1/jobs", tags=["jobs"])
     async def list_jobs(

@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio.to_thread
 
+from raypachy.server.leasing import heartbeating
 from raypachy.server.service import Service
 from raypachy.storage import ChunkStore, FileData, FileSetWriter, ManifestStore
 
@@ -94,7 +95,7 @@ async def write_layer(
         return layer.id, [(e.path, e.data) for e in plane.manifests().open(layer.id)]
 
     try:
-        manifest_id, files = await anyio.to_thread.run_sync(write)
+        manifest_id, files = await heartbeating(service, lease, write)
     except BaseException:
         await service.call("release_lease", lease)
         raise

@@ -43,6 +43,11 @@ class Backend(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def read_prefix(self, key: str, n: int) -> tuple[bytes, int]:
+        """The first ``n`` bytes at ``key`` and its whole size, without reading the rest;
+        ``ObjectMissingError`` if there are none."""
+        ...
+
     def list(self, prefix: str = "") -> Iterator[str]:
         """Yield every key starting with ``prefix`` (in no particular order)."""
         ...

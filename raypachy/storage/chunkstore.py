@@ -20,6 +20,7 @@ from raypachy.storage.backend import Backend
 RAW = b"\x00"
 ZSTD = b"\x01"
 CHUNK_PREFIX = "chunks/"
+_ZSTD_HEADER_MAX = 18  # the longest zstd frame header, which holds the content size
 
 
 def chunk_key(chunk_id: bytes) -> str:
@@ -105,6 +106,27 @@ class ChunkStore:
 
     def exists(self, chunk_id: bytes) -> bool:
         return self.backend.exists(chunk_key(chunk_id))
+
+    def plain_size(self, chunk_id: bytes) -> int:
+        """How many plain bytes a stored chunk holds, from its header alone when it can
+        (``ObjectMissingError`` if it is not stored)."""
+        key = chunk_key(chunk_id)
+        try:
+            head, total = self.backend.read_prefix(key, 1 + _ZSTD_HEADER_MAX)
+        except ObjectMissingError:
+            raise ObjectMissingError(
+                f"chunk {chunk_id.hex()} is missing from {self.backend.uri}"
+            ) from None
+        if head[:1] == RAW:
+            return total - 1
+        if head[:1] == ZSTD:
+            try:
+                size = zstandard.frame_content_size(head[1:])
+            except zstandard.ZstdError:
+                size = -1
+            if size >= 0:
+                return int(size)
+        return len(self.get(chunk_id))  # no size in the header: read it (verified)
 
     def get(self, chunk_id: bytes) -> bytes:
         """Return the plain bytes of a chunk, verified against its id."""

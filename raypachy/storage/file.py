@@ -51,6 +51,15 @@ class FileBackend:
         except OSError as e:
             raise BackendError(f"cannot read {self.uri}/{key}: {e.strerror}") from e
 
+    def read_prefix(self, key: str, n: int) -> tuple[bytes, int]:
+        try:
+            with open(self._path(key), "rb") as f:
+                return f.read(n), os.fstat(f.fileno()).st_size
+        except FileNotFoundError:
+            raise ObjectMissingError(f"{self.uri}/{key} is missing") from None
+        except OSError as e:
+            raise BackendError(f"cannot read {self.uri}/{key}: {e.strerror}") from e
+
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         directory, name = os.path.split(path)

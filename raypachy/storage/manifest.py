@@ -137,6 +137,20 @@ class Manifest:
         self._batches: OrderedDict[int, list[Entry]] = OrderedDict()
         self._lock = threading.Lock()
 
+    @property
+    def batch_count(self) -> int:
+        return int(self._reader.num_record_batches)
+
+    @property
+    def first_paths(self) -> list[str]:
+        """The first path of each batch, as the footer says."""
+        return list(self._first)
+
+    def batch_paths(self, index: int) -> list[str]:
+        """The paths of one batch, as stored (for checks that trust no footer)."""
+        paths: list[str] = self._reader.get_batch(index).column(0).to_pylist()
+        return paths
+
     def _batch(self, index: int) -> list[Entry]:
         with self._lock:
             cached = self._batches.get(index)
@@ -197,13 +211,19 @@ def prefix_end(prefix: str) -> str | None:
 
 
 class ManifestStore:
-    """Write manifests and open them by id (opened manifests are cached; they never change)."""
+    """Write manifests and open them by id (opened manifests are cached; they never change).
+
+    ``put`` does not make a manifest durable by itself: call ``sync()`` once after writing a
+    commit's manifests and before the metadata transaction that references them.
+    """
 
     def __init__(self, backend: Backend, cache_size: int = 64) -> None:
         self.backend = backend
         self._open: OrderedDict[str, Manifest] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._written = 0  # puts so far, and how many of them a sync has covered
+        self._synced = 0
 
     def put(self, entries: Iterable[Entry]) -> ManifestInfo:
         data, rows = encode_manifest(entries)
@@ -211,7 +231,20 @@ class ManifestStore:
         key = manifest_key(manifest_id)
         if not self.backend.exists(key):
             self.backend.put(key, data)
+            with self._lock:
+                self._written += 1
         return ManifestInfo(manifest_id, rows)
+
+    def sync(self) -> None:
+        """Make every manifest written so far durable: one backend sync, none if nothing new
+        was written (a sync started after a put completed covers it, whoever started it)."""
+        with self._lock:
+            target = self._written
+            if target == self._synced:
+                return
+        self.backend.sync()
+        with self._lock:
+            self._synced = max(self._synced, target)
 
     def open(self, manifest_id: str) -> Manifest:
         with self._lock:

@@ -32,6 +32,10 @@ class MemoryBackend:
         except KeyError:
             raise ObjectMissingError(f"{self.uri}/{key} is missing") from None
 
+    def read_prefix(self, key: str, n: int) -> tuple[bytes, int]:
+        data = self.get(key)
+        return data[:n], len(data)
+
     def put(self, key: str, data: bytes) -> None:
         self._data[check_key(key)] = bytes(data)
 

@@ -114,6 +114,29 @@ class S3Backend:
         except BotoCoreError as e:
             raise BackendError(f"cannot read {self.uri}/{key}: {_describe(e)}") from e
 
+    def read_prefix(self, key: str, n: int) -> tuple[bytes, int]:
+        if n <= 0:
+            raise InvalidArgumentError("read_prefix needs n >= 1")
+        try:
+            reply = self._call(
+                self._s3.get_object,
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Range=f"bytes=0-{n - 1}",
+            )
+            body: bytes = reply["Body"].read()
+        except ClientError as e:
+            code = e.response.get("Error", {}).get("Code")
+            if code in _MISSING:
+                raise ObjectMissingError(f"{self.uri}/{key} is missing") from None
+            if code == "InvalidRange":  # an empty object has no byte 0
+                return b"", 0
+            raise BackendError(f"cannot read {self.uri}/{key}: {_describe(e)}") from e
+        except BotoCoreError as e:
+            raise BackendError(f"cannot read {self.uri}/{key}: {_describe(e)}") from e
+        total = reply.get("ContentRange", "").rpartition("/")[2]  # "bytes 0-9/1234"
+        return body, int(total) if total.isdigit() else len(body)
+
     def put(self, key: str, data: bytes) -> None:
         try:
             self._call(

@@ -71,6 +71,18 @@ def test_sync_and_large_value(storage_uri: str) -> None:
     assert b.get("big") == blob
 
 
+def test_read_prefix_reads_the_head_and_tells_the_size(storage_uri: str) -> None:
+    b = open_backend(storage_uri)
+    b.put("blob", bytes(range(100)))
+    b.put("tiny", b"ab")
+    b.put("empty", b"")
+    assert b.read_prefix("blob", 10) == (bytes(range(10)), 100)
+    assert b.read_prefix("tiny", 10) == (b"ab", 2)
+    assert b.read_prefix("empty", 4) == (b"", 0)
+    with pytest.raises(ObjectMissingError, match="missing"):
+        b.read_prefix("nope", 4)
+
+
 def test_unknown_scheme_is_clear() -> None:
     with pytest.raises(InvalidArgumentError, match="unknown storage URI scheme"):
         open_backend("ftp://host/x")
