@@ -204,6 +204,8 @@ class Commits:
 
         With ``lease_id``, the lease the layer was written under must still be live.
         """
+        if lease_id:
+            self.leases.check(lease_id)  # else its manifest may be gone: say why, first
         entries = list(self.manifests.open(layer.id)) if layer.rows else []
         for _ in range(MAX_ATTEMPTS):
             with self.meta.read() as tx:
@@ -231,6 +233,8 @@ class Commits:
         holder keeps it alive meanwhile (compaction writes under it too).
         """
         check_branch_name(branch)
+        if lease_id:
+            self.leases.check(lease_id)  # else its manifest may be gone: say why, first
         entries = list(self.manifests.open(layer.id)) if layer.rows else []
         with self._writing(lease_id) as lease:
             for _ in range(MAX_ATTEMPTS):

@@ -1,6 +1,7 @@
 """Checking an installation: every commit readable, every referenced chunk present.
 
-Checks: each commit's manifests exist and match their ids; each chunk they reference exists
+Checks: each commit's manifests exist, match their ids and hold their entries sorted and
+unique, as their footer says; each chunk they reference exists
 (``deep``: and its bytes match its id); parents, branch heads and provenance point at commits
 that exist. With ``fix``, what is safe is repaired: a branch whose head is gone moves to the
 newest finished commit of that branch; provenance and parent links to missing commits are
@@ -15,6 +16,7 @@ from raypachy.pfs.model import FsckReport, Problem
 from raypachy.pfs.records import CommitRecord
 from raypachy.storage.chunkstore import ChunkStore
 from raypachy.storage.manifest import ManifestStore
+from raypachy.storage.verify import manifest_problem
 
 
 def check(
@@ -44,10 +46,15 @@ def _data(
     broken: set[str] = set()
     for manifest_id in sorted(manifest_ids):
         try:
-            chunk_ids |= manifests.open(manifest_id).chunk_ids()
+            manifest = manifests.open(manifest_id)
+            chunk_ids |= manifest.chunk_ids()
         except RaypachyError as e:
             broken.add(manifest_id)
             problems.append(Problem("manifest", manifest_id, e.message))
+            continue
+        wrong = manifest_problem(manifest)
+        if wrong is not None:  # lookups and merges would go wrong: the commit needs fixing
+            problems.append(Problem("manifest", manifest_id, wrong))
     for c in commits:
         bad = [m.id for m in c.layers + c.staged if m.id in broken]
         if bad:

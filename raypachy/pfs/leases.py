@@ -173,6 +173,11 @@ class Leases:
         if row is None or not _alive(row[0], row[1], row[2], time.time(), row[3]):
             raise lapsed(lease_id)
 
+    def check(self, lease_id: str) -> None:
+        """``LeaseExpiredError`` unless the lease is live now (before work that needs it)."""
+        with self.meta.read() as tx:
+            self.require(tx, lease_id)
+
     def heartbeat(self, lease_id: str) -> None:
         """Renew a live lease; ``LeaseExpiredError`` if it is unknown or lapsed."""
         with self.meta.write() as tx:

@@ -201,6 +201,8 @@ class Operations:
                 f"manifest {manifest_id} is not in {self.pfs.backend.uri}: write it first"
             )
         try:
+            if lease_id:
+                self.pfs.leases.check(lease_id)  # a lapsed lease is the reason, not its effects
             layer, rewrite = verify_layer(
                 self.pfs.chunks, self.pfs.manifests, manifest_id, _check_entry_path
             )

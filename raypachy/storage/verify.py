@@ -4,9 +4,9 @@ A direct-data-plane client writes chunks and a manifest itself, then registers t
 Before the layer enters a commit its manifest is read in full (never through the footer the
 client wrote), and every entry must be well formed: paths sorted and unique, a known op,
 refs inside chunks that exist, a size equal to the bytes its refs hold. Hashes are
-recomputed from the chunks: from the chunk ids when a file is made of whole chunks (as large
-files are), else from the bytes, so a wrong hash cannot hide a change from ``diff`` or from
-pipelines. The result is the manifest as this side writes it: the same id when the
+recomputed from the chunks as ingest computes them (from the chunk ids for a large file made
+of whole chunks, else from the bytes), so a wrong hash cannot hide a change from ``diff`` or
+from pipelines. The result is the manifest as this side writes it: the same id when the
 client's was already canonical, else the checked entries to write as a new manifest.
 """
 
@@ -21,7 +21,7 @@ import pyarrow.ipc as ipc
 from raypachy.errors import InvalidArgumentError, ObjectMissingError, StorageError
 from raypachy.storage.chunkstore import ChunkStore, hash_bytes
 from raypachy.storage.entries import ChunkRef, Entry, FileData, Op
-from raypachy.storage.ingest import chunk_list_hash
+from raypachy.storage.ingest import SMALL_FILE_MAX, chunk_list_hash
 from raypachy.storage.manifest import (
     SCHEMA,
     Manifest,
@@ -109,15 +109,17 @@ def _checked(entry: Entry, chunks: _Chunks) -> Entry:
         return Entry(path, entry.op, FileData.empty())
     ids = [r.chunk for r in data.refs]
     whole = all(r.offset == 0 and r.length == chunks.size(r.chunk) for r in data.refs)
-    if whole:
-        # What ingest writes for whole chunks: the chunk-list hash (large files) or, for one
-        # chunk, the chunk id (a small file alone in its pack); both follow from the ids.
-        if data.hash == chunk_list_hash(ids) or (len(ids) == 1 and data.hash == ids[0]):
-            return entry
-        return Entry(path, entry.op, FileData(total, chunk_list_hash(ids), data.refs))
-    content = chunks.content_hash(data.refs)
-    return entry if data.hash == content else Entry(path, entry.op, FileData(total, content,
-                                                                           data.refs))  # fmt: skip
+    # The hash ingest gives such content: a large file, cut into whole chunks, hashes its
+    # chunk ids; a small one hashes its bytes (its chunk's id, when it fills the chunk).
+    if whole and total > SMALL_FILE_MAX:
+        expected = chunk_list_hash(ids)
+    elif whole and len(ids) == 1:
+        expected = ids[0]
+    else:
+        expected = chunks.content_hash(data.refs)
+    if data.hash == expected:
+        return entry
+    return Entry(path, entry.op, FileData(total, expected, data.refs))
 
 
 def verify_layer(
