@@ -109,15 +109,14 @@ def test_a_lost_lease_fails_the_put_with_one_clear_line(
     monkeypatch.setattr(leases, "LEASE_TTL_S", 1.2)
     client = _client(api)
     client.create_repo("r")
-    with pytest.raises(errors.LeaseExpiredError) as lost:
-        with client.modify("r@master") as m:
-            m.put("/a", b"a" * 1000)
-            with pfs.meta.write() as tx:  # as gc does with a lease it found lapsed
-                for lease_id, *_ in tx.leases():
-                    tx.delete_lease(lease_id)
-            deadline = time.monotonic() + 30
-            while not client._lost and time.monotonic() < deadline:
-                time.sleep(0.05)
+    with pytest.raises(errors.LeaseExpiredError) as lost, client.modify("r@master") as m:
+        m.put("/a", b"a" * 1000)
+        with pfs.meta.write() as tx:  # as gc does with a lease it found lapsed
+            for lease_id, *_ in tx.leases():
+                tx.delete_lease(lease_id)
+        deadline = time.monotonic() + 30
+        while not client._lost and time.monotonic() < deadline:
+            time.sleep(0.05)
     message = str(lost.value)
     assert "expired or is unknown" in message and "write the data again" in message
     assert "\n" not in message
