@@ -15,7 +15,12 @@ from raypachy.pfs.leases import Leases
 from raypachy.pfs.metadata import MetadataStore
 from raypachy.pfs.model import GCReport
 from raypachy.pfs.records import layers_from_json
-from raypachy.storage.chunkstore import CHUNK_PREFIX, ChunkStore, chunk_id_from_key
+from raypachy.storage.chunkstore import (
+    CHUNK_PREFIX,
+    SUSPECT_PREFIX,
+    ChunkStore,
+    chunk_id_from_key,
+)
 from raypachy.storage.manifest import MANIFEST_PREFIX, ManifestStore
 
 
@@ -67,6 +72,11 @@ def collect_garbage(
                 chunks_deleted += 1
             else:
                 kept += 1
+        for key in list(backend.list(SUSPECT_PREFIX)):  # marks of chunks that are gone
+            chunk_id = chunk_id_from_key(key)
+            if chunk_id is None or not chunks.exists(chunk_id):
+                lock.check()
+                backend.delete(key)
         sweep = getattr(backend, "sweep_temp_files", None)
         temp = sweep() if sweep is not None else 0
         return GCReport(manifests_deleted, chunks_deleted, temp, kept, unreadable)

@@ -4,11 +4,17 @@ A chunk's id is the BLAKE3 hash of its plain bytes. On the backend it lives at
 ``chunks/<id[:2]>/<id>`` as one header byte (raw or zstd) and the payload. An existing
 chunk is never written twice, and every read is verified against the id: a corrupted
 chunk is an error that names it, never wrong bytes.
+
+A read that finds a chunk corrupted leaves a marker (``suspect/<id>``) that every process
+sees. Putting the same bytes again then checks the stored chunk instead of skipping it, and
+rewrites it if it is still bad: re-uploading a file repairs it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections import OrderedDict
 
 import blake3
@@ -20,6 +26,8 @@ from raypachy.storage.backend import Backend
 RAW = b"\x00"
 ZSTD = b"\x01"
 CHUNK_PREFIX = "chunks/"
+SUSPECT_PREFIX = "suspect/"
+SUSPECTS_TTL_S = 10.0  # how long a process trusts its list of suspect chunks
 _ZSTD_HEADER_MAX = 18  # the longest zstd frame header, which holds the content size
 
 
@@ -80,6 +88,9 @@ class ChunkStore:
         self.level = level
         self._local = threading.local()
         self._cache = _LRU(cache_bytes)
+        self._suspects: set[bytes] = set()
+        self._suspects_read = float("-inf")
+        self._suspects_lock = threading.Lock()
 
     def _compressor(self) -> zstandard.ZstdCompressor:
         c = getattr(self._local, "c", None)
@@ -97,12 +108,50 @@ class ChunkStore:
         """Store ``data`` unless a chunk with its id exists; returns (id, bytes written)."""
         chunk_id = chunk_id or hash_bytes(data)
         key = chunk_key(chunk_id)
-        if self.backend.exists(key):
+        repair = self.backend.exists(key)
+        if repair and not self._still_corrupted(chunk_id):
             return chunk_id, 0
         packed = self._compressor().compress(data)
         blob = ZSTD + packed if len(packed) < len(data) else RAW + data
         self.backend.put(key, blob)
+        if repair:
+            self.clear_suspect(chunk_id)
         return chunk_id, len(blob)
+
+    # --- corrupted chunks: marked when read, rewritten when their bytes come again --------
+
+    def suspects(self) -> set[bytes]:
+        """Chunks some reader found corrupted (re-listed every ``SUSPECTS_TTL_S``)."""
+        with self._suspects_lock:
+            if time.monotonic() - self._suspects_read > SUSPECTS_TTL_S:
+                found = {chunk_id_from_key(k) for k in self.backend.list(SUSPECT_PREFIX)}
+                self._suspects = {c for c in found if c is not None}
+                self._suspects_read = time.monotonic()
+            return set(self._suspects)
+
+    def _mark_suspect(self, chunk_id: bytes) -> None:
+        with self._suspects_lock:
+            self._suspects.add(chunk_id)
+        with contextlib.suppress(Exception):  # the read fails anyway; the marker is a help
+            self.backend.put(SUSPECT_PREFIX + chunk_id.hex(), b"")
+
+    def clear_suspect(self, chunk_id: bytes) -> None:
+        with self._suspects_lock:
+            self._suspects.discard(chunk_id)
+        self.backend.delete(SUSPECT_PREFIX + chunk_id.hex())
+
+    def _still_corrupted(self, chunk_id: bytes) -> bool:
+        """For a put that would dedup against a suspect chunk: is the stored one still bad?"""
+        if chunk_id not in self.suspects():
+            return False
+        try:
+            self._decode(chunk_id, self.backend.get(chunk_key(chunk_id)), mark=False)
+        except ChunkCorruptedError:
+            return True  # the caller rewrites it; the next good read clears the marker
+        except ObjectMissingError:
+            return True
+        self.clear_suspect(chunk_id)
+        return False
 
     def exists(self, chunk_id: bytes) -> bool:
         return self.backend.exists(chunk_key(chunk_id))
@@ -145,7 +194,7 @@ class ChunkStore:
         self._cache.put(chunk_id, data)
         return data
 
-    def _decode(self, chunk_id: bytes, blob: bytes) -> bytes:
+    def _decode(self, chunk_id: bytes, blob: bytes, mark: bool = True) -> bytes:
         header, payload = blob[:1], blob[1:]
         try:
             if header == ZSTD:
@@ -160,9 +209,11 @@ class ChunkStore:
         else:
             ok = hash_bytes(data) == chunk_id
         if not ok:
+            if mark:
+                self._mark_suspect(chunk_id)
             raise ChunkCorruptedError(
                 f"chunk {chunk_id.hex()} at {self.backend.uri}/{chunk_key(chunk_id)} is "
-                "corrupted (its bytes do not match its id); restore it from a replica or "
-                "delete the commits that reference it"
+                "corrupted (its bytes do not match its id); put the same data again to "
+                "rewrite it, restore it from a replica, or delete the commits that reference it"
             )
         return data

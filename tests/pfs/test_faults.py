@@ -14,6 +14,7 @@ import pytest
 
 from raypachy.errors import ChunkCorruptedError, ObjectMissingError
 from raypachy.pfs import PFS
+from raypachy.pfs.metadata import MetadataStore
 from raypachy.storage.chunkstore import chunk_key
 
 SCRIPT = str(Path(__file__).with_name("writer_script.py"))
@@ -108,3 +109,26 @@ def test_corrupted_chunk_is_reported_never_wrong_bytes(tmp_path: Path) -> None:
     path.unlink()
     with pytest.raises(ObjectMissingError, match=chunk_id.hex()):
         PFS.open(str(home)).get_file("r@master", "/f")
+
+
+def test_uploading_a_file_again_repairs_its_corrupted_chunk(tmp_path: Path) -> None:
+    pfs = PFS.open(str(tmp_path / "home"))
+    pfs.create_repo("r")
+    data = b"important,row\n" * 1000
+    pfs.put_file("r@master", "/f.csv", data)
+    ((_, content),) = list(pfs.walk_files("r@master"))
+    path = pfs.backend.local_path(chunk_key(content.refs[0].chunk))
+    assert path is not None
+    with open(path, "r+b") as f:
+        f.seek(-5, 2)
+        f.write(b"XXXXX")
+    reader = PFS(MetadataStore(pfs.meta.path), pfs.backend.uri)  # no cached copy
+    with pytest.raises(ChunkCorruptedError):
+        reader.get_file("r@master", "/f.csv")
+    assert any(p.kind == "chunk" for p in reader.fsck(deep=True).problems)
+    uploader = PFS(MetadataStore(pfs.meta.path), pfs.backend.uri)
+    uploader.put_file("r@master", "/f-again.csv", data)  # the same bytes, another name
+    fresh = PFS(MetadataStore(pfs.meta.path), pfs.backend.uri)
+    assert fresh.get_file("r@master", "/f.csv") == data
+    assert fresh.get_file("r@master", "/f-again.csv") == data
+    assert fresh.fsck(deep=True).ok
