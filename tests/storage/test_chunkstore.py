@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from raypachy.errors import ChunkCorruptedError, ObjectMissingError
+from raypachy.errors import ChunkCorruptedError
 from raypachy.storage import ChunkStore, open_backend
 from raypachy.storage.chunkstore import RAW, ZSTD, chunk_key, hash_bytes
 
