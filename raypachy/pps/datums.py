@@ -21,7 +21,7 @@ import blake3
 
 from raypachy.errors import InvalidSpecError
 from raypachy.limits import max_datums
-from raypachy.pfs.glob import clean_pattern, compile_glob, literal_prefix
+from raypachy.pfs.glob import GlobMatch, clean_pattern, compile_glob, literal_prefix
 from raypachy.pps.datumsets import Cross, DatumSet, Group, Items, Join, Union, too_many
 from raypachy.pps.spec import CronInput, Input, PfsInput
 from raypachy.storage.entries import FileData
@@ -66,7 +66,7 @@ class Datum:
 Part = tuple[DatumInput, ...]
 
 
-def _expand(template: str, match: re.Match[str]) -> str:
+def _expand(template: str, match: GlobMatch) -> str:
     """``$1`` (or ``${1}``) -> capture group 1 of the glob match."""
 
     def group(m: re.Match[str]) -> str:
@@ -89,9 +89,7 @@ def match_items(
     regex = compile_glob(pattern)
     name = pfs.input_name
 
-    def item(
-        path: str, members: list[tuple[str, FileData]], match: re.Match[str] | None
-    ) -> DatumInput:
+    def item(path: str, members: list[tuple[str, FileData]], match: GlobMatch | None) -> DatumInput:
         join_key = _expand(pfs.join_on, match) if (pfs.join_on and match) else ""
         group_key = _expand(pfs.group_by, match) if (pfs.group_by and match) else ""
         return DatumInput(
@@ -104,7 +102,7 @@ def match_items(
         return [item("/", everything, regex.match("/"))] if everything else []
     prefix = literal_prefix(pattern)
     groups: dict[str, list[tuple[str, FileData]]] = {}
-    matches: dict[str, re.Match[str]] = {}
+    matches: dict[str, GlobMatch] = {}
     for path, data in files:
         if not path.startswith(prefix) and prefix != "/":
             continue
