@@ -1,4 +1,5 @@
 """Reliability in one run: faults injected and survived, bad inputs rejected, the API fuzzed,
+writers racing gc (finish, job stop and code upload against a gc held mid-run, 200 rounds),
 and the load test (8 writers x 200 commits, a pipeline consuming, gc running).
 
 Faults are the fault tests themselves (each kills or breaks something on purpose and ends
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import bench_dir, local_cluster, report
 from tests.faults.bad_inputs import CASES, check_case, installation
 from tests.faults.fuzz import run_fuzz
+from tests.faults.gc_races import run_races
 from tests.faults.load import run_load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +91,7 @@ def main() -> None:
     examples = 10 if args.quick else 50
 
     injected, survived, fault_failures = faults(work)
+    races = run_races(work / "gc-races", 40 if args.quick else 200)
     tried, rejected, bad = bad_inputs(work)
     with installation(work / "fuzz") as inst:
         tally = run_fuzz(inst, examples)
@@ -97,6 +100,8 @@ def main() -> None:
 
     rows = [
         ("faults injected / survived", f"{injected} / {survived}", "all survived"),
+        ("gc races: rounds / survived", f"{races.rounds} / {races.survived}", "all survived"),
+        ("gc races: fsck problems after them", str(len(races.fsck)), "0"),
         ("bad inputs tried / rejected cleanly", f"{tried} / {rejected}", "all rejected"),
         ("fuzz examples / 5xx seen", f"{tally.examples} / {len(tally.server_errors)}", "0 5xx"),
         ("fuzz rejections that changed state", str(len(tally.changed_by_rejection)), "0"),
@@ -109,7 +114,8 @@ def main() -> None:
          f"{lr.jobs} / {lr.gc_runs} / {lr.gc_refused}", ""),
         ("load: pipeline caught up after the writers", f"{lr.catch_up_s:.1f} s", ""),
     ]  # fmt: skip
-    problems = [*fault_failures, *bad, *tally.server_errors, *tally.changed_by_rejection]
+    problems = [*fault_failures, *races.lost, *races.fsck, *bad, *tally.server_errors]
+    problems += tally.changed_by_rejection
     problems += [*lr.lost, *lr.broken_chains, *lr.bad_provenance, *lr.fsck_problems]
     for problem in problems[:20]:
         print("problem:", problem)
@@ -119,6 +125,8 @@ def main() -> None:
         {
             "faults_injected": injected,
             "faults_survived": survived,
+            "gc_races": races.rounds,
+            "gc_races_survived": races.survived,
             "bad_inputs_tried": tried,
             "bad_inputs_rejected": rejected,
             "fuzz_examples": tally.examples,

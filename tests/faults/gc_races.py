@@ -36,8 +36,14 @@ WAIT_S = 60.0  # a bound on every wait, so that a stuck round fails instead of h
 @dataclass
 class RaceReport:
     rounds: int = 0
-    lost: list[str] = field(default_factory=list)  # what did not read back, and why
+    lost_rounds: int = 0  # rounds after which something did not read back
+    lost: list[str] = field(default_factory=list)  # what, and why
+    fsck: list[str] = field(default_factory=list)  # problems fsck finds after the last round
     seconds: float = 0.0
+
+    @property
+    def survived(self) -> int:
+        return self.rounds - self.lost_rounds
 
 
 class _Settled:
@@ -189,10 +195,12 @@ def run_races(home: Path, rounds: int) -> RaceReport:
     report = RaceReport()
     for n in range(rounds):
         try:
-            report.lost += races.round(n)
+            lost = races.round(n)
         except Exception as e:  # an installation broken by an earlier loss
-            report.lost.append(f"round {n}: {type(e).__name__}: {e}")
+            lost = [f"round {n}: {type(e).__name__}: {e}"]
         report.rounds += 1
-    report.lost += races.fsck_problems()
+        report.lost_rounds += bool(lost)
+        report.lost += lost
+    report.fsck = races.fsck_problems()
     report.seconds = time.monotonic() - started
     return report

@@ -13,5 +13,5 @@ pytestmark = pytest.mark.faults
 
 def test_finish_stop_and_code_upload_racing_gc_lose_nothing(tmp_path: Path) -> None:
     report = run_races(tmp_path / "home", rounds=3)
-    assert report.rounds == 3
-    assert report.lost == []
+    assert report.rounds == report.survived == 3
+    assert report.lost == [] and report.fsck == []
