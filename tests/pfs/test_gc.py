@@ -84,7 +84,7 @@ def _hold_gc(pfs: PFS) -> tuple[threading.Thread, threading.Event, threading.Eve
 def test_a_gc_longer_than_the_lease_ttl_keeps_writers_out(
     pfs: PFS, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(leases, "LEASE_TTL_S", 1.0)  # stands for the real 120 s
+    monkeypatch.setattr(leases, "LEASE_TTL_S", 2.0)  # stands for the real 120 s
     pfs.create_repo("r")
     pfs.put_file("r@master", "/old", b"old")
     waiting = threading.Event()
@@ -95,7 +95,7 @@ def test_a_gc_longer_than_the_lease_ttl_keeps_writers_out(
                                                                           b"new" * 1000)))  # fmt: skip
     writer.start()
     assert waiting.wait(30)  # the writer waits for gc ...
-    time.sleep(3.0)  # ... for three TTLs: gc renews its lock meanwhile
+    time.sleep(5.0)  # ... for longer than two TTLs: gc renews its lock meanwhile
     assert not written and writer.is_alive()
     resume.set()
     gc.join(60)
@@ -109,7 +109,7 @@ def test_a_gc_longer_than_the_lease_ttl_keeps_writers_out(
 def test_gc_that_lost_its_lock_deletes_nothing_more(
     pfs: PFS, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(leases, "LEASE_TTL_S", 1.0)
+    monkeypatch.setattr(leases, "LEASE_TTL_S", 2.0)
     pfs.create_repo("r")
     pfs.put_file("r@master", "/keep", b"keep")
     doomed = pfs.put_file("r@master", "/garbage", os.urandom(2 << 20))

@@ -17,10 +17,10 @@ def test_heartbeat_fails_on_unknown_and_lapsed_leases(
 ) -> None:
     with pytest.raises(LeaseExpiredError, match="expired or is unknown"):
         pfs.leases.heartbeat("0" * 32)
-    monkeypatch.setattr(leases, "LEASE_TTL_S", 0.5)
+    monkeypatch.setattr(leases, "LEASE_TTL_S", 1.5)
     lease = pfs.leases.acquire(host="laptop", pid=4242)
     pfs.leases.heartbeat(lease)
-    time.sleep(0.8)  # silent for longer than the TTL
+    time.sleep(2.0)  # silent for longer than the TTL
     with pytest.raises(LeaseExpiredError):
         pfs.leases.heartbeat(lease)
 
@@ -45,9 +45,9 @@ def test_a_lease_of_an_api_caller_ends_at_its_bound(
     pfs: PFS, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(leases, "LEASE_TTL_S", 60.0)
-    lease = pfs.leases.acquire(host="api-caller:10.0.0.9", pid=0, max_s=0.5)
+    lease = pfs.leases.acquire(host="api-caller:10.0.0.9", pid=0, max_s=1.5)
     pfs.leases.heartbeat(lease)
-    time.sleep(0.8)
+    time.sleep(2.0)
     with pytest.raises(LeaseExpiredError):
         pfs.leases.heartbeat(lease)  # heartbeats cannot keep it past its bound
     pfs.gc()  # and gc is not kept out
@@ -56,7 +56,7 @@ def test_a_lease_of_an_api_caller_ends_at_its_bound(
 def test_beat_until_retries_transient_errors_and_reports_a_lost_lease(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(leases, "LEASE_TTL_S", 0.6)  # beats every 0.1 s
+    monkeypatch.setattr(leases, "LEASE_TTL_S", 3.0)  # beats every 0.5 s
     calls: list[str] = []
     lost: list[str] = []
     done = threading.Event()

@@ -51,14 +51,14 @@ def _holders(pfs: PFS) -> list[tuple[str, int]]:
 def test_a_lapsed_lease_cannot_register_what_gc_removed(
     pfs: PFS, api: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(leases, "LEASE_TTL_S", 0.5)  # stands for the real 120 s
+    monkeypatch.setattr(leases, "LEASE_TTL_S", 2.0)  # stands for the real 120 s
     pfs.create_repo("r")
     assert api.put("/v1/leases/" + "0" * 32).status_code == 409  # unknown lease
     lease = api.post("/v1/leases", json={}).json()["id"]
     writer = FileSetWriter(pfs.chunks, pfs.manifests)  # a direct-writing client
     writer.put("/big.bin", b"precious " * 200_000)
     assert api.put(f"/v1/leases/{lease}").status_code == 200
-    time.sleep(0.8)  # no heartbeat for longer than the TTL
+    time.sleep(2.5)  # no heartbeat for longer than the TTL
     assert api.post("/v1/gc").json()["chunks_deleted"] >= 1  # the lapsed lease protects nothing
     beat = api.put(f"/v1/leases/{lease}")
     assert beat.status_code == 409 and beat.json()["type"] == "LeaseExpiredError"
@@ -80,7 +80,7 @@ def test_registration_needs_a_lease(pfs: PFS, api: TestClient) -> None:
 def test_client_heartbeats_survive_transient_errors(
     pfs: PFS, api: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(leases, "LEASE_TTL_S", 1.2)  # heartbeats every 0.2 s
+    monkeypatch.setattr(leases, "LEASE_TTL_S", 3.0)  # heartbeats every 0.5 s
     client = _client(api)
     client.create_repo("r")
     beats: list[int] = []
@@ -106,7 +106,7 @@ def test_client_heartbeats_survive_transient_errors(
 def test_a_lost_lease_fails_the_put_with_one_clear_line(
     pfs: PFS, api: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(leases, "LEASE_TTL_S", 1.2)
+    monkeypatch.setattr(leases, "LEASE_TTL_S", 3.0)
     client = _client(api)
     client.create_repo("r")
     with pytest.raises(errors.LeaseExpiredError) as lost, client.modify("r@master") as m:
