@@ -45,7 +45,8 @@ def _entries(manifest_id: str, data: bytes) -> Iterator[Entry]:
             raise _bad(manifest_id, "its columns are not those of a raypachy manifest")
         for i in range(reader.num_record_batches):
             batch = reader.get_batch(i)
-            if any(col.null_count for col in batch.columns) or batch.column(4).values.null_count:
+            refs = batch.column(4).values
+            if any(c.null_count for c in [*batch.columns, refs, *refs.flatten()]):
                 raise _bad(manifest_id, "it has empty (null) values")
             yield from _from_batch(batch)
     except (pa.ArrowException, ValueError, TypeError) as e:

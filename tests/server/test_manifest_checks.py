@@ -19,6 +19,7 @@ from raypachy.storage import ChunkRef, Entry, FileData, Op
 from raypachy.storage.chunkstore import hash_bytes
 from raypachy.storage.ingest import chunk_list_hash
 from raypachy.storage.manifest import (
+    _REF_TYPE,
     _WRITE_OPTIONS,
     SCHEMA,
     ManifestInfo,
@@ -41,6 +42,16 @@ def raw_manifest(
     with ipc.new_file(sink, SCHEMA, options=_WRITE_OPTIONS, metadata=meta) as w:
         for entries in batches:
             w.write_batch(_to_batch(entries))
+    data = sink.getvalue().to_pybytes()
+    manifest_id = hash_bytes(data).hex()
+    pfs.backend.put(manifest_key(manifest_id), data)
+    return manifest_id
+
+
+def _store_batch(pfs: PFS, batch: pa.RecordBatch) -> str:
+    sink = pa.BufferOutputStream()
+    with ipc.new_file(sink, SCHEMA, options=_WRITE_OPTIONS) as w:
+        w.write_batch(batch)
     data = sink.getvalue().to_pybytes()
     manifest_id = hash_bytes(data).hex()
     pfs.backend.put(manifest_key(manifest_id), data)
@@ -82,6 +93,7 @@ def _ref(pfs: PFS, data: bytes, offset: int = 0, length: int | None = None) -> C
         ("put a directory", "only a delete may name a directory"),
         ("delete with data", "a delete carries no data"),
         ("unknown op", "cannot be read"),
+        ("null chunk id", "empty (null) values"),
     ],
 )
 def test_malformed_manifests_are_refused(
@@ -103,7 +115,12 @@ def test_malformed_manifests_are_refused(
         "put a directory": [[Entry("/d/", Op.PUT, E)]],
         "delete with data": [[Entry("/x", Op.DELETE, FileData(3, hash_bytes(b"zzz"), (zzz,)))]],
     }  # fmt: skip
-    if case == "unlisted batch":  # the footer lists only the first batch
+    if case == "null chunk id":
+        refs = pa.array([[{"chunk": None, "offset": 0, "length": 3}]], pa.list_(_REF_TYPE))
+        batch = _to_batch([Entry("/o", Op.PUT, E)])
+        batch = pa.record_batch([*batch.columns[:4], refs], schema=SCHEMA)
+        mid = _store_batch(pfs, batch)
+    elif case == "unlisted batch":  # the footer lists only the first batch
         mid = raw_manifest(
             pfs,
             [[Entry("/ok", Op.PUT, E)], [Entry("/../../etc/passwd", Op.PUT, E)]],
@@ -113,12 +130,7 @@ def test_malformed_manifests_are_refused(
         batch = _to_batch([Entry("/o", Op.PUT, E)])
         ops = pa.array([7], pa.int8())
         batch = pa.record_batch([batch.column(0), ops, *batch.columns[2:]], schema=SCHEMA)
-        sink = pa.BufferOutputStream()
-        with ipc.new_file(sink, SCHEMA, options=_WRITE_OPTIONS) as w:
-            w.write_batch(batch)
-        data = sink.getvalue().to_pybytes()
-        mid = hash_bytes(data).hex()
-        pfs.backend.put(manifest_key(mid), data)
+        mid = _store_batch(pfs, batch)
     else:
         mid = raw_manifest(pfs, entries[case])
     status, text = register(api, mid)
