@@ -4,19 +4,31 @@ The function (and the module it lives in) is pickled with cloudpickle by value, 
 cluster runs it without the user's process or an importable module. The pipeline version
 hashes the spec and the function's source, so changing the code is a new version without
 anyone editing an image tag.
+
+The source files of the pickled code travel with it: cloudpickle (3.1+) renames every code
+object ``<dynamic-code>``, and a worker has no copy of the user's files, so a failing
+transform's traceback would name no file and show no line. Each code object keeps its file
+name, and the worker registers the shipped sources with ``linecache``.
 """
 
 from __future__ import annotations
 
 import inspect
+import io
+import linecache
 import os
+import pickle
 import sys
+import types
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import blake3
 import cloudpickle
+
+_ENVELOPE = "raypachy-code/1"  # (tag, the cloudpickled function, {file name: source})
+_DYNAMIC = "<dynamic-code>"
 
 
 def _user_modules(fn: Callable[..., Any]) -> list[ModuleType]:
@@ -39,20 +51,57 @@ def _user_modules(fn: Callable[..., Any]) -> list[ModuleType]:
     return found
 
 
+def _named_code(code: types.CodeType, filename: str) -> types.CodeType:
+    """A code object given back the file name it had where it was pickled."""
+    return code.replace(co_filename=filename)
+
+
+class _SourcePickler(cloudpickle.Pickler):  # type: ignore[misc]
+    """cloudpickle's pickler, keeping each code object's file name (and noting the files)."""
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, protocol=5)
+        self.filenames: set[str] = set()
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, types.CodeType):
+            if obj.co_filename == _DYNAMIC:
+                return NotImplemented  # cloudpickle's own reduction of the renamed copy
+            self.filenames.add(obj.co_filename)
+            return _named_code, (obj.replace(co_filename=_DYNAMIC), obj.co_filename)
+        return super().reducer_override(obj)
+
+
 def pickle_function(fn: Callable[..., Any]) -> bytes:
+    """The function by value, with the sources of the files its code comes from."""
     modules = _user_modules(fn)
     for module in modules:
         cloudpickle.register_pickle_by_value(module)
     try:
-        data: bytes = cloudpickle.dumps(fn, protocol=5)
+        buffer = io.BytesIO()
+        pickler = _SourcePickler(buffer)
+        pickler.dump(fn)
     finally:
         for module in modules:
             cloudpickle.unregister_pickle_by_value(module)
-    return data
+    sources = {}
+    for filename in sorted(pickler.filenames):
+        text = "".join(linecache.getlines(filename))
+        if text:
+            sources[filename] = text
+    return pickle.dumps((_ENVELOPE, buffer.getvalue(), sources), protocol=5)
 
 
 def unpickle_function(data: bytes) -> Callable[..., Any]:
-    fn: Callable[..., Any] = cloudpickle.loads(data)
+    """The function, its sources registered with ``linecache`` for tracebacks."""
+    loaded = pickle.loads(data)
+    if not (isinstance(loaded, tuple) and loaded and loaded[0] == _ENVELOPE):
+        return loaded  # type: ignore[no-any-return]  # stored before sources travelled along
+    _, code, sources = loaded
+    for filename, text in sources.items():
+        # No mtime: linecache.checkcache keeps the entry even where the file does not exist.
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    fn: Callable[..., Any] = cloudpickle.loads(code)
     return fn
 
 
