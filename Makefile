@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint format demo demo-pfs bench fuzz reliability console console-screenshots clean
+.PHONY: venv upgrade test lint format demo demo-pfs bench fuzz reliability console console-screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,6 +13,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# What a fresh machine gets: every dependency, and theirs, at the newest version pip resolves
+# (an existing .venv keeps whatever it once installed). CI runs this before the tests.
+upgrade: $(STAMP)
+	$(PY) -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[dev,examples]"
+	$(PY) -m pip check
 
 # Tests marked owns_machine (the autoscaling cluster) run alone, after the others.
 test: $(STAMP)
