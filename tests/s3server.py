@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -32,6 +33,17 @@ def _free_port_pair() -> int:
             continue
         return port
     raise RuntimeError("no free port pair on 127.0.0.1")
+
+
+@functools.cache
+def _fixed_port_flags() -> tuple[str, ...]:
+    """Turn off the side servers that SeaweedFS 4.x starts on fixed ports (an Iceberg catalog
+    on 8181, a Lance namespace on 9101): two servers on one host would collide there and the
+    second one exits. Older versions lack the flags, and the side servers."""
+    help_text = subprocess.run([weed_binary(), "server", "-h"], capture_output=True, text=True)
+    names = ("-s3.port.iceberg", "-s3.port.lance")
+    out = help_text.stdout + help_text.stderr
+    return tuple(f"{name}=0" for name in names if f"{name} " in out)
 
 
 def weed_binary() -> str:
@@ -70,7 +82,7 @@ class S3Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"weed exited early; see {self.data_dir / 'weed.log'}")
             try:
-                client.list_buckets()
+                _serves_objects(client)
                 return
             except Exception:
                 if time.monotonic() > deadline:
@@ -88,6 +100,18 @@ class S3Server:
             aws_secret_access_key=SECRET_KEY,
             region_name="us-east-1",
         )
+
+
+def _serves_objects(client) -> None:  # type: ignore[no-untyped-def]
+    """Raise unless the server lists buckets and serves an object of each.
+
+    After a restart the S3 front answers before the volume servers have registered again,
+    and until they have, reading an object fails with ``InternalError``.
+    """
+    for bucket in client.list_buckets().get("Buckets", []):
+        listing = client.list_objects_v2(Bucket=bucket["Name"], MaxKeys=1)
+        for obj in listing.get("Contents", []):
+            client.get_object(Bucket=bucket["Name"], Key=obj["Key"])["Body"].read()
 
 
 def _launch(cmd: list[str], data_dir: Path) -> subprocess.Popen[bytes]:
@@ -118,6 +142,7 @@ def start_s3_server(data_dir: Path, s3_port: int | None = None) -> S3Server:
         f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
         "-s3", f"-s3.port={s3_port}", f"-s3.config={config}", "-volume.max=50",
         "-master.volumeSizeLimitMB=256", "-metricsIp=127.0.0.1", "-master.electionTimeout=1s",
+        *_fixed_port_flags(),
     ]  # fmt: skip
     server = S3Server(f"http://127.0.0.1:{s3_port}", _launch(cmd, data_dir), data_dir, cmd)
     server.wait_ready()

@@ -4,8 +4,10 @@ The endpoint comes from ``RAYPACHY_S3_ENDPOINT`` (for MinIO, SeaweedFS, R2...) o
 AWS configuration; credentials come the usual AWS way (env, profile, instance role).
 A single PUT is atomic on S3, so ``put`` needs no temporary object.
 
-An unreachable endpoint is retried for ``RAYPACHY_S3_OUTAGE_S`` seconds (default 60) before
-an operation fails: a restarting S3 server costs a pause, not a failed commit.
+An unreachable endpoint, and the answers botocore's standard retry mode calls transient or
+throttled (HTTP 429/500/502/503/504, ``SlowDown``...), are retried for ``RAYPACHY_S3_OUTAGE_S``
+seconds (default 60) before an operation fails: a restarting S3 server, which refuses
+connections and then answers ``InternalError`` for a while, costs a pause, not a failed commit.
 """
 
 from __future__ import annotations
@@ -25,11 +27,24 @@ from raypachy.errors import BackendError, InvalidArgumentError, ObjectMissingErr
 from raypachy.storage.backend import check_key
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+# botocore's standard retry mode: transient status codes and error codes, throttling codes.
+_RETRY_STATUS = {429, 500, 502, 503, 504}
+_RETRY_CODES = {
+    "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete", "Throttling",
+    "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+    "RequestThrottled", "SlowDown", "InternalError", "ServiceUnavailable",
+}  # fmt: skip
 _T = TypeVar("_T")
 
 
 def outage_budget_s() -> float:
     return float(os.environ.get("RAYPACHY_S3_OUTAGE_S", "60"))
+
+
+def _transient(e: ClientError) -> bool:
+    status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status in _RETRY_STATUS or e.response.get("Error", {}).get("Code") in _RETRY_CODES
 
 
 def _describe(e: Exception) -> str:
@@ -79,8 +94,9 @@ class S3Backend:
         )
 
     def _call(self, fn: Callable[..., _T], **kwargs: Any) -> _T:
-        """``fn(**kwargs)``, retried while the endpoint is unreachable (botocore's own retries
-        give up within seconds and share a small retry quota between threads)."""
+        """``fn(**kwargs)``, retried while the endpoint is unreachable or answers a transient
+        error (botocore's own retries give up within seconds and share a small retry quota
+        between threads)."""
         deadline = time.monotonic() + self.outage_s
         delay = 0.25
         while True:
@@ -90,8 +106,12 @@ class S3Backend:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise _Unreachable(e, self.outage_s) from e
-                time.sleep(min(delay, left))  # the last try comes at the deadline
-                delay = min(delay * 2, 5.0)
+            except ClientError as e:
+                left = deadline - time.monotonic()
+                if not _transient(e) or left <= 0:
+                    raise
+            time.sleep(min(delay, left))  # the last try comes at the deadline
+            delay = min(delay * 2, 5.0)
 
     @classmethod
     def from_uri(cls, uri: str) -> S3Backend:
@@ -161,13 +181,15 @@ class S3Backend:
             raise InvalidArgumentError(f"invalid storage prefix {prefix!r}")
         full = f"{self.prefix}/{prefix}" if self.prefix else prefix
         strip = len(self.prefix) + 1 if self.prefix else 0
+        page_args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full}
         try:
-            pages = self._s3.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=full
-            )
-            for page in pages:
+            while True:  # page by page, each page retried like any other call
+                page = self._call(self._s3.list_objects_v2, **page_args)
                 for obj in page.get("Contents", []):
                     yield obj["Key"][strip:]
+                if not page.get("IsTruncated"):
+                    return
+                page_args["ContinuationToken"] = page["NextContinuationToken"]
         except (ClientError, BotoCoreError) as e:
             raise BackendError(f"cannot list {self.uri}/{prefix}: {_describe(e)}") from e
 
