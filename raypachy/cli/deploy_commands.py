@@ -52,9 +52,9 @@ def deploy() -> None:
 )
 @click.option(
     "--gpu-node-selector",
-    default=_DEFAULTS.gpu_node_selector,
-    show_default=True,
-    help="The cloud's label value for nodes with that GPU.",
+    default="",
+    help="The cloud's label value for nodes with that GPU (default: the one of --gpu-type, "
+    "e.g. nvidia-tesla-a100 for A100).",
 )
 @click.option(
     "--gpu-node-label",

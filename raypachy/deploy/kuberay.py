@@ -14,10 +14,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from raypachy import __version__
+from raypachy.errors import InvalidArgumentError
 from raypachy.pps.images import IMAGE_LABEL, image_label
 
 API_PORT = 8650
 RAY_VERSION = "2.60.0"
+# The node label value clouds give each GPU model (GKE's cloud.google.com/gke-accelerator,
+# which the EKS node groups of docs/deploy-kuberay.md copy), by Ray's accelerator type name.
+GPU_NODE_LABELS = {
+    "T4": "nvidia-tesla-t4", "P4": "nvidia-tesla-p4", "P100": "nvidia-tesla-p100",
+    "V100": "nvidia-tesla-v100", "K80": "nvidia-tesla-k80", "A100": "nvidia-tesla-a100",
+    "A100-40G": "nvidia-tesla-a100", "A100-80G": "nvidia-a100-80gb", "L4": "nvidia-l4",
+    "H100": "nvidia-h100-80gb", "A10G": "nvidia-a10g",
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +39,7 @@ class KubeRayOptions:
     credentials_secret: str = "raypachy-s3"
     cpu_workers_max: int = 4
     gpu_type: str = "T4"  # Ray's accelerator type; datums ask for it with accelerator_type
-    gpu_node_selector: str = "nvidia-tesla-t4"  # the cloud's label value for that GPU
+    gpu_node_selector: str = ""  # the cloud's label value for that GPU (default: by gpu_type)
     gpu_node_label: str = "cloud.google.com/gke-accelerator"
     gpu_workers_max: int = 2
     idle_timeout_s: int = 60
@@ -38,6 +47,19 @@ class KubeRayOptions:
     # Worker groups that run a pipeline image, for ``serve --images label`` (KubeRay-native:
     # the image is the pod's, datums are routed by the raypachy.io/image node label).
     image_groups: tuple[str, ...] = ()
+
+    @property
+    def gpu_selector(self) -> str:
+        """The node label value of ``gpu_type``: as given, or the cloud's name for it."""
+        if self.gpu_node_selector:
+            return self.gpu_node_selector
+        try:
+            return GPU_NODE_LABELS[self.gpu_type]
+        except KeyError:
+            raise InvalidArgumentError(
+                f"no known node label value for GPU type {self.gpu_type!r} (known: "
+                f"{', '.join(GPU_NODE_LABELS)}): give it with --gpu-node-selector"
+            ) from None
 
     @property
     def images_mode(self) -> str:
@@ -119,7 +141,7 @@ def ray_cluster_spec(o: KubeRayOptions) -> dict[str, Any]:
         "template": {
             "spec": {
                 "containers": [_container(o, "ray-worker", "4", "16Gi", gpus=1)],
-                "nodeSelector": {o.gpu_node_label: o.gpu_node_selector},
+                "nodeSelector": {o.gpu_node_label: o.gpu_selector},
                 "tolerations": [
                     {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
                 ],

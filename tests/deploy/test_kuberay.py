@@ -207,4 +207,26 @@ def test_cli_choices_reach_the_yaml() -> None:
     job = next(d for d in docs if d["kind"] == "RayJob")
     gpu = job["spec"]["rayClusterSpec"]["workerGroupSpecs"][1]
     assert gpu["groupName"] == "gpu-a100" and gpu["maxReplicas"] == 3
+    # An A100 group lands on A100 nodes, not on the default T4's.
+    assert gpu["labels"] == {"raypachy.io/gpu": "A100"}
+    assert gpu["template"]["spec"]["nodeSelector"] == {
+        "cloud.google.com/gke-accelerator": "nvidia-tesla-a100"
+    }
     assert dump([{"a": 1}]) == "a: 1\n"
+
+
+def test_a_gpu_type_without_a_known_node_label_needs_one() -> None:
+    args = [RAYPACHY, "deploy", "kuberay", "--gpu-type", "B200"]
+    refused = subprocess.run(args, capture_output=True, text=True)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr == (
+        "error: no known node label value for GPU type 'B200' (known: T4, P4, P100, V100, K80, "
+        "A100, A100-40G, A100-80G, L4, H100, A10G): give it with --gpu-node-selector\n"
+    )
+    given = subprocess.run([*args, "--gpu-node-selector", "nvidia-b200"], capture_output=True,
+                           text=True, check=True).stdout  # fmt: skip
+    job = next(d for d in yaml.safe_load_all(given) if d["kind"] == "RayJob")
+    gpu = job["spec"]["rayClusterSpec"]["workerGroupSpecs"][1]
+    assert gpu["template"]["spec"]["nodeSelector"] == {
+        "cloud.google.com/gke-accelerator": "nvidia-b200"
+    }
