@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -431,9 +432,38 @@ class Client(PipelinesMixin):
         return wire.commit(self._request("POST", "/v1/files/upload", params=params, content=source))
 
     def put_dir(self, target: str, path: str, local_dir: str | os.PathLike[str]) -> Commit:
+        if not self.direct_storage:
+            return self._upload_tree(target, path, Path(local_dir))
         with self.modify(target) as m:
             m.put_tree(path, local_dir)
         return m.result()
+
+    def _upload_tree(self, target: str, path: str, root: Path) -> Commit:
+        """Each file through the API, all into one commit: the open commit ``target`` names,
+        or one opened here, finished after the last file and deleted if any file fails."""
+        if not root.is_dir():
+            raise errors.FileNotFound(f"local directory {root} not found")
+        base = normalize_path(path).rstrip("/")
+        files = sorted(p for p in root.rglob("*") if p.is_file())
+        addr = parse_address(target)
+        try:
+            head: Commit | None = self.inspect_commit(target)
+        except errors.NotFoundError:
+            head = None
+        opened = head is None or head.finished is not None
+        if opened:
+            head = self.start_commit(target)
+        assert head is not None
+        into = f"{addr.repo}@{head.id}"
+        try:
+            for file in files:
+                self._upload(into, f"{base}/{file.relative_to(root).as_posix()}", file, False)
+            return self.finish_commit(into) if opened else self.inspect_commit(into)
+        except BaseException:
+            if opened:  # nothing half-written becomes visible
+                with contextlib.suppress(errors.RaypachyError, httpx.HTTPError):
+                    self.delete_commit(into)
+            raise
 
     def delete_file(self, target: str, path: str) -> Commit:
         return wire.commit(self._post("/v1/files/delete", {"target": target, "path": path}))

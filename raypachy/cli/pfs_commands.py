@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -243,23 +245,50 @@ def put_file(target: str, source: str, recursive: bool, append: bool) -> None:
     commit_target, path = _split_file_arg(target)
     c = client()
     local = Path(source)
-    if source == "-":
-        with progress("put", None) as tick, c.modify(commit_target, on_progress=tick) as m:
-            m.put(path, sys.stdin.buffer, append=append)
-    elif recursive or local.is_dir():
+    if source != "-" and (recursive or local.is_dir()):
         if not local.is_dir():
             raise click.BadParameter(f"{source} is not a directory", param_hint="-f")
+    elif source != "-" and not local.is_file():
+        raise click.BadParameter(f"local file {source} not found", param_hint="-f")
+    if not c.direct_storage:
+        _put_through_api(c, commit_target, path, source, append)
+    elif source == "-":
+        with progress("put", None) as tick, c.modify(commit_target, on_progress=tick) as m:
+            m.put(path, sys.stdin.buffer, append=append)
+    elif local.is_dir():
         total = sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
         with progress("put", total) as tick, c.modify(commit_target, on_progress=tick) as m:
             m.put_tree(path, local)
     else:
-        if not local.is_file():
-            raise click.BadParameter(f"local file {source} not found", param_hint="-f")
         with (
             progress("put", local.stat().st_size) as tick,
             c.modify(commit_target, on_progress=tick) as m,
         ):
             m.put(path, local, append=append)
+
+
+def _put_through_api(c: Any, target: str, path: str, source: str, append: bool) -> None:
+    """For a client that cannot reach the storage: the bytes go through the API, a file per
+    request (a directory's files into one commit)."""
+    local = Path(source)
+    if source != "-" and local.is_dir():
+        if append:
+            raise click.UsageError("-a appends to one file: drop it, or put the files one by one")
+        c.put_dir(target, path, local)
+        return
+    total = None if source == "-" else local.stat().st_size
+    with (
+        progress("put", total) as tick,
+        contextlib.nullcontext(sys.stdin.buffer) if source == "-" else open(local, "rb") as f,
+    ):
+        c.put_file(target, path, _pieces(f, tick), append=append)
+
+
+def _pieces(f: Any, tick: Callable[[int], None] | None) -> Iterator[bytes]:
+    while piece := f.read(1 << 20):
+        if tick is not None:
+            tick(len(piece))
+        yield piece
 
 
 @click.command("file")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LocalCluster
+from tests.conftest import RAYPACHY, LocalCluster
 
 pytestmark = pytest.mark.ray
 
@@ -173,3 +173,45 @@ def test_bad_spec_one_line_error_creates_nothing(run, name: str, spec: str, mess
     assert message in err and err.count("\n") == 1 and err.startswith("error: "), err
     assert pipeline not in [p["name"] for p in _json(run("list", "pipeline", "-o", "json"))]  # type: ignore[index]
     assert pipeline not in [r["name"] for r in _json(run("list", "repo", "-o", "json"))]  # type: ignore[index]
+
+
+def test_put_file_through_the_api_data_plane(local_cluster: LocalCluster, name: str,
+                                              tmp_path: Path) -> None:  # fmt: skip
+    """RAYPACHY_DATA_PLANE=api: a client that cannot reach the storage puts files, stdin and
+    directories through the API, as the README says."""
+    env = {**local_cluster.env, "RAYPACHY_DATA_PLANE": "api"}
+
+    def run(*args: str, stdin: bytes | None = None, code: int = 0) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
+        done = subprocess.run([RAYPACHY, *args], input=stdin, capture_output=True, env=env,
+                              timeout=300)  # fmt: skip
+        assert done.returncode == code, (args, done.stdout[-2000:], done.stderr[-2000:])
+        return done
+
+    run("create", "repo", name)
+    one = tmp_path / "one.bin"
+    one.write_bytes(b"one file " * 100_000)
+    run("put", "file", f"{name}@master:/one.bin", "-f", str(one))
+    run("put", "file", f"{name}@master:/s.txt", "-f", "-", stdin=b"from stdin")
+    run("put", "file", f"{name}@master:/s.txt", "-a", "-f", "-", stdin=b" and more")
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.txt").write_bytes(b"a")
+    (tree / "sub" / "b.txt").write_bytes(b"b")
+    run("put", "file", f"{name}@master:/dir", "-r", "-f", str(tree))
+    assert run("get", "file", f"{name}@master:/one.bin").stdout == one.read_bytes()
+    assert run("get", "file", f"{name}@master:/s.txt").stdout == b"from stdin and more"
+    assert run("get", "file", f"{name}@master:/dir/sub/b.txt").stdout == b"b"
+    commits = _json(run("list", "commit", f"{name}@master", "-o", "json"))
+    assert len(commits) == 4  # type: ignore[arg-type]  # the directory is one commit
+    files = _json(run("list", "file", f"{name}@master:/dir", "-o", "json"))
+    assert [f["path"] for f in files] == ["/dir/a.txt", "/dir/sub/"]  # type: ignore[index]
+    # A directory that cannot land leaves nothing behind: /one.bin is a file, not a directory.
+    bad = tmp_path / "bad"
+    (bad / "one.bin").mkdir(parents=True)
+    (bad / "one.bin" / "x").write_bytes(b"x")
+    (bad / "first").write_bytes(b"first")
+    err = run("put", "file", f"{name}@master:/", "-r", "-f", str(bad), code=1).stderr.decode()
+    assert err.startswith("error: ") and err.count("\n") == 1 and "/one.bin" in err, err
+    after = _json(run("list", "commit", f"{name}@master", "-o", "json"))
+    assert [c["id"] for c in after] == [c["id"] for c in commits]  # type: ignore[index]
+    assert run("get", "file", f"{name}@master:/first", code=1).stderr.startswith(b"error: ")
