@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.procs import describe, wait_gone
 from tests.s3server import ACCESS_KEY, SECRET_KEY, S3Server, start_s3_server
 
 # Tests never talk to a real cloud: pin the AWS settings before anything reads them.
@@ -16,6 +18,35 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+# Every process the suite starts inherits this mark; when the suite ends, none may be left.
+SESSION_MARK = "RAYPACHY_TEST_SESSION"
+os.environ[SESSION_MARK] = uuid.uuid4().hex
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a process it started survived it (and stop those processes)."""
+    import signal
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+    wait = float(os.environ.get("RAYPACHY_TEST_LEFTOVER_WAIT_S", "30"))  # for stragglers
+    left = wait_gone(SESSION_MARK, os.environ[SESSION_MARK], seconds=wait)
+    if not left:
+        return
+    report = describe(left)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = f"processes started by the test suite outlived it (killed now):\n{report}\n"
+    if reporter is not None:
+        reporter.write_line(message, red=True)
+    else:
+        sys.stderr.write(message)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
