@@ -16,14 +16,15 @@ RAYPACHY = str(Path(sys.executable).with_name("raypachy"))
 
 
 def fresh_installation(prefix: str) -> None:
-    """A temporary $RAYPACHY_HOME and free API and S3 ports, so a demo never touches your data."""
-    os.environ.setdefault("RAYPACHY_HOME", tempfile.mkdtemp(prefix=prefix))
+    """A temporary $RAYPACHY_HOME and free API and S3 ports, so a demo never touches your data:
+    an installation of yours (RAYPACHY_HOME, _STORAGE, _ADDRESS, the ports) is left alone."""
+    os.environ["RAYPACHY_HOME"] = tempfile.mkdtemp(prefix=prefix)
     for name in ("RAYPACHY_API_PORT", "RAYPACHY_S3_PORT"):
-        if name not in os.environ:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                os.environ[name] = str(s.getsockname()[1])
-    os.environ.pop("RAYPACHY_ADDRESS", None)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            os.environ[name] = str(s.getsockname()[1])
+    for name in ("RAYPACHY_ADDRESS", "RAYPACHY_STORAGE"):
+        os.environ.pop(name, None)
     print(f"# state lives in RAYPACHY_HOME={os.environ['RAYPACHY_HOME']}", flush=True)
 
 
