@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -26,6 +27,7 @@ def up(port: int | None, storage: str | None, num_cpus: int | None, images: str 
     click.echo(f"console:       {state.api_url}/console/")
     click.echo(f"S3 gateway:    {state.s3_url}")
     click.echo(f"Ray dashboard: {state.dashboard_url}")
+    click.echo(f"Ray jobs:      ray job submit --address {state.dashboard_url} -- python job.py")
     click.echo(f"Ray address:   {state.gcs_address}")
     click.echo(f"metrics:       {state.metrics_url}")
     click.echo(f"state:         {state.home} (storage {state.storage})")
@@ -48,7 +50,7 @@ def down() -> None:
 @click.command("status")
 @click.option("-o", "--output", type=click.Choice(["json", "table"]))
 def status(output: str | None) -> None:
-    """Show whether raypachy runs here, and where."""
+    """Show whether raypachy runs here, and where (exit code 1 when it does not)."""
     from raypachy.client import Client
     from raypachy.runtime.state import local_api_url, read_state, s3_port
 
@@ -64,6 +66,7 @@ def status(output: str | None) -> None:
             "home": state.home,
             "storage": state.storage,
             "metrics_url": state.metrics_url,
+            "images": state.images,
         }
     try:
         info |= {"running": True, **Client(str(info["api_url"]), timeout=5).status()}
@@ -71,17 +74,21 @@ def status(output: str | None) -> None:
         info["error"] = str(e)
     if output == "json":
         click.echo(json.dumps(info, indent=2))
-        return
-    _echo_tree(info)
+    else:
+        _echo_tree(info)
+    if not info["running"]:
+        sys.exit(1)
 
 
 def _echo_tree(info: dict[str, object], indent: int = 0) -> None:
+    """``key: value`` lines, the values of one level in one column."""
+    width = max((len(k) for k, v in info.items() if not isinstance(v, dict)), default=0) + 2
     for key, value in info.items():
         if isinstance(value, dict):
             click.echo(f"{' ' * indent}{key}:")
             _echo_tree(value, indent + 2)
         else:
-            click.echo(f"{' ' * indent}{key + ':':{15 - indent}}{value}")
+            click.echo(f"{' ' * indent}{key + ':':{width}}{value}")
 
 
 @click.command("serve")

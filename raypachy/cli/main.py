@@ -55,7 +55,7 @@ def version() -> None:
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="raypachy", standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         sys.stderr.write("aborted\n")
         sys.exit(EXIT_ERROR)
     except click.ClickException as e:

@@ -4,18 +4,20 @@ control plane alone on an existing Ray cluster (``serve``)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
 from raypachy._procs import pid_alive, process_tree
-from raypachy.errors import UnavailableError
+from raypachy.errors import ConflictError, UnavailableError
 from raypachy.runtime.state import (
     ClusterState,
     api_port,
@@ -60,11 +62,30 @@ def _healthy(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+# A head that dies while starting (on a busy machine Ray's own startup waits time out, or a
+# port picked as free is taken before Ray binds it) is started again, this many times in all.
+HEAD_TRIES = 3
+
+
+class HeadExited(UnavailableError):
+    """The Ray head exited while starting; its log says why."""
+
+
+def ray_temp_dir(home: Path) -> str:
+    """Ray's temp dir for this home: its own, so that ``ray job submit`` and ``ray.init()``
+    without an address never reach another home's (or user's) cluster through the shared
+    /tmp/ray; short, as Ray's unix socket paths below it must fit in ~107 bytes."""
+    digest = hashlib.sha256(str(home).encode()).hexdigest()[:10]
+    path = f"/tmp/raypachy-{os.getuid()}-{digest}"
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
 def _wait_for_port(port: int, pid: int, log: Path, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if not pid_alive(pid):
-            raise UnavailableError(f"the Ray head exited while starting; see {log}")
+            raise HeadExited(f"the Ray head exited while starting; see {log}")
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -79,7 +100,7 @@ def start_ray_head(
     extra_env: dict[str, str] | None = None,
     gcs_port: int | None = None,
 ) -> tuple[int, str, str, str]:
-    """Start ``ray start --head --block`` in its own session.
+    """Start ``ray start --head --block`` in its own session, with a Ray temp dir of its own.
 
     Returns (pid, GCS address, dashboard URL, metrics URL).
     """
@@ -94,6 +115,12 @@ def start_ray_head(
         "--node-ip-address=127.0.0.1", f"--port={gcs_port}",
         "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dash_port}",
         f"--ray-client-server-port={_free_port()}", f"--metrics-export-port={metrics_port}",
+        # A fixed port: with 0, Ray's client server waits for the node to report the agent's
+        # port, gives up after 30 s on a busy machine, and takes the whole head down with it.
+        f"--runtime-env-agent-port={_free_port()}", f"--temp-dir={ray_temp_dir(home)}",
+        # Ray's default (52365) is one port per host: a second cluster's job agent would find
+        # it taken and `ray job submit` to that cluster fail ("No available agent").
+        f"--dashboard-agent-listen-port={_free_port()}",
         f"--num-cpus={num_cpus if num_cpus is not None else os.cpu_count() or 1}", *extra_args,
     ]  # fmt: skip
     # posix_spawn, not Popen: the head outlives this process, in a session of its own. Its
@@ -110,7 +137,11 @@ def start_ray_head(
         ],
         setsid=True,
     )
-    _wait_for_port(gcs_port, pid, log, 90)
+    try:
+        _wait_for_port(gcs_port, pid, log, 90)
+    except BaseException:  # Ctrl-C too: stop what was half-started
+        _stop_ray(pid)
+        raise
     metrics = f"http://127.0.0.1:{metrics_port}/metrics"
     return pid, f"127.0.0.1:{gcs_port}", f"http://127.0.0.1:{dash_port}", metrics
 
@@ -162,7 +193,12 @@ def start_control_plane(
     ray.init(
         address=address, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.WARNING
     )
+    if stay_connected:
+        _exit_on_sigterm()
     try:
+        from raypachy.runtime.shared_storage import check_storage_shared
+
+        check_storage_shared(storage)
         meta = MetadataActor.options(  # type: ignore[attr-defined]
             name=METADATA_ACTOR, lifetime="detached", get_if_exists=True
         ).remote(home, storage, images)
@@ -197,6 +233,19 @@ def start_control_plane(
     return url
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM ends this driver at once. Ray's own handler exits through ``ray.shutdown()``,
+    which waits on a cluster that may be gone; the control plane actors are detached and
+    do not need this process to stop cleanly."""
+
+    def stop(signum: int, frame: object) -> None:
+        sys.stderr.write("raypachy serve: stopping (SIGTERM)\n")
+        sys.stderr.flush()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def _spawn_control_plane(
     root: Path, gcs: str, storage: str, port: int, images: str, gateway_port: int | None = None
 ) -> int:
@@ -228,39 +277,123 @@ def up(
     num_cpus: int | None = None,
     images: str | None = None,
 ) -> ClusterState:
-    """Start (once) a local Ray head and the control plane; returns where they are."""
+    """Start (once) a local Ray head and the control plane; returns where they are.
+
+    Interrupted (Ctrl-C), it stops what it had started before raising again.
+    """
     root = home_dir(home)
     root.mkdir(parents=True, exist_ok=True)
     state = read_state(str(root))
     if state and _healthy(state.api_url):
+        if images and images != state.images:
+            raise ConflictError(
+                f"raypachy already runs here with --images {state.images}; to change the mode: "
+                f"raypachy down && raypachy up --images {images}"
+            )
         return state
     storage = storage or os.environ.get("RAYPACHY_STORAGE") or f"file://{root}/storage"
     port = port or api_port()
-    if state and state.ray_pid and pid_alive(state.ray_pid):
-        ray_pid, gcs, dashboard = state.ray_pid, state.gcs_address, state.dashboard_url
-        metrics = state.metrics_url
-        _stop_process(state.control_pid)
-    else:
-        ray_pid, gcs, dashboard, metrics = start_ray_head(root, num_cpus)
     images = images or os.environ.get("RAYPACHY_IMAGES") or "off"
     gateway_port = s3_port()
-    control = _spawn_control_plane(root, gcs, storage, port, images, gateway_port)
     url = f"http://127.0.0.1:{port}"
+    head = None
+    if state and state.ray_pid and pid_alive(state.ray_pid):
+        head = (state.ray_pid, state.gcs_address, state.dashboard_url, state.metrics_url)
+        _stop_process(state.control_pid)
+    for attempt in range(1, HEAD_TRIES + 1):
+        with _stopped_unless_up() as started:
+            if head is None:
+                head = started.ray = start_ray_head_retrying(root, num_cpus)
+            ray_pid, gcs, dashboard, metrics = head
+            started.control = _spawn_control_plane(root, gcs, storage, port, images, gateway_port)
+            _wait_until_up(url, root, started.control, ray_pid)
+            state = ClusterState(
+                str(root), storage, url, dashboard, gcs, ray_pid, time.time(), started.control,
+                metrics, s3_url=f"http://127.0.0.1:{gateway_port}", images=images,
+            )  # fmt: skip
+            write_state(state)
+            return state
+        # The head died under the control plane: start both again, a few times.
+        head = None
+        if attempt < HEAD_TRIES:
+            _say(f"the Ray head exited while raypachy started (attempt {attempt}/{HEAD_TRIES}; "
+                 f"see {root / 'logs' / 'ray-head.log'}): starting it again")  # fmt: skip
+    raise HeadExited(
+        f"the Ray head exited while raypachy started, {HEAD_TRIES} times; see "
+        f"{root / 'logs' / 'ray-head.log'}"
+    )
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def start_ray_head_retrying(root: Path, num_cpus: int | None) -> tuple[int, str, str, str]:
+    """``start_ray_head``, again when the head exits while starting (see ``HEAD_TRIES``)."""
+    for attempt in range(1, HEAD_TRIES + 1):
+        try:
+            return start_ray_head(root, num_cpus)
+        except HeadExited as e:
+            if attempt == HEAD_TRIES:
+                raise
+            _say(f"{e.message} (attempt {attempt}/{HEAD_TRIES}): starting it again")
+    raise AssertionError("unreachable")
+
+
+class _Started:
+    """What one attempt of ``up`` started, to stop it if the attempt does not finish."""
+
+    ray: tuple[int, str, str, str] | None = None
+    control: int | None = None
+
+
+@contextlib.contextmanager
+def _stopped_unless_up() -> Iterator[_Started]:
+    """Stop what the block started if it fails, is interrupted, or the head died under it
+    (``_HeadDied`` is swallowed: the caller tries again)."""
+    started = _Started()
+    try:
+        yield started
+    except BaseException as e:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C waits
+        try:
+            _stop_process(started.control)
+            if started.ray is not None:
+                _stop_ray(started.ray[0])
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if not isinstance(e, _HeadDied):
+            raise
+
+
+class _HeadDied(Exception):
+    """The Ray head exited while the control plane was starting on it."""
+
+
+def _wait_until_up(url: str, root: Path, control: int, ray_pid: int | None) -> None:
     deadline = time.monotonic() + 180
     while not _healthy(url):
+        if ray_pid is not None and not pid_alive(ray_pid):
+            raise _HeadDied()
         if not pid_alive(control) or time.monotonic() > deadline:
-            _stop_process(control)
-            _stop_ray(ray_pid)
+            # A head that is dying takes the control plane with it, and ``ray start --block``
+            # needs a few seconds to stop its other processes: blame the head if it goes.
+            if ray_pid is not None and _exits_within(ray_pid, 10.0):
+                raise _HeadDied()
             raise UnavailableError(
                 f"the control plane did not start; see {root / 'logs' / 'control-plane.log'}"
             )
         time.sleep(0.2)
-    state = ClusterState(
-        str(root), storage, url, dashboard, gcs, ray_pid, time.time(), control, metrics,
-        f"http://127.0.0.1:{gateway_port}",
-    )  # fmt: skip
-    write_state(state)
-    return state
+
+
+def _exits_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def _stop_process(pid: int | None) -> None:

@@ -32,6 +32,7 @@ class ClusterState:
     control_pid: int | None = None  # the `raypachy serve` driver that owns the control plane
     metrics_url: str = ""  # Ray's Prometheus export of this node (raypachy_* metrics included)
     s3_url: str = ""  # the S3 gateway beside the API
+    images: str = "off"  # how transform.image is used (the control plane's --images)
 
 
 def state_path(home: str | None = None) -> Path:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -61,3 +63,35 @@ def test_serve_on_an_existing_ray_cluster(tmp_path: Path) -> None:
         assert [r["name"] for r in httpx.get(f"{api}/v1/repos").json()] == ["served"]
     finally:
         _stop_ray(head_pid)
+
+
+def test_serve_whose_ray_cluster_died_exits_on_sigterm(tmp_path: Path) -> None:
+    head_pid, gcs, _dashboard, _metrics = start_ray_head(tmp_path, num_cpus=1)
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+    argv = [RAYPACHY, "serve", "--address", gcs, "--home", str(tmp_path / "serve-home"),
+            "--port", str(free_port())]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while True:  # `ray start` opens the GCS port before the node is ready for a driver
+            serve = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)  # fmt: skip
+            assert serve.stdout is not None
+            line = serve.stdout.readline()
+            if line.startswith("raypachy API serving at") or time.monotonic() > deadline:
+                break
+            serve.communicate(timeout=60)
+            time.sleep(2)
+        assert line.startswith("raypachy API serving at"), line
+    finally:
+        _stop_ray(head_pid)  # the cluster dies under the serving driver
+    time.sleep(2)
+    serve.send_signal(signal.SIGTERM)
+    try:
+        _, err = serve.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        serve.kill()
+        serve.communicate(timeout=10)
+        raise AssertionError("raypachy serve ignored SIGTERM for 20 s") from None
+    # It stops itself, rather than through Ray's handler (an abort, or a wait for the cluster).
+    assert serve.returncode == 128 + signal.SIGTERM, (serve.returncode, err[-2000:])
+    assert "raypachy serve: stopping (SIGTERM)" in err
