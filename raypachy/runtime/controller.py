@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import threading
 import time
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import ray
-from ray.exceptions import ActorUnavailableError, RayActorError
+from ray.exceptions import ActorUnavailableError, RayActorError, RuntimeEnvSetupError
 
 from raypachy.errors import RaypachyError
 from raypachy.pfs.leases import beat_until
@@ -149,7 +150,7 @@ class RayExecutor:
                                          result.bytes_written)  # fmt: skip
                     yield result
                 except Exception as e:  # the task itself died: every datum of it failed
-                    error = f"batch task failed: {type(e).__name__}: {str(e)[:500]}"
+                    error = _task_error(e)
                     yield BatchResult(None, tuple(
                         DatumResult(d.id, d.hash, "failed", (), 0, error, 0.0) for d in batch.datums
                     ))  # fmt: skip
@@ -196,6 +197,23 @@ class RayExecutor:
             ray.cancel(ref, force=True)
         self.pending.clear()
         self.stopping.clear()
+
+
+def _task_error(e: Exception) -> str:
+    """Why a batch task died, in one line a user can act on (Ray's runtime environment
+    errors are whole tracebacks of its agent, with the cause on the last line)."""
+    if not isinstance(e, RuntimeEnvSetupError):
+        return f"batch task failed: {type(e).__name__}: {str(e)[:500]}"
+    text = str(e).strip()
+    node = re.search(r"\[Node ([^\]]+)\]", text)
+    where = f" on node {node.group(1)}" if node else ""
+    if "No such file or directory: 'podman'" in text:
+        return (
+            f"podman not found{where}: --images runtime_env runs each image with podman on the "
+            "node that runs the datum; install podman on every node, or serve with --images "
+            "off or label"
+        )
+    return f"the runtime environment could not be set up{where}: {text.splitlines()[-1][:300]}"
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=4, resources=HEAD_NODE)
