@@ -301,7 +301,8 @@ def restart_datum(target: str, datum: str) -> None:
 @click.option("-p", "--pipeline", help="The pipeline (needed unless --job is given).")
 @click.option("--job", "job_id", help="A job id (default: the pipeline's latest).")
 @click.option("--datum", help="One datum.")
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new logs until the job ends.")
+@click.option("-f", "--follow", is_flag=True, help="Print what datums print as they print it, "
+              "until the job ends.")  # fmt: skip
 def logs(pipeline: str | None, job_id: str | None, datum: str | None, follow: bool) -> None:
     """Print what datums wrote to stdout and stderr (tracebacks of failures included).
 
@@ -317,24 +318,51 @@ def logs(pipeline: str | None, job_id: str | None, datum: str | None, follow: bo
             raise JobNotFound(f"job {job_id} not found")
     else:
         targets = [(pipeline, job_id)]
-    seen: set[tuple[str, str, str]] = set()
-    while True:
+    if not follow:
         for name, job in targets:
             for entry in c.logs(name, job, datum):
-                key = (name, entry["job"], entry["datum"])
-                if key in seen:
-                    continue
-                seen.add(key)
-                head = f"--- {name}@{entry['job']} datum {entry['datum']} ({entry['state']})"
-                click.echo(head + (f": {entry['error']}" if entry["error"] else ""))
+                click.echo(_log_head(name, entry))
                 click.echo(entry["log"].rstrip("\n"))
-        if not follow:
-            return
+        return
+    _follow(c, targets, datum)
+
+
+def _log_head(pipeline: str, entry: dict[str, Any]) -> str:
+    head = f"--- {pipeline}@{entry['job']} datum {entry['datum']} ({entry['state']})"
+    return head + (f": {entry['error']}" if entry["error"] else "")
+
+
+def _follow(c: Any, targets: list[tuple[str, str | None]], datum: str | None) -> None:
+    """Print each datum's output as it grows; the jobs' end ends it (after a last look)."""
+    printed: dict[tuple[str, str, str], int] = {}  # characters of each datum's log shown
+    states: dict[tuple[str, str, str], str] = {}
+    at_line_start = True
+
+    def write(text: str) -> None:
+        nonlocal at_line_start
+        if text:
+            sys.stdout.write(text)
+            at_line_start = text.endswith("\n")
+
+    while True:
         jobs = [
             c.inspect_job(name, job) if job else (c.list_jobs(name, limit=1) or [None])[0]
             for name, job in targets
         ]
-        if all(j is None or JobState(j.state).terminal for j in jobs):
+        ended = all(j is None or JobState(j.state).terminal for j in jobs)
+        for (name, job), found in zip(targets, jobs, strict=True):
+            for entry in c.logs(name, job, datum) if found is not None else []:
+                key = (name, entry["job"], entry["datum"])
+                if key not in printed or (entry["error"] and states.get(key) != entry["state"]):
+                    write("" if at_line_start else "\n")
+                    write(_log_head(name, entry) + "\n")
+                    printed.setdefault(key, 0)
+                states[key] = entry["state"]
+                write(entry["log"][printed[key] :])
+                printed[key] = max(printed[key], len(entry["log"]))
+        sys.stdout.flush()
+        if ended:
+            write("" if at_line_start else "\n")
             return
         time.sleep(0.5)
 

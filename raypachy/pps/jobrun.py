@@ -30,6 +30,7 @@ from raypachy.storage import ManifestStore, Tree
 from raypachy.storage.manifest import ManifestInfo
 
 PROGRESS_EVERY_S = 0.5
+_SLOT = {"success": 0, "failed": 2, "recovered": 3}  # where a datum state counts, after total
 
 
 class JobHost(Protocol):
@@ -57,7 +58,13 @@ class JobHost(Protocol):
 
 
 class Executor(Protocol):
-    """Runs batches (with at most ``parallelism`` in flight) and yields results as they end."""
+    """Runs batches (with at most ``parallelism`` in flight) and yields results as they end.
+
+    While a batch runs, it calls ``on_partial`` (when set) with the batch's first datum id and
+    the states of its datums that have ended so far: progress per datum, not per batch.
+    """
+
+    on_partial: Callable[[str, dict[str, int]], None] | None
 
     def run(
         self, spec: PipelineSpec, batches: list[BatchSpec], parallelism: int
@@ -157,17 +164,37 @@ def run_job(
     started = now()
     last_report = started
     reason = ""
+
+    partials: dict[str, dict[str, int]] = {}  # datums ended in running batches, by batch
+
+    def with_partials() -> tuple[int, ...]:
+        live = list(counts)
+        for states in list(partials.values()):
+            for state, n in states.items():
+                live[1 + _SLOT[state]] += n
+        return tuple(live)
+
+    def partial(batch: str, states: dict[str, int]) -> None:
+        nonlocal last_report
+        partials[batch] = states
+        if now() - last_report > PROGRESS_EVERY_S:
+            last_report = now()
+            host.update_job(pipeline, job_id, counts=with_partials())
+
+    executor.on_partial = partial
     for result in executor.run(spec, batches, parallelism):
         results.append(result)
         _checkpoint(host, pipeline, job_id, result)
+        if result.results:
+            partials.pop(result.results[0].id, None)
         for r in result.results:
-            counts[1 + {"success": 0, "failed": 2, "recovered": 3}[r.state]] += 1
+            counts[1 + _SLOT[r.state]] += 1
         if now() - last_report > PROGRESS_EVERY_S:
             last_report = now()
             if not host.job_is_live(pipeline, job_id):
                 executor.cancel()
                 return None  # stopped by the user: its state says so already
-            host.update_job(pipeline, job_id, counts=tuple(counts))
+            host.update_job(pipeline, job_id, counts=with_partials())
         if timeout is not None and now() - started > timeout:
             executor.cancel()
             reason = f"job timed out after {timeout:g}s"
@@ -231,6 +258,7 @@ class SerialExecutor:
     def __init__(self, sidecar: Any = None) -> None:
         self.cancelled = False
         self.sidecar = sidecar  # starts the S3 sidecar (see raypachy.pps.worker.run_batch)
+        self.on_partial: Callable[[str, dict[str, int]], None] | None = None
 
     def run(
         self, spec: PipelineSpec, batches: list[BatchSpec], parallelism: int
@@ -240,7 +268,16 @@ class SerialExecutor:
         for batch in batches:
             if self.cancelled:
                 return
-            yield run_batch(batch, self.sidecar)
+            states: dict[str, int] = {}
+
+            def ended(
+                result: DatumResult, batch: BatchSpec = batch, states: dict[str, int] = states
+            ) -> None:
+                states[result.state] = states.get(result.state, 0) + 1
+                if self.on_partial is not None:
+                    self.on_partial(batch.datums[0].id, dict(states))
+
+            yield run_batch(batch, self.sidecar, ended)
 
     def cancel(self) -> None:
         self.cancelled = True

@@ -12,6 +12,7 @@ from raypachy.errors import (
     DatumNotFound,
     InvalidArgumentError,
     JobNotFound,
+    ObjectMissingError,
     PipelineNotFound,
 )
 from raypachy.limits import PREVIEW_DATUMS, max_datums
@@ -23,7 +24,7 @@ from raypachy.pps.model import DatumInfo, DatumInput, JobInfo, JobState
 from raypachy.pps.service import PPS
 from raypachy.pps.spec import parse_spec
 from raypachy.pps.store import JobRow
-from raypachy.pps.worker import log_key
+from raypachy.pps.worker import live_log_key, log_key
 
 
 def _datum(pipeline: str, job: str, row: tuple[Any, ...]) -> DatumInfo:
@@ -151,19 +152,54 @@ def preview_datums(
 def read_logs(
     pps: PPS, pipeline: str, job: str | None = None, datum: str | None = None
 ) -> list[dict[str, Any]]:
-    """Each datum's stdout and stderr (or its traceback) for a job (default: the latest)."""
+    """Each datum's stdout and stderr (or its traceback) for a job (default: the latest).
+
+    While the job runs, its datums have no rows yet: the logs of datums that ended are
+    listed as ``finished``, and what running datums printed so far as ``running``.
+    """
     row = _job_row(pps, pipeline, job)
     with pps._read() as (_, ptx):
         rows = ptx.job_datums(pipeline, row.id, datum)
-    if datum and not rows:
-        raise DatumNotFound(f"datum {datum} not found in job {pipeline}@{row.id}")
-    out = []
     backend = pps.pfs.backend
+    out = []
     for r in rows:
         key = log_key(pipeline, row.id, r[0])
         text = backend.get(key).decode(errors="replace") if backend.exists(key) else ""
         if text or r[1] == "failed":
             out.append({"job": row.id, "datum": r[0], "state": r[1], "error": r[6], "log": text})
+    if not JobState(row.state).terminal:
+        out += _unrecorded_logs(pps, pipeline, row.id, datum, {r[0] for r in rows})
+    if datum and not out and not rows:
+        raise DatumNotFound(f"datum {datum} not found in job {pipeline}@{row.id}")
+    return out
+
+
+def _unrecorded_logs(
+    pps: PPS, pipeline: str, job: str, datum: str | None, recorded: set[str]
+) -> list[dict[str, Any]]:
+    """Logs of a running job's datums: written when a datum ended, or live while it runs."""
+    backend = pps.pfs.backend
+    prefix = log_key(pipeline, job, "")
+    ended: set[str] = set()
+    live: set[str] = set()
+    for key in backend.list(prefix):
+        name = key[len(prefix) :]
+        if name.startswith("live/"):
+            live.add(name.removeprefix("live/"))
+        elif "/" not in name:
+            ended.add(name)
+    out = []
+    for name in sorted((ended | live) - recorded):
+        if datum and name != datum:
+            continue
+        finished = name in ended
+        key = log_key(pipeline, job, name) if finished else live_log_key(pipeline, job, name)
+        try:
+            text = backend.get(key).decode(errors="replace")
+        except ObjectMissingError:  # the live log of a datum that just ended
+            continue
+        state = "finished" if finished else "running"
+        out.append({"job": job, "datum": name, "state": state, "error": "", "log": text})
     return out
 
 

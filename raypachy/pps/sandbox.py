@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import shutil
 import signal
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO
 
 from raypachy.errors import UnavailableError
 
@@ -50,8 +55,10 @@ def run_command(
     pfs_dir: str,
     workdir: str,
     timeout: float | None,
+    on_output: Callable[[bytes], None] | None = None,
 ) -> CommandResult:
-    """Run ``cmd`` with ``pfs_dir`` seen at ``/pfs``; output is stdout and stderr together."""
+    """Run ``cmd`` with ``pfs_dir`` seen at ``/pfs``; output is stdout and stderr together,
+    also handed to ``on_output`` piece by piece as the command writes it."""
     argv = _argv(cmd, pfs_dir, workdir)
     full_env = {**os.environ, **env, "RAYPACHY_WORKDIR": workdir}
     proc = subprocess.Popen(
@@ -62,15 +69,60 @@ def run_command(
         env=full_env,
         start_new_session=True,  # so a timeout can kill everything the command started
     )
+    assert proc.stdin is not None and proc.stdout is not None
+    feeder = None
+    output = bytearray()
     try:
-        output, _ = proc.communicate(stdin, timeout=timeout)
-        return CommandResult(proc.returncode, output, False)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
-        return CommandResult(-signal.SIGKILL, output, True)
+        if len(stdin) <= _PIPE_BYTES:  # fits in the pipe: written at once, never blocks
+            _feed(proc.stdin, stdin)
+        else:
+            feeder = threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True)
+            feeder.start()
+        timed_out = not _read_until_eof(proc.stdout.fileno(), output, timeout, on_output)
+        if timed_out:
+            os.killpg(proc.pid, signal.SIGKILL)
+            output += proc.stdout.read()
     except BaseException:  # interrupted (a restarted datum, a stopped job): the command goes too
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+        proc.stdout.close()
         proc.wait()
         raise
+    proc.stdout.close()
+    proc.wait()
+    if feeder is not None:
+        feeder.join()
+    code = -signal.SIGKILL if timed_out else proc.returncode
+    return CommandResult(code, bytes(output), timed_out)
+
+
+_PIPE_BYTES = 65536
+
+
+def _feed(pipe: IO[bytes], data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError):  # the command need not read its stdin
+        if data:
+            pipe.write(data)
+    with contextlib.suppress(BrokenPipeError):
+        pipe.close()
+
+
+def _read_until_eof(
+    fd: int, output: bytearray, timeout: float | None, on_output: Callable[[bytes], None] | None
+) -> bool:
+    """Read ``fd`` into ``output`` until its end (True) or until ``timeout`` (False)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            if not selector.select(left):
+                continue
+            piece = os.read(fd, 65536)
+            if not piece:
+                return True
+            output += piece
+            if on_output is not None:
+                on_output(piece)

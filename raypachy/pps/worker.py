@@ -117,6 +117,92 @@ def log_key(pipeline: str, job: str, datum: str) -> str:
     return f"logs/{pipeline}/{job}/{datum}"
 
 
+def live_log_key(pipeline: str, job: str, datum: str) -> str:
+    """What a running datum printed so far (deleted when its log is written)."""
+    return f"logs/{pipeline}/{job}/live/{datum}"
+
+
+LIVE_EVERY_S = 1.0
+LIVE_BYTES_PER_S = 1 << 20  # a long log is rewritten less often: at most ~1 MiB/s per batch
+
+
+class _LiveLog:
+    """A running datum's output, written to its live log object every ~second.
+
+    One writer thread per batch, started with the first output; the datums of the batch
+    run one after the other, so one buffer serves them all in turn.
+    """
+
+    def __init__(self, backend: Any, pipeline: str, job: str) -> None:
+        self.backend, self.pipeline, self.job = backend, pipeline, job
+        self.lock = threading.Lock()
+        self.datum = ""
+        self.data = bytearray()
+        self.flushed = 0  # len(data) at the last write
+        self.written = False  # a live object exists for this datum
+        self.thread: threading.Thread | None = None
+        self.stopped = threading.Event()
+
+    def begin(self, datum: str) -> None:
+        with self.lock:
+            self.datum, self.flushed, self.written = datum, 0, False
+            self.data.clear()
+
+    def write(self, piece: bytes) -> None:
+        with self.lock:
+            self.data += piece
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="live-log", daemon=True)
+            self.thread.start()
+
+    def end(self) -> None:
+        """The datum's log is written: its live object goes."""
+        with self.lock:
+            key = live_log_key(self.pipeline, self.job, self.datum) if self.written else None
+            self.datum, self.written = "", False
+            self.data.clear()
+        if key is not None:
+            with contextlib.suppress(Exception):
+                self.backend.delete(key)
+
+    def close(self) -> None:
+        self.stopped.set()
+
+    def _run(self) -> None:
+        wait = LIVE_EVERY_S
+        while not self.stopped.wait(wait):
+            # Holding the lock while writing keeps end() from deleting before this write.
+            with self.lock:
+                if not self.datum or len(self.data) == self.flushed:
+                    continue
+                text = redact(bytes(self.data).decode("utf-8", "surrogateescape"))
+                key = live_log_key(self.pipeline, self.job, self.datum)
+                with contextlib.suppress(Exception):  # a missed update is not worth a datum
+                    self.backend.put(key, text.encode("utf-8", "surrogateescape"))
+                    self.written = True
+                self.flushed = len(self.data)
+                wait = max(LIVE_EVERY_S, len(self.data) / LIVE_BYTES_PER_S)
+
+
+class _Output(io.TextIOBase):
+    """``sys.stdout``/``sys.stderr`` of a Python transform: kept, and streamed live."""
+
+    def __init__(self, live: _LiveLog) -> None:
+        self.live = live
+        self.parts: list[str] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        self.live.write(text.encode("utf-8", "surrogateescape"))
+        return len(text)
+
+    def getvalue(self) -> str:
+        return "".join(self.parts)
+
+
 class DatumTimeout(Exception):
     pass
 
@@ -197,6 +283,7 @@ class _Runner:
         timeout = batch.spec.get("datum_timeout")
         self.timeout = parse_duration(timeout, "datum_timeout") if timeout is not None else None
         self.bytes_read = 0
+        self.live = _LiveLog(stores.chunks.backend, batch.pipeline, batch.job)
         self.fn: Callable[..., Any] | None = None
         if t.get("python"):
             key = t["python"]["code"]
@@ -301,7 +388,7 @@ class _Runner:
                 output_commit_id=self.batch.output_commit,
                 pipeline=self.batch.pipeline,
             )
-            buffer = io.StringIO()
+            buffer = _Output(self.live)
             try:
                 with (
                     contextlib.redirect_stdout(buffer),
@@ -317,7 +404,7 @@ class _Runner:
         stdin = "\n".join(self.transform.get("stdin", [])).encode()
         result = run_command(
             self.transform["cmd"], stdin + (b"\n" if stdin else b""), self._env(datum),
-            self.pfs, self.transform.get("working_dir") or "/pfs", self.timeout,
+            self.pfs, self.transform.get("working_dir") or "/pfs", self.timeout, self.live.write,
         )  # fmt: skip
         accepted = {0, *self.transform.get("accept_return_code", [])}
         if result.timed_out:
@@ -331,20 +418,24 @@ class _Runner:
         if not err_cmd:
             return False, b""
         stdin = "\n".join(self.transform.get("err_stdin", [])).encode()
-        result = run_command(err_cmd, stdin, self._env(datum), self.pfs, "/pfs", self.timeout)
+        result = run_command(err_cmd, stdin, self._env(datum), self.pfs, "/pfs", self.timeout,
+                             self.live.write)  # fmt: skip
         return result.exit_code == 0, result.output
 
     def run(self, datum: Datum, writer: FileSetWriter, owners: dict[str, str]) -> DatumResult:
         start = time.perf_counter()
         log = bytearray()
         ok, error, attempts = False, "", 0
+        self.live.begin(datum.id)
         try:
             files = self.materialize(datum)
             while attempts < self.tries and not ok:
                 attempts += 1
-                ok, error, output = self.attempt(datum, files)
                 if attempts > 1:
-                    log += f"--- attempt {attempts}\n".encode()
+                    marker = f"--- attempt {attempts}\n".encode()
+                    log += marker
+                    self.live.write(marker)
+                ok, error, output = self.attempt(datum, files)
                 log += output
         except Exception as e:  # materializing failed: our fault, not the user's
             ok, error = False, f"{type(e).__name__}: {e}"
@@ -362,6 +453,7 @@ class _Runner:
             key = log_key(self.batch.pipeline, self.batch.job, datum.id)
             text = redact(bytes(log).decode("utf-8", "surrogateescape"))
             self.stores.chunks.backend.put(key, text.encode("utf-8", "surrogateescape"))
+        self.live.end()
         self.clean()
         duration = time.perf_counter() - start
         return DatumResult(datum.id, datum.hash, state, outputs, attempts, redact(error), duration)
@@ -398,10 +490,15 @@ def _failed(batch: BatchSpec, message: str) -> BatchResult:
     return BatchResult(None, tuple(failed))
 
 
-def run_batch(batch: BatchSpec, sidecar: SidecarFactory | None = None) -> BatchResult:
+def run_batch(
+    batch: BatchSpec,
+    sidecar: SidecarFactory | None = None,
+    on_datum: Callable[[DatumResult], None] | None = None,
+) -> BatchResult:
     """Run every datum of the batch; return their results and the layer of their outputs.
 
     ``sidecar`` starts the S3 endpoint that ``input.pfs.s3`` and ``s3_out`` pipelines need.
+    ``on_datum`` hears of each datum as it ends (progress), before the batch does.
     """
     try:
         check_code_paths(batch.spec.get("transform", {}))  # the code the version recorded
@@ -415,24 +512,34 @@ def run_batch(batch: BatchSpec, sidecar: SidecarFactory | None = None) -> BatchR
     if needs_s3:
         assert sidecar is not None
         with sidecar(stores.chunks) as car:
-            return _run(batch, stores, car)
-    return _run(batch, stores, None)
+            return _run(batch, stores, car, on_datum)
+    return _run(batch, stores, None, on_datum)
 
 
-def _run(batch: BatchSpec, stores: _Stores, car: Any) -> BatchResult:
+def _run(
+    batch: BatchSpec, stores: _Stores, car: Any, on_datum: Callable[[DatumResult], None] | None
+) -> BatchResult:
     scratch = os.environ.get("RAYPACHY_SCRATCH") or None
     root = Path(tempfile.mkdtemp(prefix="raypachy-batch-", dir=scratch))
     writer = FileSetWriter(stores.chunks, stores.manifests, threads=1)
+    runner = None
     try:
         runner = _Runner(batch, stores, root, car)
         owners: dict[str, str] = {}
-        results = tuple(runner.run(d, writer, owners) for d in batch.datums)
+        results = []
+        for d in batch.datums:
+            results.append(runner.run(d, writer, owners))
+            if on_datum is not None:
+                on_datum(results[-1])
         layer = writer.close() if writer.changes else None
         if layer is None:
             writer.abort()
-        return BatchResult(layer, results, runner.bytes_read, writer.bytes_in, os.uname().nodename)
+        return BatchResult(layer, tuple(results), runner.bytes_read, writer.bytes_in,
+                           os.uname().nodename)  # fmt: skip
     except BaseException:
         writer.abort()
         raise
     finally:
+        if runner is not None:
+            runner.live.close()
         shutil.rmtree(root, ignore_errors=True)

@@ -50,11 +50,28 @@ def _sidecar(chunks: Any) -> Any:
     return datum_sidecar(chunks)
 
 
+PARTIAL_EVERY_S = 0.5  # how often a batch tells its controller which datums have ended
+
+
 @ray.remote(max_retries=3)
-def run_batch_task(batch: BatchSpec) -> BatchResult:
+def run_batch_task(batch: BatchSpec, controller: Any = None) -> BatchResult:
     from raypachy.pps.worker import run_batch
 
-    return run_batch(batch, _sidecar)
+    if controller is None:
+        return run_batch(batch, _sidecar)
+    states: dict[str, int] = {}
+    last = time.monotonic()
+
+    def ended(result: DatumResult) -> None:
+        # A small fire-and-forget call at most every half second: progress per datum costs
+        # the batch next to nothing.
+        nonlocal last
+        states[result.state] = states.get(result.state, 0) + 1
+        if time.monotonic() - last >= PARTIAL_EVERY_S:
+            last = time.monotonic()
+            controller.datum_progress.remote(batch.job, batch.datums[0].id, dict(states))
+
+    return run_batch(batch, _sidecar, ended)
 
 
 class ActorHost:
@@ -110,6 +127,7 @@ class RayExecutor:
         on_waiting: Callable[[str], None] | None = None,
         images: str = "off",
         restarts: Callable[[], list[str]] | None = None,
+        controller: Any = None,
     ) -> None:
         self.pipeline, self.job, self.images = pipeline, job, images
         self.pending: dict[Any, tuple[int, BatchSpec]] = {}
@@ -119,6 +137,24 @@ class RayExecutor:
         self.restarts = restarts  # datums asked to restart (`raypachy restart datum`)
         self.polled = 0.0
         self.stopping: list[tuple[Any, float]] = []  # restarted batches' old tasks
+        self.controller = controller  # running batches report ended datums to it
+        self.on_partial: Callable[[str, dict[str, int]], None] | None = None
+        self._reported: dict[str, dict[str, int]] = {}  # by batch (its first datum id)
+        self._lock = threading.Lock()
+        self._explained = 0.0  # when the last wait was explained (at most once a second)
+
+    def record(self, batch: str, states: dict[str, int]) -> None:
+        """A running batch's ended datums (called on another thread of the controller)."""
+        with self._lock:
+            self._reported[batch] = states
+
+    def _pass_on_partials(self) -> None:
+        with self._lock:
+            reported, self._reported = self._reported, {}
+        running = {b.datums[0].id for _, b in self.pending.values()}
+        for batch, states in reported.items():
+            if batch in running and self.on_partial is not None:
+                self.on_partial(batch, states)
 
     def run(
         self, spec: PipelineSpec, batches: list[BatchSpec], parallelism: int
@@ -129,10 +165,12 @@ class RayExecutor:
             while queue and len(self.pending) < parallelism:
                 index, batch = queue.pop(0)
                 name = f"raypachy:{self.pipeline}:{self.job[:8]}:{index}"
-                ref = run_batch_task.options(name=name, **options).remote(batch)
+                ref = run_batch_task.options(name=name, **options).remote(batch, self.controller)
                 self.pending[ref] = (index, batch)
-            ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=1.0)
-            if not ready:
+            ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=PARTIAL_EVERY_S)
+            self._pass_on_partials()
+            if not ready and time.monotonic() - self._explained >= 1.0:
+                self._explained = time.monotonic()
                 self._explain_wait(options)
             elif self.waiting:
                 self._report("")
@@ -227,11 +265,18 @@ class PipelineController:
         self.stop_event = threading.Event()
         self.last_error = ""
         self.job = ""  # the job being run now, if any
+        self.executor: RayExecutor | None = None
         threading.Thread(target=self._loop, name="controller", daemon=True).start()
         threading.Thread(target=self._cron_loop, name="cron", daemon=True).start()
 
     def pid(self) -> int:
         return os.getpid()
+
+    def datum_progress(self, job: str, batch: str, states: dict[str, int]) -> None:
+        """A running batch says which of its datums have ended (progress per datum)."""
+        executor = self.executor
+        if executor is not None and executor.job == job:
+            executor.record(batch, states)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -294,11 +339,12 @@ class PipelineController:
         try:
             spec = PipelineSpec.model_validate(claim["spec"])
             parallelism = default_parallelism(spec, ray.available_resources().get("CPU", 1.0))
-            executor = RayExecutor(
+            executor = self.executor = RayExecutor(
                 self.pipeline, job,
                 lambda reason: self.host.update_job(self.pipeline, job, reason=reason),
                 self.images,
                 lambda: list(self.host.call("take_datum_restarts", self.pipeline, job)),
+                ray.get_runtime_context().current_actor,
             )  # fmt: skip
             started = time.monotonic()
             job_info = run_job(
@@ -315,6 +361,7 @@ class PipelineController:
             except Exception:
                 time.sleep(1.0)  # the job stays claimed; a restarted controller resumes it
         finally:
+            self.executor = None
             beating.set()
             # An unreleased lease expires by itself; the job's outcome matters more.
             with contextlib.suppress(Exception):
