@@ -303,7 +303,10 @@ def up(
     for attempt in range(1, HEAD_TRIES + 1):
         with _stopped_unless_up() as started:
             if head is None:
-                head = started.ray = start_ray_head_retrying(root, num_cpus)
+                try:
+                    head = started.ray = start_ray_head(root, num_cpus)
+                except HeadExited:
+                    raise _HeadDied() from None
             ray_pid, gcs, dashboard, metrics = head
             started.control = _spawn_control_plane(root, gcs, storage, port, images, gateway_port)
             _wait_until_up(url, root, started.control, ray_pid)
@@ -313,7 +316,7 @@ def up(
             )  # fmt: skip
             write_state(state)
             return state
-        # The head died under the control plane: start both again, a few times.
+        # The head died while starting, or under the control plane: start both again.
         head = None
         if attempt < HEAD_TRIES:
             _say(f"the Ray head exited while raypachy started (attempt {attempt}/{HEAD_TRIES}; "
@@ -327,18 +330,6 @@ def up(
 def _say(message: str) -> None:
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
-
-
-def start_ray_head_retrying(root: Path, num_cpus: int | None) -> tuple[int, str, str, str]:
-    """``start_ray_head``, again when the head exits while starting (see ``HEAD_TRIES``)."""
-    for attempt in range(1, HEAD_TRIES + 1):
-        try:
-            return start_ray_head(root, num_cpus)
-        except HeadExited as e:
-            if attempt == HEAD_TRIES:
-                raise
-            _say(f"{e.message} (attempt {attempt}/{HEAD_TRIES}): starting it again")
-    raise AssertionError("unreachable")
 
 
 class _Started:
@@ -368,7 +359,7 @@ def _stopped_unless_up() -> Iterator[_Started]:
 
 
 class _HeadDied(Exception):
-    """The Ray head exited while the control plane was starting on it."""
+    """The Ray head exited while starting, or while the control plane started on it."""
 
 
 def _wait_until_up(url: str, root: Path, control: int, ray_pid: int | None) -> None:
