@@ -88,7 +88,7 @@ def _echo_tree(info: dict[str, object], indent: int = 0) -> None:
             click.echo(f"{' ' * indent}{key}:")
             _echo_tree(value, indent + 2)
         else:
-            click.echo(f"{' ' * indent}{key + ':':{width}}{value}")
+            click.echo(f"{' ' * indent}{key + ':':{width}}{value}".rstrip())
 
 
 @click.command("serve")

@@ -85,7 +85,8 @@ def _serve(gcs: str, home: Path, storage: Path) -> subprocess.CompletedProcess[s
     env = {**os.environ, **RAY_ENV}
     return subprocess.run(
         [RAYPACHY, "serve", "--address", gcs, "--home", str(home), "--storage",
-         f"file://{storage}", "--port", str(free_port()), "--detach"],
+         f"file://{storage}", "--port", str(free_port()), "--s3-port", str(free_port()),
+         "--detach"],
         env=env, capture_output=True, text=True, timeout=400,
     )  # fmt: skip
 

@@ -69,7 +69,8 @@ def test_serve_whose_ray_cluster_died_exits_on_sigterm(tmp_path: Path) -> None:
     head_pid, gcs, _dashboard, _metrics = start_ray_head(tmp_path, num_cpus=1)
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
     argv = [RAYPACHY, "serve", "--address", gcs, "--home", str(tmp_path / "serve-home"),
-            "--port", str(free_port())]  # fmt: skip
+            "--port", str(free_port()), "--s3-port", str(free_port())]  # fmt: skip
+    serve = None
     try:
         deadline = time.monotonic() + 180
         while True:  # `ray start` opens the GCS port before the node is ready for a driver
@@ -81,17 +82,19 @@ def test_serve_whose_ray_cluster_died_exits_on_sigterm(tmp_path: Path) -> None:
                 break
             serve.communicate(timeout=60)
             time.sleep(2)
-        assert line.startswith("raypachy API serving at"), line
-    finally:
+        assert line.startswith("raypachy API serving at"), serve.communicate(timeout=60)
         _stop_ray(head_pid)  # the cluster dies under the serving driver
-    time.sleep(2)
-    serve.send_signal(signal.SIGTERM)
-    try:
-        _, err = serve.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        serve.kill()
-        serve.communicate(timeout=10)
-        raise AssertionError("raypachy serve ignored SIGTERM for 20 s") from None
+        time.sleep(2)
+        serve.send_signal(signal.SIGTERM)
+        try:
+            _, err = serve.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("raypachy serve ignored SIGTERM for 20 s") from None
+    finally:
+        _stop_ray(head_pid)
+        if serve is not None and serve.poll() is None:
+            serve.kill()
+            serve.communicate(timeout=10)
     # It stops itself, rather than through Ray's handler (an abort, or a wait for the cluster).
     assert serve.returncode == 128 + signal.SIGTERM, (serve.returncode, err[-2000:])
     assert "raypachy serve: stopping (SIGTERM)" in err

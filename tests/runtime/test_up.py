@@ -219,21 +219,19 @@ def test_up_with_another_images_mode_while_running_says_so(local_cluster: LocalC
 
 
 def _blocks(text: str) -> list[set[int]]:
-    """For each block of ``key: value`` lines (one indentation, no header between them), the
-    columns where their values start."""
+    """For each block of ``key: value`` lines (consecutive, at one indentation), the columns
+    where their values start; lines without a value (headers, empty values) are left out."""
     blocks: list[set[int]] = []
     indent = -1
     for line in text.splitlines():
-        match = re.match(r"( *)([^ :]+:)(?:( +)\S.*)?$", line)
-        assert match, line
-        if match.group(3) is None:  # a header: a nested block follows
-            indent = -1
-            continue
-        if len(match.group(1)) != indent:
-            indent = len(match.group(1))
+        match = re.match(r"( *)([^ :]+:)( +)\S", line)
+        depth = len(line) - len(line.lstrip(" "))
+        if depth != indent:
+            indent = depth
             blocks.append(set())
-        blocks[-1].add(match.end(3))
-    return blocks
+        if match:
+            blocks[-1].add(match.end(3))
+    return [b for b in blocks if b]
 
 
 def test_status_aligns_its_fields_and_exits_1_when_nothing_runs(
