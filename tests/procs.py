@@ -9,12 +9,25 @@ import time
 from raypachy._procs import pid_alive
 
 
+def ends_with_this_process(pid: int) -> bool:
+    """Python's multiprocessing helpers (resource tracker, forkserver) of this process: they
+    exit when it does, so they are not left behind."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            parent = int(f.read().rsplit(b")", 1)[1].split()[1])
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except (OSError, IndexError, ValueError):
+        return False
+    return parent == os.getpid() and b"from multiprocessing." in cmdline
+
+
 def with_env(name: str, value: str) -> list[int]:
-    """Live processes (not this one) whose environment has ``name=value``."""
+    """Live processes (not this one, nor its helpers) whose environment has ``name=value``."""
     wanted = f"{name}={value}".encode()
     found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
+        if not entry.isdigit() or int(entry) == os.getpid() or ends_with_this_process(int(entry)):
             continue
         try:
             with open(f"/proc/{entry}/environ", "rb") as f:
