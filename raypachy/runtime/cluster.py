@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -76,9 +77,7 @@ def ray_temp_dir(home: Path) -> str:
     without an address never reach another home's (or user's) cluster through the shared
     /tmp/ray; short, as Ray's unix socket paths below it must fit in ~107 bytes."""
     digest = hashlib.sha256(str(home).encode()).hexdigest()[:10]
-    path = f"/tmp/raypachy-{os.getuid()}-{digest}"
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    return path
+    return f"/tmp/raypachy-{os.getuid()}-{digest}"
 
 
 def _wait_for_port(port: int, pid: int, log: Path, seconds: float) -> None:
@@ -109,6 +108,11 @@ def start_ray_head(
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / "ray-head.log"
+    temp_dir = ray_temp_dir(home)
+    os.makedirs(temp_dir, mode=0o700, exist_ok=True)
+    if os.stat(temp_dir).st_uid != os.getuid():  # /tmp is shared: never another user's
+        raise UnavailableError(f"{temp_dir} belongs to another user: remove it, or use another "
+                               "RAYPACHY_HOME")  # fmt: skip
     ray_bin = str(Path(sys.executable).with_name("ray"))
     cmd = [
         ray_bin, "start", "--head", "--block", "--disable-usage-stats",
@@ -117,7 +121,7 @@ def start_ray_head(
         f"--ray-client-server-port={_free_port()}", f"--metrics-export-port={metrics_port}",
         # A fixed port: with 0, Ray's client server waits for the node to report the agent's
         # port, gives up after 30 s on a busy machine, and takes the whole head down with it.
-        f"--runtime-env-agent-port={_free_port()}", f"--temp-dir={ray_temp_dir(home)}",
+        f"--runtime-env-agent-port={_free_port()}", f"--temp-dir={temp_dir}",
         # Ray's default (52365) is one port per host: a second cluster's job agent would find
         # it taken and `ray job submit` to that cluster fail ("No available agent").
         f"--dashboard-agent-listen-port={_free_port()}",
@@ -430,6 +434,8 @@ def down(home: str | None = None) -> ClusterState | None:
     _stop_process(state.control_pid)
     if state.ray_pid:
         _stop_ray(state.ray_pid)
+        # Ray's session files of this home (its own logs stay in $RAYPACHY_HOME/logs).
+        shutil.rmtree(ray_temp_dir(Path(state.home)), ignore_errors=True)
     clear_state(home)
     return state
 

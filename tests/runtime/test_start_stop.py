@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -12,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from raypachy.runtime.cluster import _stop_ray, start_ray_head
+from raypachy.errors import UnavailableError
+from raypachy.runtime.cluster import _stop_ray, ray_temp_dir, start_ray_head
 from tests.conftest import RAYPACHY, free_port
 
 pytestmark = pytest.mark.ray
@@ -43,6 +45,7 @@ def test_a_command_starts_the_cluster_and_says_so(tmp_path: Path) -> None:
     finally:
         down = cli("down")
     assert down.returncode == 0 and "stopped the local Ray head" in down.stderr
+    assert not Path(ray_temp_dir(tmp_path / "home")).exists()  # Ray's session files went too
     assert json.loads(cli("status", "-o", "json").stdout)["running"] is False
 
 
@@ -98,3 +101,15 @@ def test_serve_whose_ray_cluster_died_exits_on_sigterm(tmp_path: Path) -> None:
     # It stops itself, rather than through Ray's handler (an abort, or a wait for the cluster).
     assert serve.returncode == 128 + signal.SIGTERM, (serve.returncode, err[-2000:])
     assert "raypachy serve: stopping (SIGTERM)" in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+def test_a_ray_temp_dir_of_another_user_is_refused(tmp_path: Path) -> None:
+    taken = Path(ray_temp_dir(tmp_path / "home"))
+    taken.mkdir(mode=0o700)
+    os.chown(taken, 65534, 65534)  # nobody's: a user who got there first
+    try:
+        with pytest.raises(UnavailableError, match="belongs to another user"):
+            start_ray_head(tmp_path / "home", num_cpus=1)
+    finally:
+        shutil.rmtree(taken)
