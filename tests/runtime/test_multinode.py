@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from raypachy.runtime.cluster import RAY_ENV, _stop_ray, start_ray_head
+from raypachy.runtime.cluster import RAY_ENV, _stop_ray, ray_temp_dir, start_ray_head
 from tests.conftest import RAYPACHY, free_port
 
 pytestmark = [
@@ -79,6 +79,7 @@ def head(tmp_path: Path) -> Iterator[tuple[str, str]]:
         yield gcs, dashboard
     finally:
         _stop_ray(pid)
+        shutil.rmtree(ray_temp_dir(tmp_path / "head"), ignore_errors=True)
 
 
 def _serve(gcs: str, home: Path, storage: Path) -> subprocess.CompletedProcess[str]:

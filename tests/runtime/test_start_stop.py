@@ -66,6 +66,7 @@ def test_serve_on_an_existing_ray_cluster(tmp_path: Path) -> None:
         assert [r["name"] for r in httpx.get(f"{api}/v1/repos").json()] == ["served"]
     finally:
         _stop_ray(head_pid)
+        shutil.rmtree(ray_temp_dir(tmp_path), ignore_errors=True)
 
 
 def test_serve_whose_ray_cluster_died_exits_on_sigterm(tmp_path: Path) -> None:
@@ -95,6 +96,7 @@ def test_serve_whose_ray_cluster_died_exits_on_sigterm(tmp_path: Path) -> None:
             raise AssertionError("raypachy serve ignored SIGTERM for 20 s") from None
     finally:
         _stop_ray(head_pid)
+        shutil.rmtree(ray_temp_dir(tmp_path), ignore_errors=True)
         if serve is not None and serve.poll() is None:
             serve.kill()
             serve.communicate(timeout=10)
