@@ -145,6 +145,7 @@ def start_ray_head(
         _wait_for_port(gcs_port, pid, log, 90)
     except BaseException:  # Ctrl-C too: stop what was half-started
         _stop_ray(pid)
+        shutil.rmtree(temp_dir, ignore_errors=True)
         raise
     metrics = f"http://127.0.0.1:{metrics_port}/metrics"
     return pid, f"127.0.0.1:{gcs_port}", f"http://127.0.0.1:{dash_port}", metrics
@@ -305,7 +306,7 @@ def up(
         head = (state.ray_pid, state.gcs_address, state.dashboard_url, state.metrics_url)
         _stop_process(state.control_pid)
     for attempt in range(1, HEAD_TRIES + 1):
-        with _stopped_unless_up() as started:
+        with _stopped_unless_up(root) as started:
             if head is None:
                 try:
                     head = started.ray = start_ray_head(root, num_cpus)
@@ -344,7 +345,7 @@ class _Started:
 
 
 @contextlib.contextmanager
-def _stopped_unless_up() -> Iterator[_Started]:
+def _stopped_unless_up(root: Path) -> Iterator[_Started]:
     """Stop what the block started if it fails, is interrupted, or the head died under it
     (``_HeadDied`` is swallowed: the caller tries again)."""
     started = _Started()
@@ -356,6 +357,7 @@ def _stopped_unless_up() -> Iterator[_Started]:
             _stop_process(started.control)
             if started.ray is not None:
                 _stop_ray(started.ray[0])
+                shutil.rmtree(ray_temp_dir(root), ignore_errors=True)
         finally:
             signal.signal(signal.SIGINT, previous)
         if not isinstance(e, _HeadDied):
