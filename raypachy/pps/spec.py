@@ -18,10 +18,28 @@ from pydantic.alias_generators import to_camel
 
 from raypachy.errors import InvalidSpecError
 from raypachy.pfs.glob import clean_pattern, compile_glob
-from raypachy.pfs.names import check_branch_name, check_repo_name
+from raypachy.pfs.names import check_branch_name, check_repo_name, shown
 from raypachy.pps.cron import parse_schedule, parse_tick_name
 from raypachy.pps.units import parse_bytes, parse_cpu, parse_duration
 from raypachy.secrets import looks_secret
+
+_INPUT_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
+
+
+def check_input_name(name: str) -> str:
+    """An input's name is a directory under ``/pfs`` and an environment variable: the repo
+    name rule, and not ``out`` (the output directory)."""
+    if not isinstance(name, str) or not _INPUT_NAME_RE.match(name):
+        raise InvalidSpecError(
+            f"invalid input name {shown(name)}: use 1-63 letters, digits, '_' or '-' (it "
+            "becomes the directory /pfs/<name>)"
+        )
+    if name == "out":
+        raise InvalidSpecError(
+            "invalid input name 'out': /pfs/out is the output directory; give the input "
+            "another pfs.name"
+        )
+    return name
 
 
 class _Spec(BaseModel):
@@ -394,18 +412,26 @@ def check_supported(spec: PipelineSpec) -> PipelineSpec:
             f"pipeline {spec.name}: {problems[0]} is not supported yet"
             + (f" (also: {', '.join(problems[1:])})" if problems[1:] else "")
         )
-    secret = [k for k in spec.transform.env if looks_secret(k)]
-    if secret:
-        raise InvalidSpecError(
-            f"pipeline {spec.name}: transform.env {secret[0]} looks like a secret, and raypachy "
-            "does not store secrets in specs: set it in the workers' environment instead "
-            "(e.g. from a Kubernetes Secret)"
-        )
+    ray_env = spec.ray.runtime_env.get("env_vars") if spec.ray else None
+    envs = [("transform.env", spec.transform.env)]
+    envs += [("ray.runtime_env.env_vars", ray_env)] if isinstance(ray_env, dict) else []
+    for where, env in envs:
+        secret = [str(k) for k, v in env.items() if looks_secret(str(k), str(v))]
+        if secret:
+            raise InvalidSpecError(
+                f"pipeline {spec.name}: {where} {secret[0]} looks like a secret, and raypachy "
+                "does not store secrets in specs: set it in the workers' environment instead "
+                "(e.g. from a Kubernetes Secret)"
+            )
     if not spec.transform.cmd and spec.transform.python is None:
         raise InvalidSpecError(
             f"pipeline {spec.name}: transform.cmd is empty: give a command to run"
         )
-    _check_names(spec.name, spec.input)
+    for name in _check_names(spec.name, spec.input):
+        try:
+            check_input_name(name)
+        except InvalidSpecError as e:
+            raise InvalidSpecError(f"pipeline {spec.name}: {e}") from None
     for leaf in spec.input.leaves():
         if isinstance(leaf, PfsInput) and leaf.s3 and clean_pattern(leaf.glob) != "/":
             raise InvalidSpecError(

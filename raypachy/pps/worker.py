@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from raypachy.errors import ConflictError
+from raypachy.errors import ConflictError, DatumFailed
 from raypachy.pps.code import unpickle_function
 from raypachy.pps.codepaths import check_code_paths
 from raypachy.pps.datums import Datum
 from raypachy.pps.model import DatumState
+from raypachy.pps.outputs import collect as collect_outputs
 from raypachy.pps.sandbox import run_command
+from raypachy.pps.spec import check_input_name
 from raypachy.secrets import redact
 from raypachy.storage import ChunkStore, FileSetWriter, ManifestStore, open_backend
 from raypachy.storage.manifest import ManifestInfo
@@ -298,6 +300,7 @@ class _Runner:
     def _input_dir(self, name: str) -> str:
         base = self.input_dirs.get(name)
         if base is None:
+            check_input_name(name)  # a spec stored before names were checked stays inside
             base = self.input_dirs[name] = os.path.join(self.pfs, name)
             os.makedirs(base, exist_ok=True)
         return base
@@ -443,8 +446,12 @@ class _Runner:
         state: DatumState = DatumState.SUCCESS
         outputs: tuple[str, ...] = ()
         if ok:
-            outputs = tuple(self._collect(datum, writer, owners))
-        else:
+            try:
+                outputs = tuple(self._collect(datum, writer, owners))
+            except DatumFailed as e:  # a bad output fails this datum only, nothing stored
+                ok, error = False, e.message
+                log += f"{error}\n".encode()
+        if not ok:
             recovered, output = self.recover(datum)
             log += output
             state = DatumState.RECOVERED if recovered else DatumState.FAILED
@@ -460,18 +467,14 @@ class _Runner:
 
     def _collect(self, datum: Datum, writer: FileSetWriter, owners: dict[str, str]) -> list[str]:
         paths = []
-        skip = len(self.out)
-        for dirpath, _dirs, names in os.walk(self.out):
-            for name in names:
-                local = os.path.join(dirpath, name)
-                path = local[skip:]
-                if path in owners and owners[path] != datum.id:
-                    paths.append(path)  # a collision: the merge fails the job, naming both
-                    continue
-                owners[path] = datum.id
-                writer.put(path, Path(local))
-                paths.append(path)
-        return sorted(paths)
+        for path, local in collect_outputs(self.pfs, self.out):  # all checked before any put
+            if path in owners and owners[path] != datum.id:
+                paths.append(path)  # a collision: the merge fails the job, naming both
+                continue
+            owners[path] = datum.id
+            writer.put(path, Path(local))
+            paths.append(path)
+        return paths
 
 
 def _empty(directory: str) -> None:
