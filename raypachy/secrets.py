@@ -3,18 +3,36 @@
 The values of ``RAYPACHY_TOKEN``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_ACCESS_KEY_ID`` and
 ``AWS_SESSION_TOKEN`` in this process's environment are replaced by ``***`` in every message
 raypachy shows. A pipeline spec may not carry secrets: an ``env`` entry whose name looks like
-one is refused (set it in the workers' environment, e.g. from a Kubernetes Secret).
+one, or whose value is a URL with a password in it, is refused (set it in the workers'
+environment, e.g. from a Kubernetes Secret).
+
+The local API's token lives in ``$RAYPACHY_HOME/token`` (mode 0600), written by ``raypachy
+up``. Before a client sends it, the server proves it knows it: the client sends a random
+challenge to the open ``/healthz`` and checks the answer, an HMAC of the challenge keyed by
+the token's hash, so a process squatting on the API port never sees the token.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
 import re
+import secrets
+from pathlib import Path
 
 SECRET_ENV = ("RAYPACHY_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN")
-_SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|ACCESS_KEY|API_KEY|PRIVATE_KEY)", re.I)
+# Names that usually hold secrets: words anywhere in the name, and parts between underscores.
+_SECRET_WORDS = re.compile(
+    r"SECRET|PASSWORD|PASSWD|PASSPHRASE|TOKEN|CREDENTIAL|PRIVATE|WEBHOOK|COOKIE|APIKEY"
+    r"|ACCESS_?KEY|DATABASE_URL|CONN(ECTION)?_?STR",
+    re.I,
+)
+_SECRET_PARTS = re.compile(r"(^|_)(KEY|PASS|PWD|PAT|AUTH|DSN|SIGNATURE)(_|$)", re.I)
+_URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@")
+TOKEN_FILE = "token"
+_PROOF_CONTEXT = b"raypachy-api-identity:"
 
 
 def redact(text: str) -> str:
@@ -26,8 +44,11 @@ def redact(text: str) -> str:
     return text
 
 
-def looks_secret(name: str) -> bool:
-    return bool(_SECRET_NAME.search(name))
+def looks_secret(name: str, value: str = "") -> bool:
+    """Whether an environment variable ``name`` (with ``value``) likely holds a secret."""
+    return bool(
+        _SECRET_WORDS.search(name) or _SECRET_PARTS.search(name) or _URL_WITH_PASSWORD.search(value)
+    )
 
 
 def token_hash(token: str) -> str:
@@ -39,4 +60,59 @@ def token_matches(presented: str, expected_hash: str) -> bool:
 
 
 def is_loopback(host: str) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    """Whether ``host`` is ``localhost`` or a loopback IP address (never another DNS name:
+    ``127.attacker.example`` resolves wherever its owner wants)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+# --- the local token and the server's proof that it knows it ----------------------------------
+
+
+def read_local_token(home: Path) -> str | None:
+    """The token ``raypachy up`` stored in ``home``, or None."""
+    try:
+        token = (home / TOKEN_FILE).read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return token or None
+
+
+def ensure_local_token(home: Path) -> str:
+    """The token stored in ``home``, created (random, mode 0600) if there is none."""
+    token = read_local_token(home)
+    if token:
+        return token
+    path = home / TOKEN_FILE
+    tmp = home / f".{TOKEN_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(32) + "\n")
+    try:
+        os.link(tmp, path)  # never replaces a token another process wrote meanwhile
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    token = read_local_token(home)
+    assert token is not None
+    return token
+
+
+def new_challenge() -> str:
+    return secrets.token_hex(16)
+
+
+def server_proof(hash_of_token: str, challenge: str) -> str:
+    """What the server answers to ``challenge``: only a holder of the token's hash can."""
+    key = bytes.fromhex(hash_of_token)
+    return hmac.new(key, _PROOF_CONTEXT + challenge.encode(), hashlib.sha256).hexdigest()
+
+
+def proof_matches(token: str, challenge: str, proof: object) -> bool:
+    expected = server_proof(token_hash(token), challenge)
+    return isinstance(proof, str) and hmac.compare_digest(proof, expected)

@@ -11,15 +11,21 @@ import pytest
 import raypachy
 from raypachy.errors import InvalidSpecError
 from raypachy.pps.spec import parse_spec
-from tests.pps.conftest import Local, local, needs_sandbox  # noqa: F401  (the fixture)
+from tests.pps.conftest import Local, needs_sandbox
 
 ONE_BATCH = {"datum_tries": 1, "datum_set_number": 10}  # both datums share one batch
 
 
-def _datum_errors(local: Local, pipeline: str) -> list[str]:
+@pytest.fixture
+def inst(tmp_path: Path) -> Local:
+    """A whole installation in this process, jobs run batch by batch (no Ray)."""
+    return Local(tmp_path / "home")
+
+
+def _datum_errors(inst: Local, pipeline: str) -> list[str]:
     from raypachy.pps import queries
 
-    return [d.error for d in queries.list_datums(local.pps, pipeline, None) if d.error]
+    return [d.error for d in queries.list_datums(inst.pps, pipeline, None) if d.error]
 
 
 @raypachy.pipeline(input=raypachy.pfs("in", glob="/*"), name="names", **ONE_BATCH)
@@ -31,14 +37,14 @@ def non_utf8_name(datum):  # type: ignore[no-untyped-def]
                 out.write(b"x")
 
 
-def test_a_non_utf8_output_name_fails_only_its_datum(local: Local) -> None:
-    local.pfs.create_repo("in")
-    local.put("in", {"/a.txt": b"hello\n", "/b.txt": b"world\n"})
-    local.create(non_utf8_name)
-    [job] = local.run()
+def test_a_non_utf8_output_name_fails_only_its_datum(inst: Local) -> None:
+    inst.pfs.create_repo("in")
+    inst.put("in", {"/a.txt": b"hello\n", "/b.txt": b"world\n"})
+    inst.create(non_utf8_name)
+    [job] = inst.run()
     assert (job.datums.processed, job.datums.failed) == (1, 1), job
-    assert local.files("names") == {"/b.txt": b"x"}
-    [error] = _datum_errors(local, "names")
+    assert inst.files("names") == {"/b.txt": b"x"}
+    [error] = _datum_errors(inst, "names")
     assert "bad output" in error and "not UTF-8" in error and "\\xffa.txt" in error
 
 
@@ -50,19 +56,19 @@ def passthrough(datum):  # type: ignore[no-untyped-def]
             os.symlink(f.name, datum.out / f"{f.name}.again")  # relative, inside /pfs/out
 
 
-def test_links_to_the_datums_own_files_store_their_content(local: Local) -> None:
-    local.pfs.create_repo("in")
-    local.put("in", {"/a.txt": b"hello\n", "/b.txt": b"world\n"})
-    local.create(passthrough)
-    [job] = local.run()
+def test_links_to_the_datums_own_files_store_their_content(inst: Local) -> None:
+    inst.pfs.create_repo("in")
+    inst.put("in", {"/a.txt": b"hello\n", "/b.txt": b"world\n"})
+    inst.create(passthrough)
+    [job] = inst.run()
     assert job.state == "success", job.reason
-    assert local.files("passthrough") == {
+    assert inst.files("passthrough") == {
         "/a.txt": b"hello\n", "/a.txt.again": b"hello\n",
         "/b.txt": b"world\n", "/b.txt.again": b"world\n",
     }  # fmt: skip
 
 
-def test_a_link_leaving_the_datum_fails_only_that_datum(local: Local, tmp_path: Path) -> None:
+def test_a_link_leaving_the_datum_fails_only_that_datum(inst: Local, tmp_path: Path) -> None:
     host_file = tmp_path / "hostname"
     host_file.write_text("worker-host-only\n")
 
@@ -74,32 +80,32 @@ def test_a_link_leaving_the_datum_fails_only_that_datum(local: Local, tmp_path: 
             elif f.is_file():
                 (datum.out / f.name).write_bytes(f.read_bytes())
 
-    local.pfs.create_repo("in")
-    local.put("in", {"/a.txt": b"hello\n", "/b.txt": b"world\n"})
-    local.create(link)
-    [job] = local.run()
+    inst.pfs.create_repo("in")
+    inst.put("in", {"/a.txt": b"hello\n", "/b.txt": b"world\n"})
+    inst.create(link)
+    [job] = inst.run()
     assert (job.datums.processed, job.datums.failed) == (1, 1), job
-    assert local.files("links") == {"/b.txt": b"world\n"}  # the host file was never stored
-    [error] = _datum_errors(local, "links")
+    assert inst.files("links") == {"/b.txt": b"world\n"}  # the host file was never stored
+    [error] = _datum_errors(inst, "links")
     assert "/pfs/out/host.txt is a symlink to" in error and "outside the datum's /pfs" in error
 
 
 @needs_sandbox
-def test_the_pachyderm_passthrough_idiom_works_in_a_command(local: Local) -> None:
+def test_the_pachyderm_passthrough_idiom_works_in_a_command(inst: Local) -> None:
     spec = {"pipeline": {"name": "copy"}, "datum_tries": 1, "datum_set_spec": {"number": 10},
             "input": {"pfs": {"repo": "in", "glob": "/*"}},
             "transform": {"cmd": ["sh", "-c", 'ln -s "$in" /pfs/out/ && mkdir /pfs/out/d && '
                                               'ln -s /pfs/in /pfs/out/d/tree && '
                                               'ln -s /etc/hostname /pfs/out/x 2>/dev/null; '
                                               'case "$in" in *b.txt) rm /pfs/out/x ;; esac']}}  # fmt: skip
-    local.pfs.create_repo("in")
-    local.put("in", {"/a.txt": b"hello\n", "/b.txt": b"world\n"})
-    local.create(spec)
-    [job] = local.run()
+    inst.pfs.create_repo("in")
+    inst.put("in", {"/a.txt": b"hello\n", "/b.txt": b"world\n"})
+    inst.create(spec)
+    [job] = inst.run()
     # a.txt's datum linked a host file: it alone fails; b.txt's links stay inside /pfs.
     assert (job.datums.processed, job.datums.failed) == (1, 1), job
-    assert local.files("copy") == {"/b.txt": b"world\n", "/d/tree/b.txt": b"world\n"}
-    [error] = _datum_errors(local, "copy")
+    assert inst.files("copy") == {"/b.txt": b"world\n", "/d/tree/b.txt": b"world\n"}
+    [error] = _datum_errors(inst, "copy")
     assert "/pfs/out/x is a symlink to /etc/hostname, outside the datum's /pfs" in error
 
 
@@ -124,7 +130,7 @@ def test_input_names_are_checked_when_the_spec_is_parsed(name: str, message: str
 
 
 def test_a_decorated_pipeline_with_an_escaping_input_name_is_refused(
-    local: Local, tmp_path: Path
+    inst: Local, tmp_path: Path
 ) -> None:
     escaped = tmp_path / "escaped"
 
@@ -132,8 +138,8 @@ def test_a_decorated_pipeline_with_an_escaping_input_name_is_refused(
     def peek(datum):  # type: ignore[no-untyped-def]
         (datum.out / "seen").write_text("ran")
 
-    local.pfs.create_repo("in")
-    local.put("in", {"/a.txt": b"hello\n"})
+    inst.pfs.create_repo("in")
+    inst.put("in", {"/a.txt": b"hello\n"})
     with pytest.raises(InvalidSpecError, match="invalid input name"):
-        local.create(peek)
-    assert local.run() == [] and not escaped.exists()
+        inst.create(peek)
+    assert inst.run() == [] and not escaped.exists()
