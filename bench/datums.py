@@ -94,7 +94,7 @@ def _wait_pipeline_job(c: Client, pipeline: str) -> raypachy.pps.model.JobInfo: 
 
 
 def _measure(env: dict[str, str], url: str, n: int, n_cmd: int, work: Path) -> tuple[dict, list]:  # type: ignore[type-arg]
-    c = Client(url)
+    c = Client(url, home=env["RAYPACHY_HOME"])
     c.create_repo("inputs")
     local = Path(tempfile.mkdtemp(dir=work))
     for i in range(n):

@@ -75,8 +75,8 @@ def bad_inputs(work: Path) -> tuple[int, int, list[str]]:
 
 
 def load(work: Path, writers: int, commits: int):  # type: ignore[no-untyped-def]
-    with local_cluster(work / "load-home") as (_, url):
-        return run_load(url, writers, commits)
+    with local_cluster(work / "load-home") as (env, url):
+        return run_load(url, writers, commits, home=env["RAYPACHY_HOME"])
 
 
 def main() -> None:

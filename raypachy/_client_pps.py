@@ -49,7 +49,12 @@ class PipelinesMixin:
                     self._post("/v1/code/pins", {"code": key, "lease_id": lease})
                     self._released.add(lease)
             else:
-                key = self._request("POST", "/v1/code", content=code)["code"]
+                key = self._request(
+                    "POST",
+                    "/v1/code",
+                    content=code,
+                    headers={"Content-Type": "application/octet-stream"},
+                )["code"]
             spec = pipeline.build(key)
             return spec.to_json()
         if isinstance(pipeline, PipelineSpec):

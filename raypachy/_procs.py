@@ -59,3 +59,44 @@ def process_tree(root_pid: int) -> set[int]:
                 tree.add(pid)
                 grew = True
     return {p for p in tree if pid_alive(p)}
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def process_identity(pid: int | None) -> str:
+    """What tells process ``pid`` from a later one reusing its pid: the boot and its start
+    time (``""`` when unknown)."""
+    fields = _stat_fields(pid) if pid and pid > 0 else None
+    if fields is None or len(fields) < 20:
+        return ""
+    return f"{_boot_id()}:{int(fields[19])}"
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def is_same_process(pid: int | None, identity: str, program: str, verb: str) -> bool:
+    """Whether ``pid`` is still the process recorded with ``identity``.
+
+    A record without an identity (written by an older version) is trusted only when the
+    command line runs ``program`` with ``verb`` (``ray ... start``, ``raypachy serve``):
+    after a reboot or with a copied home, the pid may belong to anything.
+    """
+    if not pid_alive(pid):
+        return False
+    assert pid is not None
+    if identity:
+        return process_identity(pid) == identity
+    args = _cmdline(pid)
+    return any(os.path.basename(a) == program for a in args) and verb in args

@@ -42,11 +42,19 @@ from raypachy.pfs.model import (
 )
 from raypachy.pfs.names import normalize_path
 from raypachy.pfs.watch import follow_branch
+from raypachy.secrets import (
+    TOKEN_FILE,
+    is_loopback,
+    new_challenge,
+    proof_matches,
+    read_local_token,
+)
 
 if TYPE_CHECKING:
     from raypachy.pfs.modification import Modification
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8650"
+RAW = {"Content-Type": "application/octet-stream"}  # raw bodies: never a simple request type
 _UNSET: Any = object()
 
 
@@ -78,12 +86,21 @@ class Client(PipelinesMixin):
         address: str | None = None,
         timeout: float = 120.0,
         on_unreachable: Callable[[], str] | None = None,
+        token: str | None = None,
+        home: str | os.PathLike[str] | None = None,
     ) -> None:
+        """``token``: the API token (default ``RAYPACHY_TOKEN``; for an API on this machine,
+        the token ``raypachy up`` stored in ``home``, default ``$RAYPACHY_HOME``)."""
         self.address = (address or os.environ.get("RAYPACHY_ADDRESS") or DEFAULT_ADDRESS).rstrip(
             "/"
         )
-        token = os.environ.get("RAYPACHY_TOKEN")
+        self._token, self._home = token, home
+        # On this machine another user may hold the port: the server proves who it is before
+        # the token goes out (see raypachy.secrets). Remote servers get it right away.
+        self._local = is_loopback(urlparse(self.address).hostname or "")
+        token = None if self._local else token or os.environ.get("RAYPACHY_TOKEN")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._authorized = not self._local
         # TCP_NODELAY: a POST's headers and body leave as two small segments, and Nagle's
         # algorithm would hold the body for the server's delayed ACK (~40 ms a request).
         transport = httpx.HTTPTransport(
@@ -107,11 +124,43 @@ class Client(PipelinesMixin):
 
     # --- transport ------------------------------------------------------------------------
 
+    def _local_token(self) -> tuple[str | None, str]:
+        """The token for the API on this machine, and where it came from."""
+        if self._token:
+            return self._token, "the token given"
+        if os.environ.get("RAYPACHY_TOKEN"):
+            return os.environ["RAYPACHY_TOKEN"], "RAYPACHY_TOKEN"
+        from raypachy.runtime.state import home_dir
+
+        home = home_dir(os.fspath(self._home) if self._home is not None else None)
+        return read_local_token(home), str(home / TOKEN_FILE)
+
+    def _authorize(self) -> None:
+        """Send the local token only to a server that proves it holds it."""
+        token, source = self._local_token()
+        if token:
+            challenge = new_challenge()
+            reply = self._http.get("/healthz", params={"challenge": challenge})
+            try:
+                proof = reply.json().get("proof") if reply.status_code == 200 else None
+            except (ValueError, AttributeError):
+                proof = None
+            if not proof_matches(token, challenge, proof):
+                raise errors.UnavailableError(
+                    f"the process answering at {self.address} is not the raypachy API that "
+                    f"holds the token from {source} (it could not prove it): the token was not "
+                    "sent; stop that process, or restart raypachy (`raypachy down; raypachy up`)"
+                )
+            self._http.headers["Authorization"] = f"Bearer {token}"
+        self._authorized = True
+
     def _request(self, method: str, path: str, **kw: Any) -> Any:
         return self._send(method, path, **kw).json()
 
     def _send(self, method: str, path: str | httpx.URL, **kw: Any) -> httpx.Response:
         try:
+            if not self._authorized:
+                self._authorize()
             response = self._http.request(method, path, **kw)
         except httpx.TransportError as e:
             if self._on_unreachable is None:
@@ -122,6 +171,8 @@ class Client(PipelinesMixin):
             self.address = self._on_unreachable().rstrip("/")
             self._on_unreachable = None
             self._http.base_url = httpx.URL(self.address)
+            self._http.headers.pop("Authorization", None)
+            self._authorized = False  # a new server, maybe a new token: prove it again
             return self._send(method, path, **kw)
         if response.status_code >= 400:
             _raise_for(response)
@@ -429,7 +480,9 @@ class Client(PipelinesMixin):
             with open(source, "rb") as f:
                 return self._upload(target, path, f, append)
         params = {"target": target, "path": path, "append": str(append).lower()}
-        return wire.commit(self._request("POST", "/v1/files/upload", params=params, content=source))
+        return wire.commit(
+            self._request("POST", "/v1/files/upload", params=params, content=source, headers=RAW)
+        )
 
     def put_dir(self, target: str, path: str, local_dir: str | os.PathLike[str]) -> Commit:
         if not self.direct_storage:

@@ -132,11 +132,21 @@ class LocalCluster:
         assert done.returncode == code, (args, done.stdout[-2000:], done.stderr[-2000:])
         return done
 
+    @property
+    def token(self) -> str:
+        """The API token `raypachy up` keeps in the home (mode 0600)."""
+        from raypachy.secrets import read_local_token
+
+        token = read_local_token(self.home)
+        assert token is not None, f"no API token in {self.home}"
+        return token
+
     def client(self):  # type: ignore[no-untyped-def]
-        """A client closed when the cluster fixture ends (tests need not close it)."""
+        """A client closed when the cluster fixture ends (tests need not close it); like a
+        user's, it reads the API token from the cluster's home."""
         from raypachy.client import Client
 
-        client = Client(self.api_url)
+        client = Client(self.api_url, home=self.home)
         self.clients.append(client)
         return client
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from raypachy._private import private_file
 from raypachy.errors import BackendError
 from raypachy.pfs.changes import Changes
 from raypachy.pfs.model import CommitRef
@@ -388,6 +389,7 @@ class MetadataStore:
         self.path = path
         self.before_write = before_write
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        private_file(path)  # SQLite gives its -wal and -shm files the database's mode
         self._local = threading.local()
         conn = self._conn()
         conn.executescript(_SCHEMA)

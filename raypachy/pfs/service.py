@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
+from raypachy._private import private_dir
 from raypachy.errors import (
     BranchNotFound,
     CommitConflictError,
@@ -92,7 +93,7 @@ class PFS:
         ``serve`` is for the control plane itself: it claims the home for its lifetime.
         """
         home = os.path.abspath(home or default_home())
-        os.makedirs(home, exist_ok=True)
+        private_dir(home)  # the metadata and, by default, the data: for its owner only
         storage = storage or os.environ.get("RAYPACHY_STORAGE") or f"file://{home}/storage"
         if serve:
             served.hold(home)

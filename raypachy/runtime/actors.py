@@ -190,12 +190,14 @@ class ApiServerActor:
         s3_port: int | None = None,
     ) -> None:
         from raypachy.server.app import create_app
+        from raypachy.server.guard import hosts_for
         from raypachy.server.s3 import create_s3_app
 
         self.host, self.port, self.s3_port, self.s3_error = host, port, s3_port, ""
         meta = ray.get_actor(METADATA_ACTOR, namespace=NAMESPACE)
         service = RayService(meta)
-        self.server, self.error = _listen(create_app(service, storage, token_hash), host, port)
+        api = create_app(service, storage, token_hash, hosts_for(host))
+        self.server, self.error = _listen(api, host, port)
         if s3_port and not self.error:
             app = create_s3_app(service, storage, token_hash)
             self.s3_server, self.s3_error = _listen(app, host, s3_port)

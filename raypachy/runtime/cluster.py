@@ -17,7 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from raypachy._procs import pid_alive, process_tree
+from raypachy._private import private_dir
+from raypachy._procs import is_same_process, pid_alive, process_identity, process_tree
 from raypachy.errors import ConflictError, UnavailableError
 from raypachy.runtime.state import (
     ClusterState,
@@ -28,7 +29,13 @@ from raypachy.runtime.state import (
     s3_port,
     write_state,
 )
-from raypachy.secrets import is_loopback, token_hash
+from raypachy.secrets import (
+    ensure_local_token,
+    is_loopback,
+    new_challenge,
+    proof_matches,
+    token_hash,
+)
 
 # A local head on loopback only: Ray maps 127.0.0.1 to the host's address unless told
 # (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 keeps it on 127.0.0.1). Token auth is set explicitly
@@ -56,10 +63,16 @@ def _free_port(preferred: int | None = None) -> int:
     raise UnavailableError("no free TCP port on 127.0.0.1")
 
 
-def _healthy(url: str, timeout: float = 1.0) -> bool:
+def _healthy(url: str, timeout: float = 1.0, token: str | None = None) -> bool:
+    """Whether the API at ``url`` answers; with ``token``, only if it proves it holds it
+    (another program, or another user's, may hold the port)."""
+    challenge = new_challenge()
     try:
-        return httpx.get(f"{url}/healthz", timeout=timeout).status_code == 200
-    except httpx.HTTPError:
+        reply = httpx.get(f"{url}/healthz", params={"challenge": challenge}, timeout=timeout)
+        if reply.status_code != 200:
+            return False
+        return token is None or proof_matches(token, challenge, reply.json().get("proof"))
+    except (httpx.HTTPError, ValueError, AttributeError):
         return False
 
 
@@ -106,7 +119,7 @@ def start_ray_head(
     gcs_port = gcs_port or _free_port()
     dash_port, metrics_port = _free_port(8265), _free_port()
     logs = home / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    private_dir(logs)
     log = logs / "ray-head.log"
     temp_dir = ray_temp_dir(home)
     os.makedirs(temp_dir, mode=0o700, exist_ok=True)
@@ -135,7 +148,7 @@ def start_ray_head(
         cmd,
         {**os.environ, **RAY_ENV, "PATH": path, **(extra_env or {})},
         file_actions=[
-            (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+            (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
             (os.POSIX_SPAWN_DUP2, 1, 2),
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
         ],
@@ -181,6 +194,8 @@ def start_control_plane(
             f"refusing to serve the API on {host} without a token: set RAYPACHY_TOKEN "
             "(clients send it too), or listen on 127.0.0.1"
         )
+    # On loopback without RAYPACHY_TOKEN: the home's token, readable by its owner only.
+    token = token or ensure_local_token(private_dir(home))
     if local:
         os.environ.update(RAY_ENV)  # before importing ray: it reads them at import time
     import ray
@@ -210,7 +225,7 @@ def start_control_plane(
         ray.get(meta.pid.remote(), timeout=120)
         api = ApiServerActor.options(  # type: ignore[attr-defined]
             name=API_ACTOR, lifetime="detached", get_if_exists=True
-        ).remote(host, port, storage, token_hash(token) if token else None, gateway_port)
+        ).remote(host, port, storage, token_hash(token), gateway_port)
         info = ray.get(api.info.remote(), timeout=120)
         if info["error"]:
             ray.kill(api, no_restart=True)
@@ -231,7 +246,7 @@ def start_control_plane(
     if not stay_connected:
         ray.shutdown()
     deadline = time.monotonic() + 60
-    while not _healthy(url):
+    while not _healthy(url, token=token):
         if time.monotonic() > deadline:
             raise UnavailableError(f"the raypachy API at {url} did not come up")
         time.sleep(0.2)
@@ -256,7 +271,7 @@ def _spawn_control_plane(
 ) -> int:
     """Run ``raypachy serve`` in the background: the long-lived driver of the control plane."""
     log = root / "logs" / "control-plane.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(log.parent)
     argv = [
         str(Path(sys.executable).with_name("raypachy")), "serve", "--address", gcs,
         "--home", str(root), "--storage", storage, "--port", str(port), "--images", images,
@@ -267,7 +282,7 @@ def _spawn_control_plane(
         argv,
         {**os.environ, **RAY_ENV},
         file_actions=[
-            (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+            (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
             (os.POSIX_SPAWN_DUP2, 1, 2),
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
         ],
@@ -286,10 +301,11 @@ def up(
 
     Interrupted (Ctrl-C), it stops what it had started before raising again.
     """
-    root = home_dir(home)
-    root.mkdir(parents=True, exist_ok=True)
+    root = private_dir(home_dir(home))
+    # The API's token: RAYPACHY_TOKEN, else one kept in the home (mode 0600) for its owner.
+    token = os.environ.get("RAYPACHY_TOKEN") or ensure_local_token(root)
     state = read_state(str(root))
-    if state and _healthy(state.api_url):
+    if state and _healthy(state.api_url, token=token):
         if images and images != state.images:
             raise ConflictError(
                 f"raypachy already runs here with --images {state.images}; to change the mode: "
@@ -301,10 +317,17 @@ def up(
     images = images or os.environ.get("RAYPACHY_IMAGES") or "off"
     gateway_port = s3_port()
     url = f"http://127.0.0.1:{port}"
+    if _healthy(url):  # answers, but could not prove it holds our token
+        raise UnavailableError(
+            f"port {port} is held by a server that is not this raypachy (it cannot prove it "
+            "holds this home's token): stop it, or pick another port with --port or "
+            "RAYPACHY_API_PORT"
+        )
     head = None
-    if state and state.ray_pid and pid_alive(state.ray_pid):
+    if state and _ours(state.ray_pid, state.ray_identity, _RAY_HEAD):
         head = (state.ray_pid, state.gcs_address, state.dashboard_url, state.metrics_url)
-        _stop_process(state.control_pid)
+        if _ours(state.control_pid, state.control_identity, _CONTROL):
+            _stop_process(state.control_pid)
     for attempt in range(1, HEAD_TRIES + 1):
         with _stopped_unless_up(root) as started:
             if head is None:
@@ -314,10 +337,12 @@ def up(
                     raise _HeadDied() from None
             ray_pid, gcs, dashboard, metrics = head
             started.control = _spawn_control_plane(root, gcs, storage, port, images, gateway_port)
-            _wait_until_up(url, root, started.control, ray_pid)
+            _wait_until_up(url, root, started.control, ray_pid, token)
             state = ClusterState(
                 str(root), storage, url, dashboard, gcs, ray_pid, time.time(), started.control,
                 metrics, s3_url=f"http://127.0.0.1:{gateway_port}", images=images,
+                ray_identity=process_identity(ray_pid),
+                control_identity=process_identity(started.control),
             )  # fmt: skip
             write_state(state)
             return state
@@ -368,9 +393,9 @@ class _HeadDied(Exception):
     """The Ray head exited while starting, or while the control plane started on it."""
 
 
-def _wait_until_up(url: str, root: Path, control: int, ray_pid: int | None) -> None:
+def _wait_until_up(url: str, root: Path, control: int, ray_pid: int | None, token: str) -> None:
     deadline = time.monotonic() + 180
-    while not _healthy(url):
+    while not _healthy(url, token=token):  # up only when it proves it holds our token
         if ray_pid is not None and not pid_alive(ray_pid):
             raise _HeadDied()
         if not pid_alive(control) or time.monotonic() > deadline:
@@ -391,6 +416,15 @@ def _exits_within(pid: int, seconds: float) -> bool:
             return False
         time.sleep(0.2)
     return True
+
+
+_RAY_HEAD = ("ray", "start")  # the command lines `up` starts, for states without identities
+_CONTROL = ("raypachy", "serve")
+
+
+def _ours(pid: int | None, identity: str, command: tuple[str, str]) -> bool:
+    """Whether ``pid`` is still the process ``up`` recorded (never signal a stranger)."""
+    return is_same_process(pid, identity, *command)
 
 
 def _stop_process(pid: int | None) -> None:
@@ -433,13 +467,18 @@ def down(home: str | None = None) -> ClusterState | None:
     state = read_state(home)
     if state is None:
         return None
-    _stop_process(state.control_pid)
-    if state.ray_pid:
+    control = _ours(state.control_pid, state.control_identity, _CONTROL)
+    head = _ours(state.ray_pid, state.ray_identity, _RAY_HEAD)
+    if control:
+        _stop_process(state.control_pid)
+    if head:
         _stop_ray(state.ray_pid)
+    if state.ray_pid:  # stopped, or gone before: nothing of this home uses them any more
         # Ray's session files of this home (its own logs stay in $RAYPACHY_HOME/logs).
         shutil.rmtree(ray_temp_dir(Path(state.home)), ignore_errors=True)
     clear_state(home)
-    return state
+    # A state whose processes are gone (a reboot, a copied home) was not running.
+    return state if control or head or state.ray_pid is None else None
 
 
 def serve(
@@ -453,8 +492,7 @@ def serve(
     gateway_port: int | None = None,
 ) -> str:
     """Start the control plane on an existing cluster (the entrypoint of a Ray job)."""
-    root = home_dir(home)
-    root.mkdir(parents=True, exist_ok=True)
+    root = private_dir(home_dir(home))
     storage = storage or os.environ.get("RAYPACHY_STORAGE") or f"file://{root}/storage"
     address = address or os.environ.get("RAY_ADDRESS") or "auto"
     url = start_control_plane(

@@ -8,6 +8,8 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from raypachy._private import private_dir
+
 DEFAULT_API_PORT = 8650
 DEFAULT_S3_PORT = 8651
 
@@ -33,6 +35,10 @@ class ClusterState:
     metrics_url: str = ""  # Ray's Prometheus export of this node (raypachy_* metrics included)
     s3_url: str = ""  # the S3 gateway beside the API
     images: str = "off"  # how transform.image is used (the control plane's --images)
+    # Which processes the pids were (boot and start time), so that a stale file never makes
+    # `down` or `up` signal whatever reuses those pids later.
+    ray_identity: str = ""
+    control_identity: str = ""
 
 
 def state_path(home: str | None = None) -> Path:
@@ -49,9 +55,11 @@ def read_state(home: str | None = None) -> ClusterState | None:
 
 def write_state(state: ClusterState) -> None:
     path = state_path(state.home)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=2))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(asdict(state), indent=2))
     os.replace(tmp, path)
 
 

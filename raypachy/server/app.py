@@ -1,6 +1,8 @@
 """The FastAPI app: pachd's HTTP API. Handlers are thin: parse, call, encode.
 
-The OpenAPI spec is served at ``/openapi.json`` and the interactive docs at ``/docs``.
+The OpenAPI spec is served at ``/openapi.json``. There is no ``/docs`` page: Swagger UI
+loads its scripts from a CDN, and a page of the API's own origin must not run third-party
+code. ``server.guard`` checks every request first (Host, Origin, content type, token).
 """
 
 from __future__ import annotations
@@ -8,12 +10,12 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from raypachy import __version__
@@ -21,36 +23,33 @@ from raypachy.errors import FileNotFound, RangeNotSatisfiable
 from raypachy.limits import max_upload_bytes
 from raypachy.pfs.model import to_json
 from raypachy.pfs.wire import file_data_from_json
-from raypachy.secrets import token_matches
+from raypachy.secrets import server_proof
 from raypachy.server import bodies, bodylimit, console, errors, leasing, pages, pps_routes, writes
+from raypachy.server.guard import RAW_BODY, Guard
 from raypachy.server.ranges import parse_range
 from raypachy.server.service import Service
 from raypachy.server.waits import Waits, client_of, wait_seconds
 
 
-def create_app(service: Service, storage_uri: str, token_hash: str | None = None) -> FastAPI:
+def create_app(
+    service: Service, storage_uri: str, token_hash: str | None = None, hosts: Iterable[str] = ()
+) -> FastAPI:
     """Build the app over ``service`` (the operations) and the storage it serves bytes from.
 
-    With ``token_hash`` (the SHA-256 of ``RAYPACHY_TOKEN``), every request but ``/healthz``
-    and the console's static assets needs ``Authorization: Bearer <token>``; others get 401.
+    With ``token_hash`` (the SHA-256 of the API token), every request but ``/healthz`` and the
+    console's static assets needs ``Authorization: Bearer <token>``; others get 401. Requests
+    must name the API by a loopback name or one of ``hosts`` (``"*"``: any name, for a server
+    on every interface).
     """
-    app = FastAPI(title="raypachy", version=__version__, summary="Git for data on Ray")
+    app = FastAPI(
+        title="raypachy", version=__version__, summary="Git for data on Ray",
+        docs_url=None, redoc_url=None,
+    )  # fmt: skip
     errors.install(app)
-
-    if token_hash:
-
-        @app.middleware("http")
-        async def require_token(request: Request, call_next: Any) -> Any:
-            if request.url.path != "/healthz" and not console.is_asset(request.url.path):
-                scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-                if scheme.lower() != "bearer" or not token_matches(presented, token_hash):
-                    body = errors.error_body(
-                        "unauthenticated",
-                        "missing or wrong API token: set RAYPACHY_TOKEN to the cluster's token",
-                        "Unauthenticated",
-                    )
-                    return JSONResponse(body, 401, headers={"WWW-Authenticate": "Bearer"})
-            return await call_next(request)
+    app.add_middleware(
+        Guard, token_hash=token_hash, hosts=tuple(hosts),
+        is_open=lambda path: path == "/healthz" or console.is_asset(path),
+    )  # fmt: skip
 
     waits = app.state.waits = Waits(service)
     plane = writes.DataPlane(storage_uri)
@@ -60,8 +59,14 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
         return to_json(await service.call(name, *args, **kwargs))
 
     @app.get("/healthz", tags=["cluster"])
-    async def healthz() -> dict[str, Any]:
-        return {"ok": True, "version": __version__}
+    async def healthz(
+        challenge: str | None = Query(None, min_length=16, max_length=128, pattern="^[0-9a-f]+$"),
+    ) -> dict[str, Any]:
+        """Liveness, open to all; with a ``challenge`` the server proves it holds the token."""
+        reply: dict[str, Any] = {"ok": True, "version": __version__}
+        if challenge and token_hash:
+            reply["proof"] = server_proof(token_hash, challenge)
+        return reply
 
     @app.get("/v1/config", tags=["cluster"])
     async def config() -> dict[str, Any]:
@@ -255,7 +260,7 @@ def create_app(service: Service, storage_uri: str, token_hash: str | None = None
             pieces(), 206, media_type="application/octet-stream", headers=headers
         )
 
-    @app.post("/v1/files/upload", tags=["files"])
+    @app.post("/v1/files/upload", tags=["files"], openapi_extra=RAW_BODY)
     async def upload_file(request: Request, target: str, path: str, append: bool = False) -> Any:
         """Put the request body at ``path``: for clients that cannot reach the storage."""
         path = await writes.check_put(service, target, path, append)  # before any byte is stored

@@ -12,6 +12,7 @@ from raypachy.errors import InvalidArgumentError
 from raypachy.limits import max_code_bytes
 from raypachy.pps.model import JobState
 from raypachy.server import bodies, bodylimit, leasing, pages
+from raypachy.server.guard import RAW_BODY
 from raypachy.server.service import Service
 from raypachy.server.waits import Waits, client_of, wait_seconds
 
@@ -46,7 +47,7 @@ def install(
     async def start_pipeline(name: str) -> Any:
         return await call("start_pipeline", name)
 
-    @app.post("/v1/code", tags=["pipelines"])
+    @app.post("/v1/code", tags=["pipelines"], openapi_extra=RAW_BODY)
     async def upload_code(request: Request) -> Any:
         """Store a pickled Python transform (for clients that cannot reach the storage);
         gc keeps it for the pipeline about to use it."""

@@ -1,7 +1,8 @@
 """``file:///path``: keys are files under a root directory.
 
 Writes go to a temporary file in the target directory and are renamed into place, so
-a key holds a whole value or nothing, even if the writer is killed. Durability is one
+a key holds a whole value or nothing, even if the writer is killed. What it creates is
+readable by its owner only (files 0600, directories 0700). Durability is one
 ``syncfs`` per batch of writes (``sync()``) instead of one fsync per file.
 """
 
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
 
+from raypachy._private import DIR_MODE, FILE_MODE
 from raypachy._procs import pid_alive
 from raypachy.errors import BackendError, ObjectMissingError
 from raypachy.storage.backend import check_key
@@ -31,7 +33,7 @@ class FileBackend:
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
         self.uri = f"file://{self.root}"
-        os.makedirs(self.root, exist_ok=True)
+        os.makedirs(self.root, DIR_MODE, exist_ok=True)
 
     @classmethod
     def from_uri(cls, uri: str) -> FileBackend:
@@ -66,10 +68,10 @@ class FileBackend:
         tmp = os.path.join(directory, f".{name}{_TMP_MARK}{os.getpid()}.{secrets.token_hex(4)}")
         try:
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             except FileNotFoundError:
-                os.makedirs(directory, exist_ok=True)
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                os.makedirs(directory, DIR_MODE, exist_ok=True)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             try:
                 view = memoryview(data)
                 while view:

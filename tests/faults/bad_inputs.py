@@ -33,6 +33,10 @@ def _spec(name: str = "bad", **fields: Any) -> dict[str, Any]:
     return spec
 
 
+LOCAL = "http://127.0.0.1"  # what a local client names the API (other Host names are refused)
+RAW = {"Content-Type": "application/octet-stream"}
+
+
 def _pipeline(spec: Any, update: bool = False) -> tuple[str, str, dict[str, Any]]:
     return ("POST", "/v1/pipelines", {"json": {"spec": spec, "update": update}})
 
@@ -41,7 +45,7 @@ def _upload(target: str, path: str) -> tuple[str, str, dict[str, Any]]:
     return (
         "POST",
         "/v1/files/upload",
-        {"params": {"target": target, "path": path}, "content": b"bytes"},
+        {"params": {"target": target, "path": path}, "content": b"bytes", "headers": RAW},
     )
 
 
@@ -173,11 +177,11 @@ class Installation:
 def installation(home: Path) -> Iterator[Installation]:
     pfs = PFS.open(str(home))
     api = TestClient(create_app(LocalService(Operations(pfs)), pfs.backend.uri),
-                     raise_server_exceptions=False)
+                     base_url=LOCAL, raise_server_exceptions=False)
     api.post("/v1/repos", json={"name": "raw"}).raise_for_status()
     api.post("/v1/repos", json={"name": "other"}).raise_for_status()
     api.post("/v1/files/upload", params={"target": "raw@master", "path": "/dir/a.csv"},
-             content=b"1,2\n").raise_for_status()
+             content=b"1,2\n", headers=RAW).raise_for_status()
     for name, repo in (("first", "raw"), ("second", "first")):
         spec = _spec(name, input={"pfs": {"repo": repo, "glob": "/"}})
         api.post("/v1/pipelines", json={"spec": spec}).raise_for_status()

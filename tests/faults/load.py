@@ -35,11 +35,13 @@ def _branch(writer: int) -> str:
     return SHARED if writer % 2 == 0 else f"w{writer}"
 
 
-def _write(url: str, repo: str, writer: int, commits: int) -> list[tuple[str, str, str, str]]:
+def _write(
+    url: str, home: str | None, repo: str, writer: int, commits: int
+) -> list[tuple[str, str, str, str]]:
     """One writer process: ``commits`` one-file commits; returns (branch, id, path, sha256)."""
     done = []
     branch = _branch(writer)
-    with Client(url) as client:
+    with Client(url, home=home) as client:
         for k in range(commits):
             data = os.urandom(512 + (writer * 131 + k * 17) % 3500)
             path = f"/w{writer}/c{k:04d}"
@@ -68,9 +70,10 @@ class LoadReport:
         return self.made / self.seconds if self.seconds else 0.0
 
 
-def run_load(url: str, writers: int = 8, commits: int = 200) -> LoadReport:
-    """Run the load against the API at ``url`` and check everything it wrote."""
-    client = Client(url)
+def run_load(url: str, writers: int = 8, commits: int = 200, home: str | None = None) -> LoadReport:
+    """Run the load against the API at ``url`` (its token in ``home``) and check everything
+    it wrote."""
+    client = Client(url, home=home)
     repo = "load" + uuid.uuid4().hex[:8]
     client.create_repo(repo)
     client.put_file(f"{repo}@{SHARED}", "/seed", b"seed")  # the shared branch exists
@@ -98,7 +101,7 @@ def run_load(url: str, writers: int = 8, commits: int = 200) -> LoadReport:
     gc_thread.start()
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(writers) as pool:
-        results = pool.starmap(_write, [(url, repo, w, commits) for w in range(writers)])
+        results = pool.starmap(_write, [(url, home, repo, w, commits) for w in range(writers)])
     report.seconds = time.monotonic() - started
     stop.set()
     gc_thread.join()

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.ray, pytest.mark.faults]
 
 
 def test_concurrent_writers_pipeline_and_gc_lose_nothing(local_cluster: LocalCluster) -> None:
-    report = run_load(local_cluster.api_url, writers=8, commits=12)
+    report = run_load(local_cluster.api_url, writers=8, commits=12, home=str(local_cluster.home))
     assert report.made == 8 * 12
     assert report.lost == [] and report.broken_chains == [] and report.bad_provenance == []
     assert report.fsck_problems == []

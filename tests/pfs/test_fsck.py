@@ -121,7 +121,8 @@ def test_an_ended_job_with_an_open_output_commit_is_closed(tmp_path: Path) -> No
 
 def test_fsck_over_the_api_and_client(tmp_path: Path) -> None:
     pfs = PFS.open(str(tmp_path / "home"))
-    api = TestClient(create_app(LocalService(Operations(pfs)), pfs.backend.uri))
+    api = TestClient(create_app(LocalService(Operations(pfs)), pfs.backend.uri),
+                     base_url="http://127.0.0.1")  # fmt: skip
     client = Client("http://testserver")
     client._http = api
     client.create_repo("r")

@@ -76,7 +76,7 @@ def autoscaling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Clie
         )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 180
-        client = Client(url)
+        client = Client(url, home=home)
         while True:
             try:
                 client.health()

@@ -42,7 +42,11 @@ def test_cli_through_the_api(local_cluster: LocalCluster) -> None:
     status = _status(c)
     assert status["running"] and status["api_url"] == c.api_url
     assert status["dashboard_url"].startswith("http://127.0.0.1:")
-    assert httpx.get(f"{c.api_url}/openapi.json").json()["info"]["title"] == "raypachy"
+    auth = {"Authorization": f"Bearer {c.token}"}
+    assert (
+        httpx.get(f"{c.api_url}/openapi.json", headers=auth).json()["info"]["title"] == "raypachy"
+    )
+    assert httpx.get(f"{c.api_url}/openapi.json").status_code == 401  # the local API wants it too
 
 
 def test_metadata_actor_sigkill_keeps_every_commit(local_cluster: LocalCluster) -> None:

@@ -39,7 +39,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, 
         url = start_control_plane(c.address, str(home), f"file://{home}/storage", port=port,
                                   stay_connected=True, gateway_port=free_port())  # fmt: skip
         nodes = {"gpu": gpu.node_id, "cpu": cpu.node_id, "head": c.head_node.node_id}
-        with Client(url) as client:
+        with Client(url, home=home) as client:
             yield client, nodes
     finally:
         ray.shutdown()

@@ -15,6 +15,7 @@ import pytest
 
 from raypachy.errors import UnavailableError
 from raypachy.runtime.cluster import _stop_ray, ray_temp_dir, start_ray_head
+from raypachy.secrets import read_local_token
 from tests.conftest import RAYPACHY, free_port
 
 pytestmark = pytest.mark.ray
@@ -62,8 +63,18 @@ def test_serve_on_an_existing_ray_cluster(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert f"http://127.0.0.1:{port}" in done.stdout
         api = f"http://127.0.0.1:{port}"
-        assert httpx.post(f"{api}/v1/repos", json={"name": "served"}).status_code == 200
-        assert [r["name"] for r in httpx.get(f"{api}/v1/repos").json()] == ["served"]
+        # Without RAYPACHY_TOKEN, serve on loopback keeps a token in its home, for its owner.
+        token = read_local_token(tmp_path / "serve-home")
+        assert (
+            token is not None
+            and (tmp_path / "serve-home" / "token").stat().st_mode & 0o777 == 0o600
+        )
+        auth = {"Authorization": f"Bearer {token}"}
+        assert httpx.post(f"{api}/v1/repos", json={"name": "served"}).status_code == 401
+        assert (
+            httpx.post(f"{api}/v1/repos", json={"name": "served"}, headers=auth).status_code == 200
+        )
+        assert [r["name"] for r in httpx.get(f"{api}/v1/repos", headers=auth).json()] == ["served"]
     finally:
         _stop_ray(head_pid)
         shutil.rmtree(ray_temp_dir(tmp_path), ignore_errors=True)

@@ -20,7 +20,7 @@ from raypachy.server.service import LocalService
 def api(tmp_path: Path) -> TestClient:
     pfs = PFS.open(str(tmp_path / "home"))
     app = create_app(LocalService(Operations(pfs)), pfs.backend.uri)
-    return TestClient(app, raise_server_exceptions=False)
+    return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
 
 
 @pytest.fixture

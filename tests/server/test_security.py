@@ -31,7 +31,7 @@ def _app(tmp_path: Path, token: str | None = TOKEN) -> tuple[TestClient, PFS]:
     app = create_app(
         LocalService(Operations(pfs)), pfs.backend.uri, token_hash(token) if token else None
     )
-    return TestClient(app, raise_server_exceptions=False), pfs
+    return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False), pfs
 
 
 def test_requests_without_the_token_get_401(tmp_path: Path) -> None:
