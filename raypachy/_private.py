@@ -19,6 +19,20 @@ def private_dir(path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def make_dirs(path: str) -> None:
+    """``os.makedirs`` with every directory it creates 0700 (it gives only the last one the
+    mode; the ones above get the umask's)."""
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, DIR_MODE)
+        except FileExistsError:  # another writer made it meanwhile
+            pass
+
+
 def private_file(path: str | os.PathLike[str]) -> None:
     """Create ``path`` (empty) if it does not exist, else tighten its mode to 0600."""
     try:

@@ -30,6 +30,7 @@ from raypachy import errors
 from raypachy._client_pps import PipelinesMixin
 from raypachy.pfs import wire
 from raypachy.pfs.address import Address, parse_address
+from raypachy.pfs.localtree import local_tree, warn_skipped
 from raypachy.pfs.model import (
     Branch,
     Commit,
@@ -124,6 +125,14 @@ class Client(PipelinesMixin):
 
     # --- transport ------------------------------------------------------------------------
 
+    def _start_local(self) -> None:
+        assert self._on_unreachable is not None
+        self.address = self._on_unreachable().rstrip("/")
+        self._on_unreachable = None
+        self._http.base_url = httpx.URL(self.address)
+        self._http.headers.pop("Authorization", None)
+        self._authorized = False  # a new server, maybe a new token: it proves itself again
+
     def _local_token(self) -> tuple[str | None, str]:
         """The token for the API on this machine, and where it came from."""
         if self._token:
@@ -138,6 +147,11 @@ class Client(PipelinesMixin):
     def _authorize(self) -> None:
         """Send the local token only to a server that proves it holds it."""
         token, source = self._local_token()
+        if not token and self._on_unreachable is not None:
+            # `up` writes the token: with none, raypachy is not running from this home, and
+            # whatever answers on the port is not it. Start it (or learn who holds the port).
+            self._start_local()
+            token, source = self._local_token()
         if token:
             challenge = new_challenge()
             reply = self._http.get("/healthz", params={"challenge": challenge})
@@ -168,11 +182,7 @@ class Client(PipelinesMixin):
                     f"the raypachy API at {self.address} is not reachable ({type(e).__name__}): "
                     "start it with `raypachy up`, or set RAYPACHY_ADDRESS"
                 ) from None
-            self.address = self._on_unreachable().rstrip("/")
-            self._on_unreachable = None
-            self._http.base_url = httpx.URL(self.address)
-            self._http.headers.pop("Authorization", None)
-            self._authorized = False  # a new server, maybe a new token: prove it again
+            self._start_local()
             return self._send(method, path, **kw)
         if response.status_code >= 400:
             _raise_for(response)
@@ -486,18 +496,22 @@ class Client(PipelinesMixin):
 
     def put_dir(self, target: str, path: str, local_dir: str | os.PathLike[str]) -> Commit:
         if not self.direct_storage:
-            return self._upload_tree(target, path, Path(local_dir))
-        with self.modify(target) as m:
-            m.put_tree(path, local_dir)
-        return m.result()
+            commit, skipped = self._upload_tree(target, path, Path(local_dir))
+        else:
+            with self.modify(target) as m:
+                skipped = m.put_tree(path, local_dir)
+            commit = m.result()
+        warn_skipped(skipped, local_dir)  # links leaving the directory are never followed
+        return commit
 
-    def _upload_tree(self, target: str, path: str, root: Path) -> Commit:
+    def _upload_tree(self, target: str, path: str, root: Path) -> tuple[Commit, list[str]]:
         """Each file through the API, all into one commit: the open commit ``target`` names,
-        or one opened here, finished after the last file and deleted if any file fails."""
+        or one opened here, finished after the last file and deleted if any file fails.
+        Returns the commit and the links it skipped (they leave the directory)."""
         if not root.is_dir():
             raise errors.FileNotFound(f"local directory {root} not found")
         base = normalize_path(path).rstrip("/")
-        files = sorted(p for p in root.rglob("*") if p.is_file())
+        tree = local_tree(root)  # never what a symlink outside the directory points to
         addr = parse_address(target)
         try:
             head: Commit | None = self.inspect_commit(target)
@@ -509,9 +523,10 @@ class Client(PipelinesMixin):
         assert head is not None
         into = f"{addr.repo}@{head.id}"
         try:
-            for file in files:
-                self._upload(into, f"{base}/{file.relative_to(root).as_posix()}", file, False)
-            return self.finish_commit(into) if opened else self.inspect_commit(into)
+            for rel, file in tree.files:
+                self._upload(into, f"{base}/{rel}", file, False)
+            commit = self.finish_commit(into) if opened else self.inspect_commit(into)
+            return commit, list(tree.skipped)
         except BaseException:
             if opened:  # nothing half-written becomes visible
                 with contextlib.suppress(errors.RaypachyError, httpx.HTTPError):

@@ -22,6 +22,8 @@ import re
 import secrets
 from pathlib import Path
 
+from raypachy._private import private_dir
+
 SECRET_ENV = ("RAYPACHY_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN")
 # Names that usually hold secrets: words anywhere in the name, and parts between underscores.
 _SECRET_WORDS = re.compile(
@@ -83,11 +85,11 @@ def read_local_token(home: Path) -> str | None:
 
 
 def ensure_local_token(home: Path) -> str:
-    """The token stored in ``home``, created (random, mode 0600) if there is none."""
+    """The token stored in ``home``, created (random, mode 0600; the home 0700) if none."""
     token = read_local_token(home)
     if token:
         return token
-    path = home / TOKEN_FILE
+    path = private_dir(home) / TOKEN_FILE
     tmp = home / f".{TOKEN_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:

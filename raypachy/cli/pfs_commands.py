@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from raypachy.cli.context import client, output_option, page_options, progress
 from raypachy.cli.render import ago, emit, human_size, print_json, say
 from raypachy.errors import InvalidAddressError
 from raypachy.pfs.address import parse_address
+from raypachy.pfs.localtree import local_tree
 from raypachy.pfs.model import Commit, FileChange, FileInfo, Repo, to_json
 
 
@@ -256,9 +258,11 @@ def put_file(target: str, source: str, recursive: bool, append: bool) -> None:
         with progress("put", None) as tick, c.modify(commit_target, on_progress=tick) as m:
             m.put(path, sys.stdin.buffer, append=append)
     elif local.is_dir():
-        total = sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
+        total = sum(f.stat().st_size for _, f in local_tree(local).files)
         with progress("put", total) as tick, c.modify(commit_target, on_progress=tick) as m:
-            m.put_tree(path, local)
+            skipped = m.put_tree(path, local)
+        for line in skipped:  # links that leave the directory are never followed
+            sys.stderr.write(f"skipped link {line}\n")
     else:
         with (
             progress("put", local.stat().st_size) as tick,
@@ -274,7 +278,11 @@ def _put_through_api(c: Any, target: str, path: str, source: str, append: bool) 
     if source != "-" and local.is_dir():
         if append:
             raise click.UsageError("-a appends to one file: drop it, or put the files one by one")
-        c.put_dir(target, path, local)
+        with warnings.catch_warnings():  # the skipped links are said below, one a line
+            warnings.simplefilter("ignore")
+            c.put_dir(target, path, local)
+        for line in local_tree(local).skipped:  # links that leave the directory
+            sys.stderr.write(f"skipped link {line}\n")
         return
     total = None if source == "-" else local.stat().st_size
     with (

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from raypachy.errors import FileNotFound
 from raypachy.pfs.address import Address
+from raypachy.pfs.localtree import local_tree
 from raypachy.pfs.model import Commit
 from raypachy.pfs.names import normalize_path
 from raypachy.storage import ChunkStore, FileData, FileSetWriter, ManifestStore
@@ -87,14 +88,20 @@ class Modification:
         """Write ``source`` (bytes, a binary stream, or a local ``Path``) at ``path``."""
         self._w().put(normalize_path(path, allow_root=False), source, append)
 
-    def put_tree(self, path: str, local_dir: str | os.PathLike[str]) -> None:
-        """Put every file under ``local_dir`` below ``path`` (sorted, so repeats dedup)."""
+    def put_tree(self, path: str, local_dir: str | os.PathLike[str]) -> list[str]:
+        """Put every file under ``local_dir`` below ``path`` (sorted, so repeats dedup).
+
+        Symlinks are followed only while they stay inside ``local_dir``; the others are
+        skipped and returned, one ``"<path> -> <target> (why)"`` each.
+        """
         root = Path(local_dir)
         if not root.is_dir():
             raise FileNotFound(f"local directory {root} not found")
         base = normalize_path(path).rstrip("/")
-        for file in sorted(p for p in root.rglob("*") if p.is_file()):
-            self.put(f"{base}/{file.relative_to(root).as_posix()}", file)
+        tree = local_tree(root)
+        for rel, file in tree.files:
+            self.put(f"{base}/{rel}", file)
+        return list(tree.skipped)
 
     def delete(self, path: str) -> None:
         """Delete a file or a whole directory (``/`` deletes everything)."""

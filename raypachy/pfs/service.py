@@ -38,6 +38,7 @@ from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.commits import Commits, Removal
 from raypachy.pfs.gc import collect_garbage
 from raypachy.pfs.leases import Leases
+from raypachy.pfs.localtree import warn_skipped
 from raypachy.pfs.metadata import MetadataStore, Tx
 from raypachy.pfs.model import (
     Branch,
@@ -410,7 +411,8 @@ class PFS:
     def put_dir(self, target: str, path: str, local_dir: str | os.PathLike[str]) -> Commit:
         """Put every file under ``local_dir`` at ``path`` (sorted, so repeats dedup)."""
         with self.modify(target) as m:
-            m.put_tree(path, local_dir)
+            skipped = m.put_tree(path, local_dir)
+        warn_skipped(skipped, local_dir)  # links leaving the directory are never followed
         return m.result()
 
     def delete_file(self, target: str, path: str) -> Commit:

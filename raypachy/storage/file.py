@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
 
-from raypachy._private import DIR_MODE, FILE_MODE
+from raypachy._private import FILE_MODE, make_dirs
 from raypachy._procs import pid_alive
 from raypachy.errors import BackendError, ObjectMissingError
 from raypachy.storage.backend import check_key
@@ -33,7 +33,7 @@ class FileBackend:
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
         self.uri = f"file://{self.root}"
-        os.makedirs(self.root, DIR_MODE, exist_ok=True)
+        make_dirs(self.root)
 
     @classmethod
     def from_uri(cls, uri: str) -> FileBackend:
@@ -70,7 +70,7 @@ class FileBackend:
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             except FileNotFoundError:
-                os.makedirs(directory, DIR_MODE, exist_ok=True)
+                make_dirs(directory)
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             try:
                 view = memoryview(data)

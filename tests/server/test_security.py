@@ -125,3 +125,50 @@ def test_s3_errors_never_show_credentials(s3_uri: str, monkeypatch: pytest.Monke
     assert "wrong-secret-value-42" not in str(e.value)
     assert str(e.value).startswith("cannot write s3://")
     assert isinstance(e.value, InvalidArgumentError) or "BackendError" in type(e.value).__name__
+
+
+@pytest.mark.parametrize(
+    "host", ["127.attacker.example", "127.0.0.1.nip.io", "localhost.example", "0.0.0.0", "::", ""]
+)
+def test_only_loopback_addresses_count_as_loopback(
+    host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from raypachy.runtime.cluster import start_control_plane
+    from raypachy.secrets import is_loopback
+
+    assert not is_loopback(host)
+    monkeypatch.delenv("RAYPACHY_TOKEN", raising=False)
+    with pytest.raises(UnavailableError, match="without a token"):  # DNS names may resolve anywhere
+        start_control_plane("127.0.0.1:1", "/nonexistent", "memory://x", host=host)
+    for loopback in ("127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"):
+        assert is_loopback(loopback)
+
+
+SECRET_NAMES = ["DB_PASS", "DB_PWD", "STRIPE_KEY", "GITHUB_PAT", "CREDENTIALS", "AUTH",
+                "BASIC_AUTH", "DATABASE_URL", "SLACK_WEBHOOK", "SLACK_WEBHOOK_URL", "SENTRY_DSN",
+                "GOOGLE_APPLICATION_CREDENTIALS", "SSH_PRIVATE_KEY", "OPENAI_APIKEY"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SECRET_NAMES)
+def test_common_secret_names_are_refused(tmp_path: Path, name: str) -> None:
+    api, pfs = _app(tmp_path, token=None)
+    pfs.create_repo("r")
+    spec = {"pipeline": {"name": "p"}, "input": {"pfs": {"repo": "r", "glob": "/*"}},
+            "transform": {"cmd": ["true"], "env": {name: "s3cr3t-value"}}}  # fmt: skip
+    r = api.post("/v1/pipelines", json={"spec": spec})
+    assert r.status_code == 400 and f"transform.env {name} looks like a secret" in r.text
+    assert "s3cr3t-value" not in api.get("/v1/pipelines").text
+
+
+def test_secrets_in_values_and_in_the_ray_env_are_refused() -> None:
+    base = {"pipeline": {"name": "p"}, "input": {"pfs": {"repo": "r", "glob": "/*"}}}
+    url = {**base, "transform": {"cmd": ["true"], "env": {"MONGO": "mongodb://app:hunter2@db/x"}}}
+    with pytest.raises(InvalidSpecError, match=r"transform\.env MONGO looks like a secret"):
+        parse_spec(url)
+    ray_env = {**base, "transform": {"cmd": ["true"]},
+               "ray": {"runtime_env": {"env_vars": {"HF_TOKEN": "hf_x"}}}}  # fmt: skip
+    with pytest.raises(InvalidSpecError, match=r"ray\.runtime_env\.env_vars HF_TOKEN"):
+        parse_spec(ray_env)
+    fine = {"MODE": "fast", "LD_LIBRARY_PATH": "/usr/lib", "AUTHOR": "me", "KEYBOARD": "us",
+            "PATTERN": "*.csv", "DATA_URL": "https://example.com/data.csv"}  # fmt: skip
+    assert parse_spec({**base, "transform": {"cmd": ["true"], "env": fine}}).transform.env == fine
