@@ -3,6 +3,7 @@ the data, so on a shared machine it is mode 0700 and what it holds is 0600."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -27,10 +28,8 @@ def make_dirs(path: str) -> None:
         missing.append(path)
         path = os.path.dirname(path)
     for directory in reversed(missing):
-        try:
+        with contextlib.suppress(FileExistsError):  # another writer made it meanwhile
             os.mkdir(directory, DIR_MODE)
-        except FileExistsError:  # another writer made it meanwhile
-            pass
 
 
 def private_file(path: str | os.PathLike[str]) -> None:

@@ -6,6 +6,7 @@ import click
 import yaml
 
 from raypachy.deploy.kuberay import (
+    HELM_DASHBOARD_NOTE,
     KubeRayOptions,
     cluster_values,
     manifests,
@@ -100,10 +101,10 @@ def kuberay(helm: str | None, existing_cluster: bool, **choices: object) -> None
     choices["image_groups"] = tuple(choices["image_groups"])  # type: ignore[arg-type]
     options = KubeRayOptions(**choices)  # type: ignore[arg-type]
     if helm == "cluster":
-        click.echo(dump([cluster_values(options)]), nl=False)
+        click.echo(HELM_DASHBOARD_NOTE + dump([cluster_values(options)]), nl=False)
     elif helm == "operator":
         click.echo(dump([operator_values()]), nl=False)
     elif existing_cluster:
-        click.echo(dump([rayjob_for_existing_cluster(options)]), nl=False)
+        click.echo(HELM_DASHBOARD_NOTE + dump([rayjob_for_existing_cluster(options)]), nl=False)
     else:
         click.echo(dump(list(manifests(options))), nl=False)

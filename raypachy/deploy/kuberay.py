@@ -6,6 +6,13 @@ exposes the raypachy API, a CPU worker group and a GPU worker group that scales 
 in-tree autoscaling with an idle timeout, storage on S3 with credentials from a Secret, and
 the metadata database on a persistent volume. ``--helm`` prints values for the
 ``kuberay-operator`` and ``ray-cluster`` charts instead (the files in ``helm-values/``).
+
+The Ray dashboard listens on the pod network (``dashboard-host: 0.0.0.0``): KubeRay submits
+the RayJob through its Jobs API and probes it. Its Jobs API runs any code with the pods'
+credentials, so the RayCluster turns Ray's token auth on (``authOptions: {mode: token}``,
+KubeRay >= 1.5.1 creates the token Secret and gives it to every Ray container). The
+``ray-cluster`` chart cannot set ``authOptions``: the Helm values say so at the top
+(``HELM_DASHBOARD_NOTE``); restrict the dashboard port with a NetworkPolicy there.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from raypachy.errors import InvalidArgumentError
 from raypachy.pps.images import IMAGE_LABEL, image_label
 
 API_PORT = 8650
-RAY_VERSION = "2.60.0"
+RAY_VERSION = "2.60.0"  # Ray token auth needs 2.52 or later
 # The node label value clouds give each GPU model (GKE's cloud.google.com/gke-accelerator,
 # which the EKS node groups of docs/deploy-kuberay.md copy), by Ray's accelerator type name.
 GPU_NODE_LABELS = {
@@ -27,6 +34,14 @@ GPU_NODE_LABELS = {
     "A100-40G": "nvidia-tesla-a100", "A100-80G": "nvidia-a100-80gb", "L4": "nvidia-l4",
     "H100": "nvidia-h100-80gb", "A10G": "nvidia-a10g",
 }  # fmt: skip
+HELM_DASHBOARD_NOTE = """\
+# The Ray dashboard (port 8265, with the Ray Jobs API) listens on the pod network with Ray
+# auth OFF: the ray-cluster chart cannot turn on Ray token auth (RayCluster authOptions), and
+# KubeRay submits the RayJob that starts raypachy through this port. Anything that reaches it
+# can run code with the pods' credentials (RAYPACHY_TOKEN, S3 keys). Allow only the
+# kuberay-operator to reach port 8265 with a NetworkPolicy, or deploy with
+# `raypachy deploy kuberay` (no --helm), whose RayCluster turns Ray token auth on.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +178,8 @@ def ray_cluster_spec(o: KubeRayOptions) -> dict[str, Any]:
         })  # fmt: skip
     return {
         "rayVersion": RAY_VERSION,
+        # The dashboard (with the Ray Jobs API) listens on the pod network: Ray token auth on.
+        "authOptions": {"mode": "token"},
         "enableInTreeAutoscaling": True,
         "autoscalerOptions": {"upscalingMode": "Default", "idleTimeoutSeconds": o.idle_timeout_s},
         "headGroupSpec": head,

@@ -230,3 +230,18 @@ def test_a_gpu_type_without_a_known_node_label_needs_one() -> None:
     assert gpu["template"]["spec"]["nodeSelector"] == {
         "cloud.google.com/gke-accelerator": "nvidia-b200"
     }
+
+
+@pytest.mark.parametrize("options", [KubeRayOptions(), CUSTOM], ids=["default", "custom"])
+def test_the_dashboard_on_the_pod_network_needs_rays_token(options: KubeRayOptions) -> None:
+    spec = next(m for m in manifests(options) if m["kind"] == "RayJob")["spec"]["rayClusterSpec"]
+    assert spec["headGroupSpec"]["rayStartParams"]["dashboard-host"] == "0.0.0.0"
+    assert spec["authOptions"] == {"mode": "token"}  # KubeRay makes the token, Ray requires it
+    major, minor, _ = (int(x) for x in spec["rayVersion"].split("."))
+    assert (major, minor) >= (2, 52)  # Ray token auth
+    # The ray-cluster chart cannot turn it on: its values say so plainly, before anything else.
+    for args in (["--helm", "cluster"], ["--existing-cluster"]):
+        out = subprocess.run([RAYPACHY, "deploy", "kuberay", *args], capture_output=True,
+                             text=True, check=True).stdout  # fmt: skip
+        assert out.startswith("# The Ray dashboard (port 8265, with the Ray Jobs API) listens on")
+        assert "Ray\n# auth OFF" in out and "NetworkPolicy" in out
