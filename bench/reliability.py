@@ -1,6 +1,7 @@
 """Reliability in one run: faults injected and survived, bad inputs rejected, the API fuzzed,
 writers racing gc (finish, job stop and code upload against a gc held mid-run, 200 rounds),
-and the load test (8 writers x 200 commits, a pipeline consuming, gc running).
+the load test (8 writers x 200 commits, a pipeline consuming, gc running), and what a hostile
+web page (DNS rebinding, cross-site requests) or another local user sends to the local API.
 
 Faults are the fault tests themselves (each kills or breaks something on purpose and ends
 with the consistency check), run by pytest; a passed test is a survived fault. Last line:
@@ -20,10 +21,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import bench_dir, local_cluster, report
+from raypachy.secrets import read_local_token
 from tests.faults.bad_inputs import CASES, check_case, installation
 from tests.faults.fuzz import run_fuzz
 from tests.faults.gc_races import run_races
 from tests.faults.load import run_load
+from tests.faults.local_access import run_access_checks, token_sent_to_squatter
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,9 +77,15 @@ def bad_inputs(work: Path) -> tuple[int, int, list[str]]:
     return tried, rejected, problems
 
 
-def load(work: Path, writers: int, commits: int):  # type: ignore[no-untyped-def]
+def load_and_access(work: Path, writers: int, commits: int):  # type: ignore[no-untyped-def]
+    """The load test, and the rebinding/CSRF/local-user checks, on one `raypachy up` cluster."""
     with local_cluster(work / "load-home") as (env, url):
-        return run_load(url, writers, commits, home=env["RAYPACHY_HOME"])
+        home = Path(env["RAYPACHY_HOME"])
+        token = read_local_token(home)
+        assert token is not None, f"raypachy up wrote no token in {home}"
+        checks = run_access_checks(url, token)
+        squatter_tokens = token_sent_to_squatter(home)
+        return run_load(url, writers, commits, home=str(home)), checks, squatter_tokens
 
 
 def main() -> None:
@@ -95,7 +104,7 @@ def main() -> None:
     tried, rejected, bad = bad_inputs(work)
     with installation(work / "fuzz") as inst:
         tally = run_fuzz(inst, examples)
-    lr = load(work, 8, commits)
+    lr, access, squatter_tokens = load_and_access(work, 8, commits)
     lost = len(lr.lost) + len(lr.broken_chains)
 
     rows = [
@@ -113,10 +122,14 @@ def main() -> None:
         ("load: pipeline jobs / gc runs / gc refused",
          f"{lr.jobs} / {lr.gc_runs} / {lr.gc_refused}", ""),
         ("load: pipeline caught up after the writers", f"{lr.catch_up_s:.1f} s", ""),
+        *[(f"local API: {c.label}", f"{'yes' if c.refused else 'NO'} ({c.status})",
+           f"yes ({c.expected})") for c in access],
+        ("local API: token sent to a server squatting on the port", str(squatter_tokens), "0"),
     ]  # fmt: skip
     problems = [*fault_failures, *races.lost, *races.fsck, *bad, *tally.server_errors]
     problems += tally.changed_by_rejection
     problems += [*lr.lost, *lr.broken_chains, *lr.bad_provenance, *lr.fsck_problems]
+    problems += [f"local API served: {c.label} ({c.status})" for c in access if not c.refused]
     for problem in problems[:20]:
         print("problem:", problem)
     report(
@@ -133,6 +146,9 @@ def main() -> None:
             "fuzz_5xx": len(tally.server_errors),
             "load_commits_per_s": round(lr.commits_per_s, 1),
             "lost_commits": lost,
+            "local_access_refused": sum(c.refused for c in access),
+            "local_access_checks": len(access),
+            "token_sent_to_squatter": squatter_tokens,
         },
     )
 
