@@ -136,7 +136,7 @@ class Client(PipelinesMixin):
     def _local_token(self) -> tuple[str | None, str]:
         """The token for the API on this machine, and where it came from."""
         if self._token:
-            return self._token, "the token given"
+            return self._token, "the token argument"
         if os.environ.get("RAYPACHY_TOKEN"):
             return os.environ["RAYPACHY_TOKEN"], "RAYPACHY_TOKEN"
         from raypachy.runtime.state import home_dir
