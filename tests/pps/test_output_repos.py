@@ -23,7 +23,7 @@ def copy(datum):  # type: ignore[no-untyped-def]
 
 def _client(local: Local) -> Client:
     api = TestClient(create_app(LocalService(local.ops), local.pfs.backend.uri),
-                     raise_server_exceptions=False)  # fmt: skip
+                     base_url="http://127.0.0.1", raise_server_exceptions=False)  # fmt: skip
     client = Client("http://testserver")
     client._http = api  # the real client code over the in-process app
     return client

@@ -65,7 +65,8 @@ def test_a_plain_spec_gets_no_warning_and_the_client_logs_them(
     plain = {"pipeline": {"name": "plain"}, "input": {"pfs": {"repo": "raw"}},
              "transform": {"cmd": ["sh"], "codePaths": [__file__]}}  # fmt: skip
     assert local.ops.create_pipeline(plain)["warnings"] == []
-    api = TestClient(create_app(LocalService(local.ops), local.pfs.backend.uri))
+    api = TestClient(create_app(LocalService(local.ops), local.pfs.backend.uri),
+                     base_url="http://127.0.0.1")  # fmt: skip
     client = Client("http://testserver")
     client._http = api  # the real client code over the in-process app
     with caplog.at_level(logging.WARNING, logger="raypachy"):

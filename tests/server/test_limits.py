@@ -16,6 +16,8 @@ from raypachy.server.app import create_app
 from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
 
+RAW = {"Content-Type": "application/octet-stream"}  # what clients send with raw bodies
+
 
 @pytest.fixture
 def pfs(tmp_path: Path) -> PFS:
@@ -25,7 +27,7 @@ def pfs(tmp_path: Path) -> PFS:
 @pytest.fixture
 def api(pfs: PFS) -> TestClient:
     app = create_app(LocalService(Operations(pfs)), pfs.backend.uri)
-    return TestClient(app, raise_server_exceptions=False)
+    return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
 
 
 def _chunks(n: int, size: int = 64 << 10) -> Iterator[bytes]:
@@ -39,10 +41,10 @@ def test_code_uploads_are_capped(
 ) -> None:
     monkeypatch.setenv("RAYPACHY_MAX_CODE_BYTES", str(256 << 10))
     before = set(pfs.backend.list("chunks/"))
-    ok = api.post("/v1/code", content=os.urandom(1000))
+    ok = api.post("/v1/code", content=os.urandom(1000), headers=RAW)
     assert ok.status_code == 200
     for body in (b"x" * (257 << 10), _chunks(8)):  # declared, and streamed without a length
-        r = api.post("/v1/code", content=body)
+        r = api.post("/v1/code", content=body, headers=RAW)
         assert r.status_code == 413, r.text
         assert r.json()["code"] == "payload_too_large"
         assert "RAYPACHY_MAX_CODE_BYTES (262,144 bytes)" in r.json()["message"]
@@ -58,9 +60,12 @@ def test_uploads_are_capped_and_leave_nothing(
     monkeypatch.setattr("tempfile.tempdir", str(spool))
     pfs.create_repo("r")
     params = {"target": "r@master", "path": "/f"}
-    assert api.post("/v1/files/upload", params=params, content=b"y" * 1000).status_code == 200
+    assert (
+        api.post("/v1/files/upload", params=params, content=b"y" * 1000, headers=RAW).status_code
+        == 200
+    )
     for body in (b"x" * ((1 << 20) + 1), _chunks(20)):
-        r = api.post("/v1/files/upload", params=params, content=body)
+        r = api.post("/v1/files/upload", params=params, content=body, headers=RAW)
         assert r.status_code == 413 and "RAYPACHY_MAX_UPLOAD_BYTES" in r.json()["message"]
     assert pfs.get_file("r@master", "/f") == b"y" * 1000  # nothing else committed
     assert len(pfs.list_commits("r")) == 1

@@ -33,7 +33,7 @@ def local(tmp_path: Path) -> Local:
 @pytest.fixture
 def api(local: Local) -> TestClient:
     app = create_app(LocalService(local.ops), local.pfs.backend.uri)
-    return TestClient(app, raise_server_exceptions=False)
+    return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
 
 
 @pytest.fixture

@@ -61,8 +61,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
         thread.join(30)
 
 
-def _waits(url: str) -> int:
-    return int(httpx.get(url + "/v1/status", timeout=10).json()["api"]["waits"])
+def _waits(url: str, headers: dict[str, str] | None = None) -> int:
+    return int(httpx.get(url + "/v1/status", headers=headers, timeout=10).json()["api"]["waits"])
 
 
 def _until(what: str, check: Any, seconds: float = 30) -> None:
@@ -182,15 +182,16 @@ def test_waiters_on_the_cluster_leave_the_metadata_actor_free(local_cluster: Loc
     client.create_repo(repo)
     commit = client.start_commit(f"{repo}@master")
     url = local_cluster.api_url
+    auth = {"Authorization": f"Bearer {local_cluster.token}"}  # the home's token, as a user's
     n = 40  # more than the metadata actor's 32 threads
 
     def wait() -> httpx.Response:
         body = {"target": f"{repo}@{commit.id}", "timeout": 25}
-        return httpx.post(url + "/v1/commits/wait", json=body, timeout=60)
+        return httpx.post(url + "/v1/commits/wait", json=body, headers=auth, timeout=60)
 
     with ThreadPoolExecutor(n) as pool:
         waiting = [pool.submit(wait) for _ in range(n)]
-        _until(f"{n} waits", lambda: _waits(url) >= n)
+        _until(f"{n} waits", lambda: _waits(url, auth) >= n)
         # Operations that need the actor's threads still run: a write and a read.
         other = f"{repo}x"
         client.create_repo(other)
