@@ -7,6 +7,7 @@
   refused.
 - A ``POST`` may not carry a content type that a cross-site form or ``fetch`` sends without
   asking first (``text/plain``, form encodings); raw bodies are ``application/octet-stream``.
+  (A browser's cross-site request without one still carries its ``Origin``.)
 - With a token, every request but ``/healthz`` (and what the app says is open, such as the
   console's static assets) needs ``Authorization: Bearer <token>``.
 
@@ -86,12 +87,12 @@ class Guard:
         path = scope.get("path", "")
         if scope.get("method") == "POST":
             kind = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-            if kind in SIMPLE_TYPES or (not kind and path in RAW_BODY_PATHS):
+            if kind in SIMPLE_TYPES:
                 raw = path in RAW_BODY_PATHS
                 wanted = "application/octet-stream" if raw else "application/json"
                 return 415, "unsupported_media_type", (
-                    f"POST {path} with Content-Type {kind or 'none'!r} refused (a cross-site "
-                    f"form could send it): send Content-Type: {wanted}"
+                    f"POST {path} with Content-Type {kind!r} refused (a cross-site form could "
+                    f"send it): send Content-Type: {wanted}"
                 )  # fmt: skip
         if self.token_hash and not self.is_open(path):
             scheme, _, presented = headers.get("authorization", "").partition(" ")

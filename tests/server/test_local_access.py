@@ -108,7 +108,6 @@ def test_cross_site_requests_are_refused(served: Served) -> None:
         r = httpx.post(upload, content=b"echo owned", headers={**served.auth, "Content-Type": kind})
         assert r.status_code == 415 and r.json()["code"] == "unsupported_media_type", kind
         assert "send Content-Type: application/octet-stream" in r.json()["message"]
-    assert httpx.post(upload, content=b"echo owned", headers=served.auth).status_code == 415
     r = httpx.post(
         f"{served.url}/v1/code", content=b"x", headers={**served.auth, "Content-Type": "text/plain"}
     )
