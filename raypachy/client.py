@@ -90,12 +90,15 @@ class Client(PipelinesMixin):
         token: str | None = None,
         home: str | os.PathLike[str] | None = None,
     ) -> None:
-        """``token``: the API token (default ``RAYPACHY_TOKEN``; for an API on this machine,
-        the token ``raypachy up`` stored in ``home``, default ``$RAYPACHY_HOME``)."""
+        """``token``: the API token, default ``RAYPACHY_TOKEN``, else, for the local cluster
+        (no address given, or ``home`` given), the token ``raypachy up`` keeps in ``home``
+        (default ``$RAYPACHY_HOME``)."""
         self.address = (address or os.environ.get("RAYPACHY_ADDRESS") or DEFAULT_ADDRESS).rstrip(
             "/"
         )
         self._token, self._home = token, home
+        # The token a home keeps goes only to that home's cluster, never to another address.
+        self._home_token = home is not None or not (address or os.environ.get("RAYPACHY_ADDRESS"))
         # On this machine another user may hold the port: the server proves who it is before
         # the token goes out (see raypachy.secrets). Remote servers get it right away.
         self._local = is_loopback(urlparse(self.address).hostname or "")
@@ -139,6 +142,8 @@ class Client(PipelinesMixin):
             return self._token, "the token argument"
         if os.environ.get("RAYPACHY_TOKEN"):
             return os.environ["RAYPACHY_TOKEN"], "RAYPACHY_TOKEN"
+        if not self._home_token:
+            return None, ""
         from raypachy.runtime.state import home_dir
 
         home = home_dir(os.fspath(self._home) if self._home is not None else None)
@@ -626,17 +631,17 @@ def connect(address: str | None = None) -> Client:
     Inside a Ray job (``ray job submit``, a KubeRay RayJob) ``RAY_ADDRESS`` is set, and the API
     is found through the control plane's named actor.
     """
+    from raypachy.runtime.state import home_dir, local_api_url, start_local
+
     if address or os.environ.get("RAYPACHY_ADDRESS"):
         return Client(address)
     if os.environ.get("RAY_ADDRESS") or os.environ.get("RAY_JOB_ID"):
         from raypachy.runtime.discovery import api_url_on_ray
 
         url = api_url_on_ray(os.environ.get("RAY_ADDRESS") or "auto")
-        if url is not None:
-            return Client(url)
-    from raypachy.runtime.state import local_api_url, start_local
-
-    return Client(local_api_url(), on_unreachable=start_local)
+        if url is not None:  # a remote cluster's jobs have RAYPACHY_TOKEN; a local one's, the home
+            return Client(url, home=home_dir())
+    return Client(local_api_url(), on_unreachable=start_local, home=home_dir())
 
 
 __all__ = ["Client", "connect"]

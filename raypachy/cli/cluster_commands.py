@@ -52,7 +52,7 @@ def down() -> None:
 def status(output: str | None) -> None:
     """Show whether raypachy runs here, and where (exit code 1 when it does not)."""
     from raypachy.client import Client
-    from raypachy.runtime.state import local_api_url, read_state, s3_port
+    from raypachy.runtime.state import home_dir, local_api_url, read_state, s3_port
 
     state = read_state()
     gateway = (state.s3_url if state else "") or f"http://127.0.0.1:{s3_port()}"
@@ -69,7 +69,8 @@ def status(output: str | None) -> None:
             "images": state.images,
         }
     try:
-        info |= {"running": True, **Client(str(info["api_url"]), timeout=5).status()}
+        api = Client(str(info["api_url"]), timeout=5, home=home_dir())
+        info |= {"running": True, **api.status()}
     except Exception as e:  # not running is an answer, not an error
         info["error"] = str(e)
     if output == "json":

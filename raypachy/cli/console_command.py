@@ -19,6 +19,14 @@ def sign_in_hint(address: str) -> str:
         return "this API needs no token: the console opens straight away"
     if os.environ.get("RAYPACHY_TOKEN"):
         return "sign in with the API token: the value of RAYPACHY_TOKEN in this shell"
+    if not os.environ.get("RAYPACHY_ADDRESS"):  # the local cluster: its home keeps the token
+        from raypachy.runtime.state import home_dir
+        from raypachy.secrets import TOKEN_FILE
+
+        return (
+            f"sign in with the API token in {home_dir() / TOKEN_FILE} (readable by you only; "
+            "the console keeps it in that browser tab only)"
+        )
     return (
         "sign in with the API token: ask whoever started the API for its RAYPACHY_TOKEN "
         "(the console keeps it in that browser tab only)"

@@ -27,9 +27,9 @@ def client() -> Any:
 
     if os.environ.get("RAYPACHY_ADDRESS"):
         return Client()
-    from raypachy.runtime.state import local_api_url, start_local
+    from raypachy.runtime.state import home_dir, local_api_url, start_local
 
-    return Client(local_api_url(), on_unreachable=start_local)
+    return Client(local_api_url(), on_unreachable=start_local, home=home_dir())
 
 
 def page_options(what: str, cursor: str) -> Callable[[F], F]:

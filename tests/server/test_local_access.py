@@ -17,8 +17,8 @@ import httpx
 import pytest
 import uvicorn
 
-from raypachy.client import Client
-from raypachy.errors import UnavailableError
+from raypachy.client import Client, connect
+from raypachy.errors import RaypachyError, UnavailableError
 from raypachy.pfs import PFS
 from raypachy.secrets import ensure_local_token, token_hash
 from raypachy.server.app import create_app
@@ -154,11 +154,20 @@ def test_a_client_reads_the_token_from_the_home(
     with Client(served.url, home=served.home) as client:
         assert [r.name for r in client.list_repos()] == ["images"]
         client.put_file("images@master", "/a.txt", b"via the API")  # raw upload, with its type
+    # The local cluster of $RAYPACHY_HOME, as `raypachy.connect()` finds it.
     monkeypatch.setenv("RAYPACHY_HOME", str(served.home))
-    with Client(served.url) as client:
-        assert [r.name for r in client.list_repos()] == ["images"]
+    monkeypatch.setenv("RAYPACHY_API_PORT", str(served.port))
+    monkeypatch.delenv("RAYPACHY_ADDRESS", raising=False)
+    with connect() as client:
+        assert client.address == served.url and [r.name for r in client.list_repos()] == ["images"]
+    # A home's token goes to that home's cluster only, not to an address given by hand.
+    with (
+        Client(served.url) as client,
+        pytest.raises(RaypachyError, match="missing or wrong API token"),
+    ):
+        client.list_repos()
     monkeypatch.setenv("RAYPACHY_TOKEN", "not-the-token")  # RAYPACHY_TOKEN wins over the home
-    with Client(served.url) as client, pytest.raises(UnavailableError, match="RAYPACHY_TOKEN"):
+    with connect() as client, pytest.raises(UnavailableError, match="RAYPACHY_TOKEN"):
         client.list_repos()
 
 
@@ -181,3 +190,16 @@ def test_a_client_never_sends_its_token_to_an_unproven_server(
     assert len(seen) == 2 and all(line.startswith("GET /healthz?challenge=") for line in seen)
     assert all(line.endswith(" None") for line in seen)  # no Authorization header, ever
     assert not any(token in line or "env-secret-token" in line for line in seen)
+
+
+def test_the_console_says_where_the_local_token_is(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from raypachy.cli.console_command import sign_in_hint
+
+    for name in ("RAYPACHY_ADDRESS", "RAYPACHY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RAYPACHY_HOME", str(served.home))
+    hint = sign_in_hint(served.url)
+    assert f"sign in with the API token in {served.home / 'token'}" in hint
+    assert served.token not in hint
