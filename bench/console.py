@@ -86,6 +86,10 @@ def call(api: httpx.Client, path: str, params: dict[str, Any]) -> float:
 
 def measure(url: str, runs: int) -> dict[str, dict[str, float]]:
     token = os.environ.get("RAYPACHY_TOKEN")
+    if not token and os.environ.get("RAYPACHY_HOME"):  # the cluster `up` started: its home's
+        from raypachy.secrets import read_local_token
+
+        token = read_local_token(Path(os.environ["RAYPACHY_HOME"]))
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with httpx.Client(base_url=url, headers=headers, timeout=60) as api:
         plan = pages(api)
