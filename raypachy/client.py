@@ -91,14 +91,14 @@ class Client(PipelinesMixin):
         home: str | os.PathLike[str] | None = None,
     ) -> None:
         """``token``: the API token, default ``RAYPACHY_TOKEN``, else, for the local cluster
-        (no address given, or ``home`` given), the token ``raypachy up`` keeps in ``home``
-        (default ``$RAYPACHY_HOME``)."""
+        (no address given, the address ``raypachy up`` recorded in the home, or ``home``
+        given), the token ``raypachy up`` keeps in ``home`` (default ``$RAYPACHY_HOME``)."""
         self.address = (address or os.environ.get("RAYPACHY_ADDRESS") or DEFAULT_ADDRESS).rstrip(
             "/"
         )
         self._token, self._home = token, home
         # The token a home keeps goes only to that home's cluster, never to another address.
-        self._home_token = home is not None or not (address or os.environ.get("RAYPACHY_ADDRESS"))
+        self._any_local = home is not None or not (address or os.environ.get("RAYPACHY_ADDRESS"))
         # On this machine another user may hold the port: the server proves who it is before
         # the token goes out (see raypachy.secrets). Remote servers get it right away.
         self._local = is_loopback(urlparse(self.address).hostname or "")
@@ -142,11 +142,13 @@ class Client(PipelinesMixin):
             return self._token, "the token argument"
         if os.environ.get("RAYPACHY_TOKEN"):
             return os.environ["RAYPACHY_TOKEN"], "RAYPACHY_TOKEN"
-        if not self._home_token:
-            return None, ""
-        from raypachy.runtime.state import home_dir
+        from raypachy.runtime.state import home_dir, read_state
 
         home = home_dir(os.fspath(self._home) if self._home is not None else None)
+        if not self._any_local:
+            state = read_state(str(home))
+            if state is None or state.api_url.rstrip("/") != self.address:
+                return None, ""
         return read_local_token(home), str(home / TOKEN_FILE)
 
     def _authorize(self) -> None:

@@ -20,6 +20,7 @@ import uvicorn
 from raypachy.client import Client, connect
 from raypachy.errors import RaypachyError, UnavailableError
 from raypachy.pfs import PFS
+from raypachy.runtime.state import ClusterState, write_state
 from raypachy.secrets import ensure_local_token, token_hash
 from raypachy.server.app import create_app
 from raypachy.server.operations import Operations
@@ -160,12 +161,16 @@ def test_a_client_reads_the_token_from_the_home(
     monkeypatch.delenv("RAYPACHY_ADDRESS", raising=False)
     with connect() as client:
         assert client.address == served.url and [r.name for r in client.list_repos()] == ["images"]
-    # A home's token goes to that home's cluster only, not to an address given by hand.
+    # A home's token goes to that home's cluster only, not to any address given by hand...
     with (
         Client(served.url) as client,
         pytest.raises(RaypachyError, match="missing or wrong API token"),
     ):
         client.list_repos()
+    # ... but to the one `raypachy up` recorded there (what Ray workers of that cluster get).
+    write_state(ClusterState(str(served.home), "file:///x", served.url, "", "", None, 0.0))
+    with Client(served.url) as client:
+        assert [r.name for r in client.list_repos()] == ["images"]
     monkeypatch.setenv("RAYPACHY_TOKEN", "not-the-token")  # RAYPACHY_TOKEN wins over the home
     with connect() as client, pytest.raises(UnavailableError, match="RAYPACHY_TOKEN"):
         client.list_repos()

@@ -24,7 +24,7 @@ def api(tmp_path: Path) -> TestClient:
     pfs.put_file("r@master", "/big.bin", BLOB)
     pfs.put_file("r@master", "/empty", b"")
     app = create_app(LocalService(Operations(pfs)), pfs.backend.uri)
-    return TestClient(app, raise_server_exceptions=False)
+    return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
 
 
 def _get(api: TestClient, range_header: str | None, path: str = "/big.bin"):  # type: ignore[no-untyped-def]
