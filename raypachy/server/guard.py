@@ -108,7 +108,9 @@ class Guard:
             refused = self.refusal(scope)
             if refused is not None:
                 status, code, message = refused
-                kind = "Unauthenticated" if status == 401 else "Forbidden"
+                kind = {401: "Unauthenticated", 403: "Forbidden"}.get(
+                    status, "UnsupportedMediaType"
+                )
                 headers: dict[str, Any] = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
                 response = JSONResponse(error_body(code, message, kind), status, headers=headers)
                 await response(scope, receive, send)
