@@ -104,7 +104,8 @@ def _processes(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], subpro
 def _state(home: Path, ray_pid: int, control_pid: int, ray_id: str, control_id: str) -> None:
     home.mkdir(exist_ok=True)
     write_state(ClusterState(str(home), "memory://x", "http://127.0.0.1:9", "", "127.0.0.1:9",
-                             ray_pid, 0.0, control_pid, "", ray_id, control_id))  # fmt: skip
+                             ray_pid, 0.0, control_pid, ray_identity=ray_id,
+                             control_identity=control_id))  # fmt: skip
 
 
 def test_down_leaves_alone_processes_a_stale_state_names(tmp_path: Path) -> None:
