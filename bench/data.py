@@ -71,13 +71,14 @@ def main() -> None:
     with local_cluster(work / "home") as (env, api):
         os.environ.update(RAY_ENV)  # before ray is imported: a loopback cluster, no token
         os.environ["RAYPACHY_ADDRESS"] = api
+        os.environ["RAYPACHY_HOME"] = env["RAYPACHY_HOME"]  # its API token: for that cluster only
         import ray
         import ray.data
 
         import raypachy.data
         from raypachy.client import Client
 
-        client = Client(api)
+        client = Client(api, home=env["RAYPACHY_HOME"])
         client.create_repo("files")
         client.create_repo("tables")
         client.put_dir("files@master", "/", local_files)
