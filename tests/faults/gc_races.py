@@ -94,7 +94,7 @@ class Races:
         files = {f"/a{n}": os.urandom(3000), f"/b{n}": os.urandom(3000)}
         for path, content in files.items():
             self._stage("data", data.id, path, content)
-        api = TestClient(self.app)
+        api = TestClient(self.app, base_url="http://127.0.0.1")
         upload = api.post("/v1/files/upload", params={"target": "in@master", "path": f"/i{n}"},
                           content=b"input %d" % n)  # fmt: skip
         assert upload.status_code == 200, upload.text
@@ -133,7 +133,9 @@ class Races:
             return thread
 
         def upload_code() -> None:
-            reply = TestClient(self.app).post("/v1/code", content=job["code"])
+            reply = TestClient(self.app, base_url="http://127.0.0.1").post(
+                "/v1/code", content=job["code"]
+            )
             assert reply.status_code == 200, reply.text
             code_key.append(reply.json()["code"])
 

@@ -34,7 +34,7 @@ def pfs(tmp_path: Path) -> PFS:
 @pytest.fixture
 def api(pfs: PFS) -> TestClient:
     return TestClient(create_app(LocalService(Operations(pfs)), pfs.backend.uri),
-                      raise_server_exceptions=False)  # fmt: skip
+                      base_url="http://127.0.0.1", raise_server_exceptions=False)  # fmt: skip
 
 
 def _client(api: TestClient) -> Client:

@@ -62,7 +62,7 @@ def _store_batch(pfs: PFS, batch: pa.RecordBatch) -> str:
 def setup(tmp_path: Path) -> tuple[TestClient, PFS]:
     pfs = PFS.open(str(tmp_path / "home"))
     api = TestClient(create_app(LocalService(Operations(pfs)), pfs.backend.uri),
-                     raise_server_exceptions=False)  # fmt: skip
+                     base_url="http://127.0.0.1", raise_server_exceptions=False)  # fmt: skip
     pfs.create_repo("r")
     pfs.put_file("r@master", "/data/f.csv", b"good,data\n")
     return api, pfs

@@ -18,7 +18,7 @@ def api(tmp_path: Path) -> TestClient:
     pfs = PFS.open(str(tmp_path / "home"))
     pfs.create_repo("r")
     return TestClient(create_app(LocalService(Operations(pfs)), pfs.backend.uri),
-                      raise_server_exceptions=False)  # fmt: skip
+                      base_url="http://127.0.0.1", raise_server_exceptions=False)  # fmt: skip
 
 
 def _spec(name: str, **fields: object) -> dict[str, object]:
