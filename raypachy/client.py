@@ -396,6 +396,8 @@ class Client(PipelinesMixin):
         return iter_bytes(self.chunks, data)
 
     def _download(self, target: str, path: str) -> Iterator[bytes]:
+        if not self._authorized:  # a stream bypasses _send: the server proves itself here too
+            self._authorize()
         with self._http.stream(
             "GET", "/v1/files/content", params={"target": target, "path": path}
         ) as r:
