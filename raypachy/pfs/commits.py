@@ -28,10 +28,9 @@ from raypachy.errors import (
 )
 from raypachy.pfs.finish import check_collisions, finish_tree
 from raypachy.pfs.leases import Leases
-from raypachy.pfs.metadata import MetadataStore, Tx
+from raypachy.pfs.metadata import BranchRecord, CommitId, CommitRecord, MetadataStore, Tx
 from raypachy.pfs.model import CommitRef
 from raypachy.pfs.names import check_branch_name, is_commit_id
-from raypachy.pfs.records import CommitRecord
 from raypachy.pfs.refs import require_repo, resolve_commit
 from raypachy.storage.manifest import ManifestInfo, ManifestStore
 from raypachy.storage.tree import Tree
@@ -42,11 +41,11 @@ MAX_ATTEMPTS = 100
 Removal = Callable[[Tx, list[CommitRecord]], None]
 
 
-def new_commit_id() -> str:
-    return uuid.uuid4().hex
+def new_commit_id() -> CommitId:
+    return CommitId(uuid.uuid4().hex)
 
 
-def _finished(tx: Tx, repo: str, commit_id: str) -> CommitRecord:
+def _finished(tx: Tx, repo: str, commit_id: CommitId) -> CommitRecord:
     rec = tx.commit(repo, commit_id)
     if rec is None:
         raise CommitNotFound(f"commit {repo}@{commit_id} not found")
@@ -87,13 +86,13 @@ class Commits:
         """Open a new commit on ``branch`` (whose head becomes it) or on ``parent``."""
         if branch is not None:
             check_branch_name(branch)
-        commit_id = commit_id or new_commit_id()
-        if not is_commit_id(commit_id):
+        if commit_id and not is_commit_id(commit_id):
             raise CommitConflictError(f"invalid commit id {commit_id!r}: 32 hex characters")
+        new_id = CommitId(commit_id) if commit_id else new_commit_id()
         with self.meta.write() as tx:
             require_repo(tx, repo)
             head_row = tx.branch(repo, branch) if branch else None
-            head = head_row[2] if head_row else None
+            head = head_row.head if head_row else None
             if parent is not None:
                 base = resolve_commit(tx, repo, parent)
             elif head is not None:
@@ -107,9 +106,11 @@ class Commits:
                 )
             if branch is None and base is None:
                 raise BranchNotFound("a new commit needs a branch or a parent commit")
-            if tx.commit(repo, commit_id) is not None:
-                raise ConflictError(f"commit {repo}@{commit_id} already exists")
-            missing = next((p for p in provenance if tx.commit(p.repo, p.id) is None), None)
+            if tx.commit(repo, new_id) is not None:
+                raise ConflictError(f"commit {repo}@{new_id} already exists")
+            missing = next(
+                (p for p in provenance if tx.commit(p.repo, CommitId(p.id)) is None), None
+            )
             if missing is not None:
                 raise CommitNotFound(
                     f"provenance commit {missing.repo}@{missing.id} not found: a commit can only "
@@ -117,7 +118,7 @@ class Commits:
                 )
             rec = CommitRecord(
                 repo=repo,
-                id=commit_id,
+                id=new_id,
                 branch=branch,
                 parent=base.id if base else None,
                 origin=origin,
@@ -134,15 +135,15 @@ class Commits:
             tx.insert_commit(rec)
             if branch is not None:
                 if head_row is None:
-                    tx.insert_branch(repo, branch, commit_id, rec.started)
-                elif not tx.move_branch(repo, branch, commit_id, head):
+                    tx.insert_branch(BranchRecord(repo, branch, new_id, rec.started))
+                elif not tx.move_branch(repo, branch, new_id, head):
                     raise CommitConflictError(f"branch {repo}@{branch} moved; try again")
         return rec
 
     def finish(
         self,
         repo: str,
-        commit_id: str,
+        commit_id: CommitId,
         error: str | None = None,
         description: str | None = None,
         also: Callable[[Tx], None] | None = None,
@@ -198,7 +199,7 @@ class Commits:
     # --- writing layers ----------------------------------------------------------------
 
     def stage(
-        self, repo: str, commit_id: str, layer: ManifestInfo, lease_id: str = ""
+        self, repo: str, commit_id: CommitId, layer: ManifestInfo, lease_id: str = ""
     ) -> CommitRecord:
         """Add a written layer to an open commit (checked for file/directory collisions).
 
@@ -241,7 +242,7 @@ class Commits:
                 with self.meta.read() as tx:
                     require_repo(tx, repo)
                     row = tx.branch(repo, branch)
-                    head = _finished(tx, repo, row[2]) if row and row[2] else None
+                    head = _finished(tx, repo, row.head) if row and row.head else None
                 if head is not None and head.is_open:
                     return self.stage(repo, head.id, layer, lease)
                 base = head.layers if head else ()
@@ -263,7 +264,7 @@ class Commits:
                     require_repo(tx, repo)
                     current = tx.branch(repo, branch)
                     if current is None and head is None:
-                        tx.insert_branch(repo, branch, rec.id, now)
+                        tx.insert_branch(BranchRecord(repo, branch, rec.id, now))
                     elif current is None or not tx.move_branch(
                         repo, branch, rec.id, head.id if head else None
                     ):
@@ -276,7 +277,11 @@ class Commits:
     # --- delete and squash ---------------------------------------------------------------
 
     def remove_set(
-        self, commit_id: str, squash: bool, repo: str | None = None, also: Removal | None = None
+        self,
+        commit_id: CommitId,
+        squash: bool,
+        repo: str | None = None,
+        also: Removal | None = None,
     ) -> list[str]:
         """Delete (or squash into its children) every commit carrying ``commit_id``.
 

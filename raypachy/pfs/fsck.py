@@ -11,9 +11,8 @@ dropped. Missing or corrupted data is reported, never "repaired" by deleting any
 from __future__ import annotations
 
 from raypachy.errors import RaypachyError
-from raypachy.pfs.metadata import MetadataStore
+from raypachy.pfs.metadata import BranchRecord, CommitRecord, MetadataStore
 from raypachy.pfs.model import FsckReport, Problem
-from raypachy.pfs.records import CommitRecord
 from raypachy.storage.chunkstore import ChunkStore
 from raypachy.storage.manifest import ManifestStore
 from raypachy.storage.verify import manifest_problem
@@ -29,8 +28,8 @@ def check(
     """Check a whole installation; ``deep`` also re-hashes every chunk, ``fix`` repairs links."""
     with meta.read() as tx:
         commits = tx.commits()
-        branches = [b for r in tx.repos() for b in tx.branches(r[0])]
-    ids = {(c.repo, c.id) for c in commits}
+        branches = [b for r in tx.repos() for b in tx.branches(r.name)]
+    ids: set[tuple[str, str]] = {(c.repo, c.id) for c in commits}
     problems, manifest_count, chunk_ids = _data(commits, chunks, manifests, deep)
     problems += _links(meta, commits, ids, fix)
     problems += _heads(meta, commits, branches, ids, fix)
@@ -96,12 +95,13 @@ def _links(
 def _heads(
     meta: MetadataStore,
     commits: list[CommitRecord],
-    branches: list[tuple[str, str, str | None]],
+    branches: list[BranchRecord],
     ids: set[tuple[str, str]],
     fix: bool,
 ) -> list[Problem]:
     problems = []
-    for repo, name, head in branches:
+    for branch in branches:
+        repo, name, head = branch.repo, branch.name, branch.head
         if head is None or (repo, head) in ids:
             continue
         # commits come newest first; a branch may only rest on a finished, healthy commit

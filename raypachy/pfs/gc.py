@@ -14,7 +14,6 @@ from raypachy.errors import StorageError
 from raypachy.pfs.leases import Leases
 from raypachy.pfs.metadata import MetadataStore
 from raypachy.pfs.model import GCReport
-from raypachy.pfs.records import layers_from_json
 from raypachy.storage.chunkstore import (
     CHUNK_PREFIX,
     SUSPECT_PREFIX,
@@ -42,11 +41,8 @@ def collect_garbage(
     """
     with leases.gc() as lock:
         with meta.read() as tx:
-            rows = list(tx.all_layer_lists())
-        live_manifests: set[str] = set(extra_manifests())
-        for layers, staged in rows:
-            live_manifests.update(m.id for m in layers_from_json(layers))
-            live_manifests.update(m.id for m in layers_from_json(staged))
+            live_manifests = {m.id for m in tx.all_layers()}
+        live_manifests |= extra_manifests()
         live_chunks: set[bytes] = set(extra_chunks())
         unreadable = 0
         for manifest_id in sorted(live_manifests):

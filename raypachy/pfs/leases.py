@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 from raypachy._procs import pid_alive
 from raypachy.errors import GCBusyError, LeaseExpiredError
-from raypachy.pfs.metadata import MetadataStore, Tx
+from raypachy.pfs.metadata import LeaseRecord, LockRecord, MetadataStore, Tx
 
 LEASE_TTL_S = 120.0
 HEARTBEAT_S = 20.0
@@ -153,11 +153,11 @@ class Leases:
             with self.meta.write() as tx:
                 lock = tx.lock(GC_LOCK)
                 now = time.time()
-                if lock is None or not _alive(lock[0], lock[1], lock[3], now):
+                if lock is None or not _alive(lock.host, lock.pid, lock.heartbeat, now):
                     if lock is not None:
                         tx.break_lock(GC_LOCK)  # its gc stopped renewing: it may not go on
                     expires = None if max_s is None else now + max_s
-                    tx.insert_lease(lease_id, host, pid, now, expires)
+                    tx.insert_lease(LeaseRecord(lease_id, host, pid, now, now, expires))
                     return lease_id
             if time.monotonic() > deadline:
                 raise GCBusyError("garbage collection is running; retry the write when it ends")
@@ -170,7 +170,7 @@ class Leases:
         """Inside the transaction that references a writer's objects: its lease must be live
         (then gc has not run since the lease was taken, and the objects are all there)."""
         row = tx.lease(lease_id) if lease_id else None
-        if row is None or not _alive(row[0], row[1], row[2], time.time(), row[3]):
+        if row is None or not _alive(row.host, row.pid, row.heartbeat, time.time(), row.expires):
             raise lapsed(lease_id)
 
     def check(self, lease_id: str) -> None:
@@ -223,16 +223,16 @@ class Leases:
         with self.meta.write() as tx:
             now = time.time()
             lock = tx.lock(GC_LOCK)
-            if lock is not None and _alive(lock[0], lock[1], lock[3], now):
+            if lock is not None and _alive(lock.host, lock.pid, lock.heartbeat, now):
                 raise GCBusyError("another garbage collection is running")
             live = 0
-            for lease_id, host, pid, _started, heartbeat, expires in tx.leases():
-                if _alive(host, pid, heartbeat, now, expires):
+            for lease in tx.leases():
+                if _alive(lease.host, lease.pid, lease.heartbeat, now, lease.expires):
                     live += 1
                 else:
-                    tx.delete_lease(lease_id)  # its writer is dead; its chunks are orphans
+                    tx.delete_lease(lease.id)  # its writer is dead; its chunks are orphans
             if not live:
-                tx.take_lock(GC_LOCK, _HOST, os.getpid(), now)
+                tx.take_lock(LockRecord(GC_LOCK, _HOST, os.getpid(), now, now))
         if live:
             raise GCBusyError(f"{live} writer(s) are putting data; run gc again when they finish")
         held = GCLock(self.meta, now)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from raypachy.errors import BranchNotFound, CommitNotFound, RepoNotFound
-from raypachy.pfs.metadata import Tx
+from raypachy.pfs.metadata import CommitId, CommitRecord, Tx
 from raypachy.pfs.names import is_commit_id
-from raypachy.pfs.records import CommitRecord
 
 DEFAULT_BRANCH = "master"
 
@@ -25,7 +24,7 @@ def resolve_commit(tx: Tx, repo: str, ref: str | None, ancestry: int = 0) -> Com
     ref = ref or DEFAULT_BRANCH
     label = f"{repo}@{ref}"
     if is_commit_id(ref):
-        rec = tx.commit(repo, ref)
+        rec = tx.commit(repo, CommitId(ref))
         if rec is None:
             raise CommitNotFound(f"commit {label} not found")
     else:
@@ -34,7 +33,7 @@ def resolve_commit(tx: Tx, repo: str, ref: str | None, ancestry: int = 0) -> Com
             raise BranchNotFound(
                 f"branch {label} not found: `raypachy list branch {repo}` shows its branches"
             )
-        head = branch[2]
+        head = branch.head
         if head is None:
             if ancestry:
                 raise CommitNotFound(f"{label}^{ancestry} does not exist: {label} has no commits")

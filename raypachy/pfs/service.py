@@ -39,7 +39,15 @@ from raypachy.pfs.commits import Commits, Removal
 from raypachy.pfs.gc import collect_garbage
 from raypachy.pfs.leases import Leases
 from raypachy.pfs.localtree import warn_skipped
-from raypachy.pfs.metadata import MetadataStore, Tx
+from raypachy.pfs.metadata import (
+    BranchRecord,
+    CommitId,
+    CommitRecord,
+    MetadataStore,
+    RepoRecord,
+    Tx,
+    open_store,
+)
 from raypachy.pfs.model import (
     Branch,
     Commit,
@@ -52,7 +60,6 @@ from raypachy.pfs.model import (
 )
 from raypachy.pfs.modification import Modification
 from raypachy.pfs.names import check_branch_name, check_repo_name, is_commit_id, normalize_path
-from raypachy.pfs.records import CommitRecord
 from raypachy.pfs.refs import DEFAULT_BRANCH, require_repo, resolve_commit
 from raypachy.pfs.watch import follow_branch
 from raypachy.storage import ChunkStore, FileData, ManifestStore, open_backend
@@ -98,10 +105,10 @@ class PFS:
         storage = storage or os.environ.get("RAYPACHY_STORAGE") or f"file://{home}/storage"
         if serve:
             served.hold(home)
-            meta = MetadataStore(os.path.join(home, "metadata.db"))
+            meta = open_store(os.path.join(home, "metadata.db"))
         else:
             guard = functools.partial(served.refuse_if_served, home)
-            meta = MetadataStore(os.path.join(home, "metadata.db"), before_write=guard)
+            meta = open_store(os.path.join(home, "metadata.db"), before_write=guard)
         return cls(meta, storage)
 
     # --- repos -------------------------------------------------------------------------
@@ -124,7 +131,7 @@ class PFS:
                     raise RepoExists(f"repo {name} already exists")
                 tx.update_repo(name, description)
             else:
-                tx.insert_repo(name, time.time(), description)
+                tx.insert_repo(RepoRecord(name, time.time(), description))
         return self.inspect_repo(name)
 
     def inspect_repo(self, name: str) -> Repo:
@@ -156,12 +163,11 @@ class PFS:
             require_repo(tx, name)
             tx.set_repo_writer(name, writer)
 
-    def _repo(self, tx: Tx, row: tuple[str, float, str]) -> Repo:
-        name, created, description = row
-        master = tx.branch(name, DEFAULT_BRANCH)
-        head = tx.commit(name, master[2]) if master and master[2] else None
+    def _repo(self, tx: Tx, row: RepoRecord) -> Repo:
+        master = tx.branch(row.name, DEFAULT_BRANCH)
+        head = tx.commit(row.name, master.head) if master and master.head else None
         size = (head.size_bytes or 0) if head else 0
-        return Repo(name, datetime.fromtimestamp(created, UTC), description, size)
+        return Repo(row.name, datetime.fromtimestamp(row.created, UTC), row.description, size)
 
     # --- branches ------------------------------------------------------------------------
 
@@ -190,14 +196,14 @@ class PFS:
                     raise BranchNotFound(f"branch {repo}@{name} not found")
                 if target is None:
                     target = self.commits.insert_empty(tx, repo, name).id
-                tx.insert_branch(repo, name, target, time.time())
+                tx.insert_branch(BranchRecord(repo, name, target, time.time()))
             elif head is None and expected_head is _UNSET:
-                return Branch(*current)
+                return Branch(current.repo, current.name, current.head)
             else:
-                expected = current[2] if expected_head is _UNSET else expected_head
+                expected = current.head if expected_head is _UNSET else expected_head
                 if not tx.move_branch(repo, name, target, expected):  # type: ignore[arg-type]
                     raise CommitConflictError(
-                        f"branch {repo}@{name} is at {current[2]}, not at {expected_head}: "
+                        f"branch {repo}@{name} is at {current.head}, not at {expected_head}: "
                         f"another writer moved it; re-read it and retry"
                     )
         return Branch(repo, name, target)
@@ -208,12 +214,12 @@ class PFS:
             row = tx.branch(repo, name)
         if row is None:
             raise BranchNotFound(f"branch {repo}@{name} not found")
-        return Branch(*row)
+        return Branch(row.repo, row.name, row.head)
 
     def list_branches(self, repo: str) -> list[Branch]:
         with self.meta.read() as tx:
             require_repo(tx, repo)
-            return [Branch(*row) for row in tx.branches(repo)]
+            return [Branch(b.repo, b.name, b.head) for b in tx.branches(repo)]
 
     def delete_branch(self, repo: str, name: str) -> None:
         with self.meta.write() as tx:
@@ -268,14 +274,14 @@ class PFS:
             after = None
             if start_after is not None:
                 after_repo, _, after_id = start_after.rpartition("@")
-                after = tx.commit_position(after_repo or repo, after_id)
+                after = tx.commit_position(after_repo or repo, CommitId(after_id))
                 if after is None:
                     raise CommitNotFound(f"commit {start_after} to list after not found")
             if branch is not None and repo is not None:
                 out: list[Commit] = []
                 rec = resolve_commit(tx, repo, branch)
                 if start_after is not None:
-                    rec = tx.commit(repo, after_id)
+                    rec = tx.commit(repo, CommitId(after_id))
                     rec = tx.commit(repo, rec.parent) if rec and rec.parent else None
                 while rec is not None and (limit is None or len(out) < limit):
                     out.append(rec.public())
@@ -289,13 +295,13 @@ class PFS:
     def commit_set(self, commit_id: str) -> list[Commit]:
         """Every commit carrying the global id ``commit_id``, in every repo."""
         with self.meta.read() as tx:
-            return [r.public() for r in tx.commits(commit_id=commit_id)]
+            return [r.public() for r in tx.commits(commit_id=CommitId(commit_id))]
 
     def wait_commit(self, target: str, timeout: float | None = None) -> Commit:
         """Block until the commit is finished (``WaitTimeout`` after ``timeout`` seconds)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            seen = self.meta.changes.version
+            seen = self.meta.change_version()
             rec = self._record(target)
             if not rec.is_open:
                 return rec.public()
@@ -332,10 +338,10 @@ class PFS:
         repo, commit_id = self._set_target(target)
         return self.commits.remove_set(commit_id, squash=True, repo=repo, also=also)
 
-    def _set_target(self, target: str) -> tuple[str | None, str]:
+    def _set_target(self, target: str) -> tuple[str | None, CommitId]:
         """A bare id names the whole commit set; ``repo@ref`` names one repo's commit."""
         if is_commit_id(target):
-            return None, target
+            return None, CommitId(target)
         rec = self._record(target)
         return rec.repo, rec.id
 
@@ -400,7 +406,7 @@ class PFS:
         with self.meta.read() as tx:
             self._only_its_writer(tx, addr.repo, f"write to {addr.repo}")
         if is_commit_id(ref):
-            return self.commits.stage(addr.repo, ref, layer, lease_id).public()
+            return self.commits.stage(addr.repo, CommitId(ref), layer, lease_id).public()
         return self.commits.commit_layer(addr.repo, ref, layer, lease_id).public()
 
     def put_file(self, target: str, path: str, source: Source, append: bool = False) -> Commit:

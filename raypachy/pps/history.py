@@ -10,7 +10,7 @@ from typing import Any
 from raypachy.errors import InvalidArgumentError, PipelineNotFound
 from raypachy.pfs.model import utc
 from raypachy.pps.model import JobInfo
-from raypachy.pps.service import PPS
+from raypachy.pps.service import LIVE_STATES, PPS
 
 #: How long an ended job stays among the recent ones, whatever the limit.
 ENDED_WINDOW_S = 120.0
@@ -31,14 +31,14 @@ class PipelineVersion:
 
 def pipeline_versions(pps: PPS, name: str) -> list[PipelineVersion]:
     """Every version of ``name``, oldest first (the current one marked)."""
-    with pps._read() as (_, ptx):
-        row = ptx.pipeline(name)
+    with pps.pfs.meta.read() as tx:
+        row = tx.pipeline(name)
         if row is None:
             raise PipelineNotFound(f"pipeline {name} not found")
-        versions = ptx.versions(name)
+        versions = tx.versions(name)
     return [
-        PipelineVersion(name, version, spec, utc(created), jobs, version == row.version)  # type: ignore[arg-type]
-        for version, spec, created, jobs in versions
+        PipelineVersion(name, v.version, v.spec, utc(v.created), v.jobs, v.version == row.version)  # type: ignore[arg-type]
+        for v in versions
     ]
 
 
@@ -49,6 +49,6 @@ def recent_jobs(pps: PPS, limit: int = 200) -> list[JobInfo]:
     """
     if not 1 <= limit <= MAX_RECENT:
         raise InvalidArgumentError(f"limit must be between 1 and {MAX_RECENT}, not {limit}")
-    with pps._read() as (_, ptx):
-        rows = ptx.recent_jobs(limit, time.time() - ENDED_WINDOW_S)
+    with pps.pfs.meta.read() as tx:
+        rows = tx.recent_jobs(limit, time.time() - ENDED_WINDOW_S, LIVE_STATES)
     return [pps._job_info(r) for r in rows]

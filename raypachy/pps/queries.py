@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import secrets
 import time
 from typing import Any
 
@@ -17,37 +15,43 @@ from raypachy.errors import (
 )
 from raypachy.limits import PREVIEW_DATUMS, max_datums
 from raypachy.pfs.address import parse_address
+from raypachy.pfs.metadata import (
+    CommitId,
+    DatumId,
+    DatumRecord,
+    JobId,
+    JobRecord,
+    as_job_id,
+)
 from raypachy.pfs.model import CommitRef
 from raypachy.pfs.names import is_commit_id, normalize_path
 from raypachy.pps.datums import Datum, input_key, iter_leaves, plan
 from raypachy.pps.model import DatumInfo, DatumInput, JobInfo, JobState
-from raypachy.pps.service import PPS
+from raypachy.pps.service import PPS, new_job_id
 from raypachy.pps.spec import parse_spec
-from raypachy.pps.store import JobRow
 from raypachy.pps.worker import live_log_key, log_key
 
 
-def _datum(pipeline: str, job: str, row: tuple[Any, ...]) -> DatumInfo:
-    datum, state, hash_, inputs, outputs, attempts, error, duration = row
+def _datum(d: DatumRecord) -> DatumInfo:
     return DatumInfo(
-        id=datum,
-        pipeline=pipeline,
-        job=job,
-        state=state,
-        hash=hash_,
-        inputs=tuple(DatumInput(*i) for i in json.loads(inputs)),
-        outputs=tuple(json.loads(outputs)),
-        attempts=attempts,
-        error=error,
-        duration_s=round(duration, 6),
+        id=d.id,
+        pipeline=d.pipeline,
+        job=d.job,
+        state=d.state,
+        hash=d.hash,
+        inputs=tuple(DatumInput(i.name, i.repo, i.commit, i.path) for i in d.inputs),
+        outputs=d.outputs,
+        attempts=d.attempts,
+        error=d.error,
+        duration_s=round(d.duration, 6),
     )
 
 
-def _job_row(pps: PPS, pipeline: str, job: str | None) -> JobRow:
-    with pps._read() as (_, ptx):
-        if ptx.pipeline(pipeline) is None:
+def _job_row(pps: PPS, pipeline: str, job: str | None) -> JobRecord:
+    with pps.pfs.meta.read() as tx:
+        if tx.pipeline(pipeline) is None:
             raise PipelineNotFound(f"pipeline {pipeline} not found")
-        row = ptx.job(pipeline, job) if job else next(iter(ptx.jobs(pipeline)), None)
+        row = tx.job(pipeline, as_job_id(job)) if job else next(iter(tx.jobs(pipeline)), None)
     if row is None:
         raise JobNotFound(f"job {pipeline}@{job or 'latest'} not found")
     return row
@@ -59,18 +63,19 @@ def list_datums(
 ) -> list[DatumInfo]:  # fmt: skip
     """A job's datums by id: at most ``limit``, after the datum ``start_after``."""
     row = _job_row(pps, pipeline, job)
-    with pps._read() as (_, ptx):
-        rows = ptx.job_datums(pipeline, row.id, after=start_after, limit=limit)
-        return [_datum(pipeline, row.id, r) for r in rows]
+    after = DatumId(start_after) if start_after is not None else None
+    with pps.pfs.meta.read() as tx:
+        rows = tx.job_datums(pipeline, row.id, after=after, limit=limit)
+    return [_datum(r) for r in rows]
 
 
 def inspect_datum(pps: PPS, pipeline: str, job: str, datum: str) -> DatumInfo:
     row = _job_row(pps, pipeline, job)
-    with pps._read() as (_, ptx):
-        rows = ptx.job_datums(pipeline, row.id, datum)
+    with pps.pfs.meta.read() as tx:
+        rows = tx.job_datums(pipeline, row.id, DatumId(datum))
     if not rows:
         raise DatumNotFound(f"datum {datum} not found in job {pipeline}@{row.id}")
-    return _datum(pipeline, row.id, rows[0])
+    return _datum(rows[0])
 
 
 def restart_datum(pps: PPS, pipeline: str, job: str, datum: str) -> JobInfo:
@@ -84,23 +89,23 @@ def restart_datum(pps: PPS, pipeline: str, job: str, datum: str) -> JobInfo:
     row = _job_row(pps, pipeline, job)
     if JobState(row.state).terminal:
         inspect_datum(pps, pipeline, row.id, datum)
-        with pps._write() as (_, ptx):
-            prow = ptx.pipeline(pipeline)
+        with pps.pfs.meta.write() as tx:
+            prow = tx.pipeline(pipeline)
             assert prow is not None
-            new_id = secrets.token_hex(16)
-            rerun = JobRow(pipeline, new_id, prow.version, "created", "", row.inputs,
-                           row.output_repo, time.time(), None, None, (0,) * 5, 0)  # fmt: skip
-            ptx.insert_job(rerun)
+            new_id = new_job_id()
+            rerun = JobRecord(pipeline, new_id, prow.version, JobState.CREATED, "", row.inputs,
+                              row.output_repo, time.time())  # fmt: skip
+            tx.insert_job(rerun)
         return pps.inspect_job(pipeline, new_id)
     if not (is_commit_id(datum) or datum.startswith("/")):
         raise InvalidArgumentError(
             f"{datum!r} names no datum: give a datum id or its input paths (/a.csv,/b.csv)"
         )
-    with pps._write() as (_, ptx):
-        done = {r[0] for _, rows in ptx.checkpoints(pipeline, row.id) for r in rows}
+    with pps.pfs.meta.write() as tx:
+        done = {d.id for cp in tx.checkpoints(pipeline, row.id) for d in cp.datums}
         if datum in done:
             raise ConflictError(f"datum {datum} has already finished in job {pipeline}@{row.id}")
-        ptx.request_restart(pipeline, row.id, datum, time.time())
+        tx.request_restart(pipeline, row.id, datum, time.time())
     return pps.inspect_job(pipeline, row.id)
 
 
@@ -158,17 +163,18 @@ def read_logs(
     listed as ``finished``, and what running datums printed so far as ``running``.
     """
     row = _job_row(pps, pipeline, job)
-    with pps._read() as (_, ptx):
-        rows = ptx.job_datums(pipeline, row.id, datum)
+    with pps.pfs.meta.read() as tx:
+        rows = tx.job_datums(pipeline, row.id, DatumId(datum) if datum else None)
     backend = pps.pfs.backend
     out = []
     for r in rows:
-        key = log_key(pipeline, row.id, r[0])
+        key = log_key(pipeline, row.id, r.id)
         text = backend.get(key).decode(errors="replace") if backend.exists(key) else ""
-        if text or r[1] == "failed":
-            out.append({"job": row.id, "datum": r[0], "state": r[1], "error": r[6], "log": text})
+        if text or r.state == "failed":
+            out.append({"job": row.id, "datum": r.id, "state": r.state, "error": r.error,
+                        "log": text})  # fmt: skip
     if not JobState(row.state).terminal:
-        out += _unrecorded_logs(pps, pipeline, row.id, datum, {r[0] for r in rows})
+        out += _unrecorded_logs(pps, pipeline, row.id, datum, {r.id for r in rows})
     if datum and not out and not rows:
         raise DatumNotFound(f"datum {datum} not found in job {pipeline}@{row.id}")
     return out
@@ -221,16 +227,16 @@ def _upstream(pps: PPS, ref: CommitRef, path: str | None, depth: int) -> dict[st
     if path:
         node["path"] = path
     job_row = None
-    with pps._read() as (_, ptx):
-        if ptx.pipeline(ref.repo) is not None:
-            job_row = ptx.job(ref.repo, ref.id)
+    with pps.pfs.meta.read() as tx:
+        if tx.pipeline(ref.repo) is not None:
+            job_row = tx.job(ref.repo, as_job_id(ref.id))
     if job_row is None:
         node["origin"] = "user"
         return node
     node["origin"] = "pipeline"
     node["pipeline"] = {"name": job_row.pipeline, "version": job_row.version, "job": job_row.id}
-    with pps._read() as (_, ptx):
-        spec = ptx.version_spec(job_row.pipeline, job_row.version) or {}
+    with pps.pfs.meta.read() as tx:
+        spec = tx.version_spec(job_row.pipeline, job_row.version) or {}
     t = spec.get("transform", {})
     python = t.get("python")
     node["pipeline"]["code"] = python["function"] if python else " ".join(t.get("cmd", []))
@@ -239,7 +245,7 @@ def _upstream(pps: PPS, ref: CommitRef, path: str | None, depth: int) -> dict[st
     if depth <= 0:
         return node
     if path:
-        datum = _datum_for_output(pps, ref.repo, ref.id, path)
+        datum = _datum_for_output(pps, ref.repo, as_job_id(ref.id), path)
         if datum is not None:
             node["datum"] = datum.id
             node["inputs"] = []
@@ -248,19 +254,17 @@ def _upstream(pps: PPS, ref: CommitRef, path: str | None, depth: int) -> dict[st
                 child = _upstream(pps, CommitRef(i.repo, i.commit), file_path, depth - 1)
                 node["inputs"].append(child | {"glob_match": i.path})
             return node
-    node["inputs"] = [
-        _upstream(pps, CommitRef(i["repo"], i["id"]), None, depth - 1) for i in job_row.inputs
-    ]
+    node["inputs"] = [_upstream(pps, i.ref, None, depth - 1) for i in job_row.inputs]
     return node
 
 
-def _datum_for_output(pps: PPS, pipeline: str, job: str, path: str) -> DatumInfo | None:
+def _datum_for_output(pps: PPS, pipeline: str, job: JobId, path: str) -> DatumInfo | None:
     """The datum whose outputs hold ``path`` in this job's output commit."""
-    with pps._read() as (_, ptx):
-        rows = ptx.job_datums(pipeline, job)
+    with pps.pfs.meta.read() as tx:
+        rows = tx.job_datums(pipeline, job)
     for r in rows:
-        if path in json.loads(r[4]):
-            return _datum(pipeline, job, r)
+        if path in r.outputs:
+            return _datum(r)
     return None
 
 
@@ -268,12 +272,12 @@ def _downstream(pps: PPS, ref: CommitRef, depth: int) -> list[dict[str, Any]]:
     if depth <= 0:
         return []
     with pps.pfs.meta.read() as tx:
-        subv = tx.subvenance(ref.repo, ref.id)
+        subv = tx.subvenance(ref.repo, CommitId(ref.id))
     out = []
     for s in subv:
         node: dict[str, Any] = {"repo": s.repo, "id": s.id}
-        with pps._read() as (_, ptx):
-            job = ptx.job(s.repo, s.id) if ptx.pipeline(s.repo) else None
+        with pps.pfs.meta.read() as tx:
+            job = tx.job(s.repo, as_job_id(s.id)) if tx.pipeline(s.repo) else None
         if job is not None:
             node["pipeline"] = {"name": job.pipeline, "version": job.version, "state": job.state}
         node["downstream"] = _downstream(pps, s, depth - 1)

@@ -36,7 +36,7 @@ def _write_tick(pps: PPS, repo: str, cron: CronInput, at: float) -> Commit:
     name = tick_name(at)
     with pps.pfs.meta.read() as tx:
         row = tx.branch(repo, "master") if tx.repo(repo) else None
-        head = tx.commit(repo, row[2]) if row and row[2] else None
+        head = tx.commit(repo, row.head) if row and row.head else None
     if head is not None and head.is_open and head.description.startswith(TICK_DESCRIPTION):
         # a tick cut short (the control plane died while writing it): close it, empty-handed
         pps.pfs.finish_commit(f"{repo}@{head.id}", error="the tick was interrupted")
@@ -59,8 +59,8 @@ def tick_cron(pps: PPS, pipeline: str, now: float | None = None) -> float | None
     """Write the ticks due now for a running pipeline's cron inputs; return when the next
     one is due (None: the pipeline has no cron input)."""
     now = time.time() if now is None else now
-    with pps._read() as (_, ptx):
-        row = ptx.pipeline(pipeline)
+    with pps.pfs.meta.read() as tx:
+        row = tx.pipeline(pipeline)
     if row is None:
         return None
     crons = [leaf for leaf in parse_spec(row.spec).input.leaves() if isinstance(leaf, CronInput)]

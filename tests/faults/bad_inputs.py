@@ -163,12 +163,16 @@ class Installation:
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a rejected request must leave alone."""
-        meta = self.pfs.meta
-        with meta.read() as tx:
+        with self.pfs.meta.read() as tx:
+            repos, pipelines = tx.repos(), tx.pipelines()
             tables = {
-                t: tx.c.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
-                for t in ("repos", "branches", "commits", "provenance", "pipelines",
-                          "pipeline_versions", "jobs", "datum_state")
+                "repos": repos,
+                "branches": [b for r in repos for b in tx.branches(r.name)],
+                "commits": tx.commits(),  # with their provenance
+                "pipelines": pipelines,
+                "pipeline_versions": [v for p in pipelines for v in tx.versions(p.name)],
+                "jobs": tx.jobs(),
+                "datum_state": [s for p in pipelines for s in tx.datum_states(p.name)],
             }
         return {"tables": tables, "objects": sorted(self.pfs.backend.list(""))}
 

@@ -24,7 +24,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from raypachy.pfs import PFS
-from raypachy.pfs.metadata import MetadataStore
+from raypachy.pfs.metadata import open_store
 from raypachy.server.app import create_app
 from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
@@ -168,7 +168,7 @@ class Races:
 
     def _check(self, job: dict[str, Any], code_key: list[str]) -> list[str]:
         """What does not read back, through a fresh view (no cached manifests or chunks)."""
-        view = PFS(MetadataStore(self.pfs.meta.path), self.pfs.backend.uri)
+        view = PFS(open_store(self.pfs.meta.location), self.pfs.backend.uri)
         lost = []
         wanted = [("data", job["commit"], job["files"]), ("out", job["job"], job["outputs"])]
         for repo, commit_id, files in wanted:
@@ -186,7 +186,7 @@ class Races:
         return lost
 
     def fsck_problems(self) -> list[str]:
-        view = PFS(MetadataStore(self.pfs.meta.path), self.pfs.backend.uri)
+        view = PFS(open_store(self.pfs.meta.location), self.pfs.backend.uri)
         return [f"fsck: {p.kind} {p.subject}: {p.message}" for p in view.fsck().problems]
 
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pytest
 
 from raypachy.pfs import PFS
-from raypachy.pfs.metadata import MetadataStore
+from raypachy.pfs.metadata import Tx
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def trace(pfs: PFS, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Storage puts and syncs, and metadata commits, in the order they happen."""
     steps: list[str] = []
     backend = pfs.backend
-    put, sync, write = backend.put, backend.sync, MetadataStore.write
+    put, sync, write = backend.put, backend.sync, pfs.meta.write
 
     def traced_put(key: str, data: bytes) -> None:
         steps.append("put " + key.split("/")[0])
@@ -27,14 +27,14 @@ def trace(pfs: PFS, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         sync()
 
     @contextmanager
-    def traced_write(self: MetadataStore) -> Iterator[object]:
-        with write(self) as tx:
+    def traced_write() -> Iterator[Tx]:
+        with write() as tx:
             yield tx
         steps.append("commit")
 
     monkeypatch.setattr(backend, "put", traced_put)
     monkeypatch.setattr(backend, "sync", traced_sync)
-    monkeypatch.setattr(MetadataStore, "write", traced_write)
+    monkeypatch.setattr(pfs.meta, "write", traced_write)  # every PFS part shares this store
     return steps
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from raypachy.errors import ChunkCorruptedError, ObjectMissingError
 from raypachy.pfs import PFS
-from raypachy.pfs.metadata import MetadataStore
+from raypachy.pfs.metadata import open_store
 from raypachy.storage.chunkstore import chunk_key
 
 SCRIPT = str(Path(__file__).with_name("writer_script.py"))
@@ -122,13 +122,13 @@ def test_uploading_a_file_again_repairs_its_corrupted_chunk(tmp_path: Path) -> N
     with open(path, "r+b") as f:
         f.seek(-5, 2)
         f.write(b"XXXXX")
-    reader = PFS(MetadataStore(pfs.meta.path), pfs.backend.uri)  # no cached copy
+    reader = PFS(open_store(pfs.meta.location), pfs.backend.uri)  # no cached copy
     with pytest.raises(ChunkCorruptedError):
         reader.get_file("r@master", "/f.csv")
     assert any(p.kind == "chunk" for p in reader.fsck(deep=True).problems)
-    uploader = PFS(MetadataStore(pfs.meta.path), pfs.backend.uri)
+    uploader = PFS(open_store(pfs.meta.location), pfs.backend.uri)
     uploader.put_file("r@master", "/f-again.csv", data)  # the same bytes, another name
-    fresh = PFS(MetadataStore(pfs.meta.path), pfs.backend.uri)
+    fresh = PFS(open_store(pfs.meta.location), pfs.backend.uri)
     assert fresh.get_file("r@master", "/f.csv") == data
     assert fresh.get_file("r@master", "/f-again.csv") == data
     assert fresh.fsck(deep=True).ok

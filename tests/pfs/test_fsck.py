@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from raypachy.client import Client
 from raypachy.pfs import PFS
+from raypachy.pfs.metadata import CommitId, as_job_id
 from raypachy.pfs.model import CommitRef
 from raypachy.server.app import create_app
 from raypachy.server.operations import Operations
@@ -77,12 +79,12 @@ def test_dangling_head_parent_and_provenance_are_fixed(pfs: PFS) -> None:
     second = pfs.put_file("r@master", "/a", b"2")
     derived = pfs.put_file("s@master", "/x", b"x")
     with pfs.meta.write() as tx:  # what a crash between two writes could leave behind
-        tx.move_branch("r", "master", "gone", second.id)
-        tx.set_parent("r", second.id, "lost")
-        tx.c.execute(
-            "INSERT INTO provenance (repo, id, in_repo, in_id) VALUES ('s', ?, 'r', 'nope')",
-            (derived.id,),
-        )
+        tx.move_branch("r", "master", CommitId("gone"), second.id)
+        tx.set_parent("r", second.id, CommitId("lost"))
+        rec = tx.commit("s", derived.id)
+        assert rec is not None
+        tx.delete_commit("s", rec.id)  # written again, computed from a commit that is gone
+        tx.insert_commit(replace(rec, provenance=(CommitRef("r", "nope"),)))
     report = pfs.fsck()
     assert _kinds(report) == ["branch", "parent", "provenance"] and not report.ok
     fixed = pfs.fsck(fix=True)
@@ -108,8 +110,9 @@ def test_an_ended_job_with_an_open_output_commit_is_closed(tmp_path: Path) -> No
     claim = local.pps.claim_job("copy")
     assert claim is not None
     with local.pfs.meta.write() as tx:  # the job row says it ended, its commit never closed
-        tx.c.execute("UPDATE jobs SET state = 'killed' WHERE pipeline = 'copy' AND id = ?",
-                     (job_id,))  # fmt: skip
+        job = tx.job("copy", as_job_id(job_id))
+        assert job is not None
+        tx.update_job(replace(job, state="killed"))
     report = local.ops.fsck()
     assert [p.kind for p in report.problems] == ["job"] and not report.ok
     assert local.ops.fsck(fix=True).ok

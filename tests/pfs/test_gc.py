@@ -8,7 +8,7 @@ import pytest
 
 from raypachy.errors import GCBusyError
 from raypachy.pfs import PFS, GCReport, leases
-from raypachy.pfs.metadata import MetadataStore
+from raypachy.pfs.metadata import open_store
 from raypachy.storage.manifest import manifest_key
 
 
@@ -101,7 +101,7 @@ def test_a_gc_longer_than_the_lease_ttl_keeps_writers_out(
     gc.join(60)
     writer.join(60)
     assert isinstance(outcome[0], GCReport) and written
-    fresh = PFS(MetadataStore(pfs.meta.path), pfs.backend.uri)
+    fresh = PFS(open_store(pfs.meta.location), pfs.backend.uri)
     assert fresh.get_file("r@master", "/new") == b"new" * 1000
     assert fresh.fsck().ok
 
@@ -137,7 +137,7 @@ def test_gc_survives_a_missing_manifest_and_keeps_every_chunk(pfs: PFS) -> None:
     victim = pfs._record("r@master").layers[0].id
     pfs.backend.delete(manifest_key(victim))  # lost (the kind of damage finding 1 did)
     chunks_before = set(pfs.backend.list("chunks/"))
-    restarted = PFS(MetadataStore(pfs.meta.path), pfs.backend.uri)  # no cached manifests
+    restarted = PFS(open_store(pfs.meta.location), pfs.backend.uri)  # no cached manifests
     report = restarted.gc()
     assert report.unreadable_manifests == 1
     assert report.chunks_deleted == 0 and set(pfs.backend.list("chunks/")) == chunks_before

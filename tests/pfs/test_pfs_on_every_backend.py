@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 from raypachy.pfs import PFS
-from raypachy.pfs.metadata import MetadataStore
+from raypachy.pfs.metadata import open_store
 
 
 def test_workflow(storage_uri: str, tmp_path: Path) -> None:
-    pfs = PFS(MetadataStore(str(tmp_path / "metadata.db")), storage_uri)
+    pfs = PFS(open_store(str(tmp_path / "metadata.db")), storage_uri)
     pfs.create_repo("r")
     big = os.urandom(6 << 20)
     with pfs.modify("r@master") as m:
@@ -26,5 +26,5 @@ def test_workflow(storage_uri: str, tmp_path: Path) -> None:
     report = pfs.gc()
     assert report.chunks_deleted == 1  # the chunk that held only "changed\n"
     assert pfs.get_file("r@master", "/small/007") == b"row 7\n"
-    again = PFS(MetadataStore(str(tmp_path / "metadata.db")), storage_uri)
+    again = PFS(open_store(str(tmp_path / "metadata.db")), storage_uri)
     assert again.get_file("r@master", "/big.bin") == big

@@ -11,6 +11,7 @@ from raypachy.errors import (
     RepoNotFound,
 )
 from raypachy.pfs import PFS
+from raypachy.pfs.metadata import BranchRecord
 
 
 def test_create_list_inspect_delete_repo(pfs: PFS) -> None:
@@ -106,7 +107,7 @@ def test_a_new_branch_gets_an_empty_head_and_lists_as_empty(pfs: PFS) -> None:
 def test_a_branch_left_without_a_commit_lists_as_empty(pfs: PFS) -> None:
     pfs.create_repo("r")
     with pfs.meta.write() as tx:  # as branches were made before they got an empty head
-        tx.insert_branch("r", "old", None, 0.0)
+        tx.insert_branch(BranchRecord("r", "old", None, 0.0))
     assert pfs.list_files("r@old") == [] and pfs.glob_files("r@old", "/**") == []
     with pytest.raises(FileNotFound, match="r@old"):
         pfs.list_files("r@old", "/x")

@@ -68,8 +68,8 @@ def clock(datum):  # type: ignore[no-untyped-def]
 
 
 def _created(local: Local, pipeline: str) -> float:
-    with local.pps._read() as (_, ptx):  # the exact float the ticks count from
-        row = ptx.pipeline(pipeline)
+    with local.pfs.meta.read() as tx:  # the exact float the ticks count from
+        row = tx.pipeline(pipeline)
     assert row is not None
     return row.created
 

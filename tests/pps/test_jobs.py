@@ -9,10 +9,10 @@ import pytest
 
 import raypachy
 from raypachy.errors import InvalidSpecError, PipelineExists, RepoNotFound
+from raypachy.pfs.metadata import as_job_id
 from raypachy.pfs.model import CommitRef
 from raypachy.pps import queries
 from raypachy.pps.jobrun import run_job
-from raypachy.pps.store import PpsTx
 from tests.pps.conftest import Local, by_name, needs_sandbox
 
 
@@ -432,7 +432,7 @@ def test_an_interrupted_job_resumes_without_redoing_finished_batches(
     assert sorted(names) == sorted(f"n{i}" for i in range(8))  # each datum ran exactly once
     assert local.files("counted") == {f"/n{i}": str(3 * i).encode() for i in range(8)}
     with local.pfs.meta.read() as tx:
-        assert PpsTx(tx.c).checkpoints("counted", job.id) == []  # dropped with the job's end
+        assert tx.checkpoints("counted", as_job_id(job.id)) == []  # dropped with the job's end
 
 
 def test_worker_credentials_never_reach_logs_or_errors(

@@ -118,8 +118,7 @@ def test_restart_datum_of_a_running_job_asks_its_controller_once(local: Local) -
     assert datum_matches(a, "/a") and datum_matches(a, a.id) and not datum_matches(b, "/a")
     assert not datum_matches(a, "/a,/b")
     # a datum whose batch already finished in the job is not restarted
-    with local.pps._write() as (_, ptx):
-        ptx.add_checkpoint("double", running, None, [[a.id]])
+    local.pps.checkpoint_batch("double", running, None, [[a.id, a.hash, "success", [], 1, "", 0.1]])
     with pytest.raises(ConflictError, match="already finished"):
         restart_datum(local.pps, "double", running, a.id)
 

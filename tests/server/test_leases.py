@@ -45,7 +45,7 @@ def _client(api: TestClient) -> Client:
 
 def _holders(pfs: PFS) -> list[tuple[str, int]]:
     with pfs.meta.read() as tx:
-        return [(host, pid) for _, host, pid, *_ in tx.leases()]
+        return [(lease.host, lease.pid) for lease in tx.leases()]
 
 
 def test_a_lapsed_lease_cannot_register_what_gc_removed(
@@ -112,8 +112,8 @@ def test_a_lost_lease_fails_the_put_with_one_clear_line(
     with pytest.raises(errors.LeaseExpiredError) as lost, client.modify("r@master") as m:
         m.put("/a", b"a" * 1000)
         with pfs.meta.write() as tx:  # as gc does with a lease it found lapsed
-            for lease_id, *_ in tx.leases():
-                tx.delete_lease(lease_id)
+            for lease in tx.leases():
+                tx.delete_lease(lease.id)
         deadline = time.monotonic() + 30
         while not client._lost and time.monotonic() < deadline:
             time.sleep(0.05)

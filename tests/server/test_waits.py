@@ -17,7 +17,7 @@ import uvicorn
 
 from raypachy.client import Client
 from raypachy.pfs import PFS
-from raypachy.pfs.metadata import MetadataStore
+from raypachy.pfs.metadata import RepoRecord, open_store
 from raypachy.server.app import create_app
 from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
@@ -156,8 +156,8 @@ def test_waits_end_on_time_and_on_the_change(served: Served) -> None:
 
 def test_writes_from_another_process_wake_waiters(tmp_path: Path) -> None:
     db = str(tmp_path / "metadata.db")
-    here, there = MetadataStore(db), MetadataStore(db)  # two processes' views of one database
-    since = here.changes.version
+    here, there = open_store(db), open_store(db)  # two processes' views of one database
+    since = here.change_version()
     assert here.wait_change(since, 0) == since  # nothing changed: the timeout answers
     woken: list[float] = []
 
@@ -170,7 +170,7 @@ def test_writes_from_another_process_wake_waiters(tmp_path: Path) -> None:
     waiter.start()
     time.sleep(0.5)
     with there.write() as tx:
-        tx.insert_repo("r", time.time(), "")
+        tx.insert_repo(RepoRecord("r", time.time(), ""))
     waiter.join(20)
     assert woken and woken[0] < 10  # seen through SQLite's data_version, not at the timeout
 
