@@ -1,8 +1,8 @@
 """A change counter for the metadata: waiters sleep until it moves instead of polling.
 
-Every write transaction of this process bumps it; writes from other connections (another
-process on the same database) are seen through SQLite's ``PRAGMA data_version``, which
-``MetadataStore.wait_change`` probes while it waits. Versions only ever differ: the counter
+Every write transaction of this process bumps it; writes from other clients of the same
+database (another process) are seen through a probe the store gives ``wait`` (SQLite's
+``PRAGMA data_version``), called while it waits. Versions only ever differ: the counter
 starts from the clock, so a restarted process never repeats the one before.
 """
 

@@ -1,0 +1,72 @@
+"""What only the SQLite store does: its numbered schema, and databases made before it."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from raypachy.errors import BackendError, InvalidArgumentError
+from raypachy.pfs.metadata import RepoRecord, open_store
+from raypachy.pfs.metadata.sqlite.schema import LATEST
+
+
+def _migrations(path: Path) -> list[int]:
+    with sqlite3.connect(path) as conn:
+        return [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
+
+
+def test_a_new_database_gets_every_migration(tmp_path: Path) -> None:
+    open_store(str(tmp_path / "m.db"))
+    assert _migrations(tmp_path / "m.db") == list(range(1, LATEST + 1))
+
+
+def test_a_database_from_before_numbered_schemas_opens_with_its_rows(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    store = open_store(str(db))
+    with store.write() as tx:
+        tx.insert_repo(RepoRecord("kept", 1.0, "from before"))
+    store.close()
+    with sqlite3.connect(db) as conn:  # as older releases left it: tables but no numbering,
+        conn.execute("DROP TABLE schema_migrations")  # and the pipeline tables only once a
+        for table in ("jobs", "job_datums", "datum_state", "pipelines"):  # PPS had started
+            conn.execute(f"DROP TABLE {table}")
+    again = open_store(str(db))
+    with again.read() as tx:
+        assert tx.repos() == [RepoRecord("kept", 1.0, "from before")]
+        assert tx.pipelines() == [] and tx.jobs() == []  # the missing tables were made
+    assert _migrations(db) == list(range(1, LATEST + 1))
+
+
+def test_a_database_of_a_newer_raypachy_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    open_store(str(db))
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO schema_migrations (version, description, applied) VALUES (?, 'x', 0)",
+            (LATEST + 1,),
+        )
+    with pytest.raises(BackendError, match="upgrade raypachy") as info:
+        open_store(str(db))
+    assert str(db) in str(info.value) and "\n" not in str(info.value)
+
+
+def _open(path: str) -> int:
+    store = open_store(path)
+    with store.read() as tx:
+        return len(tx.repos())
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) -> None:
+    path = str(tmp_path / "m.db")
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        assert pool.map(_open, [path] * 4) == [0, 0, 0, 0]
+    assert _migrations(tmp_path / "m.db") == list(range(1, LATEST + 1))  # each applied once
+
+
+def test_an_unknown_store_location_is_refused_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"postgresql:// is not supported"):
+        open_store("postgresql://user@host/db")
+    assert not list(tmp_path.iterdir())
