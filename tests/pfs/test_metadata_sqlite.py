@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from raypachy.errors import BackendError, InvalidArgumentError
-from raypachy.pfs.metadata import RepoRecord, open_store
+from raypachy.pfs.metadata import LeaseRecord, RepoRecord, open_store
 from raypachy.pfs.metadata.sqlite.schema import LATEST
 
 
@@ -30,13 +30,23 @@ def test_a_database_from_before_numbered_schemas_opens_with_its_rows(tmp_path: P
         tx.insert_repo(RepoRecord("kept", 1.0, "from before"))
     store.close()
     with sqlite3.connect(db) as conn:  # as older releases left it: tables but no numbering,
-        conn.execute("DROP TABLE schema_migrations")  # and the pipeline tables only once a
-        for table in ("jobs", "job_datums", "datum_state", "pipelines"):  # PPS had started
+        conn.execute("DROP TABLE schema_migrations")  # the pipeline tables only once a PPS
+        for table in ("jobs", "job_datums", "datum_state", "pipelines", "code_pins"):  # ran,
             conn.execute(f"DROP TABLE {table}")
+        conn.execute("DROP TABLE leases")  # and leases without an end
+        conn.execute("CREATE TABLE leases (id TEXT PRIMARY KEY, host TEXT NOT NULL, "
+                     "pid INTEGER NOT NULL, started REAL NOT NULL, heartbeat REAL NOT NULL)")  # fmt: skip
+        conn.execute("INSERT INTO leases VALUES ('old', 'h', 1, 2.0, 3.0)")
     again = open_store(str(db))
-    with again.read() as tx:
+    with again.write() as tx:
         assert tx.repos() == [RepoRecord("kept", 1.0, "from before")]
         assert tx.pipelines() == [] and tx.jobs() == []  # the missing tables were made
+        assert tx.leases() == [LeaseRecord("old", "h", 1, 2.0, 3.0, None)]
+        tx.insert_lease(LeaseRecord("new", "h", 1, 4.0, 4.0, 9.0))
+        tx.pin_code("ab", 1.0, 10.0)
+    with again.read() as tx:
+        assert tx.lease("new") == LeaseRecord("new", "h", 1, 4.0, 4.0, 9.0)
+        assert tx.pinned_code(0.0) == ["ab"]
     assert _migrations(db) == list(range(1, LATEST + 1))
 
 

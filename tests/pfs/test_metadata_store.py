@@ -267,22 +267,44 @@ def test_staged_layers_are_kept_for_gc(store: MetadataStore) -> None:
 def test_leases_and_locks(store: MetadataStore) -> None:
     with store.write() as tx:
         tx.insert_lease(LeaseRecord("l1", "host", 10, 1.0, 1.0))
-        tx.insert_lease(LeaseRecord("l2", "host", 11, 1.0, 1.0))
-        tx.heartbeat_lease("l1", 5.0)
-        tx.delete_lease("l2")
+        tx.insert_lease(LeaseRecord("l2", "host", 11, 2.0, 2.0, expires=9.0))
+        assert tx.heartbeat_lease("l1", 5.0) and not tx.heartbeat_lease("gone", 5.0)
         tx.take_lock(LockRecord("gc", "host", 10, 2.0, 2.0))
     with store.read() as tx:
-        assert tx.leases() == [LeaseRecord("l1", "host", 10, 1.0, 5.0)]
+        assert tx.leases() == [LeaseRecord("l1", "host", 10, 1.0, 5.0),
+                               LeaseRecord("l2", "host", 11, 2.0, 2.0, 9.0)]  # fmt: skip
+        assert tx.lease("l2") == LeaseRecord("l2", "host", 11, 2.0, 2.0, 9.0)
+        assert tx.lease("gone") is None
         assert tx.lock("gc") == LockRecord("gc", "host", 10, 2.0, 2.0) and tx.lock("x") is None
     with store.write() as tx:
-        tx.release_lock("gc", "host", 99)  # not its holder: the lock stays
-        assert tx.lock("gc") is not None
+        tx.delete_lease("l2")
+        assert tx.renew_lock("gc", "host", 10, 2.0, 4.0)
+        assert not tx.renew_lock("gc", "host", 10, 1.0, 4.0)  # an older holding, same process
+        tx.release_lock("gc", "host", 99, 2.0)  # not its holder: the lock stays
+        tx.release_lock("gc", "host", 10, 1.0)
+        assert tx.lock("gc") == LockRecord("gc", "host", 10, 2.0, 4.0)
         tx.take_lock(LockRecord("gc", "other", 12, 3.0, 3.0))  # taken over from a dead holder
-        tx.release_lock("gc", "host", 10)
+        assert not tx.renew_lock("gc", "host", 10, 2.0, 5.0)  # the old holder lost it
+        tx.release_lock("gc", "host", 10, 2.0)
         assert tx.lock("gc") == LockRecord("gc", "other", 12, 3.0, 3.0)
-        tx.release_lock("gc", "other", 12)
+        tx.release_lock("gc", "other", 12, 3.0)
+        tx.take_lock(LockRecord("gc", "third", 13, 6.0, 6.0))
+        tx.break_lock("gc")  # whoever holds it
     with store.read() as tx:
-        assert tx.lock("gc") is None
+        assert tx.lock("gc") is None and [x.id for x in tx.leases()] == ["l1"]
+
+
+def test_code_pins(store: MetadataStore) -> None:
+    with store.write() as tx:
+        tx.pin_code("aa", 10.0, 5.0)
+        tx.pin_code("bb", 12.0, 5.0)
+        tx.pin_code("aa", 13.0, 5.0)  # pinned again: kept longer
+    with store.read() as tx:
+        assert tx.pinned_code(11.0) == ["aa", "bb"] and tx.pinned_code(12.5) == ["aa"]
+    with store.write() as tx:
+        tx.pin_code("cc", 20.0, 5.0)  # pins older than 5 s go
+    with store.read() as tx:
+        assert tx.pinned_code(0.0) == ["cc"]
 
 
 # --- pipelines, jobs, datums, checkpoints ----------------------------------------------------
