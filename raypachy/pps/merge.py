@@ -8,7 +8,6 @@ is the previous output plus this delta, so the cost follows the number of change
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -26,13 +25,13 @@ class Outcome:
     reason: str
     layer: ManifestInfo | None
     counts: tuple[int, int, int, int, int]
-    datum_rows: list[tuple[Any, ...]]
+    datum_rows: list[tuple[Any, ...]]  # see PPS.finish_job
     removed: list[str]
     upserts: dict[str, tuple[str, list[str]]]
 
 
-def _inputs_json(datum: Datum) -> str:
-    return json.dumps([[i.name, i.repo, i.commit, i.path] for i in datum.inputs])
+def _inputs(datum: Datum) -> list[list[str]]:
+    return [[i.name, i.repo, i.commit, i.path] for i in datum.inputs]
 
 
 def merge(
@@ -70,8 +69,8 @@ def merge(
     for datum in planned:
         if datum.id in skipped:
             keep.update(previous[datum.id][1])
-            rows.append((datum.id, DatumState.SKIPPED, datum.hash, _inputs_json(datum),
-                         json.dumps(previous[datum.id][1]), 0, "", 0.0))  # fmt: skip
+            rows.append((datum.id, DatumState.SKIPPED, datum.hash, _inputs(datum),
+                         list(previous[datum.id][1]), 0, "", 0.0))  # fmt: skip
             continue
         r = results.get(datum.id)
         if r is None:  # never ran: the job was cut short
@@ -88,7 +87,7 @@ def merge(
             recovered += state == DatumState.RECOVERED
             if datum.id in previous:
                 removed.append(datum.id)
-        rows.append((datum.id, state, datum.hash, _inputs_json(datum), json.dumps(list(r.outputs)),
+        rows.append((datum.id, state, datum.hash, _inputs(datum), list(r.outputs),
                      r.attempts, error, r.duration))  # fmt: skip
 
     deletes = {p for d in [*removed, *upserts] if d in previous for p in previous[d][1]} - keep

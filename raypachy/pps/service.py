@@ -667,8 +667,8 @@ class PPS:
         With ``lease_id`` (the lease the job's outputs were written under), that lease must
         still be live when the output layer is staged.
 
-        ``datum_rows`` are (datum, state, hash, inputs JSON, outputs JSON, attempts, error,
-        duration); ``upserts`` map a datum to its (hash, outputs).
+        ``datum_rows`` are (datum, state, hash, inputs as [name, repo, commit, path] lists,
+        outputs, attempts, error, duration); ``upserts`` map a datum to its (hash, outputs).
         """
         jid = as_job_id(job_id)
         with self.pfs.meta.read() as tx:
@@ -790,7 +790,6 @@ def _datum_record(pipeline: str, job: JobId, row: tuple[Any, ...]) -> DatumRecor
     """A datum row as ``raypachy.pps.merge`` makes it, as the store keeps it."""
     datum, state, hash_, inputs, outputs, attempts, error, duration = row
     return DatumRecord(
-        pipeline, job, DatumId(datum), state, hash_,
-        tuple(DatumInputRecord(*i) for i in json.loads(inputs)), tuple(json.loads(outputs)),
-        attempts, error, duration,
+        pipeline, job, DatumId(datum), state, hash_, tuple([DatumInputRecord(*i) for i in inputs]),
+        tuple(outputs), attempts, error, duration,
     )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import sqlite3
 from pathlib import Path
@@ -9,7 +10,17 @@ from pathlib import Path
 import pytest
 
 from raypachy.errors import BackendError, InvalidArgumentError
-from raypachy.pfs.metadata import LeaseRecord, RepoRecord, open_store
+from raypachy.pfs.metadata import (
+    CommitId,
+    DatumId,
+    DatumInputRecord,
+    DatumRecord,
+    DatumStateRecord,
+    LeaseRecord,
+    RepoRecord,
+    as_job_id,
+    open_store,
+)
 from raypachy.pfs.metadata.sqlite.schema import LATEST
 
 
@@ -80,3 +91,21 @@ def test_an_unknown_store_location_is_refused_in_one_line(tmp_path: Path) -> Non
     with pytest.raises(InvalidArgumentError, match=r"postgresql:// is not supported"):
         open_store("postgresql://user@host/db")
     assert not list(tmp_path.iterdir())
+
+
+def test_datum_columns_are_the_json_older_releases_wrote(tmp_path: Path) -> None:
+    odd = 'a "q" \\ \n é \u2028 🐍'
+    store = open_store(str(tmp_path / "m.db"))
+    j1 = as_job_id("1" * 32)
+    inputs = (DatumInputRecord("in", "raw", CommitId("1" * 32), odd),
+              DatumInputRecord("b", odd, CommitId("2" * 32), "/x"))  # fmt: skip
+    with store.write() as tx:
+        tx.insert_job_datums(
+            [DatumRecord("p", j1, DatumId("d"), "success", "h", inputs, (odd, "/y"), 1, "", 0.1)]
+        )
+        tx.replace_datum_states("p", [], [DatumStateRecord("p", DatumId("d"), "h", (odd,), j1)])
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        [(ins, outs)] = conn.execute("SELECT inputs, outputs FROM job_datums").fetchall()
+        [(state_outs,)] = conn.execute("SELECT outputs FROM datum_state").fetchall()
+    assert ins == json.dumps([["in", "raw", "1" * 32, odd], ["b", odd, "2" * 32, "/x"]])
+    assert outs == json.dumps([odd, "/y"]) and state_outs == json.dumps([odd])

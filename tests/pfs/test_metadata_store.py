@@ -496,3 +496,17 @@ def test_writes_of_another_client_wake_a_waiter(backend: Backend) -> None:
     mine = here.change_version()
     with_repos(here, "s")  # this client's own writes move its counter at once
     assert here.change_version() != mine
+
+
+def test_any_text_round_trips(store: MetadataStore) -> None:
+    odd = 'a "quoted" \\ back\nslash, é, \u2028 and 🐍'
+    j1 = as_job_id(cid(1))
+    record = DatumRecord("p", j1, DatumId("d"), "success", "h",
+                         (DatumInputRecord(odd, "raw", cid(1), "/" + odd),), (odd, "/x"), 1, odd,
+                         0.5)  # fmt: skip
+    state = DatumStateRecord("p", DatumId("d"), "h", (odd,), j1)
+    with store.write() as tx:
+        tx.insert_job_datums([record])
+        tx.replace_datum_states("p", [], [state])
+    with store.read() as tx:
+        assert tx.job_datums("p", j1) == [record] and tx.datum_states("p") == [state]
