@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from raypachy._private import private_file
 from raypachy.errors import BackendError
@@ -21,6 +21,9 @@ from raypachy.pfs.metadata.changes import Changes
 from raypachy.pfs.metadata.sqlite.pfs_tables import PfsTables
 from raypachy.pfs.metadata.sqlite.pps_tables import PpsTables
 from raypachy.pfs.metadata.sqlite.schema import migrate
+
+if TYPE_CHECKING:
+    from raypachy.pfs.metadata.interface import MetadataStore
 
 
 class SqliteTx(PfsTables, PpsTables):
@@ -116,3 +119,9 @@ class SqliteStore:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+if TYPE_CHECKING:  # mypy checks here that this is the interface, statement by statement
+
+    def _is_a_store(store: SqliteStore) -> MetadataStore:
+        return store
