@@ -51,6 +51,7 @@ from raypachy.pfs.metadata import (
 )
 from raypachy.pfs.model import Commit, CommitRef, Problem, utc
 from raypachy.pfs.service import PFS
+from raypachy.pps import fsck
 from raypachy.pps.codepaths import hash_code_paths
 from raypachy.pps.datums import input_key, iter_leaves
 from raypachy.pps.images import check_images
@@ -713,47 +714,8 @@ class PPS:
         self._close_output(pipeline, row.id, reason)
 
     def fsck(self, fix: bool = False) -> list[Problem]:
-        """Jobs and their output commits: an ended job's output commit must be finished."""
-        problems = []
-        with self.pfs.meta.read() as tx:
-            jobs = tx.jobs()
-            outs = {(j.pipeline, j.id): tx.commit(j.output_repo, j.id) for j in jobs}
-        for job in jobs:
-            out = outs[(job.pipeline, job.id)]
-            if JobState(job.state).terminal and out is not None and out.is_open:
-                if fix:
-                    self._close_output(job.pipeline, job.id, f"job ended: {job.state}")
-                message = f"job is {job.state} but its output commit is open"
-                problems.append(Problem("job", f"{job.pipeline}@{job.id}", message, fixed=fix))
-        return problems + self._diverged_datums(fix)
-
-    def _diverged_datums(self, fix: bool) -> list[Problem]:
-        """Datum records that say "done" while their outputs are missing from the output
-        branch: the next job would skip them and the outputs would never come back."""
-        problems = []
-        with self.pfs.meta.read() as tx:
-            heads = {}
-            for row in tx.pipelines():
-                branch = tx.branch(row.name, parse_spec(row.spec).output_branch)
-                rec = tx.commit(row.name, branch.head) if branch and branch.head else None
-                heads[row.name] = (rec, tx.datum_states(row.name))
-        for pipeline, (rec, states) in heads.items():
-            tree = self.pfs.commits.tree(rec.layers + rec.staged) if rec is not None else None
-            gone = {
-                s.id: missing for s in states
-                if (missing := [p for p in s.outputs if tree is None or tree.lookup(p) is None])
-            }  # fmt: skip
-            if gone and fix:
-                with self.pfs.meta.write() as tx:
-                    tx.replace_datum_states(pipeline, sorted(gone), ())
-            for datum, missing in sorted(gone.items()):
-                where = f"{pipeline}@{rec.id}" if rec is not None else f"{pipeline} (no commit)"
-                message = (
-                    f"datum is recorded as done but its output {missing[0]} is not in {where}"
-                    + ("; it runs again in the next job" if fix else "; fsck --fix makes it rerun")
-                )
-                problems.append(Problem("datum", f"{pipeline}/{datum}", message, fixed=fix))
-        return problems
+        """Jobs and datum records against PFS (see ``raypachy.pps.fsck``)."""
+        return fsck.check(self.pfs, self._close_output, fix)
 
     def pin_code(self, code: str, lease_id: str) -> None:
         """Keep uploaded code (written under ``lease_id``, still live) for a pipeline to use:
