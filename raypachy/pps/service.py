@@ -685,7 +685,6 @@ class PPS:
             out = tx.commit(row.output_repo, jid)
         assert out is not None
         downstream = self._downstream(out)
-        datums = [_datum_record(pipeline, jid, r) for r in datum_rows]
         states = [DatumStateRecord(pipeline, DatumId(d), h, tuple(o), jid)
                   for d, (h, o) in upserts.items()]  # fmt: skip
 
@@ -695,7 +694,8 @@ class PPS:
                 ended = replace(current, state=state, reason=reason, counts=JobCounts(*counts),
                                 finished=time.time())  # fmt: skip
                 self._save_job(tx, ended)
-            tx.insert_job_datums(datums)
+            # one record at a time: thousands alive at once would keep the collector busy
+            tx.insert_job_datums(_datum_record(pipeline, jid, r) for r in datum_rows)
             tx.replace_datum_states(pipeline, [DatumId(d) for d in removed], states)
             downstream(tx)
 

@@ -237,8 +237,8 @@ class PpsTables:
     def insert_job_datums(self, datums: Iterable[DatumRecord]) -> None:
         self.conn.executemany(
             f"INSERT OR REPLACE INTO job_datums ({_DATUM_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [(d.pipeline, d.job, d.id, d.state, d.hash, _datum_inputs_json(d.inputs),
-              _json_strings(d.outputs), d.attempts, d.error, d.duration) for d in datums],
+            ((d.pipeline, d.job, d.id, d.state, d.hash, _datum_inputs_json(d.inputs),
+              _json_strings(d.outputs), d.attempts, d.error, d.duration) for d in datums),
         )  # fmt: skip
 
     def job_datums(
