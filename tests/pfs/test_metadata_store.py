@@ -395,7 +395,7 @@ def test_datums_of_jobs_and_the_pipelines_datum_records(store: MetadataStore) ->
         tx.insert_job(job("p", 1))
         tx.insert_job_datums([datum("p", 1, "b"), datum("p", 1, "a", "failed"),
                               datum("p", 1, "c", "skipped")])  # fmt: skip
-        tx.insert_job_datums([replace(datum("p", 1, "b"), attempts=3)])  # recorded again
+        tx.insert_job_datums(replace(d, attempts=3) for d in [datum("p", 1, "b")])  # again
     with store.read() as tx:
         assert [d.id for d in tx.job_datums("p", j1)] == ["a", "b", "c"]
         assert tx.job_datums("p", j1, DatumId("b")) == [replace(datum("p", 1, "b"), attempts=3)]
