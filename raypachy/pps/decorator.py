@@ -165,3 +165,25 @@ def pipeline(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
         return Pipeline(fn, options)
     _check(options)
     return lambda f: Pipeline(f, options)
+
+
+def spec_of(pipeline: Any, store_code: Callable[[bytes], str]) -> dict[str, Any]:
+    """A spec dict from a spec dict, a ``PipelineSpec`` or a ``@raypachy.pipeline``
+    function (whose pickled code ``store_code`` stores, returning its key)."""
+    if isinstance(pipeline, Pipeline):
+        return pipeline.build(store_code(pipeline.code())).to_json()
+    if isinstance(pipeline, PipelineSpec):
+        return pipeline.to_json()
+    if isinstance(pipeline, dict):
+        return pipeline
+    raise InvalidSpecError(
+        f"a pipeline is a spec dict, a PipelineSpec or a @raypachy.pipeline function, "
+        f"not {type(pipeline).__name__}"
+    )
+
+
+def preview_spec(pipeline: Any) -> dict[str, Any]:
+    """The spec a datum preview reads: a function's code is not stored (nothing runs)."""
+    if isinstance(pipeline, Pipeline):
+        return pipeline.spec_dict("0" * 64)
+    return spec_of(pipeline, lambda _: "")

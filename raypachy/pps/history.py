@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from raypachy.errors import InvalidArgumentError, PipelineNotFound
 from raypachy.pfs.model import utc
-from raypachy.pps.model import JobInfo
+from raypachy.pps.model import JobInfo, PipelineVersion
 from raypachy.pps.service import LIVE_STATES, PPS
 
 #: How long an ended job stays among the recent ones, whatever the limit.
 ENDED_WINDOW_S = 120.0
 MAX_RECENT = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class PipelineVersion:
-    """One version of a pipeline: the spec it ran with, when it appeared, how many jobs."""
-
-    pipeline: str
-    version: str
-    spec: dict[str, Any]
-    created: datetime
-    jobs: int
-    current: bool
 
 
 def pipeline_versions(pps: PPS, name: str) -> list[PipelineVersion]:

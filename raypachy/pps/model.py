@@ -96,3 +96,26 @@ class DatumInfo:
     attempts: int
     error: str
     duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineVersion:
+    """One version of a pipeline: the spec it ran with, when it appeared, how many jobs."""
+
+    pipeline: str
+    version: str
+    spec: dict[str, Any]
+    created: datetime
+    jobs: int
+    current: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineCreated:
+    """What creating or updating a pipeline answers: the pipeline, a note for the user (what
+    runs next, what the update keeps), and one warning per spec field run differently from
+    Pachyderm or ignored."""
+
+    pipeline: PipelineInfo
+    note: str
+    warnings: tuple[str, ...] = ()

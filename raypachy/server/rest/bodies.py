@@ -34,6 +34,10 @@ class Body(BaseModel):
         _check_text(data)
         return data
 
+    def api_args(self) -> dict[str, Any]:
+        """The verb's arguments this body carries (by their HTTP names)."""
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
 
 class CreateRepo(Body):
     name: str
@@ -45,6 +49,12 @@ class PutBranch(Body):
     head: str | None = None
     expected_head: str | None = None
     check_expected: bool = Field(False, description="Compare-and-swap on expected_head.")
+
+    def api_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"head": self.head}
+        if self.check_expected:
+            args["expected_head"] = self.expected_head
+        return args
 
 
 class ProvenanceRef(Body):
@@ -59,6 +69,12 @@ class StartCommit(Body):
     id: str | None = None
     provenance: list[ProvenanceRef] = []
     origin: str = "user"
+
+    def api_args(self) -> dict[str, Any]:
+        from raypachy.pfs.model import CommitRef
+
+        provenance = [CommitRef(p.repo, p.id) for p in self.provenance]
+        return {**super().api_args(), "provenance": provenance}
 
 
 class FinishCommit(Body):

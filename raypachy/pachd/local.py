@@ -1,0 +1,498 @@
+"""``Pachd``: the API in this process, over PFS and PPS: the composition root.
+
+Here versioning and pipelines meet: a commit that lands creates the jobs it triggers, a
+moved branch head is new data, gc keeps what pipelines still need (stored code, checkpoints),
+deleting a repo asks who reads it, and a global id is waited on across the whole DAG. One
+``Pachd`` lives next to the metadata store: inside the metadata actor on a cluster, or in
+this process (tests, notebooks: ``Pachd.open()``, then ``run_jobs()`` drives the jobs).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from raypachy.errors import CommitNotFound, ConflictError, InvalidArgumentError, WaitTimeout
+from raypachy.pachd.api import API, UNSET
+from raypachy.pfs.address import parse_address
+from raypachy.pfs.model import (
+    Branch,
+    Commit,
+    CommitRef,
+    FileChange,
+    FileInfo,
+    FsckReport,
+    GCReport,
+    Repo,
+)
+from raypachy.pfs.names import normalize_path
+from raypachy.pfs.service import PFS
+from raypachy.pps import history, queries, ticks
+from raypachy.pps.decorator import preview_spec, spec_of
+from raypachy.pps.ignored import spec_warnings
+from raypachy.pps.model import (
+    DatumInfo,
+    JobInfo,
+    JobState,
+    PipelineCreated,
+    PipelineInfo,
+    PipelineVersion,
+)
+from raypachy.pps.service import PPS
+from raypachy.pps.spec import parse_spec
+from raypachy.storage.manifest import ManifestInfo
+from raypachy.storage.verify import verify_layer
+
+if TYPE_CHECKING:
+    from raypachy.pfs.modification import Modification
+    from raypachy.storage.entries import FileData
+
+
+def _check_entry_path(path: str) -> None:
+    """A client-written manifest may only hold normalised absolute paths (or ``/dir/``)."""
+    bare = path[:-1] if path.endswith("/") and path != "/" else path
+    try:
+        ok = normalize_path(bare) == bare
+    except InvalidArgumentError:
+        ok = False
+    if not ok:
+        raise InvalidArgumentError(f"manifest path {path!r} is not a normalised absolute path")
+
+
+class Pachd(API):
+    """Every verb of ``API`` in this process, over one metadata store and one storage."""
+
+    threads = 2
+
+    def __init__(self, pfs: PFS, images: str = "off") -> None:
+        self.pfs = pfs
+        self.pps = PPS(pfs)
+        self.images = images  # the cluster's image mode (see raypachy.pps.images)
+
+    @classmethod
+    def open(
+        cls, home: str | None = None, storage: str | None = None, images: str = "off",
+        serve: bool = False,
+    ) -> Pachd:  # fmt: skip
+        """The installation at ``home`` (default ``$RAYPACHY_HOME``); ``serve`` is for the
+        control plane, which holds the home while it runs."""
+        return cls(PFS.open(home, storage, serve=serve), images)
+
+    @property
+    def chunks(self) -> Any:
+        return self.pfs.chunks
+
+    @property
+    def manifests(self) -> Any:
+        return self.pfs.manifests
+
+    def _landed(self, commit: Commit) -> Commit:
+        """A commit that may have finished: create the jobs it triggers."""
+        if commit.finished is not None:
+            self.pps.on_commit(commit)
+        return commit
+
+    # --- repos and branches -------------------------------------------------------------
+
+    def create_repo(self, name: str, description: str = "", update: bool = False) -> Repo:
+        return self.pfs.create_repo(name, description, update)
+
+    def inspect_repo(self, name: str) -> Repo:
+        return self.pfs.inspect_repo(name)
+
+    def list_repos(self) -> list[Repo]:
+        return self.pfs.list_repos()
+
+    def delete_repo(self, name: str, force: bool = False) -> list[str]:
+        users = self.pps.repo_users(name)
+        if users and not force:
+            raise ConflictError(
+                f"cannot delete repo {name}: {'; '.join(users)}; delete the pipeline(s) first, or "
+                f"use `raypachy delete repo {name} --force`"
+            )
+        self.pfs.delete_repo(name, force=force)
+        return [f"{user}: its next jobs fail until the repo exists again" for user in users]
+
+    def create_branch(
+        self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET
+    ) -> Branch:
+        before = next((b.head for b in self.pfs.list_branches(repo) if b.name == name), None)
+        kw = {} if expected_head is UNSET else {"expected_head": expected_head}
+        branch = self.pfs.create_branch(repo, name, head, **kw)
+        if branch.head != before:  # a moved head is new data for the pipelines reading it
+            self.pps.on_branch_moved(repo, name)
+        return branch
+
+    def inspect_branch(self, repo: str, name: str) -> Branch:
+        return self.pfs.inspect_branch(repo, name)
+
+    def list_branches(self, repo: str) -> list[Branch]:
+        return self.pfs.list_branches(repo)
+
+    def delete_branch(self, repo: str, name: str) -> None:
+        self.pfs.delete_branch(repo, name)
+
+    # --- commits ---------------------------------------------------------------------------
+
+    def start_commit(
+        self,
+        target: str,
+        parent: str | None = None,
+        description: str = "",
+        commit_id: str | None = None,
+        provenance: Iterable[CommitRef] = (),
+        origin: str = "user",
+    ) -> Commit:
+        return self.pfs.start_commit(target, parent, description, commit_id, provenance, origin)
+
+    def finish_commit(
+        self, target: str, error: str | None = None, description: str | None = None
+    ) -> Commit:
+        return self._landed(self.pfs.finish_commit(target, error, description))
+
+    def inspect_commit(self, target: str) -> Commit:
+        return self.pfs.inspect_commit(target)
+
+    def list_commits(
+        self,
+        repo: str | None = None,
+        branch: str | None = None,
+        limit: int | None = None,
+        start_after: str | None = None,
+    ) -> list[Commit]:
+        return self.pfs.list_commits(repo, branch, limit, start_after)
+
+    def commit_set(self, commit_id: str) -> list[Commit]:
+        return self.pfs.commit_set(commit_id)
+
+    def wait_commit(self, target: str, timeout: float | None = None) -> Commit:
+        return self.pfs.wait_commit(target, timeout)
+
+    def wait_commit_set(self, commit_id: str, timeout: float | None = None) -> list[Commit]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            seen = self.pfs.meta.changes.version
+            state = self.commit_set_state(commit_id)
+            if not state["busy"]:
+                return list(state["commits"])
+            left = 1.0 if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                raise WaitTimeout(f"{state['busy']} is still running after {timeout}s")
+            self.pfs.meta.wait_change(seen, min(left, 1.0))
+
+    def subscribe_commits(
+        self,
+        repo: str,
+        branch: str = "master",
+        timeout: float | None = None,
+        from_start: bool = False,
+    ) -> Iterator[Commit]:
+        return self.pfs.subscribe_commits(repo, branch, timeout, from_start)
+
+    def delete_commit(self, target: str) -> list[str]:
+        return self.pfs.delete_commit(target, also=self.pps.removal_hook())
+
+    def squash_commit(self, target: str) -> list[str]:
+        return self.pfs.squash_commit(target, also=self.pps.removal_hook())
+
+    # --- files ------------------------------------------------------------------------------
+
+    def list_files(
+        self, target: str, path: str = "/", limit: int | None = None, start_after: str | None = None
+    ) -> list[FileInfo]:
+        return self.pfs.list_files(target, path, limit, start_after)
+
+    def glob_files(
+        self, target: str, pattern: str, limit: int | None = None, start_after: str | None = None
+    ) -> list[FileInfo]:
+        return self.pfs.glob_files(target, pattern, limit, start_after)
+
+    def inspect_file(self, target: str, path: str = "/") -> FileInfo:
+        return self.pfs.inspect_file(target, path)
+
+    def diff_files(self, new: str, old: str | None = None, path: str = "/") -> list[FileChange]:
+        return self.pfs.diff_files(new, old, path)
+
+    def open_file(self, target: str, path: str) -> Iterator[bytes]:
+        return self.pfs.open_file(target, path)
+
+    def get_file(self, target: str, path: str) -> bytes:
+        return self.pfs.get_file(target, path)
+
+    def read_range(self, target: str, path: str, start: int, end: int) -> bytes:
+        return self.pfs.read_range(target, path, start, end)
+
+    def get_to(
+        self,
+        target: str,
+        path: str,
+        dest: str | os.PathLike[str],
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        return self.pfs.get_to(target, path, dest, on_progress)
+
+    def modify(self, target: str, on_progress: Callable[[int], None] | None = None) -> Modification:
+        from raypachy.pfs.modification import Modification
+
+        return Modification(self, parse_address(target), on_progress)
+
+    def put_file(self, target: str, path: str, source: Any, append: bool = False) -> Commit:
+        with self.modify(target) as m:
+            m.put(path, source, append=append)
+        return m.result()
+
+    def put_dir(self, target: str, path: str, local_dir: str | os.PathLike[str]) -> Commit:
+        with self.modify(target) as m:
+            m.put_tree(path, local_dir)
+        return m.result()
+
+    def delete_file(self, target: str, path: str) -> Commit:
+        return self._landed(self.pfs.delete_file(target, path))
+
+    def copy_file(
+        self, src: str, src_path: str, dst: str, dst_path: str, append: bool = False
+    ) -> Commit:
+        return self._landed(self.pfs.copy_file(src, src_path, dst, dst_path, append))
+
+    # --- the data plane ---------------------------------------------------------------------
+
+    def walk_data(
+        self, target: str, path: str = "/", limit: int | None = None, start_after: str | None = None
+    ) -> list[tuple[str, FileData]]:
+        found = self.pfs.walk_data(target, normalize_path(path), start_after)
+        return list(itertools.islice(found, limit))
+
+    def path_kind(self, target: str, path: str) -> str | None:
+        return self.pfs.path_kind(parse_address(target), normalize_path(path))
+
+    def check_writable(self, target: str) -> None:
+        self.pfs.check_writable(parse_address(target))
+
+    def acquire_lease(self) -> str:
+        return self.grant_lease(socket.gethostname(), os.getpid())
+
+    def grant_lease(self, host: str, pid: int, max_s: float | None = None) -> str:
+        """A lease for a writer the caller vouches for (the API server checks who asks)."""
+        return self.pfs.leases.acquire(host, pid, max_s=max_s)
+
+    def heartbeat_lease(self, lease_id: str) -> None:
+        self.pfs.leases.heartbeat(lease_id)
+
+    def release_lease(self, lease_id: str) -> None:
+        self.pfs.leases.release(lease_id)
+
+    def write_lease(self) -> AbstractContextManager[str]:
+        return self.pfs.write_lease()
+
+    def register_layer(self, target: str, manifest_id: str, lease_id: str = "") -> Commit:
+        """Checked in full (a writer's word decides nothing: ``verify_layer``), under the live
+        lease its chunks were written under."""
+        if len(manifest_id) != 64 or any(c not in "0123456789abcdef" for c in manifest_id):
+            raise InvalidArgumentError(f"invalid manifest id {manifest_id!r}")
+        if not self.pfs.manifests.exists(manifest_id):
+            raise InvalidArgumentError(
+                f"manifest {manifest_id} is not in {self.pfs.backend.uri}: write it first"
+            )
+        try:
+            if lease_id:
+                self.pfs.leases.check(lease_id)  # a lapsed lease is the reason, not its effects
+            layer, rewrite = verify_layer(
+                self.pfs.chunks, self.pfs.manifests, manifest_id, _check_entry_path
+            )
+            with self.pfs.leases.keep(lease_id):  # live now: nothing checked above is gone
+                if rewrite is not None:
+                    self.pfs.manifests.put(rewrite)
+                    self.pfs.manifests.sync()
+                return self._landed(self.pfs.register_layer(parse_address(target), layer, lease_id))
+        finally:
+            if lease_id:
+                self.pfs.leases.release(lease_id)
+
+    def register_code(self, code: str, lease_id: str) -> None:
+        """Keep a stored Python transform for the pipeline about to use it (its chunk was
+        written under ``lease_id``, which this releases)."""
+        try:
+            self.pps.pin_code(code, lease_id)
+        finally:
+            self.pfs.leases.release(lease_id)
+
+    def store_code(self, code: bytes) -> str:
+        """Store a pickled Python transform; returns its key (kept until a pipeline uses it)."""
+        with self.write_lease() as lease:
+            chunk_id, _ = self.pfs.chunks.put(code)
+            self.pps.pin_code(chunk_id.hex(), lease)
+        return chunk_id.hex()
+
+    # --- maintenance ------------------------------------------------------------------------
+
+    def gc(self, on_phase: Callable[[str], None] | None = None) -> GCReport:
+        return self.pfs.gc(self.pps.code_keys, self.pps.checkpoint_manifests, on_phase)
+
+    def fsck(self, fix: bool = False, deep: bool = False) -> FsckReport:
+        report = self.pfs.fsck(fix, deep)
+        return replace(report, problems=report.problems + tuple(self.pps.fsck(fix)))
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "storage": self.pfs.backend.uri,
+            "repos": len(self.pfs.list_repos()),
+        }
+
+    # --- waits held by the API server (raypachy.server.rest.waits) ------------------------
+
+    def wait_change(self, since: int | None, timeout: float) -> int:
+        """The metadata's change counter once it differs from ``since`` (or after timeout)."""
+        return self.pfs.meta.wait_change(since, timeout)
+
+    def commit_set_state(self, commit_id: str) -> dict[str, Any]:
+        """A global id's commits, and what of its DAG still runs (``busy``, "" when done)."""
+        commits = self.pfs.commit_set(commit_id)
+        jobs = self.pps.list_jobs(job_id=commit_id)
+        if not commits and not jobs:
+            raise CommitNotFound(f"commit {commit_id} not found")
+        busy = [str(c.ref) for c in commits if c.finished is None]
+        busy += [f"job {j.pipeline}@{commit_id}" for j in jobs if not JobState(j.state).terminal]
+        return {"commits": commits, "busy": busy[0] if busy else ""}
+
+    # --- pipelines --------------------------------------------------------------------------
+
+    def put_pipeline(
+        self, pipeline: Any, update: bool = False, reprocess: bool = False
+    ) -> PipelineCreated:
+        spec = spec_of(pipeline, self.store_code)
+        info, note = self.pps.create_pipeline(spec, update, reprocess, self.images)
+        warnings = tuple(
+            f"pipeline {info.name}: {w}" for w in spec_warnings(parse_spec(spec), self.images)
+        )
+        return PipelineCreated(info, note, warnings)
+
+    def inspect_pipeline(self, name: str) -> PipelineInfo:
+        return self.pps.inspect_pipeline(name)
+
+    def list_pipelines(self) -> list[PipelineInfo]:
+        return self.pps.list_pipelines()
+
+    def list_pipeline_versions(self, name: str) -> list[PipelineVersion]:
+        return history.pipeline_versions(self.pps, name)
+
+    def delete_pipeline(self, name: str, keep_repo: bool = False) -> None:
+        self.pps.delete_pipeline(name, keep_repo)
+
+    def stop_pipeline(self, name: str) -> PipelineInfo:
+        return self.pps.set_pipeline_state(name, running=False)
+
+    def start_pipeline(self, name: str) -> PipelineInfo:
+        return self.pps.set_pipeline_state(name, running=True)
+
+    # --- jobs, datums, logs, lineage --------------------------------------------------------
+
+    def list_jobs(
+        self,
+        pipeline: str | None = None,
+        job_id: str | None = None,
+        limit: int | None = None,
+        start_after: str | None = None,
+    ) -> list[JobInfo]:
+        return self.pps.list_jobs(pipeline, job_id, limit, start_after)
+
+    def list_recent_jobs(self, limit: int = 200) -> list[JobInfo]:
+        """The newest jobs plus every job that ran in the last two minutes (live views)."""
+        return history.recent_jobs(self.pps, limit)
+
+    def inspect_job(self, pipeline: str, job_id: str) -> JobInfo:
+        return self.pps.inspect_job(pipeline, job_id)
+
+    def wait_job(self, pipeline: str, job_id: str, timeout: float | None = None) -> JobInfo:
+        return self.pps.wait_job(pipeline, job_id, timeout)
+
+    def stop_job(self, pipeline: str, job_id: str) -> JobInfo:
+        return self.pps.stop_job(pipeline, job_id)
+
+    def list_datums(
+        self,
+        pipeline: str,
+        job_id: str | None = None,
+        limit: int | None = None,
+        start_after: str | None = None,
+    ) -> list[DatumInfo]:
+        return queries.list_datums(self.pps, pipeline, job_id, limit, start_after)
+
+    def inspect_datum(self, pipeline: str, job_id: str, datum: str) -> DatumInfo:
+        return queries.inspect_datum(self.pps, pipeline, job_id, datum)
+
+    def restart_datum(self, pipeline: str, job_id: str, datum: str) -> JobInfo:
+        return queries.restart_datum(self.pps, pipeline, job_id, datum)
+
+    def preview_datums(self, pipeline: Any, limit: int | None = None) -> list[dict[str, Any]]:
+        return queries.preview_datums(self.pps, preview_spec(pipeline), limit)
+
+    def logs(
+        self, pipeline: str, job_id: str | None = None, datum: str | None = None
+    ) -> list[dict[str, Any]]:
+        return queries.read_logs(self.pps, pipeline, job_id, datum)
+
+    def lineage(self, target: str) -> dict[str, Any]:
+        return queries.lineage(self.pps, target)
+
+    # --- what pipeline controllers ask ------------------------------------------------------
+
+    def claim_job(self, pipeline: str) -> dict[str, Any] | None:
+        return self.pps.claim_job(pipeline)
+
+    def update_job(self, pipeline: str, job_id: str, **fields: Any) -> None:
+        self.pps.update_job(pipeline, job_id, **fields)
+
+    def take_datum_restarts(self, pipeline: str, job_id: str) -> list[str]:
+        return self.pps.take_datum_restarts(pipeline, job_id)
+
+    def tick_cron(self, pipeline: str) -> float | None:
+        return ticks.tick_cron(self.pps, pipeline)
+
+    def job_is_live(self, pipeline: str, job_id: str) -> bool:
+        return self.pps.job_is_live(pipeline, job_id)
+
+    def datum_states(self, pipeline: str) -> dict[str, tuple[str, list[str]]]:
+        return self.pps.datum_states(pipeline)
+
+    def commit_layers(self, repo: str, commit_id: str) -> list[ManifestInfo]:
+        return self.pps.commit_layers(repo, commit_id)
+
+    def checkpoint_batch(self, *args: Any, **kw: Any) -> None:
+        self.pps.checkpoint_batch(*args, **kw)
+
+    def checkpoints(self, pipeline: str, job_id: str) -> list[tuple[Any, list[list[Any]]]]:
+        return self.pps.checkpoints(pipeline, job_id)
+
+    def finish_job(self, *args: Any, **kw: Any) -> JobInfo:
+        result: JobInfo = self.pps.finish_job(*args, **kw)
+        return result
+
+    def fail_job(self, pipeline: str, job_id: str, reason: str) -> None:
+        self.pps.fail_job(pipeline, job_id, reason)
+
+    # --- in this process: run the jobs -------------------------------------------------------
+
+    def run_jobs(self, parallelism: int = 2) -> list[JobInfo]:
+        """Run every pending job here, batch after batch, until none is left (no cluster:
+        notebooks and tests); returns the jobs that ran."""
+        from raypachy.pps.jobrun import SerialExecutor, run_job
+
+        done = []
+        progress = True
+        while progress:
+            progress = False
+            for p in self.pps.list_pipelines():
+                while (claim := self.pps.claim_job(p.name)) is not None:
+                    info = run_job(claim, self.pps, self.pfs.manifests, self.pfs.backend.uri,
+                                   SerialExecutor(), parallelism)  # fmt: skip
+                    if info is not None:
+                        done.append(info)
+                    progress = True
+        return done
