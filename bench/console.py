@@ -148,7 +148,7 @@ def demo_in_process(home: Path) -> Iterator[str]:
     parts, _ = build_demo(local, home.parent)
     local.put("iris", {f"/raw/{parts[2].name}": parts[2].read_bytes()})
     local.run()
-    app = create_app(LocalService(local.ops), local.pfs.backend.uri)
+    app = create_app(LocalService(local.pachd), local.pfs.backend.uri)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

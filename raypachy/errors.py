@@ -6,10 +6,10 @@ builtin so that ordinary ``except KeyError`` / ``except ValueError`` code works:
 
     RaypachyError
     ├── NotFoundError (KeyError)                 code "not_found"       HTTP 404
-    │   ├── RepoNotFound, BranchNotFound, CommitNotFound, FileNotFound
-    │   └── PipelineNotFound, JobNotFound, DatumNotFound
+    │   ├── RepoNotFoundError, BranchNotFoundError, CommitNotFoundError, PathNotFoundError
+    │   └── PipelineNotFoundError, JobNotFoundError, DatumNotFoundError
     ├── AlreadyExistsError                       code "already_exists"  HTTP 409
-    │   └── RepoExists, BranchExists, PipelineExists
+    │   └── RepoExistsError, BranchExistsError, PipelineExistsError
     ├── ConflictError                            code "conflict"        HTTP 409
     │   ├── CommitConflictError   (a branch moved under you: compare-and-swap lost)
     │   ├── CommitFinishedError   (writing to, or finishing, a finished commit)
@@ -20,7 +20,7 @@ builtin so that ordinary ``except KeyError`` / ``except ValueError`` code works:
     │   ├── InvalidNameError, InvalidPathError, InvalidAddressError, InvalidGlobError
     │   ├── InvalidSpecError
     │   │   └── TooManyDatumsError (an input tree over RAYPACHY_MAX_DATUMS)
-    │   └── RangeNotSatisfiable   (a byte range past the end of a file: HTTP 416)
+    │   └── RangeNotSatisfiableError (a byte range past the end of a file: HTTP 416)
     ├── TooManyRequestsError                     code "too_many_requests" HTTP 429
     ├── PayloadTooLargeError                     code "payload_too_large" HTTP 413
     ├── StorageError                             code "storage_error"   HTTP 500
@@ -28,13 +28,16 @@ builtin so that ordinary ``except KeyError`` / ``except ValueError`` code works:
     │   ├── ObjectMissingError    (a referenced chunk or manifest is gone)
     │   └── BackendError          (the backend itself failed: disk, network, S3)
     ├── UnavailableError                         code "unavailable"     HTTP 503
-    ├── WaitTimeout (TimeoutError)               code "timeout"         HTTP 504
+    ├── WaitTimeoutError (TimeoutError)          code "timeout"         HTTP 504
     ├── S3Error                                  code "s3_error"  (the S3 gateway's refusals,
     │                                            each with its S3 code and status)
-    └── DatumFailed                              code "datum_failed"    (user code failed)
+    └── DatumFailedError                         code "datum_failed"    (user code failed)
 
-A user's failing code is a ``DatumFailed`` that keeps the cause; everything else is a
-failure of raypachy or of its input.
+Every name ends in ``Error``; ``PathNotFoundError`` (a path in a commit) keeps clear of the
+builtin ``FileNotFoundError``.
+
+A datum whose code fails, or whose outputs cannot be stored, is a ``DatumFailedError`` that
+keeps the cause; everything else is a failure of raypachy or of its input.
 """
 
 from __future__ import annotations
@@ -63,31 +66,31 @@ class NotFoundError(RaypachyError, KeyError):
     http_status = 404
 
 
-class RepoNotFound(NotFoundError):
+class RepoNotFoundError(NotFoundError):
     pass
 
 
-class BranchNotFound(NotFoundError):
+class BranchNotFoundError(NotFoundError):
     pass
 
 
-class CommitNotFound(NotFoundError):
+class CommitNotFoundError(NotFoundError):
     pass
 
 
-class FileNotFound(NotFoundError):
+class PathNotFoundError(NotFoundError):
     pass
 
 
-class PipelineNotFound(NotFoundError):
+class PipelineNotFoundError(NotFoundError):
     pass
 
 
-class JobNotFound(NotFoundError):
+class JobNotFoundError(NotFoundError):
     pass
 
 
-class DatumNotFound(NotFoundError):
+class DatumNotFoundError(NotFoundError):
     pass
 
 
@@ -99,15 +102,15 @@ class AlreadyExistsError(RaypachyError):
     http_status = 409
 
 
-class RepoExists(AlreadyExistsError):
+class RepoExistsError(AlreadyExistsError):
     pass
 
 
-class BranchExists(AlreadyExistsError):
+class BranchExistsError(AlreadyExistsError):
     pass
 
 
-class PipelineExists(AlreadyExistsError):
+class PipelineExistsError(AlreadyExistsError):
     pass
 
 
@@ -171,7 +174,7 @@ class TooManyDatumsError(InvalidSpecError):
     """An input tree would make more datums than allowed (counted before any is made)."""
 
 
-class RangeNotSatisfiable(InvalidArgumentError):
+class RangeNotSatisfiableError(InvalidArgumentError):
     """A byte range that starts at or after the end of the file."""
 
     code = "range_not_satisfiable"
@@ -226,7 +229,7 @@ class UnavailableError(RaypachyError):
     http_status = 503
 
 
-class WaitTimeout(RaypachyError, TimeoutError):
+class WaitTimeoutError(RaypachyError, TimeoutError):
     """Waiting for a commit or job took longer than the caller allowed."""
 
     code = "timeout"
@@ -248,7 +251,7 @@ class S3Error(RaypachyError):
 # --- user code ---------------------------------------------------------------------
 
 
-class DatumFailed(RaypachyError):
+class DatumFailedError(RaypachyError):
     """A user's transform failed on a datum; ``cause`` keeps what it raised or exited with."""
 
     code = "datum_failed"

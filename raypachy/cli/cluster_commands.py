@@ -115,8 +115,9 @@ def serve(
 ) -> None:
     """Run the control plane on an existing Ray cluster (for `ray job submit` or a RayJob)."""
     from raypachy.runtime.cluster import serve as run
+    from raypachy.server.doors import front_doors
 
-    run(address, home, storage, host, port, detach, images, s3_port)
+    run(address, home, storage, host, port, detach, images, s3_port, front_doors())
 
 
 COMMANDS = [up, down, status, serve]

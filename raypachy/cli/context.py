@@ -27,7 +27,8 @@ def client() -> Any:
 
     if os.environ.get("RAYPACHY_ADDRESS"):
         return Client()
-    from raypachy.runtime.state import home_dir, local_api_url, start_local
+    from raypachy.runtime.cluster import start_local
+    from raypachy.runtime.state import home_dir, local_api_url
 
     return Client(local_api_url(), on_unreachable=start_local, home=home_dir())
 

@@ -13,7 +13,7 @@ import click
 
 from raypachy.cli.context import client, output_option, page_options
 from raypachy.cli.render import ago, emit, print_json, print_table, say
-from raypachy.errors import InvalidAddressError, JobNotFound
+from raypachy.errors import InvalidAddressError, JobNotFoundError
 from raypachy.pfs.names import is_commit_id
 from raypachy.pps.model import DatumInfo, JobInfo, JobState, PipelineInfo
 
@@ -57,7 +57,7 @@ def _specs(spec_file: str | None, python: str | None) -> list[Any]:
     if bool(spec_file) == bool(python):
         raise click.UsageError("give exactly one of -f SPEC or --python FILE.py[:NAME]")
     if python:
-        from raypachy._client_pps import load_pipelines
+        from raypachy.pps.pipeline_files import load_pipelines
 
         return load_pipelines(python)
     from raypachy.pps.spec import read_specs
@@ -69,12 +69,13 @@ def _specs(spec_file: str | None, python: str | None) -> list[Any]:
 def _register(spec_file: str | None, python: str | None, update: bool, reprocess: bool) -> None:
     c = client()
     for spec in _specs(spec_file, python):
-        info, note, warnings = c.create_pipeline_with_warnings(spec, update, reprocess)
+        created = c.put_pipeline(spec, update, reprocess)
+        info = created.pipeline
         verb = "updated" if update else "created"
         say(f"{verb} pipeline {info.name} (version {info.version[:8]})")
-        if note:
-            say(note)
-        for warning in warnings:
+        if created.note:
+            say(created.note)
+        for warning in created.warnings:
             click.echo(f"warning: {warning}", err=True)
 
 
@@ -315,7 +316,7 @@ def logs(pipeline: str | None, job_id: str | None, datum: str | None, follow: bo
         assert job_id is not None
         targets = [(j.pipeline, j.id) for j in c.list_jobs(job_id=job_id)]
         if not targets:
-            raise JobNotFound(f"job {job_id} not found")
+            raise JobNotFoundError(f"job {job_id} not found")
     else:
         targets = [(pipeline, job_id)]
     if not follow:

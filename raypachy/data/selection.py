@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from raypachy.errors import FileNotFound
+from raypachy.errors import PathNotFoundError
 from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.glob import clean_pattern, compile_glob, literal_prefix
 from raypachy.pfs.model import CommitRef
@@ -56,9 +56,9 @@ def select(client: Any, spec: str) -> Selection:
     regex = compile_glob(pattern)
     try:
         found = client.walk_data(str(ref), literal_prefix(pattern) or "/")
-    except FileNotFound:
+    except PathNotFoundError:
         found = []
     files = tuple((p, d) for p, d in found if _selected(p, pattern, regex))
     if not files:
-        raise FileNotFound(f"no file matches {pattern} in {ref}")
+        raise PathNotFoundError(f"no file matches {pattern} in {ref}")
     return Selection(ref, pattern, files)

@@ -175,7 +175,7 @@ class RaypachyFileSystem(AbstractFileSystem):  # type: ignore[misc]
         with _as_os_errors(fp.name(fp.path)):
             try:
                 return self.client.list_files(fp.target, fp.path)
-            except errors.BranchNotFound:
+            except errors.BranchNotFoundError:
                 if fp.path == "/" and not fp.ancestry and not fp.pinned:
                     # A branch with no commit yet is an empty directory (writing creates it).
                     self.client.inspect_repo(fp.repo)
@@ -191,7 +191,7 @@ class RaypachyFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 return _entry(fp, self.client.inspect_file(fp.target, fp.path))
             try:  # a repo's root: the commit knows its size, no need to scan every file
                 commit = self.client.inspect_commit(fp.target)
-            except errors.BranchNotFound:
+            except errors.BranchNotFoundError:
                 if self._list(fp) == []:
                     return {"name": fp.prefix, "type": "directory", "size": 0}
                 raise
@@ -240,7 +240,7 @@ class RaypachyFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 return True, below
             try:
                 return False, [self.client.inspect_file(target, fp.path)]
-            except errors.FileNotFound:
+            except errors.PathNotFoundError:
                 return False, []
 
     def cat_file(
@@ -295,10 +295,8 @@ class RaypachyFileSystem(AbstractFileSystem):  # type: ignore[misc]
             raise PermissionError(
                 13, f"{fp.target} is a commit and never changes: write to a branch", fp.prefix
             )
-        from raypachy.pfs.address import Address
-
         with _as_os_errors(fp.name(fp.path)):
-            self.client.check_writable(Address(fp.repo, fp.ref, 0, None))
+            self.client.check_writable(f"{fp.repo}@{fp.ref}")
 
     def _transaction_target(self, fp: FsPath) -> None:
         txn = self.transaction

@@ -13,8 +13,10 @@ Code written against ``API`` runs unchanged on either. Results are frozen datacl
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import typing
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
@@ -138,7 +140,7 @@ class VersioningAPI(Protocol):
         ...
 
     def wait_commit(self, target: str, timeout: float | None = None) -> Commit:
-        """Block until the commit is finished (``WaitTimeout`` after ``timeout`` seconds)."""
+        """Block until the commit is finished (``WaitTimeoutError`` after ``timeout`` seconds)."""
         ...
 
     def wait_commit_set(self, commit_id: str, timeout: float | None = None) -> list[Commit]:
@@ -154,6 +156,11 @@ class VersioningAPI(Protocol):
         from_start: bool = False,
     ) -> Iterator[Commit]:
         """Yield each new finished commit on a branch, oldest first, as it appears."""
+        ...
+
+    def wait_change(self, since: int | None, timeout: float) -> int:
+        """The metadata's change counter once it differs from ``since`` (at most ``timeout``
+        seconds): what subscriptions and live views wait on."""
         ...
 
     def delete_commit(self, target: str) -> list[str]:
@@ -301,6 +308,15 @@ class PipelineAPI(Protocol):
         """A new version; without ``reprocess`` unchanged datums keep their outputs."""
         return _logged(self.put_pipeline(pipeline, update=True, reprocess=reprocess))
 
+    def store_code(self, code: bytes) -> str:
+        """Store a pickled Python transform; returns its key (kept until a pipeline uses it)."""
+        ...
+
+    def register_code(self, code: str, lease_id: str) -> None:
+        """Keep code its writer stored under ``lease_id`` for the pipeline about to use it
+        (releases the lease)."""
+        ...
+
     def inspect_pipeline(self, name: str) -> PipelineInfo:
         """One pipeline: spec, version, state, last job, Ray options."""
         ...
@@ -394,3 +410,12 @@ class API(VersioningAPI, PipelineAPI, Protocol):
     def status(self) -> dict[str, Any]:
         """What serves this API: processes, storage, pipeline controllers."""
         ...
+
+
+@functools.cache
+def verb_hints(name: str) -> dict[str, Any]:
+    """The annotations of verb ``name``, resolved without loading the storage engine (its
+    types, only named here for readers, stand as ``Any``: their wire forms have codecs)."""
+    return typing.get_type_hints(
+        getattr(API, name), localns={"FileData": Any, "Modification": Any}
+    )

@@ -18,9 +18,14 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from raypachy.errors import CommitNotFound, ConflictError, InvalidArgumentError, WaitTimeout
+from raypachy.errors import (
+    CommitNotFoundError,
+    ConflictError,
+    InvalidArgumentError,
+    WaitTimeoutError,
+)
 from raypachy.pachd.api import API, UNSET
-from raypachy.pfs.address import parse_address
+from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.model import (
     Branch,
     Commit,
@@ -46,6 +51,7 @@ from raypachy.pps.model import (
 )
 from raypachy.pps.service import PPS
 from raypachy.pps.spec import parse_spec
+from raypachy.storage import ChunkStore, ManifestStore
 from raypachy.storage.manifest import ManifestInfo
 from raypachy.storage.verify import verify_layer
 
@@ -63,6 +69,36 @@ def _check_entry_path(path: str) -> None:
         ok = False
     if not ok:
         raise InvalidArgumentError(f"manifest path {path!r} is not a normalised absolute path")
+
+
+class _Writes:
+    """What a ``Modification`` writes through: PFS, with the jobs a landed commit triggers."""
+
+    def __init__(self, pachd: Pachd) -> None:
+        self.pachd, self.pfs, self.threads = pachd, pachd.pfs, pachd.threads
+
+    @property
+    def chunks(self) -> ChunkStore:
+        return self.pfs.chunks
+
+    @property
+    def manifests(self) -> ManifestStore:
+        return self.pfs.manifests
+
+    def check_writable(self, addr: Address) -> None:
+        self.pfs.check_writable(addr)
+
+    def write_lease(self) -> AbstractContextManager[str]:
+        return self.pfs.write_lease()
+
+    def path_kind(self, addr: Address, path: str) -> str | None:
+        return self.pfs.path_kind(addr, path)
+
+    def walk_data(self, source: str, path: str) -> Iterable[tuple[str, FileData]]:
+        return self.pfs.walk_data(source, path)
+
+    def register_layer(self, addr: Address, layer: ManifestInfo, lease_id: str) -> Commit:
+        return self.pachd._landed(self.pfs.register_layer(addr, layer, lease_id))
 
 
 class Pachd(API):
@@ -85,11 +121,11 @@ class Pachd(API):
         return cls(PFS.open(home, storage, serve=serve), images)
 
     @property
-    def chunks(self) -> Any:
+    def chunks(self) -> ChunkStore:
         return self.pfs.chunks
 
     @property
-    def manifests(self) -> Any:
+    def manifests(self) -> ManifestStore:
         return self.pfs.manifests
 
     def _landed(self, commit: Commit) -> Commit:
@@ -177,13 +213,13 @@ class Pachd(API):
     def wait_commit_set(self, commit_id: str, timeout: float | None = None) -> list[Commit]:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            seen = self.pfs.meta.changes.version
+            seen = self.pfs.meta.change_version()
             state = self.commit_set_state(commit_id)
             if not state["busy"]:
                 return list(state["commits"])
             left = 1.0 if deadline is None else deadline - time.monotonic()
             if left <= 0:
-                raise WaitTimeout(f"{state['busy']} is still running after {timeout}s")
+                raise WaitTimeoutError(f"{state['busy']} is still running after {timeout}s")
             self.pfs.meta.wait_change(seen, min(left, 1.0))
 
     def subscribe_commits(
@@ -240,7 +276,7 @@ class Pachd(API):
     def modify(self, target: str, on_progress: Callable[[int], None] | None = None) -> Modification:
         from raypachy.pfs.modification import Modification
 
-        return Modification(self, parse_address(target), on_progress)
+        return Modification(_Writes(self), parse_address(target), on_progress)
 
     def put_file(self, target: str, path: str, source: Any, append: bool = False) -> Commit:
         with self.modify(target) as m:
@@ -356,7 +392,7 @@ class Pachd(API):
         commits = self.pfs.commit_set(commit_id)
         jobs = self.pps.list_jobs(job_id=commit_id)
         if not commits and not jobs:
-            raise CommitNotFound(f"commit {commit_id} not found")
+            raise CommitNotFoundError(f"commit {commit_id} not found")
         busy = [str(c.ref) for c in commits if c.finished is None]
         busy += [f"job {j.pipeline}@{commit_id}" for j in jobs if not JobState(j.state).terminal]
         return {"commits": commits, "busy": busy[0] if busy else ""}

@@ -69,7 +69,7 @@ def _v(name: str, route: str | None, access: Access, tag: str, **kw: Any) -> Ver
     return Verb(name, route, access, tag=tag, **kw)
 
 
-R, W, I = Access.READ, Access.WRITE, Access.INTERNAL
+R, W, INTERNAL = Access.READ, Access.WRITE, Access.INTERNAL
 
 _TABLE = (
     # --- repos and branches ---------------------------------------------------------------
@@ -114,7 +114,7 @@ _TABLE = (
     _v("register_layer", "POST /v1/layers", W, "data plane", body="RegisterLayer"),
     _v("acquire_lease", "POST /v1/leases", W, "data plane", body="Lease", key="id",
        manual=True),
-    _v("grant_lease", None, I, "data plane"),
+    _v("grant_lease", None, INTERNAL, "data plane"),
     _v("heartbeat_lease", "PUT /v1/leases/{lease_id}", W, "data plane",
        echo={"id": "{lease_id}"}),
     _v("release_lease", "DELETE /v1/leases/{lease_id}", W, "data plane",
@@ -138,7 +138,7 @@ _TABLE = (
        echo={"code": "{code}"}),
     # --- jobs and datums --------------------------------------------------------------------
     _v("list_jobs", "GET /v1/jobs", R, "jobs", wire={"job_id": "id"}, cursor="job"),
-    _v("list_recent_jobs", None, I, "jobs"),  # the console's live view asks it
+    _v("list_recent_jobs", None, INTERNAL, "jobs"),  # the console's live view asks it
     _v("wait_job", "POST /v1/jobs/{pipeline}/{job}/wait", R, "jobs", body="Timeout",
        wire={"job_id": "job"}, manual=True),
     _v("inspect_job", "GET /v1/jobs/{pipeline}/{job}", R, "jobs", wire={"job_id": "job"}),
@@ -154,10 +154,10 @@ _TABLE = (
     _v("logs", "GET /v1/logs", R, "jobs", wire={"job_id": "job"}),
     _v("lineage", "GET /v1/lineage", R, "pipelines"),
     # --- what the API server's waits ask (raypachy.server.rest.waits) ------------------------
-    _v("commit_set_state", None, I, "commits"),
+    _v("commit_set_state", None, INTERNAL, "commits"),
     # --- what pipeline controllers ask ------------------------------------------------------
     *(
-        _v(name, None, I, "controllers")
+        _v(name, None, INTERNAL, "controllers")
         for name in (
             "claim_job", "update_job", "job_is_live", "datum_states", "commit_layers",
             "tick_cron", "take_datum_restarts", "checkpoint_batch", "checkpoints",

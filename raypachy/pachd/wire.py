@@ -72,9 +72,9 @@ def decode_result(verb: str, data: Any) -> Any:
 
 @functools.cache
 def _return_type(verb: str) -> Any:
-    from raypachy.pachd.api import API
+    from raypachy.pachd.api import verb_hints
 
-    return typing.get_type_hints(getattr(API, verb))["return"]
+    return verb_hints(verb)["return"]
 
 
 @functools.cache

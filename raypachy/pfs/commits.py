@@ -19,12 +19,13 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 
 from raypachy.errors import (
-    BranchNotFound,
+    BranchNotFoundError,
     CommitConflictError,
     CommitFinishedError,
-    CommitNotFound,
+    CommitNotFoundError,
     CommitOpenError,
     ConflictError,
+    InvalidArgumentError,
 )
 from raypachy.pfs.finish import check_collisions, finish_tree
 from raypachy.pfs.leases import Leases
@@ -48,7 +49,7 @@ def new_commit_id() -> CommitId:
 def _finished(tx: Tx, repo: str, commit_id: CommitId) -> CommitRecord:
     rec = tx.commit(repo, commit_id)
     if rec is None:
-        raise CommitNotFound(f"commit {repo}@{commit_id} not found")
+        raise CommitNotFoundError(f"commit {repo}@{commit_id} not found")
     return rec
 
 
@@ -87,7 +88,7 @@ class Commits:
         if branch is not None:
             check_branch_name(branch)
         if commit_id and not is_commit_id(commit_id):
-            raise CommitConflictError(f"invalid commit id {commit_id!r}: 32 hex characters")
+            raise InvalidArgumentError(f"invalid commit id {commit_id!r}: 32 hex characters")
         new_id = CommitId(commit_id) if commit_id else new_commit_id()
         with self.meta.write() as tx:
             require_repo(tx, repo)
@@ -105,14 +106,14 @@ class Commits:
                     f"(raypachy finish commit {repo}@{base.id}) before starting another"
                 )
             if branch is None and base is None:
-                raise BranchNotFound("a new commit needs a branch or a parent commit")
+                raise BranchNotFoundError("a new commit needs a branch or a parent commit")
             if tx.commit(repo, new_id) is not None:
                 raise ConflictError(f"commit {repo}@{new_id} already exists")
             missing = next(
                 (p for p in provenance if tx.commit(p.repo, CommitId(p.id)) is None), None
             )
             if missing is not None:
-                raise CommitNotFound(
+                raise CommitNotFoundError(
                     f"provenance commit {missing.repo}@{missing.id} not found: a commit can only "
                     "be computed from commits that exist"
                 )
@@ -295,7 +296,7 @@ class Commits:
         with self.meta.write() as tx:
             recs = tx.commits(repo=repo, commit_id=commit_id)
             if not recs:
-                raise CommitNotFound(f"commit {commit_id} not found")
+                raise CommitNotFoundError(f"commit {commit_id} not found")
             removing = {r.ref for r in recs}
             for rec in recs:
                 writer = tx.repo_writer(rec.repo)

@@ -7,7 +7,7 @@ from typing import Literal
 
 import blake3
 
-from raypachy.errors import FileNotFound
+from raypachy.errors import PathNotFoundError
 from raypachy.pfs.glob import clean_pattern, compile_glob, literal_prefix
 from raypachy.pfs.model import CommitRef, FileChange, FileInfo
 from raypachy.storage.entries import FileData
@@ -42,7 +42,7 @@ def dir_prefix(path: str) -> str:
 
 
 def inspect(tree: Tree, path: str, commit: CommitRef) -> FileInfo:
-    """The file or directory at ``path``; ``FileNotFound`` if neither exists."""
+    """The file or directory at ``path``; ``PathNotFoundError`` if neither exists."""
     if path != "/":
         data = tree.lookup(path)
         if data is not None:
@@ -53,7 +53,7 @@ def inspect(tree: Tree, path: str, commit: CommitRef) -> FileInfo:
         acc.add(p, data)
         found = True
     if not found and path != "/":
-        raise FileNotFound(f"file {path} not found in {commit}")
+        raise PathNotFoundError(f"file {path} not found in {commit}")
     return _dir(dir_prefix(path), acc, commit)
 
 
@@ -98,7 +98,7 @@ def list_dir(
     if current is not None:
         out.append(_dir(current, acc, commit))
     if not out and path != "/" and (start_after is None or not tree.has_dir(path)):
-        raise FileNotFound(f"directory {path} not found in {commit}")
+        raise PathNotFoundError(f"directory {path} not found in {commit}")
     return out
 
 

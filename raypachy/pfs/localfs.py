@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from raypachy.errors import FileNotFound, InvalidPathError
+from raypachy.errors import InvalidPathError, PathNotFoundError
 from raypachy.storage import ChunkStore, FileData
 from raypachy.storage.reader import iter_bytes
 
@@ -41,5 +41,5 @@ def export(
                 if on_progress is not None:
                     on_progress(len(piece))
     if not found:
-        raise FileNotFound(f"file {path} not found")
+        raise PathNotFoundError(f"file {path} not found")
     return total

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from raypachy.errors import FileNotFound
+from raypachy.errors import PathNotFoundError
 from raypachy.pfs.address import Address
 from raypachy.pfs.localtree import local_tree
 from raypachy.pfs.model import Commit
@@ -96,7 +96,7 @@ class Modification:
         """
         root = Path(local_dir)
         if not root.is_dir():
-            raise FileNotFound(f"local directory {root} not found")
+            raise PathNotFoundError(f"local directory {root} not found")
         base = normalize_path(path).rstrip("/")
         tree = local_tree(root)
         for rel, file in tree.files:
@@ -111,7 +111,7 @@ class Modification:
             writer.delete("/")
             return
         if self.side.path_kind(self.addr, path) is None:
-            raise FileNotFound(f"file {path} not found in {self.addr}")
+            raise PathNotFoundError(f"file {path} not found in {self.addr}")
         writer.delete(path)
         writer.delete(path + "/")
 

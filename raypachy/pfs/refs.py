@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from raypachy.errors import BranchNotFound, CommitNotFound, RepoNotFound
+from raypachy.errors import BranchNotFoundError, CommitNotFoundError, RepoNotFoundError
 from raypachy.pfs.metadata import CommitId, CommitRecord, Tx
 from raypachy.pfs.names import is_commit_id
 
@@ -11,7 +11,9 @@ DEFAULT_BRANCH = "master"
 
 def require_repo(tx: Tx, repo: str) -> None:
     if tx.repo(repo) is None:
-        raise RepoNotFound(f"repo {repo} not found: create it with `raypachy create repo {repo}`")
+        raise RepoNotFoundError(
+            f"repo {repo} not found: create it with `raypachy create repo {repo}`"
+        )
 
 
 def resolve_commit(tx: Tx, repo: str, ref: str | None, ancestry: int = 0) -> CommitRecord | None:
@@ -26,28 +28,32 @@ def resolve_commit(tx: Tx, repo: str, ref: str | None, ancestry: int = 0) -> Com
     if is_commit_id(ref):
         rec = tx.commit(repo, CommitId(ref))
         if rec is None:
-            raise CommitNotFound(f"commit {label} not found")
+            raise CommitNotFoundError(f"commit {label} not found")
     else:
         branch = tx.branch(repo, ref)
         if branch is None:
-            raise BranchNotFound(
+            raise BranchNotFoundError(
                 f"branch {label} not found: `raypachy list branch {repo}` shows its branches"
             )
         head = branch.head
         if head is None:
             if ancestry:
-                raise CommitNotFound(f"{label}^{ancestry} does not exist: {label} has no commits")
+                raise CommitNotFoundError(
+                    f"{label}^{ancestry} does not exist: {label} has no commits"
+                )
             return None
         rec = tx.commit(repo, head)
         if rec is None:
-            raise CommitNotFound(f"commit {repo}@{head} (head of {label}) not found")
+            raise CommitNotFoundError(f"commit {repo}@{head} (head of {label}) not found")
     for step in range(ancestry):
         if rec.parent is None:
-            raise CommitNotFound(
+            raise CommitNotFoundError(
                 f"{label}^{ancestry} does not exist: {label} has only {step} ancestor(s)"
             )
         parent = tx.commit(repo, rec.parent)
         if parent is None:
-            raise CommitNotFound(f"commit {repo}@{rec.parent} (an ancestor of {label}) not found")
+            raise CommitNotFoundError(
+                f"commit {repo}@{rec.parent} (an ancestor of {label}) not found"
+            )
         rec = parent
     return rec

@@ -22,16 +22,16 @@ from datetime import UTC, datetime
 
 from raypachy._private import private_dir
 from raypachy.errors import (
-    BranchNotFound,
+    BranchNotFoundError,
     CommitConflictError,
     CommitFinishedError,
-    CommitNotFound,
+    CommitNotFoundError,
     ConflictError,
-    FileNotFound,
     InvalidPathError,
-    RepoExists,
-    RepoNotFound,
-    WaitTimeout,
+    PathNotFoundError,
+    RepoExistsError,
+    RepoNotFoundError,
+    WaitTimeoutError,
 )
 from raypachy.pfs import files, fsck, localfs, served
 from raypachy.pfs.address import Address, parse_address
@@ -65,7 +65,7 @@ from raypachy.pfs.watch import follow_branch
 from raypachy.storage import ChunkStore, FileData, ManifestStore, open_backend
 from raypachy.storage.ingest import Source
 from raypachy.storage.manifest import ManifestInfo
-from raypachy.storage.reader import iter_bytes
+from raypachy.storage.reader import iter_bytes, iter_range
 from raypachy.storage.tree import Tree
 
 _UNSET = object()
@@ -128,7 +128,7 @@ class PFS:
         with self.meta.write() as tx:
             if tx.repo(name) is not None:
                 if not update:
-                    raise RepoExists(f"repo {name} already exists")
+                    raise RepoExistsError(f"repo {name} already exists")
                 tx.update_repo(name, description)
             else:
                 tx.insert_repo(RepoRecord(name, time.time(), description))
@@ -138,7 +138,7 @@ class PFS:
         with self.meta.read() as tx:
             row = tx.repo(name)
             if row is None:
-                raise RepoNotFound(f"repo {name} not found")
+                raise RepoNotFoundError(f"repo {name} not found")
             return self._repo(tx, row)
 
     def list_repos(self) -> list[Repo]:
@@ -193,7 +193,7 @@ class PFS:
             current = tx.branch(repo, name)
             if current is None:
                 if expected_head is not _UNSET and expected_head is not None:
-                    raise BranchNotFound(f"branch {repo}@{name} not found")
+                    raise BranchNotFoundError(f"branch {repo}@{name} not found")
                 if target is None:
                     target = self.commits.insert_empty(tx, repo, name).id
                 tx.insert_branch(BranchRecord(repo, name, target, time.time()))
@@ -213,7 +213,7 @@ class PFS:
             require_repo(tx, repo)
             row = tx.branch(repo, name)
         if row is None:
-            raise BranchNotFound(f"branch {repo}@{name} not found")
+            raise BranchNotFoundError(f"branch {repo}@{name} not found")
         return Branch(row.repo, row.name, row.head)
 
     def list_branches(self, repo: str) -> list[Branch]:
@@ -225,7 +225,7 @@ class PFS:
         with self.meta.write() as tx:
             require_repo(tx, repo)
             if tx.branch(repo, name) is None:
-                raise BranchNotFound(f"branch {repo}@{name} not found")
+                raise BranchNotFoundError(f"branch {repo}@{name} not found")
             tx.delete_branch(repo, name)
 
     # --- commits ---------------------------------------------------------------------------
@@ -276,7 +276,7 @@ class PFS:
                 after_repo, _, after_id = start_after.rpartition("@")
                 after = tx.commit_position(after_repo or repo, CommitId(after_id))
                 if after is None:
-                    raise CommitNotFound(f"commit {start_after} to list after not found")
+                    raise CommitNotFoundError(f"commit {start_after} to list after not found")
             if branch is not None and repo is not None:
                 out: list[Commit] = []
                 rec = resolve_commit(tx, repo, branch)
@@ -298,7 +298,7 @@ class PFS:
             return [r.public() for r in tx.commits(commit_id=CommitId(commit_id))]
 
     def wait_commit(self, target: str, timeout: float | None = None) -> Commit:
-        """Block until the commit is finished (``WaitTimeout`` after ``timeout`` seconds)."""
+        """Block until the commit is finished (``WaitTimeoutError`` after ``timeout`` seconds)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             seen = self.meta.change_version()
@@ -307,7 +307,7 @@ class PFS:
                 return rec.public()
             left = 1.0 if deadline is None else deadline - time.monotonic()
             if left <= 0:
-                raise WaitTimeout(f"commit {rec.ref} is still open after {timeout}s")
+                raise WaitTimeoutError(f"commit {rec.ref} is still open after {timeout}s")
             self.meta.wait_change(seen, min(left, 1.0))  # woken by the next write
 
     def subscribe_commits(
@@ -350,7 +350,9 @@ class PFS:
         with self.meta.read() as tx:
             rec = resolve_commit(tx, addr.repo, addr.ref, addr.ancestry)
         if rec is None:
-            raise BranchNotFound(f"branch {addr.repo}@{addr.ref or DEFAULT_BRANCH} has no commits")
+            raise BranchNotFoundError(
+                f"branch {addr.repo}@{addr.ref or DEFAULT_BRANCH} has no commits"
+            )
         return rec
 
     # --- files: writing ----------------------------------------------------------------------
@@ -382,7 +384,7 @@ class PFS:
     def path_kind(self, addr: Address, path: str) -> str | None:
         try:
             tree, _ = self._view(addr)
-        except BranchNotFound:
+        except BranchNotFoundError:
             return None
         if path != "/" and tree.lookup(path) is not None:
             return "file"
@@ -397,7 +399,7 @@ class PFS:
             found = True
             yield item
         if not found and (start_after is None or not tree.has_dir(path)):
-            raise FileNotFound(f"file {path} not found in {ref}")
+            raise PathNotFoundError(f"file {path} not found in {ref}")
 
     def register_layer(self, addr: Address, layer: ManifestInfo, lease_id: str = "") -> Commit:
         """Apply a written layer to ``repo@branch`` (its open head, or a new commit) or to an
@@ -488,17 +490,27 @@ class PFS:
 
     def open_file(self, target: str, path: str) -> Iterator[bytes]:
         """Stream a file's bytes (memory stays bounded whatever its size)."""
+        return iter_bytes(self.chunks, self._file_data(target, path))
+
+    def _file_data(self, target: str, path: str) -> FileData:
         tree, ref = self._view(target)
         path = normalize_path(path, allow_root=False)
         data = tree.lookup(path)
         if data is None:
             if tree.has_dir(path):
-                raise FileNotFound(f"{path} is a directory in {ref}: get it with -o LOCAL_DIR")
-            raise FileNotFound(f"file {path} not found in {ref}")
-        return iter_bytes(self.chunks, data)
+                raise PathNotFoundError(f"{path} is a directory in {ref}: get it with -o LOCAL_DIR")
+            raise PathNotFoundError(f"file {path} not found in {ref}")
+        return data
 
     def get_file(self, target: str, path: str) -> bytes:
+        """A file's bytes."""
         return b"".join(self.open_file(target, path))
+
+    def read_range(self, target: str, path: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of a file (clipped to its size), reading only what holds them."""
+        data = self._file_data(target, path)
+        start, end = max(0, start), min(end, data.size)
+        return b"".join(iter_range(self.chunks, data, start, end)) if start < end else b""
 
     def get_to(
         self,

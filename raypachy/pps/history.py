@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from raypachy.errors import InvalidArgumentError, PipelineNotFound
+from raypachy.errors import InvalidArgumentError, PipelineNotFoundError
 from raypachy.pfs.model import utc
 from raypachy.pps.model import JobInfo, PipelineVersion
 from raypachy.pps.service import LIVE_STATES, PPS
@@ -19,7 +19,7 @@ def pipeline_versions(pps: PPS, name: str) -> list[PipelineVersion]:
     with pps.pfs.meta.read() as tx:
         row = tx.pipeline(name)
         if row is None:
-            raise PipelineNotFound(f"pipeline {name} not found")
+            raise PipelineNotFoundError(f"pipeline {name} not found")
         versions = tx.versions(name)
     return [
         PipelineVersion(name, v.version, v.spec, utc(v.created), v.jobs, v.version == row.version)  # type: ignore[arg-type]

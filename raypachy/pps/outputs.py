@@ -13,15 +13,15 @@ import os
 import stat
 from collections import deque
 
-from raypachy.errors import DatumFailed, InvalidPathError
+from raypachy.errors import DatumFailedError, InvalidPathError
 from raypachy.pfs.names import normalize_path
 
 VIEW_ROOT = "/pfs"  # where a command transform sees the scratch tree
 _MAX_LINKS = 40  # as the kernel's ELOOP limit
 
 
-def _fail(message: str) -> DatumFailed:
-    return DatumFailed(f"bad output: {message}")
+def _fail(message: str) -> DatumFailedError:
+    return DatumFailedError(f"bad output: {message}")
 
 
 def _shown(path: str) -> str:
@@ -87,7 +87,7 @@ class OutputView:
 def collect(root: str, out: str) -> list[tuple[str, str]]:
     """(repo path, real local file) for every output file under ``out``, sorted by path.
 
-    Raises ``DatumFailed`` for a link leaving the view, a name that is not UTF-8 or not a
+    Raises ``DatumFailedError`` for a link leaving the view, a name that is not UTF-8 or not a
     valid repo path, and anything that is neither a file nor a directory.
     """
     view = OutputView(root)

@@ -7,11 +7,11 @@ from typing import Any
 
 from raypachy.errors import (
     ConflictError,
-    DatumNotFound,
+    DatumNotFoundError,
     InvalidArgumentError,
-    JobNotFound,
+    JobNotFoundError,
     ObjectMissingError,
-    PipelineNotFound,
+    PipelineNotFoundError,
 )
 from raypachy.limits import PREVIEW_DATUMS, max_datums
 from raypachy.pfs.address import parse_address
@@ -50,10 +50,10 @@ def _datum(d: DatumRecord) -> DatumInfo:
 def _job_row(pps: PPS, pipeline: str, job: str | None) -> JobRecord:
     with pps.pfs.meta.read() as tx:
         if tx.pipeline(pipeline) is None:
-            raise PipelineNotFound(f"pipeline {pipeline} not found")
+            raise PipelineNotFoundError(f"pipeline {pipeline} not found")
         row = tx.job(pipeline, as_job_id(job)) if job else next(iter(tx.jobs(pipeline)), None)
     if row is None:
-        raise JobNotFound(f"job {pipeline}@{job or 'latest'} not found")
+        raise JobNotFoundError(f"job {pipeline}@{job or 'latest'} not found")
     return row
 
 
@@ -74,7 +74,7 @@ def inspect_datum(pps: PPS, pipeline: str, job: str, datum: str) -> DatumInfo:
     with pps.pfs.meta.read() as tx:
         rows = tx.job_datums(pipeline, row.id, DatumId(datum))
     if not rows:
-        raise DatumNotFound(f"datum {datum} not found in job {pipeline}@{row.id}")
+        raise DatumNotFoundError(f"datum {datum} not found in job {pipeline}@{row.id}")
     return _datum(rows[0])
 
 
@@ -176,7 +176,7 @@ def read_logs(
     if not JobState(row.state).terminal:
         out += _unrecorded_logs(pps, pipeline, row.id, datum, {r.id for r in rows})
     if datum and not out and not rows:
-        raise DatumNotFound(f"datum {datum} not found in job {pipeline}@{row.id}")
+        raise DatumNotFoundError(f"datum {datum} not found in job {pipeline}@{row.id}")
     return out
 
 

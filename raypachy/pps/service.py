@@ -19,16 +19,16 @@ from typing import Any
 import blake3
 
 from raypachy.errors import (
-    CommitNotFound,
+    CommitNotFoundError,
     ConflictError,
     InvalidArgumentError,
     InvalidSpecError,
-    JobNotFound,
-    PipelineExists,
-    PipelineNotFound,
-    RepoExists,
-    RepoNotFound,
-    WaitTimeout,
+    JobNotFoundError,
+    PipelineExistsError,
+    PipelineNotFoundError,
+    RepoExistsError,
+    RepoNotFoundError,
+    WaitTimeoutError,
 )
 from raypachy.pfs.metadata import (
     CheckpointDatum,
@@ -136,23 +136,23 @@ class PPS:
         with self.pfs.meta.write() as tx:
             old = tx.pipeline(name)
             if old is not None and not update:
-                raise PipelineExists(
+                raise PipelineExistsError(
                     f"pipeline {name} already exists: use `raypachy update pipeline`"
                 )
             if old is None and update:
-                raise PipelineNotFound(f"pipeline {name} not found: create it first")
+                raise PipelineNotFoundError(f"pipeline {name} not found: create it first")
             if old is not None and old.version == version and not reprocess:
                 return self._info(tx, old), f"pipeline {name} is unchanged (version {version})"
             for leaf in spec.input.leaves():
                 if isinstance(leaf, PfsInput) and tx.repo(leaf.repo) is None:
-                    raise RepoNotFound(
+                    raise RepoNotFoundError(
                         f"pipeline {name}: input repo {leaf.repo} not found: "
                         "create it (or the pipeline that writes it) first"
                     )
             self._check_cycle(tx, name, {leaf.repo for leaf in leaves})
             if old is None:
                 if tx.repo(name) is not None:
-                    raise RepoExists(
+                    raise RepoExistsError(
                         f"repo {name} already exists: a pipeline's output repo takes its name; "
                         "pick another pipeline name"
                     )
@@ -196,7 +196,7 @@ class PPS:
         with self.pfs.meta.read() as tx:
             row = tx.pipeline(name)
             if row is None:
-                raise PipelineNotFound(f"pipeline {name} not found")
+                raise PipelineNotFoundError(f"pipeline {name} not found")
             return self._info(tx, row)
 
     def list_pipelines(self) -> list[PipelineInfo]:
@@ -230,7 +230,7 @@ class PPS:
         with self.pfs.meta.write() as tx:
             row = tx.pipeline(name)
             if row is None:
-                raise PipelineNotFound(f"pipeline {name} not found")
+                raise PipelineNotFoundError(f"pipeline {name} not found")
             readers = [
                 p.name for p in tx.pipelines()
                 if name in {leaf.repo for leaf in iter_leaves(parse_spec(p.spec).input, p.name)}
@@ -293,7 +293,7 @@ class PPS:
         with self.pfs.meta.write() as tx:
             row = tx.pipeline(name)
             if row is None:
-                raise PipelineNotFound(f"pipeline {name} not found")
+                raise PipelineNotFoundError(f"pipeline {name} not found")
             state = "running" if running else "stopped"
             new = replace(row, state=state)
             tx.put_pipeline(new)
@@ -386,13 +386,13 @@ class PPS:
         """Newest first; at most ``limit``, after the job ``start_after`` (``pipeline@id``)."""
         with self.pfs.meta.read() as tx:
             if pipeline is not None and tx.pipeline(pipeline) is None:
-                raise PipelineNotFound(f"pipeline {pipeline} not found")
+                raise PipelineNotFoundError(f"pipeline {pipeline} not found")
             before = None
             if start_after is not None:
                 after_pipeline, _, after_id = start_after.rpartition("@")
                 row = tx.job(after_pipeline or pipeline or "", JobId(CommitId(after_id)))
                 if row is None:
-                    raise JobNotFound(f"job {start_after} to list after not found")
+                    raise JobNotFoundError(f"job {start_after} to list after not found")
                 before = row.seq
             rows = tx.jobs(pipeline, JobId(CommitId(job_id)) if job_id else None, before, limit)
             return [self._job_info(r) for r in rows]
@@ -401,7 +401,7 @@ class PPS:
         with self.pfs.meta.read() as tx:
             row = tx.job(pipeline, as_job_id(job_id))
         if row is None:
-            raise JobNotFound(f"job {pipeline}@{job_id} not found")
+            raise JobNotFoundError(f"job {pipeline}@{job_id} not found")
         return self._job_info(row)
 
     def wait_job(self, pipeline: str, job_id: str, timeout: float | None = None) -> JobInfo:
@@ -413,14 +413,16 @@ class PPS:
                 return job
             left = 1.0 if deadline is None else deadline - time.monotonic()
             if left <= 0:
-                raise WaitTimeout(f"job {pipeline}@{job_id} is still {job.state} after {timeout}s")
+                raise WaitTimeoutError(
+                    f"job {pipeline}@{job_id} is still {job.state} after {timeout}s"
+                )
             self.pfs.meta.wait_change(seen, min(left, 1.0))  # woken by the next write
 
     def stop_job(self, pipeline: str, job_id: str) -> JobInfo:
         with self.pfs.meta.write() as tx:
             row = tx.job(pipeline, as_job_id(job_id))
             if row is None:
-                raise JobNotFound(f"job {pipeline}@{job_id} not found")
+                raise JobNotFoundError(f"job {pipeline}@{job_id} not found")
             if not JobState(row.state).terminal:
                 killed = replace(
                     row, state=JobState.KILLED, reason="stopped by the user", finished=time.time()
@@ -506,7 +508,7 @@ class PPS:
                 ]  # fmt: skip
             try:
                 output = self._open_output(job, spec)
-            except (RepoNotFound, CommitNotFound) as e:
+            except (RepoNotFoundError, CommitNotFoundError) as e:
                 # A repo or commit it reads or writes was deleted (`delete repo --force`):
                 # the job ends with the reason, rather than being claimed again forever.
                 self.fail_job(pipeline, job.id, f"job could not start: {e.message}")
@@ -578,7 +580,7 @@ class PPS:
         with self.pfs.meta.write() as tx:
             row = tx.job(pipeline, as_job_id(job_id))
             if row is None:
-                raise JobNotFound(f"job {pipeline}@{job_id} not found")
+                raise JobNotFoundError(f"job {pipeline}@{job_id} not found")
             if JobState(row.state).terminal:
                 return  # a stopped job stays stopped
             self._save_job(tx, replace(row, **fields))
@@ -646,7 +648,7 @@ class PPS:
         with self.pfs.meta.read() as tx:
             rec = tx.commit(repo, CommitId(commit_id))
         if rec is None:
-            raise RepoNotFound(f"commit {repo}@{commit_id} not found")
+            raise CommitNotFoundError(f"commit {repo}@{commit_id} not found")
         return list(rec.layers + rec.staged)
 
     def finish_job(
@@ -675,7 +677,7 @@ class PPS:
         with self.pfs.meta.read() as tx:
             row = tx.job(pipeline, jid)
         if row is None:
-            raise JobNotFound(f"job {pipeline}@{job_id} not found")
+            raise JobNotFoundError(f"job {pipeline}@{job_id} not found")
         if JobState(row.state).terminal:
             return self._job_info(row)  # stopped meanwhile: its results are dropped
         if layer is not None and layer.rows:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from raypachy.errors import ConflictError, DatumFailed
+from raypachy.errors import ConflictError, DatumFailedError
 from raypachy.pps.code import unpickle_function
 from raypachy.pps.codepaths import check_code_paths
 from raypachy.pps.datums import Datum
@@ -448,7 +448,7 @@ class _Runner:
         if ok:
             try:
                 outputs = tuple(self._collect(datum, writer, owners))
-            except DatumFailed as e:  # a bad output fails this datum only, nothing stored
+            except DatumFailedError as e:  # a bad output fails this datum only, nothing stored
                 ok, error = False, e.message
                 log += f"{error}\n".encode()
         if not ok:

@@ -17,14 +17,18 @@ from typing import Any
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 
-from raypachy import errors
 from raypachy.errors import RaypachyError, UnavailableError
-
-NAMESPACE = "raypachy"
-METADATA_ACTOR = "raypachy:metadata"
-API_ACTOR = "raypachy:api"
-HEAD_NODE = {"node:__internal_head__": 0.001}
-_READ_ONLY = ("list_", "inspect_", "glob_", "diff_", "walk_", "path_kind", "commit_set", "status")
+from raypachy.pachd.verbs import NAMES, PIPELINE_CHANGES, READ_ONLY
+from raypachy.runtime.controller import PipelineController
+from raypachy.runtime.names import (
+    API_ACTOR,
+    HEAD_NODE,
+    METADATA_ACTOR,
+    NAMESPACE,
+    FrontDoors,
+    controller_name,
+    unwrap,
+)
 
 log = logging.getLogger("raypachy.runtime")
 
@@ -34,29 +38,27 @@ log = logging.getLogger("raypachy.runtime")
     resources=HEAD_NODE,
 )  # fmt: skip
 class MetadataActor:
-    """The single writer of the metadata database; runs the PFS operations.
+    """Hosts pachd: the single writer of the metadata database, serving every verb.
 
     Long polls for changes run in their own concurrency group, so they never take the
-    threads that operations (a controller's claim_job or finish_job) need.
+    threads that verbs (a controller's claim_job or finish_job) need.
     """
 
-    def __init__(self, home: str, storage: str, images: str = "off") -> None:
-        from raypachy.pfs.service import PFS
-        from raypachy.server.operations import Operations
+    def __init__(self, home: str, storage: str, doors: FrontDoors, images: str = "off") -> None:
+        from raypachy.pachd import Pachd
 
         self.storage = storage
         self.images = images
-        self.ops = Operations(PFS.open(home, storage, serve=True), images)
+        self.doors = doors
+        self.pachd = Pachd.open(home, storage, images, serve=True)
         self._controllers_lock = threading.Lock()
         self.reconcile_controllers()  # after a restart too: the database says what should run
 
     def call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
-        from raypachy.server.operations import NAMES, PIPELINE_CHANGES
-
         if name not in NAMES:
             return False, ("InvalidArgumentError", f"unknown operation {name!r}")
         try:
-            result = getattr(self.ops, name)(*args, **kwargs)
+            result = getattr(self.pachd, name)(*args, **kwargs)
         except RaypachyError as e:
             return False, (type(e).__name__, e.message)
         if name in PIPELINE_CHANGES:
@@ -69,14 +71,12 @@ class MetadataActor:
 
     @ray.method(concurrency_group="waits")
     def wait_change(self, since: int | None, timeout: float) -> int:
-        return self.ops.wait_change(since, timeout)
+        return self.pachd.wait_change(since, timeout)
 
     def _controllers(self) -> dict[str, Any]:
         """Each pipeline controller's pid and last error (or why it did not answer)."""
-        from raypachy.runtime.controller import controller_name
-
         out: dict[str, Any] = {}
-        for p in self.ops.pps.list_pipelines():
+        for p in self.pachd.list_pipelines():
             try:
                 actor = ray.get_actor(controller_name(p.name), namespace=NAMESPACE)
                 out[p.name] = ray.get(actor.status.remote(), timeout=5)
@@ -98,10 +98,8 @@ class MetadataActor:
 
     def reconcile_controllers(self) -> list[str]:
         """One controller per pipeline: start the missing ones, stop the orphans."""
-        from raypachy.runtime.controller import PipelineController, controller_name
-
         with self._controllers_lock:
-            wanted = {controller_name(p.name): p.name for p in self.ops.pps.list_pipelines()}
+            wanted = {controller_name(p.name): p.name for p in self.pachd.list_pipelines()}
             running = {
                 n for n in ray.util.list_named_actors() if n.startswith("raypachy:controller:")
             }
@@ -109,7 +107,7 @@ class MetadataActor:
                 if actor_name not in running:
                     PipelineController.options(  # type: ignore[attr-defined]
                         name=actor_name, lifetime="detached", get_if_exists=True
-                    ).remote(pipeline, self.storage, self.images)
+                    ).remote(pipeline, self.storage, self.doors.sidecar, self.images)
             for actor_name in running - set(wanted):
                 with contextlib.suppress(ValueError):  # already gone
                     ray.kill(ray.get_actor(actor_name), no_restart=True)
@@ -121,24 +119,14 @@ class MetadataActor:
         return os.getpid()
 
 
-def unwrap(reply: tuple[bool, Any]) -> Any:
-    """The value of a metadata actor reply, or its error raised again."""
-    ok, value = reply
-    if ok:
-        return value
-    kind, message = value
-    cls = getattr(errors, kind, RaypachyError)
-    raise cls(message)
-
-
 class RayService:
     """The API server's way to the metadata actor (an async ``call`` by name)."""
 
     def __init__(self, handle: Any) -> None:
         self.handle = handle
 
-    async def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        read_only = name.startswith(_READ_ONLY)
+    async def call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
+        read_only = name in READ_ONLY
         for attempt in range(40 if read_only else 1):
             try:
                 ok, value = await self.handle.call.remote(name, args, kwargs)
@@ -188,18 +176,16 @@ class ApiServerActor:
         storage: str,
         token_hash: str | None = None,
         s3_port: int | None = None,
+        doors: FrontDoors | None = None,
     ) -> None:
-        from raypachy.server.app import create_app
-        from raypachy.server.guard import hosts_for
-        from raypachy.server.s3 import create_s3_app
-
+        assert doors is not None
         self.host, self.port, self.s3_port, self.s3_error = host, port, s3_port, ""
         meta = ray.get_actor(METADATA_ACTOR, namespace=NAMESPACE)
         service = RayService(meta)
-        api = create_app(service, storage, token_hash, hosts_for(host))
+        api = doors.api(service, storage, token_hash, host)
         self.server, self.error = _listen(api, host, port)
         if s3_port and not self.error:
-            app = create_s3_app(service, storage, token_hash)
+            app = doors.s3(service, storage, token_hash)
             self.s3_server, self.s3_error = _listen(app, host, s3_port)
 
     def info(self) -> dict[str, Any]:

@@ -19,7 +19,8 @@ import httpx
 
 from raypachy._private import private_dir
 from raypachy._procs import is_same_process, pid_alive, process_identity, process_tree
-from raypachy.errors import ConflictError, UnavailableError
+from raypachy.errors import ConflictError, InvalidArgumentError, UnavailableError
+from raypachy.runtime.names import FrontDoors
 from raypachy.runtime.state import (
     ClusterState,
     api_port,
@@ -174,8 +175,10 @@ def start_control_plane(
     stay_connected: bool = False,
     images: str = "off",
     gateway_port: int | None = None,
+    doors: FrontDoors | None = None,
 ) -> str:
-    """Create (or find) the control plane actors on the Ray cluster at ``address``.
+    """Create (or find) the control plane actors on the Ray cluster at ``address``, serving
+    ``doors`` (``raypachy.server.doors.front_doors()``: the API, the S3 gateway).
 
     The API server actor serves the S3 gateway on ``gateway_port`` (default
     ``RAYPACHY_S3_PORT`` or 8651) of the same host, with the same token.
@@ -196,17 +199,14 @@ def start_control_plane(
         )
     # On loopback without RAYPACHY_TOKEN: the home's token, readable by its owner only.
     token = token or ensure_local_token(private_dir(home))
+    if doors is None:
+        raise InvalidArgumentError("start_control_plane needs the front doors to serve")
     if local:
         os.environ.update(RAY_ENV)  # before importing ray: it reads them at import time
     import ray
 
-    from raypachy.runtime.actors import (
-        API_ACTOR,
-        METADATA_ACTOR,
-        NAMESPACE,
-        ApiServerActor,
-        MetadataActor,
-    )
+    from raypachy.runtime.actors import ApiServerActor, MetadataActor
+    from raypachy.runtime.names import API_ACTOR, METADATA_ACTOR, NAMESPACE
 
     port = port or api_port()
     gateway_port = gateway_port or s3_port()
@@ -221,11 +221,11 @@ def start_control_plane(
         check_storage_shared(storage)
         meta = MetadataActor.options(  # type: ignore[attr-defined]
             name=METADATA_ACTOR, lifetime="detached", get_if_exists=True
-        ).remote(home, storage, images)
+        ).remote(home, storage, doors, images)
         ray.get(meta.pid.remote(), timeout=120)
         api = ApiServerActor.options(  # type: ignore[attr-defined]
             name=API_ACTOR, lifetime="detached", get_if_exists=True
-        ).remote(host, port, storage, token_hash(token), gateway_port)
+        ).remote(host, port, storage, token_hash(token), gateway_port, doors)
         info = ray.get(api.info.remote(), timeout=120)
         if info["error"]:
             ray.kill(api, no_restart=True)
@@ -490,14 +490,16 @@ def serve(
     detach: bool,
     images: str = "off",
     gateway_port: int | None = None,
+    doors: FrontDoors | None = None,
 ) -> str:
-    """Start the control plane on an existing cluster (the entrypoint of a Ray job)."""
+    """Start the control plane on an existing cluster (the entrypoint of a Ray job), serving
+    ``doors``."""
     root = private_dir(home_dir(home))
     storage = storage or os.environ.get("RAYPACHY_STORAGE") or f"file://{root}/storage"
     address = address or os.environ.get("RAY_ADDRESS") or "auto"
     url = start_control_plane(
         address, str(root), storage, host=host, port=port, local=False,
-        stay_connected=not detach, images=images, gateway_port=gateway_port,
+        stay_connected=not detach, images=images, gateway_port=gateway_port, doors=doors,
     )  # fmt: skip
     s3_url = url.rsplit(":", 1)[0] + f":{gateway_port or s3_port()}"
     sys.stdout.write(f"raypachy API serving at {url}, S3 gateway at {s3_url} (storage {storage})\n")
@@ -511,3 +513,17 @@ def serve(
             failures = 0 if _healthy(url, timeout=5) else failures + 1
         raise UnavailableError(f"the raypachy API at {url} stopped answering")
     return url
+
+
+def start_local() -> str:
+    """Start the local cluster for a command that needs it, and say so; returns the API URL."""
+    from raypachy._procs import pid_alive
+
+    state = read_state()
+    if state is not None and pid_alive(state.ray_pid):
+        sys.stderr.write("the raypachy API is not answering: restarting its control plane...\n")
+    else:
+        sys.stderr.write("raypachy is not running here: starting it (raypachy up)...\n")
+    state = up()
+    sys.stderr.write(f"raypachy is up: API {state.api_url}, Ray dashboard {state.dashboard_url}\n")
+    return state.api_url

@@ -27,7 +27,7 @@ from raypachy.pps.queries import datum_matches
 from raypachy.pps.spec import PipelineSpec
 from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult
 from raypachy.runtime import metrics
-from raypachy.runtime.actors import HEAD_NODE, METADATA_ACTOR, NAMESPACE, unwrap
+from raypachy.runtime.names import HEAD_NODE, METADATA_ACTOR, NAMESPACE, controller_name, unwrap
 from raypachy.runtime.placement import check
 from raypachy.runtime.resources import default_parallelism, task_options
 from raypachy.secrets import redact
@@ -39,26 +39,16 @@ RESTART_GRACE_S = 10.0  # a restarted datum's old task is killed if it has not s
 CRON_RECHECK_S = 10.0  # a cron schedule changed by an update is seen within this
 
 
-def controller_name(pipeline: str) -> str:
-    return f"raypachy:controller:{pipeline}"
-
-
-def _sidecar(chunks: Any) -> Any:
-    """The S3 sidecar of a batch (only pipelines with S3 inputs or s3_out start one)."""
-    from raypachy.server.s3.sidecar import datum_sidecar
-
-    return datum_sidecar(chunks)
-
-
 PARTIAL_EVERY_S = 0.5  # how often a batch tells its controller which datums have ended
 
 
 @ray.remote(max_retries=3)
-def run_batch_task(batch: BatchSpec, controller: Any = None) -> BatchResult:
+def run_batch_task(batch: BatchSpec, sidecar: Any, controller: Any = None) -> BatchResult:
+    """Run one batch of datums; ``sidecar`` starts the S3 sidecar the batch may need."""
     from raypachy.pps.worker import run_batch
 
     if controller is None:
-        return run_batch(batch, _sidecar)
+        return run_batch(batch, sidecar)
     states: dict[str, int] = {}
     last = time.monotonic()
 
@@ -71,7 +61,7 @@ def run_batch_task(batch: BatchSpec, controller: Any = None) -> BatchResult:
             last = time.monotonic()
             controller.datum_progress.remote(batch.job, batch.datums[0].id, dict(states))
 
-    return run_batch(batch, _sidecar, ended)
+    return run_batch(batch, sidecar, ended)
 
 
 class ActorHost:
@@ -128,6 +118,7 @@ class RayExecutor:
         images: str = "off",
         restarts: Callable[[], list[str]] | None = None,
         controller: Any = None,
+        sidecar: Any = None,
     ) -> None:
         self.pipeline, self.job, self.images = pipeline, job, images
         self.pending: dict[Any, tuple[int, BatchSpec]] = {}
@@ -138,6 +129,7 @@ class RayExecutor:
         self.polled = 0.0
         self.stopping: list[tuple[Any, float]] = []  # restarted batches' old tasks
         self.controller = controller  # running batches report ended datums to it
+        self.sidecar = sidecar
         self.on_partial: Callable[[str, dict[str, int]], None] | None = None
         self._reported: dict[str, dict[str, int]] = {}  # by batch (its first datum id)
         self._lock = threading.Lock()
@@ -165,7 +157,9 @@ class RayExecutor:
             while queue and len(self.pending) < parallelism:
                 index, batch = queue.pop(0)
                 name = f"raypachy:{self.pipeline}:{self.job[:8]}:{index}"
-                ref = run_batch_task.options(name=name, **options).remote(batch, self.controller)
+                ref = run_batch_task.options(name=name, **options).remote(
+                    batch, self.sidecar, self.controller
+                )
                 self.pending[ref] = (index, batch)
             ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=PARTIAL_EVERY_S)
             self._pass_on_partials()
@@ -256,8 +250,9 @@ def _task_error(e: Exception) -> str:
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=4, resources=HEAD_NODE)
 class PipelineController:
-    def __init__(self, pipeline: str, storage: str, images: str = "off") -> None:
+    def __init__(self, pipeline: str, storage: str, sidecar: Any, images: str = "off") -> None:
         self.pipeline = pipeline
+        self.sidecar = sidecar  # raypachy.runtime.names.FrontDoors.sidecar
         self.storage = storage
         self.images = images
         self.host = ActorHost(ray.get_actor(METADATA_ACTOR, namespace=NAMESPACE))
@@ -332,7 +327,7 @@ class PipelineController:
 
     def _run(self, claim: dict[str, Any]) -> None:
         job = claim["job"]
-        lease = self.host.call("acquire_lease", socket.gethostname(), os.getpid())
+        lease = self.host.call("grant_lease", socket.gethostname(), os.getpid())
         self.host.lease_id = lease
         beating = threading.Event()
         threading.Thread(target=self._beat, args=(lease, beating), daemon=True).start()
@@ -345,6 +340,7 @@ class PipelineController:
                 self.images,
                 lambda: list(self.host.call("take_datum_restarts", self.pipeline, job)),
                 ray.get_runtime_context().current_actor,
+                self.sidecar,
             )  # fmt: skip
             started = time.monotonic()
             job_info = run_job(

@@ -9,7 +9,7 @@ def api_url_on_ray(address: str = "auto") -> str | None:
     """The API URL of the control plane on the Ray cluster at ``address``, if it runs there."""
     import ray
 
-    from raypachy.runtime.actors import API_ACTOR, NAMESPACE
+    from raypachy.runtime.names import API_ACTOR, NAMESPACE
 
     if not ray.is_initialized():
         ray.init(address=address, namespace=NAMESPACE, log_to_driver=False,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,19 +77,3 @@ def s3_port() -> int:
 def local_api_url(home: str | None = None) -> str:
     state = read_state(home)
     return state.api_url if state else f"http://127.0.0.1:{api_port()}"
-
-
-def start_local() -> str:
-    """Start the local cluster for a command that needs it, and say so; returns the API URL."""
-    from raypachy._procs import pid_alive
-
-    state = read_state()
-    if state is not None and pid_alive(state.ray_pid):
-        sys.stderr.write("the raypachy API is not answering: restarting its control plane...\n")
-    else:
-        sys.stderr.write("raypachy is not running here: starting it (raypachy up)...\n")
-    from raypachy.runtime.cluster import up
-
-    state = up()
-    sys.stderr.write(f"raypachy is up: API {state.api_url}, Ray dashboard {state.dashboard_url}\n")
-    return state.api_url

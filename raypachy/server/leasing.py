@@ -108,14 +108,14 @@ async def caller_lease(
     """A lease for an API caller, with what it needs to keep it: how often to heartbeat, and
     how long a silence the server forgives."""
     host, holder = lease_holder(request, pid, host)
-    lease_id = await service.call("acquire_lease", host, holder, leases.LEASE_MAX_S)
+    lease_id = await service.call("grant_lease", host, holder, leases.LEASE_MAX_S)
     return {"id": lease_id, "heartbeat_s": leases.beat_interval(), "ttl_s": leases.LEASE_TTL_S}
 
 
 async def own_lease(service: Service) -> str:
     """A lease for work this server process does itself (an upload it chunks and writes)."""
     lease_id: str = await service.call(
-        "acquire_lease", socket.gethostname(), os.getpid(), leases.LEASE_MAX_S
+        "grant_lease", socket.gethostname(), os.getpid(), leases.LEASE_MAX_S
     )
     return lease_id
 

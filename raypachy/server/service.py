@@ -1,4 +1,4 @@
-"""How the app reaches the operations: one async ``call`` by operation name."""
+"""How a front door reaches pachd: one async ``call`` by verb name (``raypachy.pachd.verbs``)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from typing import Any, Protocol
 import anyio.to_thread
 
 from raypachy.errors import InvalidArgumentError
-from raypachy.server.operations import NAMES, Operations
+from raypachy.pachd import Pachd
+from raypachy.pachd.verbs import NAMES
 
 
 class Service(Protocol):
-    async def call(self, name: str, *args: Any, **kwargs: Any) -> Any: ...
+    async def call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
+        """Run verb ``name`` of pachd with these arguments."""
+        ...
 
     async def wait_change(self, since: int | None, timeout: float) -> int:
         """The metadata's change counter once it differs from ``since`` (or after timeout);
@@ -20,19 +23,19 @@ class Service(Protocol):
 
 
 class LocalService:
-    """Operations in this process, run on worker threads (tests, single-process use)."""
+    """A ``Pachd`` in this process, its verbs run on worker threads (tests, one process)."""
 
-    def __init__(self, ops: Operations) -> None:
-        self.ops = ops
+    def __init__(self, pachd: Pachd) -> None:
+        self.pachd = pachd
 
-    async def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    async def call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         if name not in NAMES:
             raise InvalidArgumentError(f"unknown operation {name!r}")
-        fn = getattr(self.ops, name)
+        fn = getattr(self.pachd, name)
         return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
 
     async def wait_change(self, since: int | None, timeout: float) -> int:
         # Abandoned on cancel: a server shutting down does not wait for the long poll.
         return await anyio.to_thread.run_sync(
-            self.ops.wait_change, since, timeout, abandon_on_cancel=True
+            self.pachd.wait_change, since, timeout, abandon_on_cancel=True
         )

@@ -19,7 +19,7 @@ from typing import Any
 
 from fastapi import Request
 
-from raypachy.errors import TooManyRequestsError, WaitTimeout
+from raypachy.errors import TooManyRequestsError, WaitTimeoutError
 from raypachy.limits import max_waits_per_client
 from raypachy.server.service import Service
 
@@ -78,7 +78,7 @@ class Waits:
         self, client: str, check: Check, timeout: float, timed_out: Callable[[Any], str]
     ) -> Any:
         """``check()`` -> (done, value) until done, checking again on each change;
-        ``WaitTimeout(timed_out(value))`` after ``timeout`` seconds."""
+        ``WaitTimeoutError(timed_out(value))`` after ``timeout`` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         async with self._slot(client):
@@ -91,7 +91,7 @@ class Waits:
                     return value
                 left = deadline - loop.time()
                 if left <= 0:
-                    raise WaitTimeout(timed_out(value))
+                    raise WaitTimeoutError(timed_out(value))
                 await self._after(seen, min(left, RECHECK_S))
 
     async def next_version(self, client: str, since: int | None, timeout: float) -> int | None:

@@ -65,7 +65,7 @@ async def check_put(service: Service, target: str, path: str, append: bool) -> s
 
 
 async def acquire_lease(service: Service) -> str:
-    lease: str = await service.call("acquire_lease", socket.gethostname(), os.getpid())
+    lease: str = await service.call("grant_lease", socket.gethostname(), os.getpid())
     return lease
 
 

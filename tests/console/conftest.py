@@ -85,7 +85,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     tmp = tmp_path_factory.mktemp("console")
     local = Local(tmp / "home")
     parts, commits = build_demo(local, tmp)
-    app = create_app(LocalService(local.ops), local.pfs.backend.uri, token_hash(TOKEN))
+    app = create_app(LocalService(local.pachd), local.pfs.backend.uri, token_hash(TOKEN))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -208,7 +208,7 @@ def test_who_wrote_each_file(api: httpx.Client, demo: Demo) -> None:
     datum = by_path["/iris-2.csv"]["datum"]
     assert by_path["/iris-2.csv"]["job"] == {"pipeline": "features", "id": second}
     assert datum["state"] == "success"
-    assert "/iris-2.csv" in demo.local.ops.inspect_datum("features", second, datum["id"]).outputs
+    assert "/iris-2.csv" in demo.local.pachd.inspect_datum("features", second, datum["id"]).outputs
     nope = api.get("/v1/files/writers", params={"target": "iris@master", "path": "/nope"})
     assert nope.status_code == 404
     # A page at a time, as the listing it explains.

@@ -220,7 +220,7 @@ def test_a_jobs_datums_logs_restart_and_stop(browser: Browser, demo: Demo) -> No
         )
     demo.run_jobs()
     done = demo.local.pps.list_jobs("copier")[0]
-    datums = demo.local.ops.list_datums("copier", done.id)
+    datums = demo.local.pachd.list_datums("copier", done.id)
     browser.login()
     browser.go(f"#/jobs/copier/{done.id}")
     browser.find("job-state", '[data-state="success"]')
@@ -271,7 +271,7 @@ def test_a_deleted_commit_shows_a_clear_message(browser: Browser, demo: Demo) ->
         demo.local.pfs.create_repo("gone")
         demo.local.put("gone", {"/keep": b"1"})
         doomed = demo.local.put("gone", {"/x": b"2"})
-        demo.local.ops.delete_commit(f"gone@{doomed}")
+        demo.local.pachd.delete_commit(f"gone@{doomed}")
     browser.login()
     for route in (f"#/repos/gone/commit/{doomed}", f"#/repos/gone/diff/{doomed}"):
         browser.go(route)

@@ -47,7 +47,7 @@ def test_the_console_on_the_control_plane(local_cluster: LocalCluster) -> None:
     assert job is not None and client.wait_job(name, job, timeout=180).state == "success"
 
     # The client's own headers carry whatever auth the API wants.
-    with httpx.Client(base_url=local_cluster.api_url, headers=client._http.headers,
+    with httpx.Client(base_url=local_cluster.api_url, headers=client._transport.http.headers,
                       timeout=60) as api:  # fmt: skip
         snapshot = first_event(api)["jobs"]
         assert any((j["pipeline"], j["id"], j["state"]) == (name, job, "success") for j in snapshot)

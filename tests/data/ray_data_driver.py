@@ -127,7 +127,7 @@ def failed_write(client: raypachy.Client, src: str, out: str) -> dict[str, objec
             refused.append(str(e))
     try:
         raypachy.data.read_files(f"{src}@master:/nothing/*")
-    except errors.FileNotFound as e:
+    except errors.PathNotFoundError as e:
         refused.append(str(e))
     gc_ok = True
     try:

@@ -61,9 +61,9 @@ def test_a_selection_is_one_commit(repo: PFS) -> None:
 @pytest.mark.parametrize(
     ("spec", "error"),
     [
-        ("r@master:/nothing/*", errors.FileNotFound),
-        ("nope@master:/*", errors.RepoNotFound),
-        ("r@nobranch:/*", errors.BranchNotFound),
+        ("r@master:/nothing/*", errors.PathNotFoundError),
+        ("nope@master:/*", errors.RepoNotFoundError),
+        ("r@nobranch:/*", errors.BranchNotFoundError),
         ("r@master:/[", errors.InvalidGlobError),
         ("bad repo@master", errors.InvalidAddressError),
     ],

@@ -15,9 +15,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from raypachy.pachd import Pachd
 from raypachy.pfs import PFS
 from raypachy.server.app import create_app
-from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
 
 COMMIT = "0" * 32
@@ -180,7 +180,7 @@ class Installation:
 @contextmanager
 def installation(home: Path) -> Iterator[Installation]:
     pfs = PFS.open(str(home))
-    api = TestClient(create_app(LocalService(Operations(pfs)), pfs.backend.uri),
+    api = TestClient(create_app(LocalService(Pachd(pfs)), pfs.backend.uri),
                      base_url=LOCAL, raise_server_exceptions=False)
     api.post("/v1/repos", json={"name": "raw"}).raise_for_status()
     api.post("/v1/repos", json={"name": "other"}).raise_for_status()

@@ -23,10 +23,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from raypachy.pachd import Pachd
 from raypachy.pfs import PFS
 from raypachy.pfs.metadata import open_store
 from raypachy.server.app import create_app
-from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
 from raypachy.storage import FileSetWriter
 
@@ -68,11 +68,11 @@ class Races:
 
     def __init__(self, home: Path) -> None:
         self.pfs = PFS.open(str(home))
-        self.ops = Operations(self.pfs)
-        self.app = create_app(LocalService(self.ops), self.pfs.backend.uri)
+        self.pachd = Pachd(self.pfs)
+        self.app = create_app(LocalService(self.pachd), self.pfs.backend.uri)
         self.pfs.create_repo("data")
         self.pfs.create_repo("in")
-        self.ops.create_pipeline(
+        self.pachd.create_pipeline(
             {
                 "pipeline": {"name": "out"},
                 "input": {"pfs": {"repo": "in", "glob": "/*"}},
@@ -98,7 +98,7 @@ class Races:
         upload = api.post("/v1/files/upload", params={"target": "in@master", "path": f"/i{n}"},
                           content=b"input %d" % n)  # fmt: skip
         assert upload.status_code == 200, upload.text
-        claim = self.ops.claim_job("out")
+        claim = self.pachd.claim_job("out")
         assert claim is not None, "the input commit started no job"
         outputs = {f"/o{n}": os.urandom(3000), f"/p{n}": os.urandom(3000)}
         for path, content in outputs.items():
@@ -141,7 +141,7 @@ class Races:
 
         def collect() -> None:
             try:
-                self.ops.gc(on_phase=hold)
+                self.pachd.gc(on_phase=hold)
             finally:
                 at_snapshot.set()
 
@@ -151,8 +151,8 @@ class Races:
             if not at_snapshot.wait(WAIT_S):
                 return [f"round {n}: gc never reached its snapshot"]
             writers = [
-                run("finish commit", lambda: self.ops.finish_commit(f"data@{job['commit']}")),
-                run("stop job", lambda: self.ops.stop_job("out", job["job"])),
+                run("finish commit", lambda: self.pachd.finish_commit(f"data@{job['commit']}")),
+                run("stop job", lambda: self.pachd.stop_job("out", job["job"])),
                 run("upload code", upload_code),
             ]
             if not settled.wait(len(writers)):
@@ -163,7 +163,7 @@ class Races:
             self.pfs.leases.on_wait = None
         for thread in writers:
             thread.join(WAIT_S)
-        self.ops.gc()  # and what the writes made must survive the next gc too
+        self.pachd.gc()  # and what the writes made must survive the next gc too
         return [f"round {n}: {f}" for f in failures + self._check(job, code_key)]
 
     def _check(self, job: dict[str, Any], code_key: list[str]) -> list[str]:

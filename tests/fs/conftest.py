@@ -15,9 +15,9 @@ import uvicorn
 
 from raypachy.client import Client
 from raypachy.fs import RaypachyFileSystem
+from raypachy.pachd import Pachd
 from raypachy.pfs import PFS
 from raypachy.server.app import create_app
-from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
 from tests.conftest import free_port
 
@@ -31,7 +31,7 @@ class Api:
 @contextmanager
 def serve(pfs: PFS) -> Iterator[Api]:
     """The HTTP API over ``pfs`` on a free port of 127.0.0.1, for the length of the block."""
-    app = create_app(LocalService(Operations(pfs)), pfs.backend.uri)
+    app = create_app(LocalService(Pachd(pfs)), pfs.backend.uri)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")

@@ -7,10 +7,10 @@ import pytest
 
 from raypachy.errors import (
     CommitFinishedError,
-    CommitNotFound,
+    CommitNotFoundError,
     CommitOpenError,
     ConflictError,
-    WaitTimeout,
+    WaitTimeoutError,
 )
 from raypachy.pfs import PFS, CommitRef
 
@@ -31,9 +31,9 @@ def test_one_shot_puts_chain_commits(pfs: PFS) -> None:
 def test_ancestry_beyond_root(pfs: PFS) -> None:
     pfs.create_repo("r")
     pfs.put_file("r@master", "/a", b"1")
-    with pytest.raises(CommitNotFound, match="only 0 ancestor"):
+    with pytest.raises(CommitNotFoundError, match="only 0 ancestor"):
         pfs.inspect_commit("r@master^1")
-    with pytest.raises(CommitNotFound):
+    with pytest.raises(CommitNotFoundError):
         pfs.inspect_commit("r@" + "f" * 32)
 
 
@@ -77,7 +77,7 @@ def test_finish_with_error_and_empty_commit(pfs: PFS) -> None:
 def test_wait_commit(pfs: PFS) -> None:
     pfs.create_repo("r")
     c = pfs.start_commit("r@master")
-    with pytest.raises(WaitTimeout, match="still open"):
+    with pytest.raises(WaitTimeoutError, match="still open"):
         pfs.wait_commit(f"r@{c.id}", timeout=0.2)
     threading.Timer(0.3, lambda: pfs.finish_commit(f"r@{c.id}")).start()
     assert pfs.wait_commit(f"r@{c.id}", timeout=10).finished is not None
@@ -141,7 +141,7 @@ def test_delete_head_moves_branch_back(pfs: PFS) -> None:
     pfs.delete_commit(f"r@{c2.id}")
     assert pfs.inspect_branch("r", "master").head == c1.id
     assert [f.path for f in pfs.list_files("r@master")] == ["/a"]
-    with pytest.raises(CommitNotFound):
+    with pytest.raises(CommitNotFoundError):
         pfs.inspect_commit(f"r@{c2.id}")
     pfs.delete_commit(c1.id)
     assert pfs.inspect_branch("r", "master").head is None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from raypachy.errors import FileNotFound, InvalidPathError
+from raypachy.errors import InvalidPathError, PathNotFoundError
 from raypachy.pfs import PFS
 
 
@@ -65,9 +65,9 @@ def test_list_and_inspect_directories(repo: PFS) -> None:
     assert info.type == "dir" and info.size_bytes == 10
     root = repo.inspect_file("r@master", "/")
     assert root.size_bytes == 12
-    with pytest.raises(FileNotFound, match="/nope"):
+    with pytest.raises(PathNotFoundError, match="/nope"):
         repo.inspect_file("r@master", "/nope")
-    with pytest.raises(FileNotFound, match="directory"):
+    with pytest.raises(PathNotFoundError, match="directory"):
         repo.get_file("r@master", "/data")
 
 
@@ -94,7 +94,7 @@ def test_delete_file_directory_and_root(repo: PFS) -> None:
     c = repo.delete_file("r@master", "/d")
     assert sorted(p for p, _ in repo.walk_files("r@master")) == ["/keep"]
     assert (c.file_count, c.size_bytes) == (1, 1)
-    with pytest.raises(FileNotFound):
+    with pytest.raises(PathNotFoundError):
         repo.delete_file("r@master", "/d")
     repo.delete_file("r@master", "/")
     assert list(repo.walk_files("r@master")) == []

@@ -9,11 +9,11 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from raypachy.client import Client
+from raypachy.pachd import Pachd
 from raypachy.pfs import PFS
 from raypachy.pfs.metadata import CommitId, as_job_id
 from raypachy.pfs.model import CommitRef
 from raypachy.server.app import create_app
-from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
 from raypachy.storage.chunkstore import CHUNK_PREFIX, chunk_id_from_key
 from raypachy.storage.manifest import MANIFEST_PREFIX
@@ -113,21 +113,21 @@ def test_an_ended_job_with_an_open_output_commit_is_closed(tmp_path: Path) -> No
         job = tx.job("copy", as_job_id(job_id))
         assert job is not None
         tx.update_job(replace(job, state="killed"))
-    report = local.ops.fsck()
+    report = local.pachd.fsck()
     assert [p.kind for p in report.problems] == ["job"] and not report.ok
-    assert local.ops.fsck(fix=True).ok
+    assert local.pachd.fsck(fix=True).ok
     out = local.pfs.inspect_commit(f"copy@{job_id}")
     assert out.finished is not None and out.error
-    assert local.ops.fsck().problems == ()
+    assert local.pachd.fsck().problems == ()
     assert CommitRef("nums", job_id) in out.provenance
 
 
 def test_fsck_over_the_api_and_client(tmp_path: Path) -> None:
     pfs = PFS.open(str(tmp_path / "home"))
-    api = TestClient(create_app(LocalService(Operations(pfs)), pfs.backend.uri),
+    api = TestClient(create_app(LocalService(Pachd(pfs)), pfs.backend.uri),
                      base_url="http://127.0.0.1")  # fmt: skip
     client = Client("http://testserver")
-    client._http = api
+    client._transport.http = api
     client.create_repo("r")
     client.put_file("r@master", "/a", b"a")
     report = client.fsck(deep=True)

@@ -3,12 +3,12 @@ from __future__ import annotations
 import pytest
 
 from raypachy.errors import (
-    BranchNotFound,
+    BranchNotFoundError,
     CommitConflictError,
-    FileNotFound,
     InvalidNameError,
-    RepoExists,
-    RepoNotFound,
+    PathNotFoundError,
+    RepoExistsError,
+    RepoNotFoundError,
 )
 from raypachy.pfs import PFS
 from raypachy.pfs.metadata import BranchRecord
@@ -24,13 +24,13 @@ def test_create_list_inspect_delete_repo(pfs: PFS) -> None:
     assert pfs.inspect_repo("images").size_bytes == 5
     pfs.delete_repo("images")
     assert [r.name for r in pfs.list_repos()] == ["labels"]
-    with pytest.raises(RepoNotFound, match="images"):
+    with pytest.raises(RepoNotFoundError, match="images"):
         pfs.inspect_repo("images")
 
 
 def test_create_repo_twice_and_update(pfs: PFS) -> None:
     pfs.create_repo("r")
-    with pytest.raises(RepoExists, match="already exists"):
+    with pytest.raises(RepoExistsError, match="already exists"):
         pfs.create_repo("r")
     assert pfs.create_repo("r", description="new", update=True).description == "new"
 
@@ -43,11 +43,11 @@ def test_bad_repo_names_create_nothing(pfs: PFS) -> None:
 
 
 def test_missing_repo_everywhere(pfs: PFS) -> None:
-    with pytest.raises(RepoNotFound, match="raypachy create repo nope"):
+    with pytest.raises(RepoNotFoundError, match="raypachy create repo nope"):
         pfs.put_file("nope@master", "/a", b"x")
-    with pytest.raises(RepoNotFound):
+    with pytest.raises(RepoNotFoundError):
         pfs.list_files("nope@master")
-    with pytest.raises(RepoNotFound):
+    with pytest.raises(RepoNotFoundError):
         pfs.list_branches("nope")
 
 
@@ -64,9 +64,9 @@ def test_branches_create_move_delete(pfs: PFS) -> None:
     assert empty.head == pfs.inspect_commit("r@empty").id  # an empty head commit
     assert [b.name for b in pfs.list_branches("r")] == ["dev", "empty", "master"]
     pfs.delete_branch("r", "dev")
-    with pytest.raises(BranchNotFound):
+    with pytest.raises(BranchNotFoundError):
         pfs.inspect_branch("r", "dev")
-    with pytest.raises(BranchNotFound, match="list branch"):
+    with pytest.raises(BranchNotFoundError, match="list branch"):
         pfs.list_files("r@dev")
 
 
@@ -109,5 +109,5 @@ def test_a_branch_left_without_a_commit_lists_as_empty(pfs: PFS) -> None:
     with pfs.meta.write() as tx:  # as branches were made before they got an empty head
         tx.insert_branch(BranchRecord("r", "old", None, 0.0))
     assert pfs.list_files("r@old") == [] and pfs.glob_files("r@old", "/**") == []
-    with pytest.raises(FileNotFound, match="r@old"):
+    with pytest.raises(PathNotFoundError, match="r@old"):
         pfs.list_files("r@old", "/x")

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from raypachy.pachd import Pachd
 from raypachy.pfs import PFS
 from raypachy.pps.decorator import Pipeline
 from raypachy.pps.jobrun import SerialExecutor, run_job
 from raypachy.pps.model import JobInfo
 from raypachy.pps.service import PPS
-from raypachy.server.operations import Operations
 
 needs_sandbox = pytest.mark.skipif(
     not (os.geteuid() == 0 and shutil.which("unshare")),
@@ -28,8 +28,8 @@ class Local:
 
     def __init__(self, home: Path) -> None:
         self.pfs = PFS.open(str(home))
-        self.ops = Operations(self.pfs)  # commit hooks create jobs, as on the cluster
-        self.pps: PPS = self.ops.pps
+        self.pachd = Pachd(self.pfs)  # commit hooks create jobs, as on the cluster
+        self.pps: PPS = self.pachd.pps
         self.sidecar: Any = None  # what starts the S3 sidecar (see raypachy.pps.worker)
 
     def put(self, repo: str, files: dict[str, bytes], delete: list[str] = ()) -> str:  # type: ignore[assignment]
@@ -39,7 +39,7 @@ class Local:
             for path, data in files.items():
                 m.put(path, data)
         commit = m.result()
-        self.ops._landed(commit)
+        self.pachd._landed(commit)
         return commit.id
 
     def create(self, pipeline: Pipeline | dict[str, Any], update: bool = False,

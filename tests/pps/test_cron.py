@@ -91,10 +91,10 @@ def test_ticks_are_commits_to_the_tick_repo_and_so_jobs(local: Local) -> None:
     assert sorted(local.files("clock_tick")) == [f"/{first}", f"/{tick_name(created + 70)}"]
     assert len(local.pfs.list_commits("clock_tick", "master")) == 2
     # a stopped pipeline does not tick; started again, it catches up with one tick
-    local.ops.stop_pipeline("clock")
+    local.pachd.stop_pipeline("clock")
     ticks.tick_cron(local.pps, "clock", now=created + 200)
     assert len(local.pfs.list_commits("clock_tick", "master")) == 2
-    local.ops.start_pipeline("clock")
+    local.pachd.start_pipeline("clock")
     ticks.tick_cron(local.pps, "clock", now=created + 201)
     assert len(local.pfs.list_commits("clock_tick", "master")) == 3
     assert local.run()[-1].state == "success"

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import raypachy
-from raypachy.errors import InvalidSpecError, PipelineExists, RepoNotFound
+from raypachy.errors import InvalidSpecError, PipelineExistsError, RepoNotFoundError
 from raypachy.pfs.metadata import as_job_id
 from raypachy.pfs.model import CommitRef
 from raypachy.pps import queries
@@ -324,10 +324,10 @@ def test_every_job_reprocess_spec(local: Local) -> None:
 
 def test_bad_pipelines_create_nothing(local: Local) -> None:
     local.pfs.create_repo("nums")
-    with pytest.raises(RepoNotFound, match="input repo missing"):
+    with pytest.raises(RepoNotFoundError, match="input repo missing"):
         local.create(double.options(input=raypachy.pfs("missing")))
     local.create(double)
-    with pytest.raises(PipelineExists):
+    with pytest.raises(PipelineExistsError):
         local.create(double)
     cyc = {"pipeline": {"name": "nums2"}, "input": {"pfs": {"repo": "double"}},
            "transform": {"cmd": ["true"]}}  # fmt: skip
@@ -423,8 +423,8 @@ def test_an_interrupted_job_resumes_without_redoing_finished_batches(
     assert 0 < len(first_pass) < 8
     [running] = local.pps.list_jobs("counted")
     assert running.state == "running"
-    local.ops.gc()  # the finished batches survive a gc while the job waits to resume
-    assert local.ops.fsck(deep=True).ok
+    local.pachd.gc()  # the finished batches survive a gc while the job waits to resume
+    assert local.pachd.fsck(deep=True).ok
     [job] = local.run()  # the restarted controller claims the same job
     assert job.id == running.id and job.state == "success"
     assert job.datums.processed == 8

@@ -22,10 +22,10 @@ def copy(datum):  # type: ignore[no-untyped-def]
 
 
 def _client(local: Local) -> Client:
-    api = TestClient(create_app(LocalService(local.ops), local.pfs.backend.uri),
+    api = TestClient(create_app(LocalService(local.pachd), local.pfs.backend.uri),
                      base_url="http://127.0.0.1", raise_server_exceptions=False)  # fmt: skip
     client = Client("http://testserver")
-    client._http = api  # the real client code over the in-process app
+    client._transport.http = api  # the real client code over the in-process app
     return client
 
 
@@ -74,7 +74,7 @@ def test_users_cannot_change_an_output_repo(local: Local) -> None:
     with pytest.raises(ConflictError, match="only its jobs"):
         local.pfs.start_commit("p@master")
     with pytest.raises(ConflictError, match="output commit of pipeline p"):
-        local.ops.delete_commit(f"p@{head.id}")
+        local.pachd.delete_commit(f"p@{head.id}")
     with pytest.raises(ConflictError, match="output commit of pipeline p"):
         local.pfs.delete_commit(head.id)  # the library alone cannot keep the records in step
     client = _client(local)
@@ -92,7 +92,7 @@ def test_deleting_a_whole_commit_set_resets_the_datum_records(local: Local) -> N
     latest = local.put("raw", {"/b": b"2"})
     local.run()
     # delete the change everywhere: raw goes back, and so does p, with its records
-    assert sorted(local.ops.delete_commit(latest)) == [f"p@{latest}", f"raw@{latest}"]
+    assert sorted(local.pachd.delete_commit(latest)) == [f"p@{latest}", f"raw@{latest}"]
     assert local.files("p") == {"/a": b"1"} and local.pps.list_jobs("p", latest) == []
     local.put("raw", {"/b": b"2", "/c": b"3"})
     [job] = local.run()
@@ -104,15 +104,15 @@ def test_fsck_reports_datum_records_whose_outputs_are_gone(local: Local) -> None
     _ready(local)
     local.put("raw", {"/b": b"2"})
     local.run()
-    assert local.ops.fsck().problems == ()
+    assert local.pachd.fsck().problems == ()
     # what an older version allowed: a user deleting an output file behind the pipeline's back
     local.pfs.set_repo_writer("p", None)
     local.pfs.delete_file("p@master", "/a")
     local.pfs.set_repo_writer("p", "pipeline p")
-    [problem] = local.ops.fsck().problems
+    [problem] = local.pachd.fsck().problems
     assert problem.kind == "datum" and "its output /a is not in p@" in problem.message
-    [fixed] = local.ops.fsck(fix=True).problems
-    assert fixed.fixed and local.ops.fsck().problems == ()
+    [fixed] = local.pachd.fsck(fix=True).problems
+    assert fixed.fixed and local.pachd.fsck().problems == ()
     local.put("raw", {"/c": b"3"})
     local.run()
     assert local.files("p") == {"/a": b"1", "/b": b"2", "/c": b"3"}  # /a came back

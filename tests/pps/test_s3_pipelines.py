@@ -112,5 +112,5 @@ def test_without_a_sidecar_the_datums_fail_saying_why(local: Local) -> None:
     local.create(s3_spec("nosidecar", ["true"]))
     (job,) = local.run()
     assert job.state == "failure"
-    datums = local.ops.list_datums("nosidecar", None)
+    datums = local.pachd.list_datums("nosidecar", None)
     assert datums and all("S3 sidecar" in (d.error or "") for d in datums)

@@ -39,15 +39,15 @@ def test_moving_a_branch_head_runs_a_job_on_the_new_head(local: Local) -> None:
     local.run()
     assert local.files("double") == {"/a": b"2", "/b": b"4"}
     old = local.pfs.inspect_commit("nums@master^")
-    local.ops.create_branch("nums", "master", "master^")  # a rollback
+    local.pachd.create_branch("nums", "master", "master^")  # a rollback
     [job] = local.run()
     assert job.state == "success" and [i.id for i in job.inputs] == [old.id]
     assert local.files("double") == {"/a": b"2"}  # the output follows the input
     # a "move" to where the branch already is runs nothing
-    local.ops.create_branch("nums", "master", old.id)
+    local.pachd.create_branch("nums", "master", old.id)
     assert local.run() == []
     # a new branch that no pipeline reads runs nothing either
-    local.ops.create_branch("nums", "dev", None)
+    local.pachd.create_branch("nums", "dev", None)
     assert local.run() == []
 
 
@@ -56,16 +56,16 @@ def test_start_pipeline_catches_up_with_commits_made_while_stopped(local: Local)
     local.put("nums", {"/a": b"1"})
     local.create(double)
     local.run()
-    local.ops.stop_pipeline("double")
+    local.pachd.stop_pipeline("double")
     local.put("nums", {"/b": b"2"})
     assert local.run() == []  # stopped: nothing runs
-    local.ops.start_pipeline("double")
+    local.pachd.start_pipeline("double")
     [job] = local.run()
     assert job.state == "success" and job.datums.processed == 1 and job.datums.skipped == 1
     assert local.files("double") == {"/a": b"2", "/b": b"4"}
     # stopping and starting again with nothing new makes no job
-    local.ops.stop_pipeline("double")
-    local.ops.start_pipeline("double")
+    local.pachd.stop_pipeline("double")
+    local.pachd.start_pipeline("double")
     assert local.run() == []
 
 
@@ -86,8 +86,8 @@ def test_union_inputs_sharing_a_name_read_both_repos(local: Local) -> None:
 
 def test_a_pipeline_on_a_new_empty_branch_says_why_it_has_no_datums(local: Local) -> None:
     local.pfs.create_repo("nums")
-    local.ops.create_branch("nums", "master", None)  # an empty head commit, as in Pachyderm
-    assert local.ops.glob_files("nums@master", "/*") == []
+    local.pachd.create_branch("nums", "master", None)  # an empty head commit, as in Pachyderm
+    assert local.pachd.glob_files("nums@master", "/*") == []
     local.create(double)
     [job] = local.run()
     assert job.state == "success" and job.datums.total == 0

@@ -49,8 +49,7 @@ FIELDS = [
 
 def test_every_ignored_field_gets_one_warning_line_naming_it(local: Local) -> None:
     local.pfs.create_repo("raw")
-    reply = local.ops.create_pipeline(EVERY_IGNORED)
-    warnings = reply["warnings"]
+    warnings = local.pachd.put_pipeline(EVERY_IGNORED).warnings
     assert all("\n" not in w and w.startswith("pipeline busy: ") for w in warnings)
     for field in FIELDS:
         assert sum(field + " " in w or field + ":" in w for w in warnings) >= 1, field
@@ -64,11 +63,11 @@ def test_a_plain_spec_gets_no_warning_and_the_client_logs_them(
     local.pfs.create_repo("raw")
     plain = {"pipeline": {"name": "plain"}, "input": {"pfs": {"repo": "raw"}},
              "transform": {"cmd": ["sh"], "codePaths": [__file__]}}  # fmt: skip
-    assert local.ops.create_pipeline(plain)["warnings"] == []
-    api = TestClient(create_app(LocalService(local.ops), local.pfs.backend.uri),
+    assert local.pachd.put_pipeline(plain).warnings == ()
+    api = TestClient(create_app(LocalService(local.pachd), local.pfs.backend.uri),
                      base_url="http://127.0.0.1")  # fmt: skip
     client = Client("http://testserver")
-    client._http = api  # the real client code over the in-process app
+    client._transport.http = api  # the real client code over the in-process app
     with caplog.at_level(logging.WARNING, logger="raypachy"):
         client.create_pipeline(EVERY_IGNORED)
     logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("pipeline busy")]

@@ -10,23 +10,23 @@ from fastapi.testclient import TestClient
 
 from raypachy import errors
 from raypachy.client import Client
+from raypachy.pachd import Pachd
 from raypachy.pfs import PFS
 from raypachy.server.app import create_app
-from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> TestClient:
     pfs = PFS.open(str(tmp_path / "home"))
-    app = create_app(LocalService(Operations(pfs)), pfs.backend.uri)
+    app = create_app(LocalService(Pachd(pfs)), pfs.backend.uri)
     return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
 
 
 @pytest.fixture
 def client(api: TestClient) -> Client:
     c = Client("http://testserver")
-    c._http = api  # the real client code over the in-process app
+    c._transport.http = api  # the real client code over the in-process app
     return c
 
 
@@ -42,7 +42,7 @@ def test_error_shape_and_status(api: TestClient) -> None:
     assert missing.json() == {
         "code": "not_found",
         "message": "repo nope not found",
-        "type": "RepoNotFound",
+        "type": "RepoNotFoundError",
     }
     assert api.post("/v1/repos", json={"name": "r"}).status_code == 200
     dup = api.post("/v1/repos", json={"name": "r"})
@@ -95,9 +95,9 @@ def test_client_against_the_api(client: Client, tmp_path: Path) -> None:
     assert [c.change for c in client.diff_files("data@master")] == ["added", "added"]
     client.delete_file("data@master", "/small")
     assert [f.path for f in client.glob_files("data@master", "/*")] == ["/big", "/copy"]
-    with pytest.raises(errors.FileNotFound):
+    with pytest.raises(errors.PathNotFoundError):
         client.get_file("data@master", "/small")
-    with pytest.raises(errors.RepoNotFound):
+    with pytest.raises(errors.RepoNotFoundError):
         client.inspect_repo("nope")
     started = client.start_commit("data@master")
     with pytest.raises(errors.CommitOpenError):
@@ -118,5 +118,5 @@ def test_upload_and_download_through_the_api(
     commit = client.put_file("r@master", "/blob", payload)
     assert commit.size_bytes == len(payload)
     assert client.get_file("r@master", "/blob") == payload
-    with pytest.raises(errors.FileNotFound):
+    with pytest.raises(errors.PathNotFoundError):
         client.get_file("r@master", "/missing")

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 
 from raypachy import errors
 from raypachy.client import Client
+from raypachy.pachd import Pachd
 from raypachy.pfs import PFS, leases
 from raypachy.server.app import create_app
-from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
 from raypachy.storage import FileSetWriter
 from tests.conftest import free_port
@@ -33,13 +33,13 @@ def pfs(tmp_path: Path) -> PFS:
 
 @pytest.fixture
 def api(pfs: PFS) -> TestClient:
-    return TestClient(create_app(LocalService(Operations(pfs)), pfs.backend.uri),
+    return TestClient(create_app(LocalService(Pachd(pfs)), pfs.backend.uri),
                       base_url="http://127.0.0.1", raise_server_exceptions=False)  # fmt: skip
 
 
 def _client(api: TestClient) -> Client:
     c = Client("http://testserver")
-    c._http = api  # the real client code over the in-process app
+    c._transport.http = api  # the real client code over the in-process app
     return c
 
 
@@ -115,7 +115,7 @@ def test_a_lost_lease_fails_the_put_with_one_clear_line(
             for lease in tx.leases():
                 tx.delete_lease(lease.id)
         deadline = time.monotonic() + 30
-        while not client._lost and time.monotonic() < deadline:
+        while not client._leases.lost and time.monotonic() < deadline:
             time.sleep(0.05)
     message = str(lost.value)
     assert "expired or is unknown" in message and "write the data again" in message
@@ -156,7 +156,7 @@ def test_uploaded_code_is_kept_until_a_pipeline_uses_it(pfs: PFS, api: TestClien
 @pytest.fixture
 def served(pfs: PFS) -> Iterator[str]:
     """The app served over real TCP on 127.0.0.1 (the server sees real peers)."""
-    app = create_app(LocalService(Operations(pfs)), pfs.backend.uri)
+    app = create_app(LocalService(Pachd(pfs)), pfs.backend.uri)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(),
                                            log_level="warning"))  # fmt: skip
     thread = threading.Thread(target=server.run, daemon=True)

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from raypachy import errors
 from raypachy.client import Client
+from raypachy.pachd import Pachd
 from raypachy.pfs import PFS
 from raypachy.server.app import create_app
-from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
 
 RAW = {"Content-Type": "application/octet-stream"}  # what clients send with raw bodies
@@ -26,7 +26,7 @@ def pfs(tmp_path: Path) -> PFS:
 
 @pytest.fixture
 def api(pfs: PFS) -> TestClient:
-    app = create_app(LocalService(Operations(pfs)), pfs.backend.uri)
+    app = create_app(LocalService(Pachd(pfs)), pfs.backend.uri)
     return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
 
 
@@ -78,7 +78,7 @@ def test_the_client_says_why_an_upload_was_refused(
     monkeypatch.setenv("RAYPACHY_MAX_UPLOAD_BYTES", "1000")
     monkeypatch.setenv("RAYPACHY_DATA_PLANE", "api")
     client = Client("http://testserver")
-    client._http = api
+    client._transport.http = api
     pfs.create_repo("r")
     with pytest.raises(errors.PayloadTooLargeError, match="larger than RAYPACHY_MAX_UPLOAD"):
         client.put_file("r@master", "/big", b"z" * 1001)

@@ -19,11 +19,11 @@ import uvicorn
 
 from raypachy.client import Client, connect
 from raypachy.errors import RaypachyError, UnavailableError
+from raypachy.pachd import Pachd
 from raypachy.pfs import PFS
 from raypachy.runtime.state import ClusterState, write_state
 from raypachy.secrets import ensure_local_token, token_hash
 from raypachy.server.app import create_app
-from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
 from tests.conftest import free_port
 from tests.squatter import squatting_server
@@ -66,7 +66,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     pfs.create_repo("images")
     token = ensure_local_token(home)
     port = free_port()
-    app = create_app(LocalService(Operations(pfs)), pfs.backend.uri, token_hash(token))
+    app = create_app(LocalService(Pachd(pfs)), pfs.backend.uri, token_hash(token))
     with _serve(app, port):
         yield Served(f"http://127.0.0.1:{port}", port, home, pfs, token)
 
@@ -88,7 +88,7 @@ def test_dns_rebinding_is_refused_even_with_the_token(served: Served) -> None:
             == 403
         )
     assert served.pfs.list_repos()[0].name == "images" and len(served.pfs.list_repos()) == 1
-    assert Operations(served.pfs).pps.list_pipelines() == []  # nothing was created
+    assert Pachd(served.pfs).pps.list_pipelines() == []  # nothing was created
     for host in (f"127.0.0.1:{served.port}", f"localhost:{served.port}", "[::1]:8650", "127.0.0.2"):
         r = httpx.get(f"{served.url}/v1/repos", headers={**served.auth, "Host": host})
         assert r.status_code == 200, (host, r.text)

@@ -11,9 +11,9 @@ import pyarrow.ipc as ipc
 import pytest
 from fastapi.testclient import TestClient
 
+from raypachy.pachd import Pachd
 from raypachy.pfs import PFS
 from raypachy.server.app import create_app
-from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
 from raypachy.storage import ChunkRef, Entry, FileData, Op
 from raypachy.storage.chunkstore import hash_bytes
@@ -61,7 +61,7 @@ def _store_batch(pfs: PFS, batch: pa.RecordBatch) -> str:
 @pytest.fixture
 def setup(tmp_path: Path) -> tuple[TestClient, PFS]:
     pfs = PFS.open(str(tmp_path / "home"))
-    api = TestClient(create_app(LocalService(Operations(pfs)), pfs.backend.uri),
+    api = TestClient(create_app(LocalService(Pachd(pfs)), pfs.backend.uri),
                      base_url="http://127.0.0.1", raise_server_exceptions=False)  # fmt: skip
     pfs.create_repo("r")
     pfs.put_file("r@master", "/data/f.csv", b"good,data\n")

@@ -32,14 +32,14 @@ def local(tmp_path: Path) -> Local:
 
 @pytest.fixture
 def api(local: Local) -> TestClient:
-    app = create_app(LocalService(local.ops), local.pfs.backend.uri)
+    app = create_app(LocalService(local.pachd), local.pfs.backend.uri)
     return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
 
 
 @pytest.fixture
 def client(api: TestClient) -> Client:
     c = Client("http://testserver")
-    c._http = api  # the real client code over the in-process app
+    c._transport.http = api  # the real client code over the in-process app
     return c
 
 
@@ -117,7 +117,7 @@ def test_refs_commits_jobs_and_datums_page_through_the_api(local: Local, client:
     assert [p for p, _ in refs] == [p for p, _ in local.pfs.walk_data("r@master", "/")]
     # The next page of the latest job's datums names that job: "latest" may change meanwhile.
     [job] = client.list_jobs("p", limit=1)
-    first = client._http.get("/v1/jobs/p/latest/datums", params={"limit": 2})
+    first = client._transport.http.get("/v1/jobs/p/latest/datums", params={"limit": 2})
     assert first.links["next"]["url"].startswith(f"/v1/jobs/p/{job.id}/datums?")
 
 
@@ -168,5 +168,5 @@ def test_a_big_directory_is_never_one_response(
     assert [f.path for f in client.list_files("big@master", "/d", start_after="/d/010003")] == [
         "/d/010004"
     ]
-    with pytest.raises(errors.FileNotFound):
+    with pytest.raises(errors.PathNotFoundError):
         client.list_files("big@master", "/nothing", start_after="/nothing/x")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from raypachy.pachd import Pachd
 from raypachy.pfs import PFS
 from raypachy.server.app import create_app
-from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
 
 BLOB = os.urandom(6 << 20)
@@ -23,7 +23,7 @@ def api(tmp_path: Path) -> TestClient:
     pfs.create_repo("r")
     pfs.put_file("r@master", "/big.bin", BLOB)
     pfs.put_file("r@master", "/empty", b"")
-    app = create_app(LocalService(Operations(pfs)), pfs.backend.uri)
+    app = create_app(LocalService(Pachd(pfs)), pfs.backend.uri)
     return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
 
 

@@ -23,9 +23,9 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from raypachy.pachd import Pachd
 from raypachy.pfs import PFS
 from raypachy.secrets import token_hash
-from raypachy.server.operations import Operations
 from raypachy.server.s3 import create_s3_app
 from raypachy.server.service import LocalService
 from tests.server.s3serve import serve
@@ -62,7 +62,7 @@ class Gateway:
 @pytest.fixture
 def gw(tmp_path: Path) -> Iterator[Gateway]:
     pfs = PFS.open(str(tmp_path / "home"))
-    app = create_s3_app(LocalService(Operations(pfs)), pfs.backend.uri, token_hash(TOKEN))
+    app = create_s3_app(LocalService(Pachd(pfs)), pfs.backend.uri, token_hash(TOKEN))
     with serve(app) as url:
         yield Gateway(url, pfs)
 
@@ -387,7 +387,7 @@ def test_presigned_urls_work_until_tampered_with(gw: Gateway) -> None:
 def test_gateway_without_a_token_needs_no_signature(tmp_path: Path) -> None:
     pfs = PFS.open(str(tmp_path / "home"))
     repo_with_branch(pfs)
-    with serve(create_s3_app(LocalService(Operations(pfs)), pfs.backend.uri)) as url:
+    with serve(create_s3_app(LocalService(Pachd(pfs)), pfs.backend.uri)) as url:
         s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1",
                           config=Config(signature_version=UNSIGNED))  # fmt: skip
         s3.put_object(Bucket="master.images", Key="k", Body=b"v")

@@ -14,12 +14,12 @@ from raypachy.errors import (
     InvalidSpecError,
     UnavailableError,
 )
+from raypachy.pachd import Pachd
 from raypachy.pfs import PFS
 from raypachy.pfs.localfs import export
 from raypachy.pps.spec import parse_spec
 from raypachy.secrets import token_hash
 from raypachy.server.app import create_app
-from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
 from raypachy.storage import Entry, FileData, Op
 
@@ -29,7 +29,7 @@ TOKEN = "tok-7f3a9c1e5d2b"
 def _app(tmp_path: Path, token: str | None = TOKEN) -> tuple[TestClient, PFS]:
     pfs = PFS.open(str(tmp_path / "home"))
     app = create_app(
-        LocalService(Operations(pfs)), pfs.backend.uri, token_hash(token) if token else None
+        LocalService(Pachd(pfs)), pfs.backend.uri, token_hash(token) if token else None
     )
     return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False), pfs
 
@@ -51,8 +51,8 @@ def test_the_client_sends_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     api, _ = _app(tmp_path)
     monkeypatch.setenv("RAYPACHY_TOKEN", TOKEN)
     client = Client("http://testserver")
-    api.headers.update(client._http.headers)
-    client._http = api
+    api.headers.update(client._transport.http.headers)
+    client._transport.http = api
     client.create_repo("ok")
     assert [r.name for r in client.list_repos()] == ["ok"]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from raypachy.pachd import Pachd
 from raypachy.pfs import PFS
 from raypachy.server.app import create_app
-from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
 
 
@@ -17,7 +17,7 @@ from raypachy.server.service import LocalService
 def api(tmp_path: Path) -> TestClient:
     pfs = PFS.open(str(tmp_path / "home"))
     pfs.create_repo("r")
-    return TestClient(create_app(LocalService(Operations(pfs)), pfs.backend.uri),
+    return TestClient(create_app(LocalService(Pachd(pfs)), pfs.backend.uri),
                       base_url="http://127.0.0.1", raise_server_exceptions=False)  # fmt: skip
 
 

@@ -16,10 +16,10 @@ import pytest
 import uvicorn
 
 from raypachy.client import Client
+from raypachy.pachd import Pachd
 from raypachy.pfs import PFS
 from raypachy.pfs.metadata import RepoRecord, open_store
 from raypachy.server.app import create_app
-from raypachy.server.operations import Operations
 from raypachy.server.service import LocalService
 from tests.conftest import LocalCluster
 
@@ -41,7 +41,7 @@ def _free_port() -> int:
 def served(tmp_path: Path) -> Iterator[Served]:
     """The real app over real HTTP (uvicorn on 127.0.0.1, on a thread of this process)."""
     pfs = PFS.open(str(tmp_path / "home"))
-    ops = Operations(pfs)
+    ops = Pachd(pfs)
     port = _free_port()
     config = uvicorn.Config(
         create_app(LocalService(ops), pfs.backend.uri), host="127.0.0.1", port=port,

@@ -12,10 +12,9 @@ import yaml
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from raypachy.errors import FileNotFound, InvalidArgumentError
+from raypachy.errors import InvalidArgumentError, PathNotFoundError
 from raypachy.limits import PAGE_SIZE
 from raypachy.pfs.model import to_json
-from raypachy.pfs.wire import file_data_from_json
 from raypachy.pps.model import JobState
 from raypachy.server import pages
 from raypachy.server.console import previews
@@ -30,11 +29,11 @@ def router(service: Service, chunks: Callable[[], Any], feed: JobFeed) -> APIRou
     api = APIRouter()
 
     async def file_data(target: str, path: str) -> Any:
-        """The content reference of the file at ``path`` (``FileNotFound`` for a directory)."""
-        refs = await service.call("walk_refs", target, path, 2)  # a file, or more than one
-        if len(refs) != 1 or refs[0]["path"] != path.rstrip("/") or refs[0]["path"].endswith("/"):
-            raise FileNotFound(f"{path} is not a file in {target}")
-        return file_data_from_json(refs[0])[1]
+        """The content reference of the file at ``path`` (``PathNotFoundError`` for a directory)."""
+        found = await service.call("walk_data", target, path, 2)  # a file, or more than one
+        if len(found) != 1 or found[0][0] != path.rstrip("/") or found[0][0].endswith("/"):
+            raise PathNotFoundError(f"{path} is not a file in {target}")
+        return found[0][1]
 
     async def read_head(data: Any, limit: int) -> bytes:
         store = await anyio.to_thread.run_sync(chunks)
@@ -105,7 +104,7 @@ def router(service: Service, chunks: Callable[[], Any], feed: JobFeed) -> APIRou
                 else None
             )  # fmt: skip
         if sides == [None, None] and not any(sizes):
-            raise FileNotFound(f"{path} is a file in neither {old} nor {new}")
+            raise PathNotFoundError(f"{path} is a file in neither {old} nor {new}")
         return previews.text_diff(sides[0], sides[1], sizes[0], sizes[1])
 
     @api.get("/v1/files/writers", tags=["files"])

@@ -19,14 +19,18 @@ from raypachy.server.waits import Waits
 
 
 def routers(
-    service: Service, plane: writes.DataPlane, storage_uri: str, watch: Waits
+    service: Service,
+    plane: writes.DataPlane,
+    storage_uri: str,
+    watch: Waits,
+    token_hash: str | None = None,
 ) -> list[APIRouter]:
     """Every router of the REST API, over ``service``."""
     generated = APIRouter()
     for verb in ROUTED:
         add_route(generated, verb, service)
     return [
-        cluster.router(service, storage_uri, watch),
+        cluster.router(service, storage_uri, watch, token_hash),
         files.router(service, plane),
         code.router(service, plane),
         leases.router(service),

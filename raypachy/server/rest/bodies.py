@@ -48,11 +48,13 @@ class CreateRepo(Body):
 class PutBranch(Body):
     head: str | None = None
     expected_head: str | None = None
-    check_expected: bool = Field(False, description="Compare-and-swap on expected_head.")
+    check_expected: bool = Field(
+        False, description="Compare-and-swap on expected_head (implied when it is sent)."
+    )
 
     def api_args(self) -> dict[str, Any]:
         args: dict[str, Any] = {"head": self.head}
-        if self.check_expected:
+        if self.check_expected or "expected_head" in self.model_fields_set:
             args["expected_head"] = self.expected_head
         return args
 

@@ -6,20 +6,27 @@ import os
 import socket
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from raypachy import __version__
+from raypachy.secrets import server_proof
 from raypachy.server.service import Service
 from raypachy.server.waits import Waits
 
 
-def router(service: Service, storage_uri: str, waits: Waits) -> APIRouter:
+_CHALLENGE = Query(None, min_length=16, max_length=128, pattern="^[0-9a-f]+$")
+
+
+def router(service: Service, storage_uri: str, waits: Waits, token_hash: str | None) -> APIRouter:
     api = APIRouter(tags=["cluster"])
 
     @api.get("/healthz")
-    async def healthz() -> dict[str, Any]:
-        """Is the API up (no token needed)."""
-        return {"ok": True, "version": __version__}
+    async def healthz(challenge: str | None = _CHALLENGE) -> dict[str, Any]:
+        """Liveness, open to all; with a ``challenge`` the server proves it holds the token."""
+        reply: dict[str, Any] = {"ok": True, "version": __version__}
+        if challenge and token_hash:
+            reply["proof"] = server_proof(token_hash, challenge)
+        return reply
 
     @api.get("/v1/config")
     async def config() -> dict[str, Any]:

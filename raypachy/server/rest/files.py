@@ -11,10 +11,11 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from raypachy.errors import FileNotFound, RangeNotSatisfiable
+from raypachy.errors import PathNotFoundError, RangeNotSatisfiableError
 from raypachy.limits import max_upload_bytes
 from raypachy.pachd import wire
 from raypachy.server import bodylimit, errors, writes
+from raypachy.server.guard import RAW_BODY
 from raypachy.server.ranges import parse_range
 from raypachy.server.service import Service
 
@@ -27,12 +28,12 @@ def router(service: Service, plane: writes.DataPlane) -> APIRouter:
         """A file's bytes; a ``Range: bytes=a-b`` header gets 206 and only those bytes."""
         found = await service.call("walk_data", target, path, 2)  # one file, or not
         if len(found) != 1 or found[0][0] != path.rstrip("/"):
-            raise FileNotFound(f"{path} is not a file in {target}")
+            raise PathNotFoundError(f"{path} is not a file in {target}")
         _, data = found[0]
         store = await anyio.to_thread.run_sync(plane.chunks)
         try:
             span = parse_range(request.headers.get("range"), data.size)
-        except RangeNotSatisfiable as e:
+        except RangeNotSatisfiableError as e:
             body = errors.error_body(e.code, e.message, type(e).__name__)
             return JSONResponse(body, 416, headers={"Content-Range": f"bytes */{data.size}"})
         start, end = span or (0, data.size)
@@ -51,7 +52,7 @@ def router(service: Service, plane: writes.DataPlane) -> APIRouter:
             pieces(), status, media_type="application/octet-stream", headers=headers
         )
 
-    @api.post("/v1/files/upload")
+    @api.post("/v1/files/upload", openapi_extra=RAW_BODY)
     async def put_file(request: Request, target: str, path: str, append: bool = False) -> Any:
         """Put the request body at ``path``: for clients that cannot reach the storage."""
         path = await writes.check_put(service, target, path, append)  # before any byte is stored

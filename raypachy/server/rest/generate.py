@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import typing
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -20,12 +19,15 @@ from fastapi.responses import JSONResponse
 
 from raypachy.limits import PAGE_SIZE
 from raypachy.pachd import wire
-from raypachy.pachd.api import API, Unset
+from raypachy.pachd.api import API, Unset, verb_hints
 from raypachy.pachd.verbs import Verb
 from raypachy.server.rest import bodies
 from raypachy.server.service import Service
 
 _PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+
+#: Path words that stand for an absent argument: ``/v1/jobs/p/latest/datums``.
+_ABSENT = {"job": "latest"}
 _PAGING = ("limit", "start_after")
 
 _LIMIT = Query(None, ge=1, description=f"At most this many entries (at most {PAGE_SIZE:,}).")
@@ -48,7 +50,7 @@ def path_params(verb: Verb) -> list[str]:
 def add_route(router: APIRouter, verb: Verb, service: Service) -> None:
     """Add the generated endpoint of ``verb`` to ``router``."""
     method = getattr(API, verb.name)
-    hints = typing.get_type_hints(method)
+    hints = verb_hints(verb.name)
     signature = inspect.signature(method)
     to_api = {verb.http_name(a): a for a in signature.parameters if a != "self"}
     in_path = path_params(verb)
@@ -77,7 +79,9 @@ def add_route(router: APIRouter, verb: Verb, service: Service) -> None:
     async def endpoint(**kw: Any) -> Any:
         request: Request = kw.pop("request")
         body = kw.pop("body", None)
-        args = {to_api.get(k, k): v for k, v in kw.items()}
+        args = {
+            to_api.get(k, k): None if _ABSENT.get(k, ...) == v else v for k, v in kw.items()
+        }
         if body is not None:
             args |= {to_api.get(k, k): v for k, v in body.api_args().items()}
         if verb.cursor:
@@ -121,7 +125,9 @@ async def _page(request: Request, verb: Verb, service: Service, args: dict[str, 
         url = request.url.include_query_params(
             start_after=_CURSORS[verb.cursor](items[-1]), limit=size
         )
-        headers["Link"] = f'<{_pinned(verb, request, items[-1]) or url.path}?{url.query}>; rel="next"'
+        headers["Link"] = (
+            f'<{_pinned(verb, request, items[-1]) or url.path}?{url.query}>; rel="next"'
+        )
     return JSONResponse(items, headers=headers)
 
 

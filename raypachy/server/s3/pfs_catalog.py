@@ -17,9 +17,8 @@ from typing import Any
 
 import anyio.to_thread
 
-from raypachy.errors import AlreadyExistsError, FileNotFound, NotFoundError, S3Error
+from raypachy.errors import AlreadyExistsError, NotFoundError, PathNotFoundError, S3Error
 from raypachy.pfs.model import Commit
-from raypachy.pfs.wire import file_data_from_json
 from raypachy.server import writes
 from raypachy.server.s3.body import Body
 from raypachy.server.s3.buckets import Blob, BlobReader, StoredPart, read_only
@@ -99,11 +98,11 @@ class PfsBucket:
         if cached is not None:
             return cached  # type: ignore[no-any-return]
         try:
-            refs = await self.service.call("walk_refs", f"{commit.repo}@{commit.id}", directory)
-        except FileNotFound:
-            refs = []
+            found = await self.service.call("walk_data", f"{commit.repo}@{commit.id}", directory)
+        except PathNotFoundError:
+            found = []
         when = _when(commit)
-        out = [ObjectInfo(r["path"][1:], r["size"], r["hash"], when) for r in refs]
+        out = [ObjectInfo(path[1:], data.size, data.hash.hex(), when) for path, data in found]
         out.sort(key=lambda o: o.key)
         if commit.finished is not None and len(out) <= MAX_CACHED_LISTING:
             self.catalog.listings.put(key, out)
@@ -113,18 +112,18 @@ class PfsBucket:
         try:
             path = key_path(key)
         except S3Error:
-            raise FileNotFound(f"no object {key!r} in {self.name}") from None
+            raise PathNotFoundError(f"no object {key!r} in {self.name}") from None
         commit = await self._commit()
         at = f"{commit.repo}@{commit.id}"
         data = self.catalog.files.get((at, path))
         if data is None:
             try:
-                refs = await self.service.call("walk_refs", at, path)
-            except FileNotFound:
-                refs = []
-            if len(refs) != 1 or refs[0]["path"] != path:
-                raise FileNotFound(f"no object {key!r} in {self.name} (commit {commit.id})")
-            data = file_data_from_json(refs[0])[1]
+                found = await self.service.call("walk_data", at, path)
+            except PathNotFoundError:
+                found = []
+            if len(found) != 1 or found[0][0] != path:
+                raise PathNotFoundError(f"no object {key!r} in {self.name} (commit {commit.id})")
+            data = found[0][1]
             if commit.finished is not None:
                 self.catalog.files.put((at, path), data)
         info = ObjectInfo(key, data.size, data.hash.hex(), _when(commit))

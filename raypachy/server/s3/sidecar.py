@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from raypachy.errors import FileNotFound, S3Error, UnavailableError
+from raypachy.errors import PathNotFoundError, S3Error, UnavailableError
 from raypachy.server.s3.body import Body
 from raypachy.server.s3.buckets import Blob, BlobReader, StoredPart, read_only
 from raypachy.server.s3.names import key_path, no_such_bucket
@@ -113,7 +113,7 @@ class InputBucket(_ReadOnly):
     async def get(self, key: str) -> Blob:
         data = self.files.get(key)
         if data is None:
-            raise FileNotFound(f"no object {key!r} in input bucket {self.name}")
+            raise PathNotFoundError(f"no object {key!r} in input bucket {self.name}")
         return _DataBlob(ObjectInfo(key, data.size, data.hash.hex(), self.when), data, self.chunks)
 
 
@@ -152,9 +152,9 @@ class OutBucket:
             path = self._file(key)
             st = os.stat(path)
         except (S3Error, OSError):
-            raise FileNotFound(f"no object {key!r} in bucket out") from None
+            raise PathNotFoundError(f"no object {key!r} in bucket out") from None
         if not os.path.isfile(path):
-            raise FileNotFound(f"no object {key!r} in bucket out")
+            raise PathNotFoundError(f"no object {key!r} in bucket out")
         return _FileBlob(self._info(key, st), path)
 
     def _place(self, key: str, source: Any) -> ObjectInfo:

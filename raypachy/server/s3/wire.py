@@ -20,16 +20,16 @@ from starlette.responses import Response
 from raypachy.errors import (
     AlreadyExistsError,
     ConflictError,
-    FileNotFound,
     GCBusyError,
     InvalidArgumentError,
     NotFoundError,
-    RangeNotSatisfiable,
+    PathNotFoundError,
+    RangeNotSatisfiableError,
     RaypachyError,
     S3Error,
     StorageError,
     UnavailableError,
-    WaitTimeout,
+    WaitTimeoutError,
 )
 from raypachy.secrets import redact
 from raypachy.storage.entries import EMPTY_HASH
@@ -80,13 +80,13 @@ def to_s3_error(e: BaseException) -> S3Error:
         return e
     if isinstance(e, RaypachyError):
         message = e.message
-        if isinstance(e, FileNotFound):
+        if isinstance(e, PathNotFoundError):
             return S3Error("NoSuchKey", message, 404)
         if isinstance(e, NotFoundError):
             return S3Error("NoSuchBucket", message, 404)
         if isinstance(e, AlreadyExistsError):
             return S3Error("BucketAlreadyOwnedByYou", message, 409)
-        if isinstance(e, RangeNotSatisfiable):
+        if isinstance(e, RangeNotSatisfiableError):
             return S3Error("InvalidRange", message, 416)
         if isinstance(e, GCBusyError):
             return S3Error("SlowDown", message, 503)  # clients retry 503s by themselves
@@ -94,7 +94,7 @@ def to_s3_error(e: BaseException) -> S3Error:
             return S3Error("OperationAborted", message, 409)
         if isinstance(e, InvalidArgumentError):
             return S3Error("InvalidArgument", message, 400)
-        if isinstance(e, (UnavailableError, WaitTimeout)):
+        if isinstance(e, (UnavailableError, WaitTimeoutError)):
             return S3Error("ServiceUnavailable", message, 503)
         if isinstance(e, StorageError):
             return S3Error("InternalError", message, 500)
