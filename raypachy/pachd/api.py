@@ -416,6 +416,4 @@ class API(VersioningAPI, PipelineAPI, Protocol):
 def verb_hints(name: str) -> dict[str, Any]:
     """The annotations of verb ``name``, resolved without loading the storage engine (its
     types, only named here for readers, stand as ``Any``: their wire forms have codecs)."""
-    return typing.get_type_hints(
-        getattr(API, name), localns={"FileData": Any, "Modification": Any}
-    )
+    return typing.get_type_hints(getattr(API, name), localns={"FileData": Any, "Modification": Any})

@@ -21,7 +21,6 @@ from raypachy.errors import RaypachyError, UnavailableError
 from raypachy.pachd.verbs import NAMES, PIPELINE_CHANGES, READ_ONLY
 from raypachy.runtime.controller import PipelineController
 from raypachy.runtime.names import (
-    API_ACTOR,
     HEAD_NODE,
     METADATA_ACTOR,
     NAMESPACE,

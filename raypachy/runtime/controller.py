@@ -27,7 +27,7 @@ from raypachy.pps.queries import datum_matches
 from raypachy.pps.spec import PipelineSpec
 from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult
 from raypachy.runtime import metrics
-from raypachy.runtime.names import HEAD_NODE, METADATA_ACTOR, NAMESPACE, controller_name, unwrap
+from raypachy.runtime.names import HEAD_NODE, METADATA_ACTOR, NAMESPACE, unwrap
 from raypachy.runtime.placement import check
 from raypachy.runtime.resources import default_parallelism, task_options
 from raypachy.secrets import redact

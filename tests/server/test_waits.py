@@ -28,7 +28,7 @@ from tests.conftest import LocalCluster
 class Served:
     url: str
     pfs: PFS
-    ops: Operations
+    ops: Pachd
 
 
 def _free_port() -> int:

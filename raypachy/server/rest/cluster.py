@@ -13,7 +13,6 @@ from raypachy.secrets import server_proof
 from raypachy.server.service import Service
 from raypachy.server.waits import Waits
 
-
 _CHALLENGE = Query(None, min_length=16, max_length=128, pattern="^[0-9a-f]+$")
 
 

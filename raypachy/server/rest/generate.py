@@ -79,9 +79,7 @@ def add_route(router: APIRouter, verb: Verb, service: Service) -> None:
     async def endpoint(**kw: Any) -> Any:
         request: Request = kw.pop("request")
         body = kw.pop("body", None)
-        args = {
-            to_api.get(k, k): None if _ABSENT.get(k, ...) == v else v for k, v in kw.items()
-        }
+        args = {to_api.get(k, k): None if _ABSENT.get(k, ...) == v else v for k, v in kw.items()}
         if body is not None:
             args |= {to_api.get(k, k): v for k, v in body.api_args().items()}
         if verb.cursor:
