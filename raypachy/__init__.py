@@ -10,6 +10,7 @@ Names load on first use, so ``import raypachy`` stays cheap (no ray, no pyarrow)
 from __future__ import annotations
 
 import importlib
+import types
 from typing import TYPE_CHECKING, Any
 
 from raypachy._version import __version__
@@ -54,9 +55,21 @@ __all__ = [
 ]
 
 
+class _CallablePfs(types.ModuleType):
+    """``raypachy.pfs("images", glob="/*")`` is a pipeline's pfs input, as in a spec's
+    ``"input": {"pfs": {...}}``; the package itself stays the versioning library (below
+    pipelines: the call is wired here, at the top, so ``raypachy.pfs`` never imports pps)."""
+
+    def __call__(self, repo: str, glob: str = "/", **options: Any) -> Any:
+        from raypachy.pps.inputs import pfs as pfs_input
+
+        return pfs_input(repo, glob, **options)
+
+
+importlib.import_module("raypachy.pfs").__class__ = _CallablePfs  # its __init__ loads nothing
+
+
 def __getattr__(name: str) -> Any:
-    if name == "pfs":  # the callable package: raypachy.pfs("repo", glob="/*")
-        return importlib.import_module("raypachy.pfs")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'raypachy' has no attribute {name!r}")

@@ -7,8 +7,6 @@ importing ``raypachy.pfs.model`` (as the CLI does) does not load the storage eng
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -68,16 +66,3 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'raypachy.pfs' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
-
-
-class _CallablePackage(types.ModuleType):
-    """``raypachy.pfs("images", glob="/*")`` is a pipeline's pfs input, as in a spec's
-    ``"input": {"pfs": {...}}``; the package itself stays the versioning library."""
-
-    def __call__(self, repo: str, glob: str = "/", **options: Any) -> Any:
-        from raypachy.pps.inputs import pfs as pfs_input  # only when called: pfs stays below pps
-
-        return pfs_input(repo, glob, **options)
-
-
-sys.modules[__name__].__class__ = _CallablePackage

@@ -1,0 +1,330 @@
+"""One behaviour suite for the API, run against both of its implementations: ``Pachd`` in
+this process and ``Client`` over HTTP to a real uvicorn server (with a token) in front of
+another ``Pachd``. Whatever a test sees, it must see on both; the last test checks that the
+suite asked every verb of ``API`` on each."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+import raypachy
+from raypachy import errors
+from raypachy.client import Client
+from raypachy.pachd import API, Pachd
+from raypachy.pachd.api import PipelineAPI, VersioningAPI
+from raypachy.pfs.model import CommitRef
+from raypachy.pps.model import JobState
+from raypachy.secrets import token_hash
+from raypachy.server.app import create_app
+from raypachy.server.service import LocalService
+from tests.conftest import free_port
+
+#: Every verb of the API (the Protocol's public methods).
+VERBS = {
+    name
+    for cls in (VersioningAPI, PipelineAPI, API)
+    for name in vars(cls)
+    if not name.startswith("_") and callable(vars(cls)[name])
+}
+ASKED: dict[str, set[str]] = {"pachd": set(), "client": set()}
+
+
+class Recorded:
+    """An API that notes which verbs were asked of it."""
+
+    def __init__(self, api: API, asked: set[str]) -> None:
+        self._api, self._asked = api, asked
+
+    def __getattr__(self, name: str) -> Any:
+        if name in VERBS:
+            self._asked.add(name)
+        return getattr(self._api, name)
+
+
+@dataclass
+class Setup:
+    api: Any  # a Recorded API
+    backend: Pachd  # the Pachd behind it (in this process either way): it runs the jobs
+    kind: str
+
+
+@pytest.fixture(params=["pachd", "client"])
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+    pachd = Pachd.open(str(tmp_path / "home"))
+    if request.param == "pachd":
+        yield Setup(Recorded(pachd, ASKED["pachd"]), pachd, "pachd")
+        return
+    token = secrets.token_hex(16)
+    port = free_port()
+    app = create_app(LocalService(pachd), pachd.pfs.backend.uri, token_hash(token))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.05)
+    client = Client(f"http://127.0.0.1:{port}", token=token)
+    try:
+        yield Setup(Recorded(client, ASKED["client"]), pachd, "client")
+    finally:
+        client.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_repos(setup: Setup) -> None:
+    api = setup.api
+    repo = api.create_repo("images", "raw photos")
+    assert (repo.name, repo.description, repo.size_bytes) == ("images", "raw photos", 0)
+    assert api.create_repo("images", "renamed", update=True).description == "renamed"
+    assert api.inspect_repo("images").description == "renamed"
+    assert [r.name for r in api.list_repos()] == ["images"]
+    with pytest.raises(errors.RepoExistsError):
+        api.create_repo("images")
+    assert api.delete_repo("images") == []
+    with pytest.raises(errors.RepoNotFoundError):
+        api.inspect_repo("images")
+
+
+def test_branches(setup: Setup) -> None:
+    api = setup.api
+    api.create_repo("r")
+    first = api.put_file("r@master", "/a", b"1")
+    second = api.put_file("r@master", "/b", b"2")
+    dev = api.create_branch("r", "dev", "master^")
+    assert dev.head == first.id
+    assert api.inspect_branch("r", "dev").head == first.id
+    assert [b.name for b in api.list_branches("r")] == ["dev", "master"]
+    with pytest.raises(errors.CommitConflictError):  # compare-and-swap lost
+        api.create_branch("r", "dev", "master", expected_head=second.id)
+    assert api.create_branch("r", "dev", "master", expected_head=first.id).head == second.id
+    api.delete_branch("r", "dev")
+    with pytest.raises(errors.BranchNotFoundError):
+        api.inspect_branch("r", "dev")
+
+
+def test_commits(setup: Setup) -> None:
+    api = setup.api
+    api.create_repo("r")
+    api.create_repo("s")
+    opened = api.start_commit("r@master", description="by hand")
+    assert opened.finished is None and opened.description == "by hand"
+    api.put_file(f"r@{opened.id}", "/x", b"x")
+    done = api.finish_commit(f"r@{opened.id}")
+    assert done.finished is not None and done.file_count == 1
+    assert api.inspect_commit("r@master").id == opened.id
+    with pytest.raises(errors.CommitFinishedError):
+        api.finish_commit(f"r@{opened.id}")
+    with pytest.raises(errors.InvalidArgumentError):
+        api.start_commit("r@master", commit_id="not-an-id")
+    linked = api.start_commit(
+        "s@master", provenance=[CommitRef("r", opened.id)], commit_id=opened.id
+    )
+    assert linked.provenance == (CommitRef("r", opened.id),)
+    api.finish_commit("s@master")
+    assert {c.repo for c in api.commit_set(opened.id)} == {"r", "s"}
+    later = api.put_file("r@master", "/y", b"y")
+    history = api.list_commits("r", "master")
+    assert [c.id for c in history] == [later.id, opened.id]
+    assert [c.id for c in api.list_commits("r", "master", limit=1)] == [later.id]
+    after = api.list_commits("r", "master", start_after=f"r@{later.id}")
+    assert [c.id for c in after] == [opened.id]
+    third = api.put_file("r@master", "/z", b"z")
+    assert api.squash_commit(f"r@{later.id}") == [f"r@{later.id}"]
+    assert api.get_file("r@master", "/y") == b"y"  # the squashed change lives on in its child
+    assert api.delete_commit(f"r@{third.id}") == [f"r@{third.id}"]
+    assert api.inspect_branch("r", "master").head == opened.id  # later was squashed into third
+
+
+def test_waits_and_subscriptions(setup: Setup) -> None:
+    api = setup.api
+    api.create_repo("r")
+    opened = api.start_commit("r@master")
+    with pytest.raises(errors.WaitTimeoutError):
+        api.wait_commit(f"r@{opened.id}", timeout=0.2)
+    version = api.wait_change(None, 0)
+    timer = threading.Timer(0.3, lambda: setup.backend.finish_commit(f"r@{opened.id}"))
+    timer.start()
+    assert api.wait_commit(f"r@{opened.id}", timeout=30).finished is not None
+    assert api.wait_change(version, 5) != version
+    assert [c.id for c in api.wait_commit_set(opened.id, timeout=30)] == [opened.id]
+    seen = api.subscribe_commits("r", "master", timeout=5, from_start=True)
+    assert next(seen).id == opened.id
+    threading.Timer(0.3, lambda: setup.backend.put_file("r@master", "/n", b"n")).start()
+    assert next(seen).parent == opened.id
+
+
+def test_reading_files(setup: Setup, tmp_path: Path) -> None:
+    api = setup.api
+    api.create_repo("r")
+    big = bytes(range(256)) * 4096
+    with api.modify("r@master") as m:
+        m.put("/dir/a.txt", b"alpha")
+        m.put("/dir/sub/b.bin", big)
+        m.put("/top", b"t")
+    first = m.result()
+    assert [f.path for f in api.list_files("r@master", "/dir")] == ["/dir/a.txt", "/dir/sub/"]
+    assert [f.path for f in api.list_files("r@master", "/", limit=1)] == ["/dir/"]
+    assert [f.path for f in api.glob_files("r@master", "/dir/*")] == ["/dir/a.txt", "/dir/sub/"]
+    later = api.glob_files("r@master", "/*", start_after="/dir/")
+    assert [f.path for f in later] == ["/top"]
+    info = api.inspect_file("r@master", "/dir/sub/b.bin")
+    assert (info.type, info.size_bytes) == ("file", len(big))
+    assert api.get_file("r@master", "/dir/a.txt") == b"alpha"
+    assert b"".join(api.open_file("r@master", "/dir/sub/b.bin")) == big
+    assert api.read_range("r@master", "/dir/sub/b.bin", 1000, 1010) == big[1000:1010]
+    assert api.read_range("r@master", "/dir/a.txt", 3, 100) == b"ha"
+    assert api.get_to("r@master", "/dir", tmp_path / "out") == len(big) + 5
+    assert (tmp_path / "out" / "sub" / "b.bin").read_bytes() == big
+    with pytest.raises(errors.PathNotFoundError):
+        api.get_file("r@master", "/nope")
+    api.put_file("r@master", "/dir/a.txt", b"changed")
+    changes = {c.path: c.change for c in api.diff_files("r@master")}
+    assert changes == {"/dir/a.txt": "modified"}
+    assert {c.path for c in api.diff_files("r@master", f"r@{first.id}", "/top")} == set()
+
+
+def test_writing_files(setup: Setup, tmp_path: Path) -> None:
+    api = setup.api
+    api.create_repo("r")
+    api.put_file("r@master", "/log", b"one ")
+    api.put_file("r@master", "/log", b"two", append=True)
+    assert api.get_file("r@master", "/log") == b"one two"
+    (tmp_path / "d" / "e").mkdir(parents=True)
+    (tmp_path / "d" / "e" / "f.txt").write_bytes(b"f")
+    (tmp_path / "d" / "g.txt").write_bytes(b"g")
+    api.put_dir("r@master", "/tree", tmp_path / "d")
+    assert api.get_file("r@master", "/tree/e/f.txt") == b"f"
+    api.copy_file("r@master", "/tree", "r@master", "/copy")
+    assert api.get_file("r@master", "/copy/g.txt") == b"g"
+    api.delete_file("r@master", "/tree")
+    assert [f.path for f in api.list_files("r@master")] == ["/copy/", "/log"]
+    with pytest.raises(errors.InvalidPathError):
+        api.put_file("r@master", "/../escape", b"x")
+
+
+def test_the_data_plane(setup: Setup) -> None:
+    api = setup.api
+    api.create_repo("r")
+    api.put_file("r@master", "/a/b", b"bytes")
+    [(path, data)] = api.walk_data("r@master", "/a")
+    assert (path, data.size) == ("/a/b", 5)
+    assert api.path_kind("r@master", "/a") == "dir"
+    assert api.path_kind("r@master", "/a/b") == "file"
+    assert api.path_kind("r@master", "/zz") is None
+    api.check_writable("r@master")
+    done = api.inspect_commit("r@master")
+    with pytest.raises(errors.CommitFinishedError):
+        api.check_writable(f"r@{done.id}")
+    lease = api.acquire_lease()
+    api.heartbeat_lease(lease)
+    api.release_lease(lease)
+    # A writer that holds the bytes registers the layer it wrote, under its lease.
+    from raypachy.storage import FileSetWriter
+
+    with api.write_lease() as held:
+        writer = FileSetWriter(setup.backend.chunks, setup.backend.manifests)
+        writer.put("/c", b"written directly")
+        layer = writer.close()
+        commit = api.register_layer("r@master", layer.id, held)
+    assert commit.repo == "r" and api.get_file("r@master", "/c") == b"written directly"
+
+
+def test_maintenance(setup: Setup) -> None:
+    api = setup.api
+    api.create_repo("r")
+    api.put_file("r@master", "/a", b"a")
+    opened = api.start_commit("r@master")
+    api.put_file(f"r@{opened.id}", "/gone", b"g" * 10_000)
+    api.delete_commit(f"r@{opened.id}")
+    report = api.gc()
+    assert report.chunks_deleted >= 1
+    assert api.fsck(deep=True).ok
+    assert api.get_file("r@master", "/a") == b"a"
+    assert "pid" in str(api.status())
+
+
+@raypachy.pipeline(input=raypachy.pfs("nums", glob="/*"), name="double")
+def double(datum):  # type: ignore[no-untyped-def]
+    for f in datum.input().rglob("*"):
+        if f.is_file():
+            n = int(f.read_text())
+            if n < 0:
+                raise ValueError(f"negative: {n}")
+            (datum.out / f.name).write_text(str(2 * n))
+
+
+def test_pipelines_jobs_and_datums(setup: Setup) -> None:
+    api, backend = setup.api, setup.backend
+    api.create_repo("nums")
+    api.put_file("nums@master", "/a", b"1")
+    api.put_file("nums@master", "/b", b"-2")
+    assert [d["id"] for d in api.preview_datums(double)] != []
+    info = api.create_pipeline(double)
+    assert (info.name, info.state) == ("double", "running")
+    assert [p.name for p in api.list_pipelines()] == ["double"]
+    assert api.inspect_pipeline("double").version == info.version
+    backend.run_jobs()
+    [job] = api.list_jobs("double")
+    assert api.wait_job("double", job.id, timeout=30).state == JobState.FAILURE
+    assert api.inspect_job("double", job.id).datums.failed == 1
+    assert [j.id for j in api.list_recent_jobs()] == [job.id]
+    datums = api.list_datums("double", job.id)
+    assert sorted(d.state for d in datums) == ["failed", "success"]
+    failed = next(d for d in datums if d.state == "failed")
+    assert api.inspect_datum("double", job.id, failed.id).error
+    assert api.list_datums("double") == datums  # the latest job's
+    assert any("negative" in entry["log"] for entry in api.logs("double", job.id, failed.id))
+    api.put_file("nums@master", "/b", b"2")  # the fix: only /b runs again
+    backend.run_jobs()
+    latest = api.list_jobs("double", limit=1)[0]
+    assert (latest.state, latest.datums.processed, latest.datums.skipped) == (
+        JobState.SUCCESS, 1, 1,
+    )  # fmt: skip
+    assert api.get_file("double@master", "/b") == b"4"
+    some = api.list_datums("double", latest.id)[0]
+    rerun = api.restart_datum("double", latest.id, some.id)  # an ended job: a new job runs
+    assert rerun.id != latest.id and rerun.pipeline == "double"
+    backend.run_jobs()
+    lineage = api.lineage("double@master")
+    assert lineage["commit"]["repo"] == "double"
+    updated = api.update_pipeline({**info.spec, "description": "twice"})
+    assert updated.version != info.version
+    assert [v.current for v in api.list_pipeline_versions("double")] == [False, True]
+    assert api.stop_pipeline("double").state == "stopped"
+    assert api.start_pipeline("double").state == "running"
+    api.put_file("nums@master", "/c", b"3")
+    waiting = api.list_jobs("double", limit=1)[0]  # created, not run: nothing drives it yet
+    assert not JobState(waiting.state).terminal
+    assert api.stop_job("double", waiting.id).state == JobState.KILLED
+    created = api.put_pipeline(
+        {"pipeline": {"name": "copy"}, "input": {"pfs": {"repo": "nums"}},
+         "transform": {"cmd": ["true"]}, "autoscaling": True}
+    )  # fmt: skip
+    assert created.pipeline.name == "copy" and all("\n" not in w for w in created.warnings)
+    key = api.store_code(b"pickled")
+    with api.write_lease() as held:
+        own, _ = backend.chunks.put(b"pickled too")
+        api.register_code(own.hex(), held)
+    assert api.gc().chunks_deleted == 0 and backend.chunks.exists(bytes.fromhex(key))
+    api.delete_pipeline("copy")
+    api.delete_pipeline("double", keep_repo=True)
+    assert api.list_pipelines() == [] and api.inspect_repo("double").name == "double"
+    with pytest.raises(errors.PipelineNotFoundError):
+        api.inspect_pipeline("double")
+
+
+def test_every_verb_was_asked_of_both() -> None:
+    unasked = {kind: sorted(VERBS - asked) for kind, asked in ASKED.items()}
+    assert unasked == {"pachd": [], "client": []}
