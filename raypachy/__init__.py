@@ -18,12 +18,15 @@ from raypachy.errors import RaypachyError
 
 if TYPE_CHECKING:
     from raypachy.client import Client, connect
+    from raypachy.pachd import API, Pachd
     from raypachy.pfs.service import PFS
     from raypachy.pps.decorator import Pipeline, pipeline
     from raypachy.pps.inputs import cron, cross, group, join, union
     from raypachy.pps.worker import DatumContext
 
 _LAZY = {
+    "API": "raypachy.pachd",
+    "Pachd": "raypachy.pachd",
     "Client": "raypachy.client",
     "connect": "raypachy.client",
     "PFS": "raypachy.pfs.service",
@@ -38,9 +41,11 @@ _LAZY = {
 }
 
 __all__ = [
+    "API",
     "PFS",
     "Client",
     "DatumContext",
+    "Pachd",
     "Pipeline",
     "RaypachyError",
     "__version__",

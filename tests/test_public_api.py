@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
@@ -12,7 +13,8 @@ import raypachy.pfs
 
 def test_exported_names() -> None:
     assert sorted(raypachy.__all__) == [
-        "Client", "DatumContext", "PFS", "Pipeline", "RaypachyError", "__version__", "connect",
+        "API", "Client", "DatumContext", "PFS", "Pachd", "Pipeline", "RaypachyError",
+        "__version__", "connect",
         "cron", "cross", "group", "join", "pfs", "pipeline", "union",
     ]  # fmt: skip
     for name in raypachy.__all__:
@@ -39,3 +41,14 @@ def test_cli_import_path_stays_free_of_ray_and_pyarrow() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_public_method_says_what_it_does() -> None:
+    """One line at least, on the API's implementations and on PFS (a method without its own
+    docstring inherits the ``API``'s: ``help(client.finish_commit)`` shows it)."""
+    for cls in (raypachy.Client, raypachy.Pachd, raypachy.PFS, raypachy.API):
+        for name, member in inspect.getmembers(cls):
+            if name.startswith("_") or not (callable(member) or isinstance(member, property)):
+                continue
+            doc = inspect.getdoc(member)
+            assert doc and doc.split("\n", 1)[0].strip(), f"{cls.__name__}.{name}"

@@ -69,9 +69,11 @@ class Client(API):
 
     @property
     def address(self) -> str:
+        """Where the API is (after a local start, the address it answers on)."""
         return self._transport.address
 
     def close(self) -> None:
+        """Close the connection to the API."""
         self._transport.close()
 
     def __enter__(self) -> Client:
@@ -333,10 +335,12 @@ class Client(API):
 
     @property
     def chunks(self) -> ChunkStore:
+        """The chunk store of the cluster's storage (direct data plane)."""
         return self._stores[0]
 
     @property
     def manifests(self) -> ManifestStore:
+        """The manifest store of the cluster's storage (direct data plane)."""
         return self._stores[1]
 
     def modify(self, target: str, on_progress: Callable[[int], None] | None = None) -> Modification:

@@ -16,7 +16,7 @@ import functools
 import io
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -29,6 +29,10 @@ from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.model import Commit, CommitRef
 from raypachy.pfs.names import is_commit_id
 from raypachy.pfs.refs import DEFAULT_BRANCH
+
+if TYPE_CHECKING:
+    from raypachy.client import Client
+    from raypachy.storage.manifest import ManifestInfo
 
 FORMATS = {"parquet": "parquet", "csv": "csv", "json": "jsonl"}
 MODES = ("append", "overwrite")
@@ -129,12 +133,13 @@ class Datasink(RayDatasink):  # type: ignore[misc]
     def get_name(self) -> str:
         return "Raypachy"
 
-    def _client(self) -> Any:
+    def _client(self) -> Client:
         if "client" not in self._driver:
             from raypachy.client import connect
 
             self._driver["client"] = connect(self.address)
-        return self._driver["client"]
+        client: Client = self._driver["client"]
+        return client
 
     # --- driver: start ---------------------------------------------------------------------
 
@@ -145,7 +150,7 @@ class Datasink(RayDatasink):  # type: ignore[misc]
                 f"this driver cannot reach storage {client.storage_uri}: the datasink writes "
                 "chunks straight to it (give the driver and the workers access to it)"
             )
-        client.check_writable(self.branch)
+        client.check_writable(str(self.branch))
         self.storage_uri = client.storage_uri
         self.write_id = uuid.uuid4().hex[:12]
         lease = client.write_lease()
@@ -194,10 +199,10 @@ class Datasink(RayDatasink):  # type: ignore[misc]
         finally:
             self._release()
 
-    def _register(self, client: Any, layer: Any) -> Commit:
+    def _register(self, client: Client, layer: ManifestInfo) -> Commit:
         lease_id = self._driver["lease_id"]
         if not self.provenance:
-            commit: Commit = client.register_layer(self.branch, layer, lease_id)
+            commit: Commit = client.register_layer(str(self.branch), layer.id, lease_id)
             return commit
         opened = client.start_commit(
             str(self.branch), description=f"ray data write to {self.dir or '/'}",
@@ -205,7 +210,7 @@ class Datasink(RayDatasink):  # type: ignore[misc]
         )  # fmt: skip
         target = Address(self.branch.repo, opened.id, 0, None)
         try:
-            client.register_layer(target, layer, lease_id)
+            client.register_layer(str(target), layer.id, lease_id)
             finished: Commit = client.finish_commit(str(target))
         except BaseException:
             client.delete_commit(str(target))  # the branch goes back: nothing is visible

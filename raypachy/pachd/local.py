@@ -43,6 +43,7 @@ from raypachy.pps.decorator import preview_spec, spec_of
 from raypachy.pps.ignored import spec_warnings
 from raypachy.pps.model import (
     DatumInfo,
+    JobClaim,
     JobInfo,
     JobState,
     PipelineCreated,
@@ -79,10 +80,12 @@ class _Writes:
 
     @property
     def chunks(self) -> ChunkStore:
+        """The chunk store of the installation."""
         return self.pfs.chunks
 
     @property
     def manifests(self) -> ManifestStore:
+        """The manifest store of the installation."""
         return self.pfs.manifests
 
     def check_writable(self, addr: Address) -> None:
@@ -122,10 +125,12 @@ class Pachd(API):
 
     @property
     def chunks(self) -> ChunkStore:
+        """The chunk store of the installation."""
         return self.pfs.chunks
 
     @property
     def manifests(self) -> ManifestStore:
+        """The manifest store of the installation."""
         return self.pfs.manifests
 
     def _landed(self, commit: Commit) -> Commit:
@@ -479,38 +484,69 @@ class Pachd(API):
 
     # --- what pipeline controllers ask ------------------------------------------------------
 
-    def claim_job(self, pipeline: str) -> dict[str, Any] | None:
+    def claim_job(self, pipeline: str) -> JobClaim | None:
+        """Take the next job of a pipeline to run, if any (its controller asks)."""
         return self.pps.claim_job(pipeline)
 
     def update_job(self, pipeline: str, job_id: str, **fields: Any) -> None:
+        """Change a job's state, reason or counts."""
         self.pps.update_job(pipeline, job_id, **fields)
 
     def take_datum_restarts(self, pipeline: str, job_id: str) -> list[str]:
+        """The datums users asked to restart in a running job (taken once)."""
         return self.pps.take_datum_restarts(pipeline, job_id)
 
     def tick_cron(self, pipeline: str) -> float | None:
+        """Commit a tick if the pipeline's cron input is due; seconds to the next one."""
         return ticks.tick_cron(self.pps, pipeline)
 
     def job_is_live(self, pipeline: str, job_id: str) -> bool:
+        """Is the job still to be run (not killed, not ended)?"""
         return self.pps.job_is_live(pipeline, job_id)
 
     def datum_states(self, pipeline: str) -> dict[str, tuple[str, list[str]]]:
+        """Each datum of a pipeline: its state and outputs in the latest job."""
         return self.pps.datum_states(pipeline)
 
     def commit_layers(self, repo: str, commit_id: str) -> list[ManifestInfo]:
+        """The manifests of a commit (what a batch reads its inputs from)."""
         return self.pps.commit_layers(repo, commit_id)
 
-    def checkpoint_batch(self, *args: Any, **kw: Any) -> None:
-        self.pps.checkpoint_batch(*args, **kw)
+    def checkpoint_batch(
+        self,
+        pipeline: str,
+        job_id: str,
+        layer: ManifestInfo | None,
+        results: list[list[Any]],
+        lease_id: str = "",
+    ) -> None:
+        """Record a finished batch of a running job (a crash does not lose its datums)."""
+        self.pps.checkpoint_batch(pipeline, job_id, layer, results, lease_id)
 
     def checkpoints(self, pipeline: str, job_id: str) -> list[tuple[Any, list[list[Any]]]]:
+        """The batches a job recorded so far (a resumed job skips them)."""
         return self.pps.checkpoints(pipeline, job_id)
 
-    def finish_job(self, *args: Any, **kw: Any) -> JobInfo:
-        result: JobInfo = self.pps.finish_job(*args, **kw)
-        return result
+    def finish_job(
+        self,
+        pipeline: str,
+        job_id: str,
+        state: str,
+        reason: str,
+        layer: ManifestInfo | None,
+        counts: tuple[int, int, int, int, int],
+        datum_rows: list[tuple[Any, ...]],
+        removed: list[str],
+        upserts: dict[str, tuple[str, list[str]]],
+        lease_id: str = "",
+    ) -> JobInfo:
+        """Install a job's results atomically with finishing its output commit."""
+        return self.pps.finish_job(
+            pipeline, job_id, state, reason, layer, counts, datum_rows, removed, upserts, lease_id
+        )
 
     def fail_job(self, pipeline: str, job_id: str, reason: str) -> None:
+        """End a job as failed, with the reason."""
         self.pps.fail_job(pipeline, job_id, reason)
 
     # --- in this process: run the jobs -------------------------------------------------------

@@ -128,7 +128,8 @@ _TABLE = (
        wire={"pipeline": "spec"}, pipelines=True),
     _v("list_pipelines", "GET /v1/pipelines", R, "pipelines"),
     _v("inspect_pipeline", "GET /v1/pipelines/{name}", R, "pipelines"),
-    _v("list_pipeline_versions", "GET /v1/pipelines/{name}/versions", R, "pipelines"),
+    _v("list_pipeline_versions", "GET /v1/pipelines/{name}/versions", R, "pipelines",
+       manual=True),  # served by the console's router: it adds each spec's YAML
     _v("delete_pipeline", "DELETE /v1/pipelines/{name}", W, "pipelines",
        echo={"deleted": "{name}"}, pipelines=True),
     _v("stop_pipeline", "POST /v1/pipelines/{name}/stop", W, "pipelines", pipelines=True),

@@ -124,6 +124,7 @@ class PFS:
             )
 
     def create_repo(self, name: str, description: str = "", update: bool = False) -> Repo:
+        """Create a repo (``update``: change the description of an existing one)."""
         check_repo_name(name)
         with self.meta.write() as tx:
             if tx.repo(name) is not None:
@@ -135,6 +136,7 @@ class PFS:
         return self.inspect_repo(name)
 
     def inspect_repo(self, name: str) -> Repo:
+        """One repo: creation time, description, size of its master head."""
         with self.meta.read() as tx:
             row = tx.repo(name)
             if row is None:
@@ -142,6 +144,7 @@ class PFS:
             return self._repo(tx, row)
 
     def list_repos(self) -> list[Repo]:
+        """Every repo, by name."""
         with self.meta.read() as tx:
             return [self._repo(tx, row) for row in tx.repos()]
 
@@ -209,6 +212,7 @@ class PFS:
         return Branch(repo, name, target)
 
     def inspect_branch(self, repo: str, name: str) -> Branch:
+        """A branch and its head commit."""
         with self.meta.read() as tx:
             require_repo(tx, repo)
             row = tx.branch(repo, name)
@@ -217,11 +221,13 @@ class PFS:
         return Branch(row.repo, row.name, row.head)
 
     def list_branches(self, repo: str) -> list[Branch]:
+        """A repo's branches, by name."""
         with self.meta.read() as tx:
             require_repo(tx, repo)
             return [Branch(b.repo, b.name, b.head) for b in tx.branches(repo)]
 
     def delete_branch(self, repo: str, name: str) -> None:
+        """Delete a branch (its commits stay)."""
         with self.meta.write() as tx:
             require_repo(tx, repo)
             if tx.branch(repo, name) is None:
@@ -259,6 +265,7 @@ class PFS:
         return self.commits.finish(rec.repo, rec.id, error, description).public()
 
     def inspect_commit(self, target: str) -> Commit:
+        """One commit: parent, times, size, provenance."""
         return self._record(target).public()
 
     def list_commits(
@@ -364,6 +371,7 @@ class PFS:
     # --- the write side a Modification needs (see raypachy.pfs.modification) -----------------
 
     def check_writable(self, addr: Address) -> None:
+        """Raise if the commit or branch ``addr`` names cannot take writes now."""
         with self.meta.read() as tx:
             require_repo(tx, addr.repo)
             self._only_its_writer(tx, addr.repo, f"write to {addr.repo}")
@@ -379,9 +387,11 @@ class PFS:
                 check_branch_name(addr.ref or DEFAULT_BRANCH)
 
     def write_lease(self) -> AbstractContextManager[str]:
+        """A writer lease held, and heartbeated, for the duration of a ``with`` block."""
         return self.leases.writer()
 
     def path_kind(self, addr: Address, path: str) -> str | None:
+        """``"file"``, ``"dir"`` or ``None`` (nothing at ``path``)."""
         try:
             tree, _ = self._view(addr)
         except BranchNotFoundError:
@@ -393,6 +403,7 @@ class PFS:
     def walk_data(
         self, source: str, path: str, start_after: str | None = None
     ) -> Iterator[tuple[str, FileData]]:
+        """Every file at or under ``path`` with where its bytes are (chunk references)."""
         tree, ref = self._view(source)
         found = False
         for item in files.walk(tree, path, start_after):
@@ -412,6 +423,7 @@ class PFS:
         return self.commits.commit_layer(addr.repo, ref, layer, lease_id).public()
 
     def put_file(self, target: str, path: str, source: Source, append: bool = False) -> Commit:
+        """Write ``source`` (bytes, a binary stream or a local ``Path``) at ``path``."""
         with self.modify(target) as m:
             m.put(path, source, append=append)
         return m.result()
@@ -424,6 +436,7 @@ class PFS:
         return m.result()
 
     def delete_file(self, target: str, path: str) -> Commit:
+        """Delete a file or a directory (``/``: everything) in a new or open commit."""
         with self.modify(target) as m:
             m.delete(path)
         return m.result()
@@ -443,6 +456,7 @@ class PFS:
         return self.commits.tree(rec.layers + rec.staged), rec.ref
 
     def inspect_file(self, target: str, path: str = "/") -> FileInfo:
+        """One file or directory: type, size, hash, the commit it is read from."""
         tree, ref = self._view(target)
         return files.inspect(tree, normalize_path(path), ref)
 
@@ -473,6 +487,7 @@ class PFS:
         return self.commits.tree(rec.layers + rec.staged), rec.ref
 
     def walk_files(self, target: str, path: str = "/") -> Iterator[tuple[str, FileData]]:
+        """Every file at or under ``path``, in path order, with its content reference."""
         tree, _ = self._view(target)
         return files.walk(tree, normalize_path(path))
 

@@ -23,7 +23,7 @@ from raypachy.pps.datums import (
     plan,
 )
 from raypachy.pps.merge import merge
-from raypachy.pps.model import DatumState, JobState
+from raypachy.pps.model import DatumState, JobClaim, JobState
 from raypachy.pps.spec import PipelineSpec, parse_spec
 from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult
 from raypachy.storage import ManifestStore, Tree
@@ -119,7 +119,7 @@ def batches_of(
 
 
 def run_job(
-    claim: dict[str, Any],
+    claim: JobClaim,
     host: JobHost,
     manifests: ManifestStore,
     storage: str,
@@ -128,10 +128,10 @@ def run_job(
     now: Callable[[], float] = time.monotonic,
 ) -> Any:
     """Run the claimed job to its end and install its results; returns what finish_job does."""
-    pipeline, job_id = claim["pipeline"], claim["job"]
-    spec = parse_spec(claim["spec"])
+    pipeline, job_id = claim.pipeline, claim.job
+    spec = parse_spec(claim.spec)
     host.update_job(pipeline, job_id, state=JobState.RUNNING)
-    commits: InputCommits = {(i["name"], i["repo"], i["branch"]): i["id"] for i in claim["inputs"]}
+    commits: InputCommits = {(i.name, i.repo, i.branch): i.id for i in claim.inputs}
 
     def lister(repo: str, commit_id: str) -> Iterator[tuple[str, Any]]:
         layers = host.commit_layers(repo, commit_id)
@@ -139,7 +139,7 @@ def run_job(
 
     try:
         # Counted before any datum is made; within the limit the job holds them all.
-        datums = list(plan(spec.input, commits, lister, claim["salt"], pipeline))
+        datums = list(plan(spec.input, commits, lister, claim.salt, pipeline))
     except TooManyDatumsError as e:  # the job fails with that one line, nothing is run
         return host.finish_job(
             pipeline, job_id, JobState.FAILURE, e.message, None, (0, 0, 0, 0, 0), [], [], {}
@@ -157,7 +157,7 @@ def run_job(
     counts = [len(datums), len(done), len(skipped), 0, 0]
     host.update_job(pipeline, job_id, counts=tuple(counts))
     batches = [
-        BatchSpec(pipeline, job_id, claim["output_commit"], storage, claim["spec"], part)
+        BatchSpec(pipeline, job_id, claim.output_commit, storage, claim.spec, part)
         for part in batches_of(spec, todo, parallelism)
     ]
     timeout = spec.job_timeout_s()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from raypachy.pfs.metadata.records import JobInput
 from raypachy.pfs.model import CommitRef
 
 
@@ -119,3 +120,18 @@ class PipelineCreated:
     pipeline: PipelineInfo
     note: str
     warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobClaim:
+    """A job its pipeline's controller was given to run: the spec of its version, the input
+    commits it reads and the output commit opened for it."""
+
+    pipeline: str
+    job: str
+    version: str
+    spec: dict[str, Any]
+    salt: str
+    inputs: tuple[JobInput, ...]
+    output_repo: str
+    output_commit: str

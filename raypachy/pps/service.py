@@ -13,7 +13,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
 import blake3
@@ -55,7 +55,7 @@ from raypachy.pps import fsck
 from raypachy.pps.codepaths import hash_code_paths
 from raypachy.pps.datums import input_key, iter_leaves
 from raypachy.pps.images import check_images
-from raypachy.pps.model import DatumCounts, DatumState, JobInfo, JobState, PipelineInfo
+from raypachy.pps.model import DatumCounts, DatumState, JobClaim, JobInfo, JobState, PipelineInfo
 from raypachy.pps.spec import (
     CODE_KEY,
     PfsInput,
@@ -467,7 +467,7 @@ class PPS:
 
     # --- what a controller asks -----------------------------------------------------------
 
-    def claim_job(self, pipeline: str) -> dict[str, Any] | None:
+    def claim_job(self, pipeline: str) -> JobClaim | None:
         """The job this pipeline's controller should run now (resuming one it was running).
 
         Opens the job's output commit (global id, provenance = the input commits). A job
@@ -524,16 +524,8 @@ class PPS:
                         self._save_job(tx, ended)
                 self._close_output(pipeline, job.id, reason)
                 continue
-            return {
-                "pipeline": pipeline,
-                "job": job.id,
-                "version": job.version,
-                "spec": spec,
-                "salt": row.salt,
-                "inputs": [asdict(i) for i in job.inputs],
-                "output_repo": job.output_repo,
-                "output_commit": output,
-            }
+            return JobClaim(pipeline, job.id, job.version, spec, row.salt, job.inputs,
+                            job.output_repo, output)  # fmt: skip
 
     def _settle_inputs(
         self, tx: Tx, job: JobRecord, spec: dict[str, Any]

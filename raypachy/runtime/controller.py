@@ -23,6 +23,7 @@ from ray.exceptions import ActorUnavailableError, RayActorError, RuntimeEnvSetup
 from raypachy.errors import RaypachyError
 from raypachy.pfs.leases import beat_until
 from raypachy.pps.jobrun import run_job
+from raypachy.pps.model import JobClaim
 from raypachy.pps.queries import datum_matches
 from raypachy.pps.spec import PipelineSpec
 from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult
@@ -295,7 +296,7 @@ class PipelineController:
             if claim is None:
                 self.stop_event.wait(POLL_S)
                 continue
-            self.job = claim["job"]
+            self.job = claim.job
             try:
                 self._run(claim)
             finally:
@@ -325,14 +326,14 @@ class PipelineController:
 
         beat_until(stop, lambda: self.host.call("heartbeat_lease", lease), lost)
 
-    def _run(self, claim: dict[str, Any]) -> None:
-        job = claim["job"]
+    def _run(self, claim: JobClaim) -> None:
+        job = claim.job
         lease = self.host.call("grant_lease", socket.gethostname(), os.getpid())
         self.host.lease_id = lease
         beating = threading.Event()
         threading.Thread(target=self._beat, args=(lease, beating), daemon=True).start()
         try:
-            spec = PipelineSpec.model_validate(claim["spec"])
+            spec = PipelineSpec.model_validate(claim.spec)
             parallelism = default_parallelism(spec, ray.available_resources().get("CPU", 1.0))
             executor = self.executor = RayExecutor(
                 self.pipeline, job,

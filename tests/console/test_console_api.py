@@ -224,7 +224,7 @@ def test_a_running_job_shows_the_datums_done_so_far(api: httpx.Client, demo: Dem
         commit = demo.local.put("iris", {"/raw/progress.csv": demo.parts[1].read_bytes()})
         pps = demo.local.pps
         claim = pps.claim_job("features")
-        assert claim is not None and claim["job"] == commit
+        assert claim is not None and claim.job == commit
         before = api.get(f"/v1/jobs/features/{commit}/progress").json()
         assert before["final"] is False and before["datums"] == []
         # What the controller records when a batch ends: the datums it finished.

@@ -102,8 +102,8 @@ class Races:
         assert claim is not None, "the input commit started no job"
         outputs = {f"/o{n}": os.urandom(3000), f"/p{n}": os.urandom(3000)}
         for path, content in outputs.items():
-            self._stage("out", claim["job"], path, content)
-        return {"commit": data.id, "files": files, "job": claim["job"], "outputs": outputs,
+            self._stage("out", claim.job, path, content)
+        return {"commit": data.id, "files": files, "job": claim.job, "outputs": outputs,
                 "code": b"pickled function %d " % n + os.urandom(64)}  # fmt: skip
 
     def round(self, n: int) -> list[str]:

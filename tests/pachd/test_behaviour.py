@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 import raypachy
 from raypachy import errors
@@ -26,7 +24,7 @@ from raypachy.pps.model import JobState
 from raypachy.secrets import token_hash
 from raypachy.server.app import create_app
 from raypachy.server.service import LocalService
-from tests.conftest import free_port
+from tests.serving import serve
 
 #: Every verb of the API (the Protocol's public methods).
 VERBS = {
@@ -64,23 +62,9 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
         yield Setup(Recorded(pachd, ASKED["pachd"]), pachd, "pachd")
         return
     token = secrets.token_hex(16)
-    port = free_port()
     app = create_app(LocalService(pachd), pachd.pfs.backend.uri, token_hash(token))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
-    client = Client(f"http://127.0.0.1:{port}", token=token)
-    try:
+    with serve(app) as url, Client(url, token=token) as client:
         yield Setup(Recorded(client, ASKED["client"]), pachd, "client")
-    finally:
-        client.close()
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_repos(setup: Setup) -> None:

@@ -104,8 +104,8 @@ def test_restart_datum_of_a_running_job_asks_its_controller_once(local: Local) -
     job_id = local.put("nums", {"/a": b"1", "/b": b"2"})
     local.create(double)
     claim = local.pps.claim_job("double")  # the controller has the job: it is running
-    assert claim is not None and claim["job"] != job_id  # created with the pipeline
-    running = claim["job"]
+    assert claim is not None and claim.job != job_id  # created with the pipeline
+    running = claim.job
     assert restart_datum(local.pps, "double", running, "/a").id == running  # the same job
     with pytest.raises(InvalidArgumentError, match="names no datum"):
         restart_datum(local.pps, "double", running, "a")

@@ -28,7 +28,7 @@ from raypachy.pfs import PFS
 from raypachy.secrets import token_hash
 from raypachy.server.s3 import create_s3_app
 from raypachy.server.service import LocalService
-from tests.server.s3serve import serve
+from tests.serving import serve
 
 TOKEN = "s3-gateway-test-token"
 AWS = str(Path(sys.executable).with_name("aws"))

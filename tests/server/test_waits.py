@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from raypachy.client import Client
 from raypachy.pachd import Pachd
@@ -22,43 +20,23 @@ from raypachy.pfs.metadata import RepoRecord, open_store
 from raypachy.server.app import create_app
 from raypachy.server.service import LocalService
 from tests.conftest import LocalCluster
+from tests.serving import serve
 
 
 @dataclass
 class Served:
     url: str
     pfs: PFS
-    ops: Pachd
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    pachd: Pachd
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     """The real app over real HTTP (uvicorn on 127.0.0.1, on a thread of this process)."""
     pfs = PFS.open(str(tmp_path / "home"))
-    ops = Pachd(pfs)
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(LocalService(ops), pfs.backend.uri), host="127.0.0.1", port=port,
-        log_level="warning", access_log=False,
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
-    try:
-        yield Served(f"http://127.0.0.1:{port}", pfs, ops)
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    pachd = Pachd(pfs)
+    with serve(create_app(LocalService(pachd), pfs.backend.uri)) as url:
+        yield Served(url, pfs, pachd)
 
 
 def _waits(url: str, headers: dict[str, str] | None = None) -> int:
