@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from raypachy.pfs.metadata.records import DatumCounts as DatumCounts  # a job's, shown as is
 from raypachy.pfs.metadata.records import JobInput
 from raypachy.pfs.model import CommitRef
 
@@ -31,15 +32,6 @@ class DatumState(enum.StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     RECOVERED = "recovered"
-
-
-@dataclass(frozen=True, slots=True)
-class DatumCounts:
-    total: int = 0
-    processed: int = 0
-    skipped: int = 0
-    failed: int = 0
-    recovered: int = 0
 
 
 @dataclass(frozen=True, slots=True)

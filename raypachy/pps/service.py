@@ -39,7 +39,6 @@ from raypachy.pfs.metadata import (
     DatumInputRecord,
     DatumRecord,
     DatumStateRecord,
-    JobCounts,
     JobId,
     JobInput,
     JobRecord,
@@ -456,7 +455,7 @@ class PPS:
             pipeline=row.pipeline,
             version=row.version,
             state=row.state,
-            datums=DatumCounts(c.total, c.processed, c.skipped, c.failed, c.recovered),
+            datums=c,
             output_commit=out,
             inputs=tuple(i.ref for i in row.inputs),
             created=utc(row.created),  # type: ignore[arg-type]
@@ -568,7 +567,7 @@ class PPS:
         """Progress from the controller: state, counts (total, processed, skipped, failed,
         recovered) or reason."""
         if "counts" in fields:
-            fields["counts"] = JobCounts(*fields["counts"])
+            fields["counts"] = DatumCounts(*fields["counts"])
         with self.pfs.meta.write() as tx:
             row = tx.job(pipeline, as_job_id(job_id))
             if row is None:
@@ -685,7 +684,7 @@ class PPS:
         def record(tx: Tx) -> None:
             current = tx.job(pipeline, jid)
             if current is not None:
-                ended = replace(current, state=state, reason=reason, counts=JobCounts(*counts),
+                ended = replace(current, state=state, reason=reason, counts=DatumCounts(*counts),
                                 finished=time.time())  # fmt: skip
                 self._save_job(tx, ended)
             # one record at a time: thousands alive at once would keep the collector busy

@@ -20,11 +20,11 @@ from raypachy.pfs.metadata import (
     CheckpointRecord,
     CommitId,
     CommitRecord,
+    DatumCounts,
     DatumId,
     DatumInputRecord,
     DatumRecord,
     DatumStateRecord,
-    JobCounts,
     JobInput,
     JobRecord,
     LeaseRecord,
@@ -364,7 +364,7 @@ def test_jobs_are_ordered_across_pipelines_and_round_trip(store: MetadataStore) 
         assert tx.jobs_in_states("p", ("created", "running")) == [first, third]
         assert tx.jobs_in_states("p", ("success",)) == []
     ended = replace(first, state="success", reason="why", started=2.0, finished=3.0,
-                    inputs=first.inputs[:1], counts=JobCounts(5, 3, 1, 1, 0))  # fmt: skip
+                    inputs=first.inputs[:1], counts=DatumCounts(5, 3, 1, 1, 0))  # fmt: skip
     with store.write() as tx:
         tx.update_job(ended)
     with store.read() as tx:

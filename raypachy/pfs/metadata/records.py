@@ -173,7 +173,9 @@ class JobInput:
 
 
 @dataclass(frozen=True, slots=True)
-class JobCounts:
+class DatumCounts:
+    """How many datums of a job: in all, processed, skipped (done before), failed, recovered."""
+
     total: int = 0
     processed: int = 0
     skipped: int = 0
@@ -193,7 +195,7 @@ class JobRecord:
     created: float
     started: float | None = None
     finished: float | None = None
-    counts: JobCounts = JobCounts()
+    counts: DatumCounts = DatumCounts()
     seq: int = 0  # the order jobs were created in, across pipelines (set by the store)
 
 

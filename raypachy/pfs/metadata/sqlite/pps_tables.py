@@ -16,11 +16,11 @@ from typing import Any
 from raypachy.pfs.metadata.records import (
     CheckpointDatum,
     CheckpointRecord,
+    DatumCounts,
     DatumId,
     DatumInputRecord,
     DatumRecord,
     DatumStateRecord,
-    JobCounts,
     JobId,
     JobInput,
     JobRecord,
@@ -61,7 +61,7 @@ def _job(r: Any) -> JobRecord:
     inputs = tuple(JobInput(i["name"], i["repo"], i["branch"], i["id"]) for i in json.loads(r[5]))
     return JobRecord(
         r[0], r[1], r[2], r[3], r[4], inputs, r[6], r[7], r[8], r[9],
-        JobCounts(r[10], r[11], r[12], r[13], r[14]), r[15],
+        DatumCounts(r[10], r[11], r[12], r[13], r[14]), r[15],
     )  # fmt: skip
 
 
