@@ -27,6 +27,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, 
     from ray.cluster_utils import Cluster
 
     from raypachy.runtime.cluster import start_control_plane
+    from raypachy.server.doors import front_doors
 
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "dashboard_port": free_port()})
     gpu = c.add_node(num_cpus=2, num_gpus=2, resources={"accelerator_type:A100": 1},
@@ -37,7 +38,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, 
     port = free_port()
     try:
         url = start_control_plane(c.address, str(home), f"file://{home}/storage", port=port,
-                                  stay_connected=True, gateway_port=free_port())  # fmt: skip
+                                  stay_connected=True, gateway_port=free_port(),
+                                  doors=front_doors())  # fmt: skip
         nodes = {"gpu": gpu.node_id, "cpu": cpu.node_id, "head": c.head_node.node_id}
         with Client(url, home=home) as client:
             yield client, nodes

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from raypachy.pfs.metadata.records import (
     BranchRecord,
@@ -32,7 +32,9 @@ from raypachy.pfs.metadata.records import (
     RepoRecord,
 )
 from raypachy.pfs.model import CommitRef
-from raypachy.storage.manifest import ManifestInfo
+
+if TYPE_CHECKING:
+    from raypachy.storage.manifest import ManifestInfo
 
 
 class PfsStatements(Protocol):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Any, NewType
+from typing import TYPE_CHECKING, Any, NewType
 
 from raypachy.pfs.model import Commit, CommitRef, utc
-from raypachy.storage.manifest import ManifestInfo
+
+if TYPE_CHECKING:  # the records load without the storage engine (the CLI reads job counts)
+    from raypachy.storage.manifest import ManifestInfo
 
 #: 32 hex characters.
 CommitId = NewType("CommitId", str)
@@ -36,6 +38,8 @@ def layers_to_json(layers: tuple[ManifestInfo, ...]) -> str:
 
 
 def layers_from_json(text: str) -> tuple[ManifestInfo, ...]:
+    from raypachy.storage.manifest import ManifestInfo
+
     return tuple(ManifestInfo(i, r) for i, r in json.loads(text))
 
 
