@@ -19,7 +19,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 
 from raypachy.errors import (
-    BranchNotFoundError,
     CommitConflictError,
     CommitFinishedError,
     CommitNotFoundError,
@@ -106,7 +105,7 @@ class Commits:
                     f"(raypachy finish commit {repo}@{base.id}) before starting another"
                 )
             if branch is None and base is None:
-                raise BranchNotFoundError("a new commit needs a branch or a parent commit")
+                raise InvalidArgumentError("a new commit needs a branch or a parent commit")
             if tx.commit(repo, new_id) is not None:
                 raise ConflictError(f"commit {repo}@{new_id} already exists")
             missing = next(

@@ -48,7 +48,8 @@ def test_names_and_metrics(local_cluster: LocalCluster) -> None:
     client.create_pipeline(raypachy.pipeline(touch, input=raypachy.pfs(repo, glob="/*"), name=name))
     job_id = client.inspect_pipeline(name).last_job
     assert job_id is not None
-    assert client.wait_job(name, job_id, timeout=120).state == "success"
+    job = client.wait_job(name, job_id, timeout=120)
+    assert job.state == "success", job.reason
 
     deadline, text = time.monotonic() + 60, ""
     while time.monotonic() < deadline:
@@ -73,6 +74,7 @@ def test_names_and_metrics(local_cluster: LocalCluster) -> None:
     assert {"raypachy:metadata", "raypachy:api", f"raypachy:controller:{name}"} <= actors
     # The session's cluster has run many tasks by now: ask only for this job's.
     first = f"raypachy:{name}:{job_id[:8]}:0"
-    found = list_tasks(address=state.dashboard_url, filters=[("name", "=", first)])
+    found = list_tasks(address=state.dashboard_url, filters=[("name", "=", first)],
+                       raise_on_missing_output=False)  # fmt: skip  # others may be truncated
     tasks = [t.name for t in found]
     assert any(re.fullmatch(rf"raypachy:{name}:{job_id[:8]}:\d+", t) for t in tasks), tasks[-20:]
