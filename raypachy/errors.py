@@ -9,7 +9,7 @@ builtin so that ordinary ``except KeyError`` / ``except ValueError`` code works:
     │   ├── RepoNotFoundError, BranchNotFoundError, CommitNotFoundError, PathNotFoundError
     │   └── PipelineNotFoundError, JobNotFoundError, DatumNotFoundError
     ├── AlreadyExistsError                       code "already_exists"  HTTP 409
-    │   └── RepoExistsError, BranchExistsError, PipelineExistsError
+    │   └── RepoExistsError, BranchExistsError, PipelineExistsError, SecretExistsError
     ├── ConflictError                            code "conflict"        HTTP 409
     │   ├── CommitConflictError   (a branch moved under you: compare-and-swap lost)
     │   ├── CommitFinishedError   (writing to, or finishing, a finished commit)
@@ -18,7 +18,7 @@ builtin so that ordinary ``except KeyError`` / ``except ValueError`` code works:
     │   └── LeaseExpiredError     (a writer's lease lapsed: what it stored may be gone)
     ├── InvalidArgumentError (ValueError)        code "invalid_argument" HTTP 400
     │   ├── InvalidNameError, InvalidPathError, InvalidAddressError, InvalidGlobError
-    │   ├── InvalidSpecError
+    │   ├── InvalidSpecError, IngestError (a URL to put files from could not be read)
     │   │   └── TooManyDatumsError (an input tree over RAYPACHY_MAX_DATUMS)
     │   └── RangeNotSatisfiableError (a byte range past the end of a file: HTTP 416)
     ├── TooManyRequestsError                     code "too_many_requests" HTTP 429
@@ -94,6 +94,10 @@ class DatumNotFoundError(NotFoundError):
     pass
 
 
+class SecretNotFoundError(NotFoundError):
+    pass
+
+
 # --- already exists ----------------------------------------------------------------
 
 
@@ -111,6 +115,10 @@ class BranchExistsError(AlreadyExistsError):
 
 
 class PipelineExistsError(AlreadyExistsError):
+    pass
+
+
+class SecretExistsError(AlreadyExistsError):
     pass
 
 
@@ -168,6 +176,10 @@ class InvalidGlobError(InvalidArgumentError):
 
 class InvalidSpecError(InvalidArgumentError):
     pass
+
+
+class IngestError(InvalidArgumentError):
+    """A URL given to ``put file`` could not be listed or read (nothing was committed)."""
 
 
 class TooManyDatumsError(InvalidSpecError):

@@ -13,6 +13,7 @@ import click
 
 from raypachy.cli.context import client, output_option, page_options, progress
 from raypachy.cli.render import ago, emit, human_size, print_json, say
+from raypachy.client.ingest import is_url, put_urls, read_url_list
 from raypachy.errors import InvalidAddressError
 from raypachy.pfs.address import parse_address
 from raypachy.pfs.localtree import local_tree
@@ -238,12 +239,30 @@ def delete_branch(target: str) -> None:
 @click.command("file")
 @click.argument("target", metavar="REPO@BRANCH:/PATH")
 @click.option(
-    "-f", "--file", "source", required=True, help="Local file, directory (-r) or - for stdin."
+    "-f", "--file", "source",
+    help="Local file, directory (-r), - for stdin, or a URL: https://host/x.csv, "
+    "s3://bucket/key, s3://bucket/prefix with -r.",
+)  # fmt: skip
+@click.option(
+    "-i", "--input-file", "url_file", help="A file of URLs to put, one a line (- for stdin)."
 )
-@click.option("-r", "--recursive", is_flag=True, help="Put a whole local directory.")
+@click.option("-r", "--recursive", is_flag=True, help="Put a whole local directory or s3 prefix.")
 @click.option("-a", "--append", is_flag=True, help="Append instead of overwriting.")
-def put_file(target: str, source: str, recursive: bool, append: bool) -> None:
-    """Put a local file, a directory tree (-r) or stdin (-f -) into a repo."""
+@click.option("--untar", is_flag=True, help="Unpack tar archives (URLs) below the path.")
+def put_file(
+    target: str, source: str | None, url_file: str | None, recursive: bool, append: bool,
+    untar: bool,
+) -> None:  # fmt: skip
+    """Put a local file, a directory tree (-r), stdin (-f -) or URLs (-f URL, -i FILE) into a
+    repo. URLs are fetched by this client; if one fails, nothing is committed."""
+    if (source is None) == (url_file is None):
+        raise click.UsageError("give one of -f SOURCE or -i FILE")
+    if url_file is not None or (source is not None and is_url(source)):
+        _put_urls(target, source, url_file, recursive, append, untar)
+        return
+    assert source is not None
+    if untar:
+        raise click.UsageError("--untar unpacks archives fetched from URLs: give -f URL or -i FILE")
     commit_target, path = _split_file_arg(target)
     c = client()
     local = Path(source)
@@ -269,6 +288,30 @@ def put_file(target: str, source: str, recursive: bool, append: bool) -> None:
             c.modify(commit_target, on_progress=tick) as m,
         ):
             m.put(path, local, append=append)
+
+
+def _put_urls(
+    target: str, source: str | None, url_file: str | None, recursive: bool, append: bool,
+    untar: bool,
+) -> None:  # fmt: skip
+    if append:
+        raise click.UsageError("-a appends local data: drop it to put files from URLs")
+    if url_file is not None:
+        try:
+            text = sys.stdin.read() if url_file == "-" else Path(url_file).read_text()
+        except OSError as e:
+            raise click.BadParameter(
+                f"cannot read {url_file}: {e.strerror}", param_hint="-i"
+            ) from None
+        urls = read_url_list(text)
+    else:
+        assert source is not None
+        urls = [source]
+    commit_target, path = _split_file_arg(target)
+    c = client()
+    with progress("put", None) as tick:
+        put_urls(c, commit_target, path, urls, recursive=recursive, untar=untar,
+                 on_progress=tick if c.direct_storage else None)  # fmt: skip
 
 
 def _put_through_api(c: Any, target: str, path: str, source: str, append: bool) -> None:

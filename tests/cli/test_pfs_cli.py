@@ -215,3 +215,34 @@ def test_put_file_through_the_api_data_plane(local_cluster: LocalCluster, name: 
     after = _json(run("list", "commit", f"{name}@master", "-o", "json"))
     assert [c["id"] for c in after] == [c["id"] for c in commits]  # type: ignore[index]
     assert run("get", "file", f"{name}@master:/first", code=1).stderr.startswith(b"error: ")
+
+
+def test_put_file_from_urls(run, name: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import http.server
+    import threading
+
+    served = tmp_path / "web"
+    served.mkdir()
+    (served / "a.csv").write_bytes(b"1,2\n")
+    (served / "b.csv").write_bytes(b"3,4\n")
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(served))  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    web = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        run("create", "repo", name)
+        run("put", "file", f"{name}@master:/one.csv", "-f", f"{web}/a.csv")
+        urls = tmp_path / "urls.txt"
+        urls.write_text(f"{web}/a.csv\n{web}/b.csv\n")
+        run("put", "file", f"{name}@master:/many", "-i", str(urls))
+        assert run("get", "file", f"{name}@master:/many/b.csv").stdout == b"3,4\n"
+        assert run("get", "file", f"{name}@master:/one.csv").stdout == b"1,2\n"
+        urls.write_text(f"{web}/a.csv\n{web}/gone.csv\n")
+        err = run("put", "file", f"{name}@master:/bad", "-i", str(urls), code=1).stderr.decode()
+        assert err == f"error: cannot read {web}/gone.csv: HTTP 404 File not found\n"
+        assert len(_json(run("list", "commit", f"{name}@master", "-o", "json"))) == 2  # type: ignore[arg-type]
+        err = run("put", "file", f"{name}@master:/x", "-f", "-", "--untar", code=2).stderr.decode()
+        assert "--untar unpacks archives fetched from URLs" in err
+    finally:
+        server.shutdown()
+        server.server_close()
