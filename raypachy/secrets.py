@@ -20,6 +20,7 @@ import ipaddress
 import os
 import re
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 
 from raypachy._private import private_dir
@@ -37,11 +38,12 @@ TOKEN_FILE = "token"
 _PROOF_CONTEXT = b"raypachy-api-identity:"
 
 
-def redact(text: str) -> str:
-    """``text`` with the values of known secret variables replaced by ``***``."""
-    for name in SECRET_ENV:
-        value = os.environ.get(name)
-        if value and len(value) >= 4:
+def redact(text: str, also: Iterable[str] = ()) -> str:
+    """``text`` with the values of known secret variables, and the values ``also`` (say, a
+    pipeline's secrets), replaced by ``***``."""
+    values = [os.environ.get(name) for name in SECRET_ENV] + list(also)
+    for value in sorted((v for v in values if v), key=len, reverse=True):  # longest first
+        if len(value) >= 4:
             text = text.replace(value, "***")
     return text
 

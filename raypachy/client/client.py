@@ -40,7 +40,14 @@ from raypachy.pfs.model import (
 )
 from raypachy.pfs.names import normalize_path
 from raypachy.pfs.watch import follow_branch
-from raypachy.pps.model import DatumInfo, JobInfo, PipelineCreated, PipelineInfo, PipelineVersion
+from raypachy.pps.model import (
+    DatumInfo,
+    JobInfo,
+    PipelineCreated,
+    PipelineInfo,
+    PipelineVersion,
+    SecretInfo,
+)
 
 if TYPE_CHECKING:
     from raypachy.pfs.modification import Modification
@@ -499,6 +506,17 @@ class Client(API):
 
     def start_pipeline(self, name: str) -> PipelineInfo:
         return self._call("start_pipeline", name=name)  # type: ignore[no-any-return]
+
+    # --- secrets ----------------------------------------------------------------------------
+
+    def create_secret(self, secret: dict[str, Any]) -> SecretInfo:
+        return self._call("create_secret", secret=secret)  # type: ignore[no-any-return]
+
+    def list_secrets(self) -> list[SecretInfo]:
+        return self._call("list_secrets")  # type: ignore[no-any-return]
+
+    def delete_secret(self, name: str) -> None:
+        self._call("delete_secret", name=name)
 
     # --- jobs, datums, logs, lineage --------------------------------------------------------
 

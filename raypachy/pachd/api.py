@@ -31,7 +31,14 @@ from raypachy.pfs.model import (
     GCReport,
     Repo,
 )
-from raypachy.pps.model import DatumInfo, JobInfo, PipelineCreated, PipelineInfo, PipelineVersion
+from raypachy.pps.model import (
+    DatumInfo,
+    JobInfo,
+    PipelineCreated,
+    PipelineInfo,
+    PipelineVersion,
+    SecretInfo,
+)
 
 if TYPE_CHECKING:
     from raypachy.pfs.modification import Modification
@@ -339,6 +346,21 @@ class PipelineAPI(Protocol):
 
     def start_pipeline(self, name: str) -> PipelineInfo:
         """Start a stopped pipeline; it catches up with its inputs."""
+        ...
+
+    # --- secrets -------------------------------------------------------------------------
+
+    def create_secret(self, secret: dict[str, Any]) -> SecretInfo:
+        """Store a Kubernetes Secret document (``metadata.name``, ``data`` base64 and/or
+        ``stringData``) for ``transform.secrets``; answers its name and key names only."""
+        ...
+
+    def list_secrets(self) -> list[SecretInfo]:
+        """Every stored secret: names, key names and creation times (never values)."""
+        ...
+
+    def delete_secret(self, name: str) -> None:
+        """Delete a secret; pipelines that name it fail their next jobs until it exists."""
         ...
 
     # --- jobs ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from raypachy.errors import (
     CommitNotFoundError,
     ConflictError,
     InvalidArgumentError,
+    UnavailableError,
     WaitTimeoutError,
 )
 from raypachy.pachd.api import API, UNSET
@@ -49,7 +50,9 @@ from raypachy.pps.model import (
     PipelineCreated,
     PipelineInfo,
     PipelineVersion,
+    SecretInfo,
 )
+from raypachy.pps.secretstore import SecretStore
 from raypachy.pps.service import PPS
 from raypachy.pps.spec import parse_spec
 from raypachy.storage import ChunkStore, ManifestStore
@@ -431,6 +434,22 @@ class Pachd(API):
 
     def start_pipeline(self, name: str) -> PipelineInfo:
         return self.pps.set_pipeline_state(name, running=True)
+
+    # --- secrets --------------------------------------------------------------------------
+
+    def _secrets(self) -> SecretStore:
+        if self.pps.secrets is None:
+            raise UnavailableError("this installation has no home to keep secrets in")
+        return self.pps.secrets
+
+    def create_secret(self, secret: dict[str, Any]) -> SecretInfo:
+        return self._secrets().create(secret)
+
+    def list_secrets(self) -> list[SecretInfo]:
+        return self._secrets().list()
+
+    def delete_secret(self, name: str) -> None:
+        self._secrets().delete(name)
 
     # --- jobs, datums, logs, lineage --------------------------------------------------------
 

@@ -137,6 +137,11 @@ _TABLE = (
     _v("store_code", "POST /v1/code", W, "pipelines", key="code", manual=True),
     _v("register_code", "POST /v1/code/pins", W, "pipelines", body="CodePin",
        echo={"code": "{code}"}),
+    # --- secrets (values travel in create_secret's body only; nothing answers them) -------
+    _v("create_secret", "POST /v1/secrets", W, "secrets", body="CreateSecret"),
+    _v("list_secrets", "GET /v1/secrets", R, "secrets"),
+    _v("delete_secret", "DELETE /v1/secrets/{name}", W, "secrets",
+       echo={"deleted": "{name}"}),
     # --- jobs and datums --------------------------------------------------------------------
     _v("list_jobs", "GET /v1/jobs", R, "jobs", wire={"job_id": "id"}, cursor="job"),
     _v("list_recent_jobs", None, INTERNAL, "jobs"),  # the console's live view asks it

@@ -90,6 +90,7 @@ class PFS:
         self.leases = Leases(meta)
         self.commits = Commits(meta, self.manifests, self.leases)
         self.threads = threads
+        self.home: str | None = None  # the installation's directory, when opened from one
 
     @classmethod
     def open(cls, home: str | None = None, storage: str | None = None, serve: bool = False) -> PFS:
@@ -109,7 +110,9 @@ class PFS:
         else:
             guard = functools.partial(served.refuse_if_served, home)
             meta = open_store(os.path.join(home, "metadata.db"), before_write=guard)
-        return cls(meta, storage)
+        pfs = cls(meta, storage)
+        pfs.home = home
+        return pfs
 
     # --- repos -------------------------------------------------------------------------
 

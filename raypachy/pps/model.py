@@ -127,3 +127,44 @@ class JobClaim:
     inputs: tuple[JobInput, ...]
     output_repo: str
     output_commit: str
+    # What transform.secrets names, resolved by the control plane for this job's datums.
+    secrets: SecretValues = field(default_factory=lambda: SecretValues())
+
+
+@dataclass(frozen=True, slots=True)
+class SecretInfo:
+    """A stored secret as the API shows it: its name and key names, never its values."""
+
+    name: str
+    keys: tuple[str, ...]
+    created: datetime
+
+
+class SecretValues:
+    """The values of the secrets one job reads, by secret name then key; shown (repr, str)
+    as names only, so no log or error that prints a claim or a batch shows a value."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: dict[str, dict[str, bytes]] | None = None) -> None:
+        self._values = dict(values or {})
+
+    def get(self, name: str) -> dict[str, bytes]:
+        return self._values.get(name, {})
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretValues) and other._values == self._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._values)))
+
+    def __repr__(self) -> str:
+        return f"SecretValues({sorted(self._values)})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SecretValues, (self._values,))

@@ -28,6 +28,7 @@ from raypachy.errors import (
     PipelineNotFoundError,
     RepoExistsError,
     RepoNotFoundError,
+    SecretNotFoundError,
     WaitTimeoutError,
 )
 from raypachy.pfs.metadata import (
@@ -54,7 +55,16 @@ from raypachy.pps import fsck
 from raypachy.pps.codepaths import hash_code_paths
 from raypachy.pps.datums import input_key, iter_leaves
 from raypachy.pps.images import check_images
-from raypachy.pps.model import DatumCounts, DatumState, JobClaim, JobInfo, JobState, PipelineInfo
+from raypachy.pps.model import (
+    DatumCounts,
+    DatumState,
+    JobClaim,
+    JobInfo,
+    JobState,
+    PipelineInfo,
+    SecretValues,
+)
+from raypachy.pps.secretstore import SecretStore
 from raypachy.pps.spec import (
     CODE_KEY,
     PfsInput,
@@ -95,6 +105,8 @@ def _transform_label(spec: dict[str, Any]) -> str:
 class PPS:
     def __init__(self, pfs: PFS) -> None:
         self.pfs = pfs
+        # Secrets live in files under the home, never in the metadata database.
+        self.secrets = SecretStore(pfs.home) if pfs.home else None
         self._own_output_repos()
 
     def _own_output_repos(self) -> None:
@@ -122,6 +134,7 @@ class PPS:
         ``images`` is the cluster's image mode (see ``raypachy.pps.images``).
         """
         spec = parse_spec(spec_data)
+        self._secret_values(spec)  # a secret it names must exist (values are not kept here)
         if spec.transform.code_paths:  # the files a command runs are part of its version
             code_hash = hash_code_paths(spec.transform.code_paths)
             spec = spec.model_copy(
@@ -176,6 +189,28 @@ class PPS:
         started = f"started job {name}@{job.id}" if job else "it will run when its inputs have data"
         note = "; ".join(n for n in (note, started, image_note) if n)
         return self.inspect_pipeline(name), note
+
+    def _secret_values(self, spec: PipelineSpec) -> SecretValues:
+        """The values of the secrets ``spec`` names; one line naming a missing secret or key."""
+        wanted = spec.transform.secrets or []
+        if not wanted:
+            return SecretValues()
+        if self.secrets is None:
+            raise InvalidSpecError(f"pipeline {spec.name}: transform.secrets needs an "
+                                   "installation with a home to keep secrets in")  # fmt: skip
+        values: dict[str, dict[str, bytes]] = {}
+        for item in wanted:
+            assert item.name is not None  # the spec checks it
+            try:
+                values[item.name] = self.secrets.values(item.name)
+            except SecretNotFoundError as e:
+                raise SecretNotFoundError(f"pipeline {spec.name}: {e.message}") from None
+            if item.key is not None and item.key not in values[item.name]:
+                raise SecretNotFoundError(
+                    f"pipeline {spec.name}: secret {item.name} has no key {item.key!r} "
+                    f"(its keys: {', '.join(sorted(values[item.name]))})"
+                )
+        return SecretValues(values)
 
     def _check_cycle(self, tx: Tx, name: str, inputs: set[str]) -> None:
         by_output = {p.name: p for p in tx.pipelines()}
@@ -523,8 +558,13 @@ class PPS:
                         self._save_job(tx, ended)
                 self._close_output(pipeline, job.id, reason)
                 continue
+            try:
+                values = self._secret_values(parse_spec(spec))
+            except SecretNotFoundError as e:  # deleted since the pipeline was created
+                self.fail_job(pipeline, job.id, f"job could not start: {e.message}")
+                continue
             return JobClaim(pipeline, job.id, job.version, spec, row.salt, job.inputs,
-                            job.output_repo, output)  # fmt: skip
+                            job.output_repo, output, values)  # fmt: skip
 
     def _settle_inputs(
         self, tx: Tx, job: JobRecord, spec: dict[str, Any]

@@ -77,6 +77,7 @@ class Secret(_Spec):
     key: str | None = None
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: A stored function's key: the chunk id of its pickle, in lowercase hex.
 CODE_KEY = re.compile(r"[0-9a-f]{64}")
 #: How deeply a spec may nest objects and lists (real specs need a dozen levels).
@@ -356,10 +357,10 @@ def _unsupported(spec: PipelineSpec) -> list[str]:
         if getattr(spec, field) not in (None, False):
             out.append(what)
     t = spec.transform
-    if t.secrets:
-        out.append(
-            "transform.secrets (Kubernetes secrets; use transform.env or the Ray runtime env)"
-        )
+    for secret in t.secrets or []:
+        if secret.mount_path:
+            out.append(f"transform.secrets mount_path (secret {secret.name}: give it to the "
+                       "datum as an env var with key and env_var)")  # fmt: skip
     if t.datum_batching:
         out.append("transform.datum_batching")
     if spec.pipeline.project not in (None, "", "default"):
@@ -412,6 +413,17 @@ def check_supported(spec: PipelineSpec) -> PipelineSpec:
             f"pipeline {spec.name}: {problems[0]} is not supported yet"
             + (f" (also: {', '.join(problems[1:])})" if problems[1:] else "")
         )
+    for item in spec.transform.secrets or []:
+        if not item.name or not ((item.key and item.env_var) or item.mount_path):
+            raise InvalidSpecError(
+                f"pipeline {spec.name}: each transform.secrets entry needs a name, and key with "
+                "env_var (the value as an environment variable) or mount_path"
+            )
+        if item.env_var and not _ENV_NAME.fullmatch(item.env_var):
+            raise InvalidSpecError(
+                f"pipeline {spec.name}: transform.secrets env_var {item.env_var[:80]!r} is not "
+                "an environment variable name"
+            )
     ray_env = spec.ray.runtime_env.get("env_vars") if spec.ray else None
     envs = [("transform.env", spec.transform.env)]
     envs += [("ray.runtime_env.env_vars", ray_env)] if isinstance(ray_env, dict) else []

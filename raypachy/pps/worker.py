@@ -29,7 +29,7 @@ from raypachy.errors import ConflictError, DatumFailedError
 from raypachy.pps.code import unpickle_function
 from raypachy.pps.codepaths import check_code_paths
 from raypachy.pps.datums import Datum
-from raypachy.pps.model import DatumState
+from raypachy.pps.model import DatumState, SecretValues
 from raypachy.pps.outputs import collect as collect_outputs
 from raypachy.pps.sandbox import run_command
 from raypachy.pps.spec import check_input_name
@@ -72,6 +72,7 @@ class BatchSpec:
     storage: str
     spec: dict[str, Any]
     datums: tuple[Datum, ...]
+    secrets: SecretValues = field(default_factory=SecretValues)  # what transform.secrets names
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +136,9 @@ class _LiveLog:
     run one after the other, so one buffer serves them all in turn.
     """
 
-    def __init__(self, backend: Any, pipeline: str, job: str) -> None:
+    def __init__(self, backend: Any, pipeline: str, job: str, hidden: tuple[str, ...] = ()) -> None:
         self.backend, self.pipeline, self.job = backend, pipeline, job
+        self.hidden = hidden  # secret values: never written to a log
         self.lock = threading.Lock()
         self.datum = ""
         self.data = bytearray()
@@ -177,7 +179,7 @@ class _LiveLog:
             with self.lock:
                 if not self.datum or len(self.data) == self.flushed:
                     continue
-                text = redact(bytes(self.data).decode("utf-8", "surrogateescape"))
+                text = redact(bytes(self.data).decode("utf-8", "surrogateescape"), self.hidden)
                 key = live_log_key(self.pipeline, self.job, self.datum)
                 with contextlib.suppress(Exception):  # a missed update is not worth a datum
                     self.backend.put(key, text.encode("utf-8", "surrogateescape"))
@@ -285,7 +287,12 @@ class _Runner:
         timeout = batch.spec.get("datum_timeout")
         self.timeout = parse_duration(timeout, "datum_timeout") if timeout is not None else None
         self.bytes_read = 0
-        self.live = _LiveLog(stores.chunks.backend, batch.pipeline, batch.job)
+        self.secret_env = _secret_env(t, batch.secrets)
+        self.hidden = tuple(
+            os.fsdecode(v) for name in {s.get("name") for s in t.get("secrets") or []}
+            for v in batch.secrets.get(str(name)).values()
+        )  # fmt: skip
+        self.live = _LiveLog(stores.chunks.backend, batch.pipeline, batch.job, self.hidden)
         self.fn: Callable[..., Any] | None = None
         if t.get("python"):
             key = t["python"]["code"]
@@ -359,6 +366,7 @@ class _Runner:
             "PACH_OUTPUT_COMMIT_ID": self.batch.output_commit,
             "PPS_PIPELINE_NAME": self.batch.pipeline,
             **{str(k): str(v) for k, v in self.transform.get("env", {}).items()},
+            **self.secret_env,
         }
         if self.sidecar is not None:
             env.update(self.sidecar.env())
@@ -397,7 +405,7 @@ class _Runner:
                     contextlib.redirect_stdout(buffer),
                     contextlib.redirect_stderr(buffer),
                     _deadline(self.timeout),
-                    _environ(self.sidecar.env() if self.sidecar is not None else {}),
+                    _environ({**(self.sidecar.env() if self.sidecar else {}), **self.secret_env}),
                 ):
                     self.fn(ctx)
                 return True, "", buffer.getvalue().encode()
@@ -458,12 +466,13 @@ class _Runner:
         if log or not ok:
             # Logs and errors outlive the worker: the node's credentials must not leak into them.
             key = log_key(self.batch.pipeline, self.batch.job, datum.id)
-            text = redact(bytes(log).decode("utf-8", "surrogateescape"))
+            text = redact(bytes(log).decode("utf-8", "surrogateescape"), self.hidden)
             self.stores.chunks.backend.put(key, text.encode("utf-8", "surrogateescape"))
         self.live.end()
         self.clean()
         duration = time.perf_counter() - start
-        return DatumResult(datum.id, datum.hash, state, outputs, attempts, redact(error), duration)
+        error = redact(error, self.hidden)
+        return DatumResult(datum.id, datum.hash, state, outputs, attempts, error, duration)
 
     def _collect(self, datum: Datum, writer: FileSetWriter, owners: dict[str, str]) -> list[str]:
         paths = []
@@ -475,6 +484,17 @@ class _Runner:
             writer.put(path, Path(local))
             paths.append(path)
         return paths
+
+
+def _secret_env(transform: dict[str, Any], values: SecretValues) -> dict[str, str]:
+    """The environment variables ``transform.secrets`` asks for (``{name, key, env_var}``)."""
+    env = {}
+    for item in transform.get("secrets") or []:
+        if item.get("env_var") and item.get("key"):
+            value = values.get(str(item["name"])).get(str(item["key"]))
+            if value is not None:
+                env[str(item["env_var"])] = os.fsdecode(value)
+    return env
 
 
 def _empty(directory: str) -> None:

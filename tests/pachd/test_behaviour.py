@@ -309,6 +309,69 @@ def test_pipelines_jobs_and_datums(setup: Setup) -> None:
         api.inspect_pipeline("double")
 
 
+@raypachy.pipeline(input=raypachy.pfs("nums", glob="/*"), name="uses-secret")
+def uses_secret(datum):  # type: ignore[no-untyped-def]
+    import os
+
+    print("the password is", os.environ["DB_PASS"])  # a careless user: the log hides it
+    (datum.out / "len").write_text(str(len(os.environ["DB_PASS"])))
+    (datum.out / "upper").write_text(os.environ["DB_PASS"].upper())
+
+
+def test_secrets(setup: Setup, tmp_path: Path) -> None:
+    api, backend = setup.api, setup.backend
+    value = "hunter2-" + secrets.token_hex(4)
+    doc = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+           "data": {"user": "YWRtaW4="}, "stringData": {"password": value}}  # fmt: skip
+    created = api.create_secret(doc)
+    assert (created.name, created.keys) == ("db", ("password", "user"))
+    assert [(s.name, s.keys) for s in api.list_secrets()] == [("db", ("password", "user"))]
+    assert value not in repr(api.list_secrets()) and value not in repr(created)
+    with pytest.raises(errors.SecretExistsError):
+        api.create_secret(doc)
+    with pytest.raises(errors.InvalidArgumentError, match="data.k is not base64") as bad:
+        api.create_secret({"metadata": {"name": "x"}, "data": {"k": value}})
+    assert value not in str(bad.value)
+    home = tmp_path / "home" / "secrets"
+    assert (home / "db.json").stat().st_mode & 0o777 == 0o600
+    assert home.stat().st_mode & 0o777 == 0o700
+    db = (tmp_path / "home" / "metadata.db").read_bytes()
+    assert value.encode() not in db
+
+    api.create_repo("nums")
+    api.put_file("nums@master", "/a", b"1")
+    missing = {"pipeline": {"name": "nope"}, "input": {"pfs": {"repo": "nums"}},
+               "transform": {"cmd": ["true"],
+                             "secrets": [{"name": "absent", "key": "k", "env_var": "K"}]}}  # fmt: skip
+    with pytest.raises(errors.SecretNotFoundError, match="pipeline nope: secret absent not found"):
+        api.create_pipeline(missing)
+    with pytest.raises(errors.SecretNotFoundError, match="secret db has no key 'pin'"):
+        api.create_pipeline({**missing, "transform": {
+            "cmd": ["true"], "secrets": [{"name": "db", "key": "pin", "env_var": "K"}]}})
+    from raypachy.pps.decorator import spec_of
+
+    spec = spec_of(uses_secret, api.store_code)
+    spec["transform"]["secrets"] = [{"name": "db", "key": "password", "env_var": "DB_PASS"}]
+    info = api.create_pipeline(spec)
+    assert value not in repr(info)
+    backend.run_jobs()
+    [job] = api.list_jobs("uses-secret")
+    assert job.state == JobState.SUCCESS, job
+    assert api.get_file("uses-secret@master", "/upper") == value.upper().encode()
+    assert api.get_file("uses-secret@master", "/len") == str(len(value)).encode()
+    [log] = [e["log"] for e in api.logs("uses-secret", job.id)]
+    assert "the password is ***" in log and value not in log
+
+    api.delete_secret("db")
+    assert api.list_secrets() == []
+    with pytest.raises(errors.SecretNotFoundError):
+        api.delete_secret("db")
+    api.put_file("nums@master", "/b", b"2")  # the next job cannot start: the reason says why
+    backend.run_jobs()
+    latest = api.list_jobs("uses-secret", limit=1)[0]
+    assert latest.state == JobState.FAILURE and "secret db not found" in latest.reason
+
+
 def test_every_verb_was_asked_of_both() -> None:
     unasked = {kind: sorted(VERBS - asked) for kind, asked in ASKED.items()}
     assert unasked == {"pachd": [], "client": []}

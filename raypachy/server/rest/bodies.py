@@ -143,6 +143,12 @@ class CreatePipeline(Body):
     reprocess: bool = False
 
 
+class CreateSecret(Body):
+    secret: dict[str, object] = Field(
+        description="A Kubernetes Secret: metadata.name, data (base64) and/or stringData."
+    )
+
+
 class Spec(Body):
     spec: dict[str, object]
 
