@@ -13,6 +13,7 @@ import click
 
 from raypachy.cli.context import client, output_option, page_options
 from raypachy.cli.render import ago, emit, print_json, print_table, say
+from raypachy.cli.secret_commands import create_secret, delete_secret, list_secret
 from raypachy.errors import InvalidAddressError, JobNotFoundError
 from raypachy.pfs.names import is_commit_id
 from raypachy.pps.model import DatumInfo, JobInfo, JobState, PipelineInfo
@@ -53,22 +54,32 @@ def _pipeline_cells(p: PipelineInfo) -> list[str]:
     return [p.name, p.version[:8], ",".join(p.inputs), ago(p.created), state, p.description]
 
 
-def _specs(spec_file: str | None, python: str | None) -> list[Any]:
-    if bool(spec_file) == bool(python):
-        raise click.UsageError("give exactly one of -f SPEC or --python FILE.py[:NAME]")
+def _specs(spec_file: str | None, python: str | None, jsonnet: str | None = None,
+           args: tuple[str, ...] = ()) -> list[Any]:  # fmt: skip
+    if sum(bool(x) for x in (spec_file, python, jsonnet)) != 1:
+        raise click.UsageError("give exactly one of -f SPEC, --jsonnet FILE or --python FILE.py")
+    if args and not jsonnet:
+        raise click.UsageError("--arg passes a parameter to a --jsonnet template: give one")
     if python:
         from raypachy.pps.pipeline_files import load_pipelines
 
         return load_pipelines(python)
     from raypachy.pps.spec import read_specs
 
+    if jsonnet:
+        from raypachy.pps.templates import parse_args, render_jsonnet
+
+        return [s.to_json() for s in read_specs(render_jsonnet(jsonnet, parse_args(args)))]
     text = sys.stdin.read() if spec_file == "-" else Path(str(spec_file)).read_text()
     return [s.to_json() for s in read_specs(text)]
 
 
-def _register(spec_file: str | None, python: str | None, update: bool, reprocess: bool) -> None:
+def _register(
+    spec_file: str | None, python: str | None, update: bool, reprocess: bool,
+    jsonnet: str | None = None, args: tuple[str, ...] = (),
+) -> None:  # fmt: skip
     c = client()
-    for spec in _specs(spec_file, python):
+    for spec in _specs(spec_file, python, jsonnet, args):
         created = c.put_pipeline(spec, update, reprocess)
         info = created.pipeline
         verb = "updated" if update else "created"
@@ -79,21 +90,34 @@ def _register(spec_file: str | None, python: str | None, update: bool, reprocess
             click.echo(f"warning: {warning}", err=True)
 
 
-@click.command("pipeline")
-@click.option("-f", "--file", "spec_file", help="A JSON/YAML spec file (- for stdin).")
-@click.option("--python", help="A Python file of @raypachy.pipeline functions (FILE.py[:NAME]).")
-def create_pipeline(spec_file: str | None, python: str | None) -> None:
-    """Create pipelines from a spec file or from decorated Python functions."""
-    _register(spec_file, python, update=False, reprocess=False)
+def _template_options(fn: Any) -> Any:
+    arg_help = "A top-level argument of the --jsonnet template (repeatable)."
+    fn = click.option("--arg", "args", multiple=True, metavar="PARAM=VALUE", help=arg_help)(fn)
+    return click.option("--jsonnet", help="A Jsonnet template of the spec(s), as pachctl's.")(fn)
 
 
 @click.command("pipeline")
 @click.option("-f", "--file", "spec_file", help="A JSON/YAML spec file (- for stdin).")
 @click.option("--python", help="A Python file of @raypachy.pipeline functions (FILE.py[:NAME]).")
+@_template_options
+def create_pipeline(
+    spec_file: str | None, python: str | None, jsonnet: str | None, args: tuple[str, ...]
+) -> None:
+    """Create pipelines from a spec file, a Jsonnet template or decorated Python functions."""
+    _register(spec_file, python, update=False, reprocess=False, jsonnet=jsonnet, args=args)
+
+
+@click.command("pipeline")
+@click.option("-f", "--file", "spec_file", help="A JSON/YAML spec file (- for stdin).")
+@click.option("--python", help="A Python file of @raypachy.pipeline functions (FILE.py[:NAME]).")
+@_template_options
 @click.option("--reprocess", is_flag=True, help="Process every datum again (new salt).")
-def update_pipeline(spec_file: str | None, python: str | None, reprocess: bool) -> None:
+def update_pipeline(
+    spec_file: str | None, python: str | None, jsonnet: str | None, args: tuple[str, ...],
+    reprocess: bool,
+) -> None:  # fmt: skip
     """Update pipelines; unchanged datums keep their outputs unless --reprocess."""
-    _register(spec_file, python, update=True, reprocess=reprocess)
+    _register(spec_file, python, update=True, reprocess=reprocess, jsonnet=jsonnet, args=args)
 
 
 @click.command("pipeline")
@@ -411,11 +435,11 @@ def lineage(target: str, output: str | None) -> None:
 
 
 NOUNS: dict[str, list[Any]] = {
-    "create": [create_pipeline],
+    "create": [create_pipeline, create_secret],
     "update": [update_pipeline],
-    "list": [list_pipeline, list_job, list_datum],
+    "list": [list_pipeline, list_job, list_datum, list_secret],
     "inspect": [inspect_pipeline, inspect_job, inspect_datum],
-    "delete": [delete_pipeline],
+    "delete": [delete_pipeline, delete_secret],
     "stop": [stop_pipeline, stop_job],
     "start": [start_pipeline],
     "wait": [wait_job],
