@@ -113,7 +113,9 @@ def test_a_failing_url_commits_nothing(api: Any, web: str) -> None:
         put_urls(api, "raw@master", "/in", [f"{web}/x.csv", f"{web}/missing.csv"])
     assert str(e.value) == f"cannot read {web}/missing.csv: HTTP 404 Not Found"
     assert _commits(api) == []
-    with pytest.raises(errors.IngestError, match="cannot read http://127.0.0.1:9/x: ConnectError"):
+    with pytest.raises(
+        errors.IngestError, match=r"cannot read http://127\.0\.0\.1:9/x: ConnectError"
+    ):
         put_urls(api, "raw@master", "/in", ["http://127.0.0.1:9/x"])
     with pytest.raises(errors.IngestError, match="not an http"):
         put_urls(api, "raw@master", "/in", ["ftp://host/x"])

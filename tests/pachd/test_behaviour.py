@@ -329,7 +329,7 @@ def test_secrets(setup: Setup, tmp_path: Path) -> None:
     assert value not in repr(api.list_secrets()) and value not in repr(created)
     with pytest.raises(errors.SecretExistsError):
         api.create_secret(doc)
-    with pytest.raises(errors.InvalidArgumentError, match="data.k is not base64") as bad:
+    with pytest.raises(errors.InvalidArgumentError, match=r"data\.k is not base64") as bad:
         api.create_secret({"metadata": {"name": "x"}, "data": {"k": value}})
     assert value not in str(bad.value)
     home = tmp_path / "home" / "secrets"
@@ -346,8 +346,15 @@ def test_secrets(setup: Setup, tmp_path: Path) -> None:
     with pytest.raises(errors.SecretNotFoundError, match="pipeline nope: secret absent not found"):
         api.create_pipeline(missing)
     with pytest.raises(errors.SecretNotFoundError, match="secret db has no key 'pin'"):
-        api.create_pipeline({**missing, "transform": {
-            "cmd": ["true"], "secrets": [{"name": "db", "key": "pin", "env_var": "K"}]}})
+        api.create_pipeline(
+            {
+                **missing,
+                "transform": {
+                    "cmd": ["true"],
+                    "secrets": [{"name": "db", "key": "pin", "env_var": "K"}],
+                },
+            }
+        )
     from raypachy.pps.decorator import spec_of
 
     spec = spec_of(uses_secret, api.store_code)

@@ -18,7 +18,6 @@ REFUSED = {
     "object-detection-predictions_datum_batching.json": "datum_batching",
     "opencv-edges-union.pipeline.json": "projects",
     "snowflake-predict.json": "egress",
-    "superb-ai-sample_project.yml": "secrets",
 }
 FIXTURES = sorted(p for p in SPECS.glob("*") if p.suffix in (".json", ".yml", ".yaml"))
 
@@ -39,6 +38,21 @@ def test_published_spec_accepted_or_refused_in_one_line(path: Path) -> None:
     else:
         specs = read_specs(text)
         assert specs and all(s.name for s in specs)
+
+
+def test_transform_secrets_are_accepted_and_checked() -> None:
+    [spec] = read_specs((SPECS / "superb-ai-sample_project.yml").read_text())
+    assert [(s.name, s.key, s.env_var) for s in spec.transform.secrets or []] == [
+        ("superbai", "account_name", "SPB_ACCOUNT_NAME"), ("superbai", "access_key", "SPB_ACCESS_KEY"),
+    ]  # fmt: skip
+    base = {"pipeline": {"name": "p"}, "input": {"pfs": {"repo": "r"}}}
+    for secret, message in (
+        ({"name": "s", "key": "k"}, "needs a name, and key with env_var"),
+        ({"name": "s", "key": "k", "env_var": "1BAD"}, "is not an environment variable name"),
+        ({"name": "s", "mount_path": "/var/s"}, "mount_path .* is not supported yet"),
+    ):
+        with pytest.raises(InvalidSpecError, match=message):
+            parse_spec({**base, "transform": {"cmd": ["true"], "secrets": [secret]}})
 
 
 def test_two_documents_in_one_file() -> None:

@@ -36,7 +36,7 @@ def test_template_errors_are_one_line(tmp_path: Path) -> None:
     assert str(e.value).startswith(f"jsonnet template {path}: ") and "\n" not in str(e.value)
     assert "suffix" in str(e.value)
     path.write_text("{ a: }")
-    with pytest.raises(InvalidSpecError, match="jsonnet template .*: "):
+    with pytest.raises(InvalidSpecError, match=r"jsonnet template .*: "):
         render_jsonnet(str(path), {})
     with pytest.raises(InvalidSpecError, match="--arg 'suffix' must be of the form param=value"):
         parse_args(["suffix"])
