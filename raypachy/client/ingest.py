@@ -43,11 +43,12 @@ def is_url(source: str) -> bool:
 
 
 def shown(url: str) -> str:
-    """``url`` without any user:password part, for messages."""
+    """``url`` for messages: without a user:password part, and its query (a presigned URL's
+    signature, an access token) cut to ``?...``."""
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = "..." if parts.query else ""
+    return urlunsplit(parts._replace(netloc=netloc, query=query, fragment=""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,8 @@ def _bucket_key(url: str) -> tuple[str, str]:
 
 
 def _fail(url: str, why: object) -> errors.IngestError:
-    return errors.IngestError(f"cannot read {shown(url)}: {why}")
+    reason = str(why).replace(url, shown(url))  # a library's message may quote the URL whole
+    return errors.IngestError(f"cannot read {shown(url)}: {reason}")
 
 
 def _s3_why(e: Exception) -> str:

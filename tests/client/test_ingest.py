@@ -137,6 +137,11 @@ def test_credentials_in_a_url_are_never_shown(api: Any) -> None:
     with pytest.raises(errors.IngestError) as e:
         put_urls(api, "raw@master", "/", ["http://user:hunter22@127.0.0.1:9/x"])
     assert "hunter22" not in str(e.value) and "127.0.0.1:9/x" in str(e.value)
+    signed = "http://127.0.0.1:9/x?X-Amz-Signature=abcdef123456&X-Amz-Credential=AKIAEXAMPLE"
+    with pytest.raises(errors.IngestError) as e:
+        put_urls(api, "raw@master", "/", [signed])
+    assert str(e.value).startswith("cannot read http://127.0.0.1:9/x?...: ")
+    assert "abcdef123456" not in str(e.value) and "AKIA" not in str(e.value)
 
 
 def test_url_list_skips_blanks_and_comments() -> None:
