@@ -13,7 +13,12 @@ import click
 
 from raypachy.cli.context import client, output_option, page_options
 from raypachy.cli.render import ago, emit, print_json, print_table, say
-from raypachy.cli.secret_commands import create_secret, delete_secret, list_secret
+from raypachy.cli.secret_commands import (
+    create_secret,
+    delete_secret,
+    inspect_secret,
+    list_secret,
+)
 from raypachy.errors import InvalidAddressError, JobNotFoundError
 from raypachy.pfs.names import is_commit_id
 from raypachy.pps.model import DatumInfo, JobInfo, JobState, PipelineInfo
@@ -438,7 +443,7 @@ NOUNS: dict[str, list[Any]] = {
     "create": [create_pipeline, create_secret],
     "update": [update_pipeline],
     "list": [list_pipeline, list_job, list_datum, list_secret],
-    "inspect": [inspect_pipeline, inspect_job, inspect_datum],
+    "inspect": [inspect_pipeline, inspect_job, inspect_datum, inspect_secret],
     "delete": [delete_pipeline, delete_secret],
     "stop": [stop_pipeline, stop_job],
     "start": [start_pipeline],

@@ -43,6 +43,14 @@ def list_secret(output: str | None) -> None:
 
 @click.command("secret")
 @click.argument("name")
+@output_option
+def inspect_secret(name: str, output: str | None) -> None:
+    """Show a secret: its name, key names and creation time (never values)."""
+    emit(output, client().inspect_secret(name), ["NAME", "KEYS", "CREATED"], _cells)
+
+
+@click.command("secret")
+@click.argument("name")
 def delete_secret(name: str) -> None:
     """Delete a secret (pipelines naming it fail their next jobs until it exists again)."""
     client().delete_secret(name)

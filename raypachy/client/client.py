@@ -512,6 +512,9 @@ class Client(API):
     def create_secret(self, secret: dict[str, Any]) -> SecretInfo:
         return self._call("create_secret", secret=secret)  # type: ignore[no-any-return]
 
+    def inspect_secret(self, name: str) -> SecretInfo:
+        return self._call("inspect_secret", name=name)  # type: ignore[no-any-return]
+
     def list_secrets(self) -> list[SecretInfo]:
         return self._call("list_secrets")  # type: ignore[no-any-return]
 

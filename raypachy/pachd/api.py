@@ -355,6 +355,10 @@ class PipelineAPI(Protocol):
         ``stringData``) for ``transform.secrets``; answers its name and key names only."""
         ...
 
+    def inspect_secret(self, name: str) -> SecretInfo:
+        """One secret: its name, key names and creation time (never its values)."""
+        ...
+
     def list_secrets(self) -> list[SecretInfo]:
         """Every stored secret: names, key names and creation times (never values)."""
         ...

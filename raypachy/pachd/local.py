@@ -445,6 +445,9 @@ class Pachd(API):
     def create_secret(self, secret: dict[str, Any]) -> SecretInfo:
         return self._secrets().create(secret)
 
+    def inspect_secret(self, name: str) -> SecretInfo:
+        return self._secrets().inspect(name)
+
     def list_secrets(self) -> list[SecretInfo]:
         return self._secrets().list()
 

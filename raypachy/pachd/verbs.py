@@ -140,6 +140,7 @@ _TABLE = (
     # --- secrets (values travel in create_secret's body only; nothing answers them) -------
     _v("create_secret", "POST /v1/secrets", W, "secrets", body="CreateSecret"),
     _v("list_secrets", "GET /v1/secrets", R, "secrets"),
+    _v("inspect_secret", "GET /v1/secrets/{name}", R, "secrets"),
     _v("delete_secret", "DELETE /v1/secrets/{name}", W, "secrets",
        echo={"deleted": "{name}"}),
     # --- jobs and datums --------------------------------------------------------------------

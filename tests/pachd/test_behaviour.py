@@ -326,6 +326,7 @@ def test_secrets(setup: Setup, tmp_path: Path) -> None:
     created = api.create_secret(doc)
     assert (created.name, created.keys) == ("db", ("password", "user"))
     assert [(s.name, s.keys) for s in api.list_secrets()] == [("db", ("password", "user"))]
+    assert api.inspect_secret("db") == created
     assert value not in repr(api.list_secrets()) and value not in repr(created)
     with pytest.raises(errors.SecretExistsError):
         api.create_secret(doc)

@@ -43,6 +43,8 @@ def test_secret_as_env_var_through_a_jsonnet_pipeline(
         s for s in listed if s["name"] == secret
     ).items()
     assert value not in json.dumps(listed)
+    shown = json.loads(c.cli("inspect", "secret", secret, "-o", "json").stdout)
+    assert shown["keys"] == ["token"] and value not in json.dumps(shown)
     stored = c.home / "secrets" / f"{secret}.json"
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
     assert value.encode() not in (c.home / "metadata.db").read_bytes()
