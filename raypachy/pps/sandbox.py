@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import selectors
+import shlex
 import shutil
 import signal
 import subprocess
@@ -33,15 +34,25 @@ class CommandResult:
     timed_out: bool
 
 
-def _argv(cmd: list[str], pfs_dir: str, workdir: str) -> list[str]:
+def _argv(
+    cmd: list[str], pfs_dir: str, workdir: str, binds: tuple[tuple[str, str], ...] = ()
+) -> list[str]:
+    """``binds``: more (source, mount point) pairs seen read-only by the command only (a
+    pipeline's secret files at their ``mount_path``)."""
     if os.geteuid() == 0 and shutil.which("unshare"):
         os.makedirs(PFS_ROOT, exist_ok=True)  # an empty mount point; data is only bound privately
-        script = 'mount --bind "$0" /pfs && cd "$RAYPACHY_WORKDIR" && exec "$@"'
+        extra = "".join(
+            f"mkdir -p {shlex.quote(dst)} && mount --bind {shlex.quote(src)} {shlex.quote(dst)} "
+            f"&& mount -o remount,bind,ro {shlex.quote(dst)} && "
+            for src, dst in binds
+        )
+        script = f'mount --bind "$0" /pfs && {extra}cd "$RAYPACHY_WORKDIR" && exec "$@"'
         return ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script,
                 pfs_dir, *cmd]  # fmt: skip
     if shutil.which("bwrap") and os.path.isdir(PFS_ROOT):
-        return ["bwrap", "--dev-bind", "/", "/", "--bind", pfs_dir, PFS_ROOT, "--chdir", workdir,
-                *cmd]  # fmt: skip
+        more = [arg for src, dst in binds for arg in ("--ro-bind", src, dst)]
+        return ["bwrap", "--dev-bind", "/", "/", "--bind", pfs_dir, PFS_ROOT, *more, "--chdir",
+                workdir, *cmd]  # fmt: skip
     raise UnavailableError(
         "command transforms need a private mount namespace for /pfs: run the worker as root "
         "(unshare), or install bubblewrap and create an empty /pfs; Python transforms work as is"
@@ -56,10 +67,11 @@ def run_command(
     workdir: str,
     timeout: float | None,
     on_output: Callable[[bytes], None] | None = None,
+    binds: tuple[tuple[str, str], ...] = (),
 ) -> CommandResult:
     """Run ``cmd`` with ``pfs_dir`` seen at ``/pfs``; output is stdout and stderr together,
     also handed to ``on_output`` piece by piece as the command writes it."""
-    argv = _argv(cmd, pfs_dir, workdir)
+    argv = _argv(cmd, pfs_dir, workdir, binds)
     full_env = {**os.environ, **env, "RAYPACHY_WORKDIR": workdir}
     proc = subprocess.Popen(
         argv,

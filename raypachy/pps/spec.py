@@ -358,9 +358,9 @@ def _unsupported(spec: PipelineSpec) -> list[str]:
             out.append(what)
     t = spec.transform
     for secret in t.secrets or []:
-        if secret.mount_path:
-            out.append(f"transform.secrets mount_path (secret {secret.name}: give it to the "
-                       "datum as an env var with key and env_var)")  # fmt: skip
+        if secret.mount_path and t.python is not None:
+            out.append(f"transform.secrets mount_path for a Python function (secret "
+                       f"{secret.name}: give it as an env var with key and env_var)")  # fmt: skip
     if t.datum_batching:
         out.append("transform.datum_batching")
     if spec.pipeline.project not in (None, "", "default"):
@@ -418,6 +418,17 @@ def check_supported(spec: PipelineSpec) -> PipelineSpec:
             raise InvalidSpecError(
                 f"pipeline {spec.name}: each transform.secrets entry needs a name, and key with "
                 "env_var (the value as an environment variable) or mount_path"
+            )
+        mount = item.mount_path
+        if mount is not None and (
+            not mount.startswith("/")
+            or mount.rstrip("/") in ("", "/pfs")
+            or mount.startswith("/pfs/")
+            or ".." in mount.split("/")
+        ):
+            raise InvalidSpecError(
+                f"pipeline {spec.name}: transform.secrets mount_path {mount[:80]!r} must be an "
+                "absolute directory outside /pfs"
             )
         if item.env_var and not _ENV_NAME.fullmatch(item.env_var):
             raise InvalidSpecError(

@@ -293,6 +293,7 @@ class _Runner:
             for v in batch.secrets.get(str(name)).values()
         )  # fmt: skip
         self.live = _LiveLog(stores.chunks.backend, batch.pipeline, batch.job, self.hidden)
+        self.secret_dir, self.binds = _secret_files(t, batch.secrets)
         self.fn: Callable[..., Any] | None = None
         if t.get("python"):
             key = t["python"]["code"]
@@ -416,6 +417,7 @@ class _Runner:
         result = run_command(
             self.transform["cmd"], stdin + (b"\n" if stdin else b""), self._env(datum),
             self.pfs, self.transform.get("working_dir") or "/pfs", self.timeout, self.live.write,
+            self.binds,
         )  # fmt: skip
         accepted = {0, *self.transform.get("accept_return_code", [])}
         if result.timed_out:
@@ -430,7 +432,7 @@ class _Runner:
             return False, b""
         stdin = "\n".join(self.transform.get("err_stdin", [])).encode()
         result = run_command(err_cmd, stdin, self._env(datum), self.pfs, "/pfs", self.timeout,
-                             self.live.write)  # fmt: skip
+                             self.live.write, self.binds)  # fmt: skip
         return result.exit_code == 0, result.output
 
     def run(self, datum: Datum, writer: FileSetWriter, owners: dict[str, str]) -> DatumResult:
@@ -495,6 +497,29 @@ def _secret_env(transform: dict[str, Any], values: SecretValues) -> dict[str, st
             if value is not None:
                 env[str(item["env_var"])] = os.fsdecode(value)
     return env
+
+
+def _secret_files(
+    transform: dict[str, Any], values: SecretValues
+) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """Files for ``transform.secrets`` entries with a ``mount_path``: one private directory
+    per secret (in memory, ``/dev/shm``, where the node has it), a file per key; returns the
+    directory holding them (removed after the batch) and the (source, mount_path) binds."""
+    wanted = [s for s in transform.get("secrets") or [] if s.get("mount_path")]
+    if not wanted:
+        return None, ()
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    root = tempfile.mkdtemp(prefix="raypachy-secrets-", dir=shm)  # mode 0700
+    binds = []
+    for i, item in enumerate(wanted):
+        directory = os.path.join(root, str(i))
+        os.mkdir(directory, 0o700)
+        for key, value in values.get(str(item["name"])).items():
+            fd = os.open(os.path.join(directory, key), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(value)
+        binds.append((directory, str(item["mount_path"])))
+    return root, tuple(binds)
 
 
 def _empty(directory: str) -> None:
@@ -565,4 +590,6 @@ def _run(
     finally:
         if runner is not None:
             runner.live.close()
+            if runner.secret_dir is not None:
+                shutil.rmtree(runner.secret_dir, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import time
+import uuid
+from pathlib import Path
 
 import pytest
 
@@ -457,3 +460,36 @@ def test_worker_credentials_never_reach_logs_or_errors(
     shown = [job.reason, datum.error, log["log"]]
     assert all(secret not in text for text in shown), shown
     assert "my key is ***" in log["log"] and "failed with ***" in datum.error
+
+
+@needs_sandbox
+def test_command_sees_secrets_as_env_and_files(local: Local, tmp_path: Path) -> None:
+    value = "s3cret-" + uuid.uuid4().hex[:8]
+    assert local.pps.secrets is not None
+    local.pps.secrets.create({"metadata": {"name": "creds"},
+                              "stringData": {"token": value, "user": "bob"}})  # fmt: skip
+    mount = str(tmp_path / "mnt" / "creds")
+    spec = {
+        "pipeline": {"name": "secretive"},
+        "input": {"pfs": {"repo": "nums", "glob": "/*"}},
+        "transform": {
+            "cmd": ["sh"],
+            "stdin": [f'cat {mount}/user > /pfs/out/user; printf %s "$TOKEN" > /pfs/out/env',
+                      f"cat {mount}/token | wc -c > /pfs/out/n; ls -l {mount}; echo {value}",
+                      f"echo x > {mount}/written || echo read-only"],
+            "secrets": [{"name": "creds", "key": "token", "env_var": "TOKEN"},
+                        {"name": "creds", "mount_path": mount}],
+        },
+    }  # fmt: skip
+    local.pfs.create_repo("nums")
+    local.put("nums", {"/a": b"1"})
+    local.create(spec)
+    [job] = local.run()
+    assert job.state == "success", job.reason
+    files = local.files("secretive")
+    assert files["/user"] == b"bob" and files["/env"] == value.encode()
+    assert files["/n"].strip() == str(len(value)).encode()
+    log = queries.read_logs(local.pps, "secretive", job.id)[0]["log"]
+    assert value not in log and "***" in log and "read-only" in log
+    assert "-rw-------" in log  # the files are their owner's only
+    assert not os.listdir(mount)  # the bind was private to the datum: nothing left on the node

@@ -49,10 +49,19 @@ def test_transform_secrets_are_accepted_and_checked() -> None:
     for secret, message in (
         ({"name": "s", "key": "k"}, "needs a name, and key with env_var"),
         ({"name": "s", "key": "k", "env_var": "1BAD"}, "is not an environment variable name"),
-        ({"name": "s", "mount_path": "/var/s"}, "mount_path .* is not supported yet"),
+        ({"name": "s", "mount_path": "/pfs/out/s"}, "must be an absolute directory outside"),
+        ({"name": "s", "mount_path": "var/s"}, "must be an absolute directory outside /pfs"),
     ):
         with pytest.raises(InvalidSpecError, match=message):
             parse_spec({**base, "transform": {"cmd": ["true"], "secrets": [secret]}})
+    python = {"python": {"code": "0" * 64, "function": "m:f"},
+              "secrets": [{"name": "s", "mount_path": "/var/s"}]}  # fmt: skip
+    with pytest.raises(
+        InvalidSpecError, match=r"mount_path for a Python function .* not supported"
+    ):
+        parse_spec({**base, "transform": python})
+    parse_spec({**base, "transform": {"cmd": ["true"], "secrets": [
+        {"name": "s", "mount_path": "/var/s"}]}})  # fmt: skip
 
 
 def test_two_documents_in_one_file() -> None:
