@@ -85,7 +85,7 @@ def test_open_commit_from_the_cli(run, name: str) -> None:  # type: ignore[no-un
         (("put", "file", "r@master:/a/../b", "-f", "-"), "'..'", 1),
         (("inspect", "commit", "r@master^5"), "does not exist", 1),
         (("list", "repo", "--bogus"), "No such option", 2),
-        (("put", "file", "r@master:/x"), "Missing option", 2),
+        (("put", "file", "r@master:/x"), "give one of -f SOURCE or -i FILE", 2),
     ],
 )
 def test_bad_input_one_line_error(
