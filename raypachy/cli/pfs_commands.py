@@ -13,7 +13,6 @@ import click
 
 from raypachy.cli.context import client, output_option, page_options, progress
 from raypachy.cli.render import ago, emit, human_size, print_json, say
-from raypachy.client.ingest import is_url, put_urls, read_url_list
 from raypachy.errors import InvalidAddressError
 from raypachy.pfs.address import parse_address
 from raypachy.pfs.localtree import local_tree
@@ -257,6 +256,8 @@ def put_file(
     repo. URLs are fetched by this client; if one fails, nothing is committed."""
     if (source is None) == (url_file is None):
         raise click.UsageError("give one of -f SOURCE or -i FILE")
+    from raypachy.client.ingest import is_url  # only put file reads URLs: keep the CLI quick
+
     if url_file is not None or (source is not None and is_url(source)):
         _put_urls(target, source, url_file, recursive, append, untar)
         return
@@ -294,6 +295,8 @@ def _put_urls(
     target: str, source: str | None, url_file: str | None, recursive: bool, append: bool,
     untar: bool,
 ) -> None:  # fmt: skip
+    from raypachy.client.ingest import put_urls, read_url_list
+
     if append:
         raise click.UsageError("-a appends local data: drop it to put files from URLs")
     if url_file is not None:
