@@ -60,8 +60,9 @@ def test_secret_as_env_var_through_a_jsonnet_pipeline(
           f"name={name}", "--arg", f"src={src}")  # fmt: skip
     spec = json.loads(c.cli("inspect", "pipeline", name, "-o", "json").stdout)
     assert value not in json.dumps(spec)
-    commit = json.loads(c.cli("inspect", "commit", f"{src}@master", "-o", "json").stdout)["id"]
-    c.cli("wait", "commit", commit, timeout=300)
+    # A new pipeline's first job has an id of its own: wait for that job, not the input commit.
+    job = json.loads(c.cli("inspect", "pipeline", name, "-o", "json").stdout)["last_job"]
+    c.cli("wait", "job", f"{name}@{job}", "--timeout", "280", timeout=300)
     assert c.cli("get", "file", f"{name}@master:/n").stdout.strip() == str(len(value)).encode()
     logs = c.cli("logs", "--pipeline", name).stdout.decode()
     assert "token=***" in logs and value not in logs
