@@ -145,6 +145,11 @@ class Transport:
         except httpx.TransportError as e:
             self._unreachable(e)
             return self.send(method, path, **kw)
+        if response.status_code == 401 and self._local and "Authorization" not in self.http.headers:
+            self._authorized = False  # the token may have been written since: read it once more
+            self._authorize()
+            if "Authorization" in self.http.headers:
+                response = self.http.request(method, path, **kw)
         if response.status_code >= 400:
             raise_for(response)
         return response
