@@ -5,9 +5,11 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.pg_server import PgServer, start_pg_server
 from tests.procs import describe, wait_gone
 from tests.s3server import ACCESS_KEY, SECRET_KEY, S3Server, start_s3_server
 
@@ -68,6 +70,78 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
                 os.environ[key] = value
 
 
+# --- a real PostgreSQL, shared by the session; each test gets a database of its own ------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--metadata-store", choices=("sqlite", "postgres"), default="sqlite",
+        help="where PFS.open keeps the metadata in tests without a cluster: SQLite in the "
+             "home (default), or a fresh PostgreSQL database per test",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    server = start_pg_server()
+    try:
+        yield server
+    finally:
+        server.close()  # stopped by its pid, its directory removed
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """The URL of a fresh, empty database (dropped after the test, whoever still uses it)."""
+    url = pg_server.create_database()
+    try:
+        yield url
+    finally:
+        pg_server.drop_database(url.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def pg_stores(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Every PostgreSQL store the test opens, closed when it ends (their pools hold
+    connections and threads; the test's database is dropped right after)."""
+    from raypachy.pfs.metadata.postgres import store as pg_store
+
+    opened: list[Any] = []
+    real_init = pg_store.PostgresStore.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(pg_store.PostgresStore, "__init__", init)
+    yield opened
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture(autouse=True)
+def _metadata_store_of_the_run(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With ``--metadata-store=postgres``, every test without a cluster keeps its metadata
+    in a fresh PostgreSQL database: ``PFS.open`` (and the processes the test starts) read
+    ``RAYPACHY_METADATA``. Tests with a cluster keep their home's SQLite file."""
+    if request.config.getoption("--metadata-store") != "postgres" or (
+        "local_cluster" in request.fixturenames
+    ):
+        yield
+        return
+    url = request.getfixturevalue("pg_url")
+    request.getfixturevalue("pg_stores")
+    saved = os.environ.get("RAYPACHY_METADATA")
+    os.environ["RAYPACHY_METADATA"] = url
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("RAYPACHY_METADATA", None)
+        else:
+            os.environ["RAYPACHY_METADATA"] = saved
+
+
 S3_BUCKET = "raypachy-test"
 
 
@@ -103,7 +177,6 @@ import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from typing import Any  # noqa: E402
 
 RAYPACHY = str(Path(sys.executable).with_name("raypachy"))
 

@@ -1,4 +1,5 @@
-"""The metadata store's contract, run against every implementation (SQLite today).
+"""The metadata store's contract, run against every implementation: SQLite, and PostgreSQL
+(a real server, a fresh database per test).
 
 Each test talks to the store only through ``raypachy.pfs.metadata.interface``; a second
 implementation joins by adding one parameter to ``backend``. ``backend.open()`` gives another
@@ -45,11 +46,15 @@ class Backend:
     open: Callable[[], MetadataStore]  # one more client of the same (empty at first) database
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if request.param == "sqlite":
         path = str(tmp_path / "metadata.db")
         return Backend(lambda: open_store(path))
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_url")
+        request.getfixturevalue("pg_stores")  # closes them before the database goes
+        return Backend(lambda: open_store(url))
     raise AssertionError(f"no store {request.param}")
 
 

@@ -1,6 +1,7 @@
 """The metadata store: repos, branches, commits, provenance, leases, locks, and the rows of
 pipelines, jobs and datums, behind one interface (``interface``) with typed records
-(``records``). SQLite is the implementation; ``open_store`` picks it from a location.
+(``records``). Two implementations: SQLite (a file, the default) and PostgreSQL
+(``postgresql://...``, for teams); ``open_store`` picks one from a location.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections.abc import Callable
 
 from raypachy.errors import InvalidArgumentError
 from raypachy.pfs.metadata.interface import MetadataStore, PfsStatements, PpsStatements, Tx
+from raypachy.pfs.metadata.locations import POSTGRES_FORM, is_postgres_url, mask, store_location
 from raypachy.pfs.metadata.records import (
     BranchRecord,
     CheckpointDatum,
@@ -60,20 +62,27 @@ __all__ = [
     "Tx",
     "as_job_id",
     "open_store",
+    "store_location",
 ]
 
 
 def open_store(location: str, before_write: Callable[[], None] | None = None) -> MetadataStore:
-    """The metadata store at ``location``: a SQLite database file (created if missing),
-    its tables brought up to this version's schema.
+    """The metadata store at ``location``, its tables brought up to this version's schema:
+    a PostgreSQL URL (``postgresql://user[:password]@host[:port]/database``), or the path of
+    a SQLite database file (created if missing).
 
     ``before_write`` runs before each write transaction and may refuse it by raising.
     """
-    from raypachy.pfs.metadata.sqlite import SqliteStore
+    if is_postgres_url(location):
+        from raypachy.pfs.metadata.postgres import PostgresStore
 
+        return PostgresStore(location, before_write)
     if "://" in location:
         scheme = location.split("://", 1)[0]
         raise InvalidArgumentError(
-            f"metadata store {scheme}:// is not supported: give the path of a SQLite database file"
+            f"metadata store {mask(location)}: {scheme}:// is not supported; give "
+            f"{POSTGRES_FORM} or the path of a SQLite database file"
         )
+    from raypachy.pfs.metadata.sqlite import SqliteStore
+
     return SqliteStore(location, before_write)

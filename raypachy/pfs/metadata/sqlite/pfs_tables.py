@@ -17,32 +17,13 @@ from raypachy.pfs.metadata.records import (
     layers_from_json,
     layers_to_json,
 )
+from raypachy.pfs.metadata.rows import (
+    COMMIT_COLS,
+    LEASE_COLS,
+    commit_row,
+)
 from raypachy.pfs.model import CommitRef
 from raypachy.storage.manifest import ManifestInfo
-
-_LEASE_COLS = "id, host, pid, started, heartbeat, expires"
-_COMMIT_COLS = (
-    "repo, id, branch, parent, origin, description, started, finished, error, "
-    "size_bytes, file_count, layers, staged"
-)
-
-
-def _commit(row: Any) -> CommitRecord:
-    return CommitRecord(
-        repo=row[0],
-        id=row[1],
-        branch=row[2],
-        parent=row[3],
-        origin=row[4],
-        description=row[5],
-        started=row[6],
-        finished=row[7],
-        error=row[8],
-        size_bytes=row[9],
-        file_count=row[10],
-        layers=layers_from_json(row[11]),
-        staged=layers_from_json(row[12]),
-    )
 
 
 class PfsTables:
@@ -134,9 +115,9 @@ class PfsTables:
 
     def commit(self, repo: str, commit_id: CommitId) -> CommitRecord | None:
         row = self.conn.execute(
-            f"SELECT {_COMMIT_COLS} FROM commits WHERE repo = ? AND id = ?", (repo, commit_id)
+            f"SELECT {COMMIT_COLS} FROM commits WHERE repo = ? AND id = ?", (repo, commit_id)
         ).fetchone()
-        return None if row is None else self._with_provenance(_commit(row))
+        return None if row is None else self._with_provenance(commit_row(row))
 
     def commits(
         self,
@@ -145,7 +126,7 @@ class PfsTables:
         after: CommitPosition | None = None,
         limit: int | None = None,
     ) -> list[CommitRecord]:
-        sql = f"SELECT {_COMMIT_COLS} FROM commits"
+        sql = f"SELECT {COMMIT_COLS} FROM commits"
         where: list[str] = []
         args: list[Any] = []
         if repo is not None:
@@ -163,7 +144,7 @@ class PfsTables:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
-        return [self._with_provenance(_commit(r)) for r in self.conn.execute(sql, args)]
+        return [self._with_provenance(commit_row(r)) for r in self.conn.execute(sql, args)]
 
     def commit_position(self, repo: str | None, commit_id: CommitId) -> CommitPosition | None:
         sql = "SELECT started, rowid FROM commits WHERE id = ?"
@@ -184,7 +165,7 @@ class PfsTables:
     def insert_commit(self, commit: CommitRecord) -> None:
         rec = commit
         self.conn.execute(
-            f"INSERT INTO commits ({_COMMIT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO commits ({COMMIT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 rec.repo, rec.id, rec.branch, rec.parent, rec.origin, rec.description,
                 rec.started, rec.finished, rec.error, rec.size_bytes, rec.file_count,
@@ -248,19 +229,19 @@ class PfsTables:
     # --- leases and locks -------------------------------------------------------------------
 
     def leases(self) -> list[LeaseRecord]:
-        rows = self.conn.execute(f"SELECT {_LEASE_COLS} FROM leases ORDER BY started, id")
+        rows = self.conn.execute(f"SELECT {LEASE_COLS} FROM leases ORDER BY started, id")
         return [LeaseRecord(*r) for r in rows]
 
     def lease(self, lease_id: str) -> LeaseRecord | None:
         row = self.conn.execute(
-            f"SELECT {_LEASE_COLS} FROM leases WHERE id = ?", (lease_id,)
+            f"SELECT {LEASE_COLS} FROM leases WHERE id = ?", (lease_id,)
         ).fetchone()
         return None if row is None else LeaseRecord(*row)
 
     def insert_lease(self, lease: LeaseRecord) -> None:
         x = lease
         self.conn.execute(
-            f"INSERT INTO leases ({_LEASE_COLS}) VALUES (?,?,?,?,?,?)",
+            f"INSERT INTO leases ({LEASE_COLS}) VALUES (?,?,?,?,?,?)",
             (x.id, x.host, x.pid, x.started, x.heartbeat, x.expires),
         )
 

@@ -10,72 +10,32 @@ import json
 import sqlite3
 from collections.abc import Collection, Iterable
 from dataclasses import replace
-from json.encoder import encode_basestring_ascii as _quote  # json.dumps's own string encoder
 from typing import Any
 
 from raypachy.pfs.metadata.records import (
-    CheckpointDatum,
     CheckpointRecord,
-    DatumCounts,
     DatumId,
-    DatumInputRecord,
     DatumRecord,
     DatumStateRecord,
     JobId,
-    JobInput,
     JobRecord,
     PipelineRecord,
     PipelineVersion,
     PipelineVersionRecord,
 )
-from raypachy.storage.manifest import ManifestInfo
-
-_PIPELINE_COLS = "name, version, spec, state, salt, created, updated"
-_JOB_COLS = (
-    "pipeline, id, version, state, reason, inputs, output_repo, created, started, finished, "
-    "total, processed, skipped, failed, recovered, seq"
+from raypachy.pfs.metadata.rows import (
+    DATUM_COLS,
+    JOB_COLS,
+    PIPELINE_COLS,
+    checkpoint_results_json,
+    checkpoint_row,
+    datum_inputs_json,
+    datum_row,
+    job_inputs_json,
+    job_row,
+    json_strings,
+    pipeline_row,
 )
-_DATUM_COLS = "pipeline, job, datum, state, hash, inputs, outputs, attempts, error, duration"
-
-
-def _json_strings(items: Iterable[str]) -> str:
-    """``json.dumps(list(items))`` for strings, byte for byte, without its per-call set-up:
-    a job writes thousands of datums at once, inside the write transaction."""
-    return "[" + ", ".join(map(_quote, items)) + "]"
-
-
-def _datum_inputs_json(inputs: tuple[DatumInputRecord, ...]) -> str:
-    return "[" + ", ".join(_json_strings((i.name, i.repo, i.commit, i.path)) for i in inputs) + "]"
-
-
-def _pipeline(r: Any) -> PipelineRecord:
-    return PipelineRecord(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5], r[6])
-
-
-def _inputs_json(inputs: tuple[JobInput, ...]) -> str:
-    return json.dumps([{"name": i.name, "repo": i.repo, "branch": i.branch, "id": i.id}
-                       for i in inputs])  # fmt: skip
-
-
-def _job(r: Any) -> JobRecord:
-    inputs = tuple(JobInput(i["name"], i["repo"], i["branch"], i["id"]) for i in json.loads(r[5]))
-    return JobRecord(
-        r[0], r[1], r[2], r[3], r[4], inputs, r[6], r[7], r[8], r[9],
-        DatumCounts(r[10], r[11], r[12], r[13], r[14]), r[15],
-    )  # fmt: skip
-
-
-def _datum(r: Any) -> DatumRecord:
-    inputs = tuple(DatumInputRecord(*i) for i in json.loads(r[5]))
-    return DatumRecord(r[0], r[1], r[2], r[3], r[4], inputs, tuple(json.loads(r[6])), *r[7:])
-
-
-def _checkpoint(pipeline: str, job: JobId, r: Any) -> CheckpointRecord:
-    layer = None if r[0] is None else ManifestInfo(r[0], r[1])
-    datums = tuple(
-        CheckpointDatum(d[0], d[1], d[2], tuple(d[3]), d[4], d[5], d[6]) for d in json.loads(r[2])
-    )
-    return CheckpointRecord(pipeline, job, layer, datums)
 
 
 class PpsTables:
@@ -88,19 +48,19 @@ class PpsTables:
 
     def pipeline(self, name: str) -> PipelineRecord | None:
         r = self.conn.execute(
-            f"SELECT {_PIPELINE_COLS} FROM pipelines WHERE name = ?", (name,)
+            f"SELECT {PIPELINE_COLS} FROM pipelines WHERE name = ?", (name,)
         ).fetchone()
-        return None if r is None else _pipeline(r)
+        return None if r is None else pipeline_row(r)
 
     def pipelines(self) -> list[PipelineRecord]:
-        rows = self.conn.execute(f"SELECT {_PIPELINE_COLS} FROM pipelines ORDER BY name")
-        return [_pipeline(r) for r in rows]
+        rows = self.conn.execute(f"SELECT {PIPELINE_COLS} FROM pipelines ORDER BY name")
+        return [pipeline_row(r) for r in rows]
 
     def put_pipeline(self, pipeline: PipelineRecord) -> None:
         p, spec = pipeline, json.dumps(pipeline.spec)
         self.conn.execute("DELETE FROM pipelines WHERE name = ?", (p.name,))
         self.conn.execute(
-            f"INSERT INTO pipelines ({_PIPELINE_COLS}) VALUES (?,?,?,?,?,?,?)",
+            f"INSERT INTO pipelines ({PIPELINE_COLS}) VALUES (?,?,?,?,?,?,?)",
             (p.name, p.version, spec, p.state, p.salt, p.created, p.updated),
         )
         self.conn.execute(
@@ -153,9 +113,9 @@ class PpsTables:
 
     def job(self, pipeline: str, job_id: JobId) -> JobRecord | None:
         r = self.conn.execute(
-            f"SELECT {_JOB_COLS} FROM jobs WHERE pipeline = ? AND id = ?", (pipeline, job_id)
+            f"SELECT {JOB_COLS} FROM jobs WHERE pipeline = ? AND id = ?", (pipeline, job_id)
         ).fetchone()
-        return None if r is None else _job(r)
+        return None if r is None else job_row(r)
 
     def jobs(
         self,
@@ -175,42 +135,42 @@ class PpsTables:
         if before_seq is not None:
             where.append("seq < ?")
             args.append(before_seq)
-        sql = f"SELECT {_JOB_COLS} FROM jobs"
+        sql = f"SELECT {JOB_COLS} FROM jobs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY seq DESC"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
-        return [_job(r) for r in self.conn.execute(sql, args)]
+        return [job_row(r) for r in self.conn.execute(sql, args)]
 
     def jobs_in_states(self, pipeline: str, states: Collection[str]) -> list[JobRecord]:
         marks = ", ".join("?" * len(states))
         rows = self.conn.execute(
-            f"SELECT {_JOB_COLS} FROM jobs WHERE pipeline = ? AND state IN ({marks}) ORDER BY seq",
+            f"SELECT {JOB_COLS} FROM jobs WHERE pipeline = ? AND state IN ({marks}) ORDER BY seq",
             (pipeline, *states),
         )
-        return [_job(r) for r in rows]
+        return [job_row(r) for r in rows]
 
     def recent_jobs(
         self, limit: int, ended_since: float, live_states: Collection[str]
     ) -> list[JobRecord]:
         marks = ", ".join("?" * len(live_states))
         rows = self.conn.execute(
-            f"SELECT {_JOB_COLS} FROM jobs "
+            f"SELECT {JOB_COLS} FROM jobs "
             "WHERE seq > (SELECT COALESCE(MAX(seq), 0) FROM jobs) - ? "
             f"OR state IN ({marks}) OR finished >= ? ORDER BY seq DESC",
             (limit, *live_states, ended_since),
         )
-        return [_job(r) for r in rows]
+        return [job_row(r) for r in rows]
 
     def insert_job(self, job: JobRecord) -> JobRecord:
         # the write lock serializes writers, so MAX + 1 is never handed out twice
         seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()[0]
         j, c = job, job.counts
         self.conn.execute(
-            f"INSERT INTO jobs ({_JOB_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (j.pipeline, j.id, j.version, j.state, j.reason, _inputs_json(j.inputs),
+            f"INSERT INTO jobs ({JOB_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (j.pipeline, j.id, j.version, j.state, j.reason, job_inputs_json(j.inputs),
              j.output_repo, j.created, j.started, j.finished,
              c.total, c.processed, c.skipped, c.failed, c.recovered, seq),
         )  # fmt: skip
@@ -222,7 +182,7 @@ class PpsTables:
             "UPDATE jobs SET state = ?, reason = ?, inputs = ?, started = ?, finished = ?, "
             "total = ?, processed = ?, skipped = ?, failed = ?, recovered = ? "
             "WHERE pipeline = ? AND id = ?",
-            (j.state, j.reason, _inputs_json(j.inputs), j.started, j.finished,
+            (j.state, j.reason, job_inputs_json(j.inputs), j.started, j.finished,
              c.total, c.processed, c.skipped, c.failed, c.recovered, j.pipeline, j.id),
         )  # fmt: skip
 
@@ -236,9 +196,9 @@ class PpsTables:
 
     def insert_job_datums(self, datums: Iterable[DatumRecord]) -> None:
         self.conn.executemany(
-            f"INSERT OR REPLACE INTO job_datums ({_DATUM_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            ((d.pipeline, d.job, d.id, d.state, d.hash, _datum_inputs_json(d.inputs),
-              _json_strings(d.outputs), d.attempts, d.error, d.duration) for d in datums),
+            f"INSERT OR REPLACE INTO job_datums ({DATUM_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            ((d.pipeline, d.job, d.id, d.state, d.hash, datum_inputs_json(d.inputs),
+              json_strings(d.outputs), d.attempts, d.error, d.duration) for d in datums),
         )  # fmt: skip
 
     def job_datums(
@@ -249,7 +209,7 @@ class PpsTables:
         after: DatumId | None = None,
         limit: int | None = None,
     ) -> list[DatumRecord]:
-        sql = f"SELECT {_DATUM_COLS} FROM job_datums WHERE pipeline = ? AND job = ?"
+        sql = f"SELECT {DATUM_COLS} FROM job_datums WHERE pipeline = ? AND job = ?"
         args: list[Any] = [pipeline, job_id]
         if datum is not None:
             sql += " AND datum = ?"
@@ -261,7 +221,7 @@ class PpsTables:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
-        return [_datum(r) for r in self.conn.execute(sql, args)]
+        return [datum_row(r) for r in self.conn.execute(sql, args)]
 
     def datum_states(self, pipeline: str) -> list[DatumStateRecord]:
         rows = self.conn.execute(
@@ -281,7 +241,7 @@ class PpsTables:
         self.conn.executemany(
             "INSERT OR REPLACE INTO datum_state (pipeline, datum, hash, outputs, job) "
             "VALUES (?,?,?,?,?)",
-            [(s.pipeline, s.id, s.hash, _json_strings(s.outputs), s.job) for s in upserts],
+            [(s.pipeline, s.id, s.hash, json_strings(s.outputs), s.job) for s in upserts],
         )
 
     def reset_datum_states(
@@ -301,12 +261,10 @@ class PpsTables:
 
     def add_checkpoint(self, checkpoint: CheckpointRecord) -> None:
         cp, layer = checkpoint, checkpoint.layer
-        results = [[d.id, d.hash, d.state, list(d.outputs), d.attempts, d.error, d.duration]
-                   for d in cp.datums]  # fmt: skip
         self.conn.execute(
             "INSERT INTO job_batches (pipeline, job, layer, rows, results) VALUES (?,?,?,?,?)",
             (cp.pipeline, cp.job, layer and layer.id, layer.rows if layer else 0,
-             json.dumps(results)),
+             checkpoint_results_json(cp)),
         )  # fmt: skip
 
     def checkpoints(self, pipeline: str, job_id: JobId) -> list[CheckpointRecord]:
@@ -315,7 +273,7 @@ class PpsTables:
             "ORDER BY rowid",
             (pipeline, job_id),
         )
-        return [_checkpoint(pipeline, job_id, r) for r in rows]
+        return [checkpoint_row(pipeline, job_id, r) for r in rows]
 
     def delete_checkpoints(self, pipeline: str, job_id: JobId) -> None:
         self.conn.execute(

@@ -1,0 +1,223 @@
+"""The PostgreSQL metadata store: a pool of connections to one database, for teams.
+
+Every write transaction starts by bumping the one row of ``changes``: its row lock makes
+writers take turns, whichever process or cluster they run in (as SQLite's write lock does),
+and its counter tells waiters in other processes that something changed. A branch move is
+also a compare-and-swap in its own ``UPDATE`` (see ``pfs_tables``). Reads run in
+``REPEATABLE READ`` read-only transactions: one consistent snapshot, never blocked by a
+writer. A connection lost to a server restart is replaced; a transaction it interrupts
+raises ``UnavailableError`` with nothing of it kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, NoReturn
+
+import psycopg
+from psycopg import IsolationLevel, errors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from raypachy.errors import BackendError, InvalidArgumentError, UnavailableError
+from raypachy.pfs.metadata.changes import Changes
+from raypachy.pfs.metadata.locations import hide_secret, mask
+from raypachy.pfs.metadata.postgres.pfs_tables import PfsTables
+from raypachy.pfs.metadata.postgres.pps_tables import PpsTables
+from raypachy.pfs.metadata.postgres.schema import SCHEMA, Conn, migrate
+from raypachy.pfs.metadata.postgres.url import conninfo, one_line
+
+if TYPE_CHECKING:
+    from raypachy.pfs.metadata.interface import MetadataStore
+
+#: Connections one store keeps at most; threads beyond it wait their turn.
+POOL_SIZE = 16
+#: How long a thread waits for a pooled connection, or a writer for the write lock.
+WAIT_S = 60
+#: An idle pooled connection above the first is closed after this long.
+IDLE_S = 120
+
+
+class PostgresTx(PfsTables, PpsTables):
+    """The statements of one PostgreSQL transaction (``raypachy.pfs.metadata.interface.Tx``)."""
+
+
+def _configure(conn: Conn) -> None:
+    """Every new connection: our schema first, and a bound on waiting for the write lock."""
+    conn.execute(f"SET search_path TO {SCHEMA}")
+    conn.execute(f"SET lock_timeout = '{WAIT_S}s'")
+
+
+def connect(url: str, shown: str) -> Conn:
+    """One connection to the database at ``url`` (``shown``: the URL, password masked), in
+    autocommit mode; a one-line error naming the URL and what to check when it fails."""
+    info = conninfo(url)
+    try:
+        conn = psycopg.connect(info, autocommit=True)
+    except psycopg.OperationalError as e:
+        raise UnavailableError(
+            f"cannot open the metadata database {shown}: {hide_secret(one_line(str(e)), url)}; "
+            "check that PostgreSQL runs there and that the URL's host, port, user, password "
+            "and database are right (RAYPACHY_METADATA or --metadata)"
+        ) from None
+    encoding = conn.info.encoding
+    if encoding.lower() not in ("utf-8", "utf8"):
+        conn.close()
+        raise InvalidArgumentError(
+            f"the metadata database {shown} stores text as {encoding}: raypachy needs a UTF8 "
+            "database (createdb --encoding=UTF8)"
+        )
+    _configure(conn)
+    return conn
+
+
+class PostgresStore:
+    """PostgreSQL metadata (``raypachy.pfs.metadata.interface.MetadataStore``); safe to
+    share between threads, processes and hosts."""
+
+    def __init__(self, url: str, before_write: Callable[[], None] | None = None) -> None:
+        """Open the database at ``url`` and bring its schema up to date. ``before_write``
+        runs before each write transaction and may refuse it."""
+        self.url = url
+        self.shown = mask(url)
+        self.before_write = before_write
+        self.changes = Changes()
+        self._lock = threading.Lock()
+        self._pool: ConnectionPool[Conn] | None = None
+        self._probe: Conn | None = None  # the connection change waits look through
+        self._probe_lock = threading.Lock()
+        self._seen = 0  # the newest change counter this process knows of
+        with connect(url, self.shown) as conn, self._errors():
+            migrate(conn, self.shown)
+            self._seen = self._counter(conn)
+
+    @property
+    def location(self) -> str:
+        return self.url
+
+    # --- connections ---------------------------------------------------------------------
+
+    def _pool_now(self) -> ConnectionPool[Conn]:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ConnectionPool(
+                    conninfo(self.url),
+                    min_size=1,
+                    max_size=POOL_SIZE,
+                    kwargs={"autocommit": True},
+                    configure=_configure,
+                    check=ConnectionPool.check_connection,  # a server restart: reconnect
+                    timeout=WAIT_S,
+                    max_idle=IDLE_S,
+                    name="raypachy-metadata",
+                    open=True,
+                )
+            return self._pool
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """The database's failures as raypachy's errors, each one line naming the URL."""
+        try:
+            yield
+        except errors.DiskFull as e:
+            self._fail(BackendError, e, "free some space on the database server and retry")
+        except errors.LockNotAvailable as e:
+            self._fail(UnavailableError, e, f"another writer held the write lock over {WAIT_S} s")
+        except PoolTimeout as e:
+            self._fail(UnavailableError, e, "every connection stayed busy or unreachable")
+        except psycopg.OperationalError as e:
+            self._fail(UnavailableError, e, "check that PostgreSQL runs there, then retry")
+
+    def _fail(self, kind: type[Exception], e: Exception, hint: str) -> NoReturn:
+        detail = hide_secret(one_line(str(e)), self.url)
+        raise kind(
+            f"the metadata database {self.shown} failed: {detail}; {hint} (nothing of the "
+            "transaction was kept unless it had reached its commit)"
+        ) from None
+
+    # --- transactions ----------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[PostgresTx]:
+        if self.before_write is not None:
+            self.before_write()
+        with self._errors(), self._pool_now().connection() as conn:
+            conn.isolation_level = IsolationLevel.READ_COMMITTED  # after the lock: the latest
+            conn.read_only = False
+            with conn.transaction():
+                version = self._counter(conn, bump=True)  # the write lock, held to the end
+                yield PostgresTx(conn)
+        # the connection is back in the pool before waiters are woken (they may need one)
+        self._saw(version)
+        self.changes.bump()
+
+    @contextmanager
+    def read(self) -> Iterator[PostgresTx]:
+        with self._errors(), self._pool_now().connection() as conn:
+            conn.isolation_level = IsolationLevel.REPEATABLE_READ  # one snapshot throughout
+            conn.read_only = True
+            with conn.transaction():
+                yield PostgresTx(conn)
+
+    @staticmethod
+    def _counter(conn: Conn, bump: bool = False) -> int:
+        sql = (
+            "UPDATE changes SET version = version + 1 WHERE id = 1 RETURNING version"
+            if bump
+            else "SELECT version FROM changes WHERE id = 1"
+        )
+        row = conn.execute(sql).fetchone()
+        assert row is not None, "the changes row is missing"
+        return int(row[0])
+
+    # --- change waits ----------------------------------------------------------------------
+
+    def change_version(self) -> int:
+        return self.changes.version
+
+    def wait_change(self, since: int | None, timeout: float) -> int:
+        return self.changes.wait(since, timeout, self._others_wrote)
+
+    def _saw(self, version: int) -> None:
+        with self._lock:
+            self._seen = max(self._seen, version)
+
+    def _others_wrote(self) -> bool:
+        """Whether someone else (another process) committed a write this process has not
+        seen."""
+        with self._probe_lock:
+            try:
+                if self._probe is None or self._probe.closed:
+                    self._probe = connect(self.url, self.shown)
+                version = self._counter(self._probe)
+            except (psycopg.Error, UnavailableError):
+                self._drop_probe()  # unreachable for now: the waiter waits on, and retries
+                return False
+        with self._lock:
+            if version > self._seen:
+                self._seen = version
+                return True
+        return False
+
+    def _drop_probe(self) -> None:
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            with contextlib.suppress(psycopg.Error):
+                probe.close()
+
+    def close(self) -> None:
+        """Close the connections (a later use opens new ones)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+        with self._probe_lock:
+            self._drop_probe()
+
+
+if TYPE_CHECKING:  # mypy checks here that this is the interface, statement by statement
+
+    def _is_a_store(store: PostgresStore) -> MetadataStore:
+        return store
