@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from raypachy.cli.migrate_command import metadata_option, use_metadata
 from raypachy.cli.render import say
 
 IMAGE_MODES = ["off", "runtime_env", "label"]
@@ -18,10 +19,18 @@ IMAGE_MODES = ["off", "runtime_env", "label"]
 @click.option("--num-cpus", type=int, help="CPUs the local Ray head offers (default: all).")
 @click.option("--images", type=click.Choice(IMAGE_MODES),
               help="How transform.image is used: off, runtime_env (podman) or label.")  # fmt: skip
-def up(port: int | None, storage: str | None, num_cpus: int | None, images: str | None) -> None:
+@metadata_option
+def up(
+    port: int | None,
+    storage: str | None,
+    num_cpus: int | None,
+    images: str | None,
+    metadata: str | None,
+) -> None:
     """Start a local Ray head and the raypachy control plane (once)."""
     from raypachy.runtime.cluster import up as start
 
+    use_metadata(metadata)
     state = start(storage=storage, port=port, num_cpus=num_cpus, images=images)
     click.echo(f"raypachy API:  {state.api_url}")
     click.echo(f"console:       {state.api_url}/console/")
@@ -95,7 +104,8 @@ def _echo_tree(info: dict[str, object], indent: int = 0) -> None:
 @click.command("serve")
 @click.option("--address", help="Ray cluster address (default: RAY_ADDRESS or auto).")
 @click.option("--storage", help="Storage URI, e.g. s3://bucket/prefix.")
-@click.option("--home", help="Directory for the metadata database (default $RAYPACHY_HOME).")
+@click.option("--home", help="Directory for the token and, by default, the metadata database "
+              "(default $RAYPACHY_HOME).")  # fmt: skip
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface for the API.")
 @click.option("--port", default=8650, show_default=True, type=int, help="Port for the API.")
 @click.option("--s3-port", default=8651, show_default=True, type=int, envvar="RAYPACHY_S3_PORT",
@@ -103,6 +113,7 @@ def _echo_tree(info: dict[str, object], indent: int = 0) -> None:
 @click.option("--detach", is_flag=True, help="Return once the control plane is up.")
 @click.option("--images", type=click.Choice(IMAGE_MODES), envvar="RAYPACHY_IMAGES",
               default="off", show_default=True, help="How transform.image is used.")  # fmt: skip
+@metadata_option
 def serve(
     address: str | None,
     storage: str | None,
@@ -112,11 +123,13 @@ def serve(
     s3_port: int,
     detach: bool,
     images: str,
+    metadata: str | None,
 ) -> None:
     """Run the control plane on an existing Ray cluster (for `ray job submit` or a RayJob)."""
     from raypachy.runtime.cluster import serve as run
     from raypachy.server.doors import front_doors
 
+    use_metadata(metadata)
     run(address, home, storage, host, port, detach, images, s3_port, front_doors())
 
 

@@ -11,6 +11,7 @@ from raypachy import __version__
 from raypachy.cli.cluster_commands import COMMANDS
 from raypachy.cli.console_command import console
 from raypachy.cli.deploy_commands import deploy
+from raypachy.cli.migrate_command import migrate
 from raypachy.cli.pfs_commands import NOUNS, fsck, gc
 from raypachy.cli.pps_commands import COMMANDS as PPS_COMMANDS
 from raypachy.cli.pps_commands import NOUNS as PPS_NOUNS
@@ -42,7 +43,7 @@ for verb in sorted(set(NOUNS) | set(PPS_NOUNS)):
     cli.add_command(group)
 cli.add_command(gc)
 cli.add_command(fsck)
-for command in [*COMMANDS, *PPS_COMMANDS, deploy, console]:
+for command in [*COMMANDS, *PPS_COMMANDS, deploy, console, migrate]:
     cli.add_command(command)
 
 

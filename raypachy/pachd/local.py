@@ -120,11 +120,12 @@ class Pachd(API):
     @classmethod
     def open(
         cls, home: str | None = None, storage: str | None = None, images: str = "off",
-        serve: bool = False,
+        serve: bool = False, metadata: str | None = None,
     ) -> Pachd:  # fmt: skip
         """The installation at ``home`` (default ``$RAYPACHY_HOME``); ``serve`` is for the
-        control plane, which holds the home while it runs."""
-        return cls(PFS.open(home, storage, serve=serve), images)
+        control plane, which holds the home while it runs; ``metadata`` is the store's
+        location (a PostgreSQL URL or a SQLite file; default as ``PFS.open``)."""
+        return cls(PFS.open(home, storage, serve=serve, metadata=metadata), images)
 
     @property
     def chunks(self) -> ChunkStore:

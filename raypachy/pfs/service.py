@@ -47,6 +47,7 @@ from raypachy.pfs.metadata import (
     RepoRecord,
     Tx,
     open_store,
+    store_location,
 )
 from raypachy.pfs.model import (
     Branch,
@@ -93,9 +94,16 @@ class PFS:
         self.home: str | None = None  # the installation's directory, when opened from one
 
     @classmethod
-    def open(cls, home: str | None = None, storage: str | None = None, serve: bool = False) -> PFS:
+    def open(
+        cls,
+        home: str | None = None,
+        storage: str | None = None,
+        serve: bool = False,
+        metadata: str | None = None,
+    ) -> PFS:
         """Open (creating if needed) the installation at ``home``; storage defaults to
-        ``file://<home>/storage``.
+        ``file://<home>/storage``, metadata to ``$RAYPACHY_METADATA`` (a PostgreSQL URL or a
+        SQLite file), else ``<home>/metadata.db``.
 
         While a cluster serves the home, this library reads it but refuses to write (the
         cluster must see every commit to run the pipelines): use ``raypachy.connect()``.
@@ -104,12 +112,13 @@ class PFS:
         home = os.path.abspath(home or default_home())
         private_dir(home)  # the metadata and, by default, the data: for its owner only
         storage = storage or os.environ.get("RAYPACHY_STORAGE") or f"file://{home}/storage"
+        location = store_location(home, metadata)
         if serve:
             served.hold(home)
-            meta = open_store(os.path.join(home, "metadata.db"))
+            meta = open_store(location)
         else:
             guard = functools.partial(served.refuse_if_served, home)
-            meta = open_store(os.path.join(home, "metadata.db"), before_write=guard)
+            meta = open_store(location, before_write=guard)
         pfs = cls(meta, storage)
         pfs.home = home
         return pfs

@@ -43,13 +43,20 @@ class MetadataActor:
     threads that verbs (a controller's claim_job or finish_job) need.
     """
 
-    def __init__(self, home: str, storage: str, doors: FrontDoors, images: str = "off") -> None:
+    def __init__(
+        self,
+        home: str,
+        storage: str,
+        doors: FrontDoors,
+        images: str = "off",
+        metadata: str | None = None,
+    ) -> None:
         from raypachy.pachd import Pachd
 
         self.storage = storage
         self.images = images
         self.doors = doors
-        self.pachd = Pachd.open(home, storage, images, serve=True)
+        self.pachd = Pachd.open(home, storage, images, serve=True, metadata=metadata)
         self._controllers_lock = threading.Lock()
         self.reconcile_controllers()  # after a restart too: the database says what should run
 

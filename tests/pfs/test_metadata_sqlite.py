@@ -88,8 +88,8 @@ def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) ->
 
 
 def test_an_unknown_store_location_is_refused_in_one_line(tmp_path: Path) -> None:
-    with pytest.raises(InvalidArgumentError, match=r"postgresql:// is not supported"):
-        open_store("postgresql://user@host/db")
+    with pytest.raises(InvalidArgumentError, match=r"mysql:// is not supported; give postgres"):
+        open_store("mysql://user@host/db")
     assert not list(tmp_path.iterdir())
 
 

@@ -11,7 +11,6 @@ raises ``UnavailableError`` with nothing of it kept.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,58 +18,25 @@ from typing import TYPE_CHECKING, NoReturn
 
 import psycopg
 from psycopg import IsolationLevel, errors
-from psycopg_pool import ConnectionPool, PoolTimeout
 
-from raypachy.errors import BackendError, InvalidArgumentError, UnavailableError
+from raypachy.errors import BackendError, UnavailableError
 from raypachy.pfs.metadata.changes import Changes
 from raypachy.pfs.metadata.locations import hide_secret, mask
 from raypachy.pfs.metadata.postgres.pfs_tables import PfsTables
+from raypachy.pfs.metadata.postgres.pool import WAIT_S, Pool, close_quietly, connect
 from raypachy.pfs.metadata.postgres.pps_tables import PpsTables
-from raypachy.pfs.metadata.postgres.schema import SCHEMA, Conn, migrate
-from raypachy.pfs.metadata.postgres.url import conninfo, one_line
+from raypachy.pfs.metadata.postgres.schema import Conn, migrate
+from raypachy.pfs.metadata.postgres.url import one_line
 
 if TYPE_CHECKING:
     from raypachy.pfs.metadata.interface import MetadataStore
 
 #: Connections one store keeps at most; threads beyond it wait their turn.
 POOL_SIZE = 16
-#: How long a thread waits for a pooled connection, or a writer for the write lock.
-WAIT_S = 60
-#: An idle pooled connection above the first is closed after this long.
-IDLE_S = 120
 
 
 class PostgresTx(PfsTables, PpsTables):
     """The statements of one PostgreSQL transaction (``raypachy.pfs.metadata.interface.Tx``)."""
-
-
-def _configure(conn: Conn) -> None:
-    """Every new connection: our schema first, and a bound on waiting for the write lock."""
-    conn.execute(f"SET search_path TO {SCHEMA}")
-    conn.execute(f"SET lock_timeout = '{WAIT_S}s'")
-
-
-def connect(url: str, shown: str) -> Conn:
-    """One connection to the database at ``url`` (``shown``: the URL, password masked), in
-    autocommit mode; a one-line error naming the URL and what to check when it fails."""
-    info = conninfo(url)
-    try:
-        conn = psycopg.connect(info, autocommit=True)
-    except psycopg.OperationalError as e:
-        raise UnavailableError(
-            f"cannot open the metadata database {shown}: {hide_secret(one_line(str(e)), url)}; "
-            "check that PostgreSQL runs there and that the URL's host, port, user, password "
-            "and database are right (RAYPACHY_METADATA or --metadata)"
-        ) from None
-    encoding = conn.info.encoding
-    if encoding.lower() not in ("utf-8", "utf8"):
-        conn.close()
-        raise InvalidArgumentError(
-            f"the metadata database {shown} stores text as {encoding}: raypachy needs a UTF8 "
-            "database (createdb --encoding=UTF8)"
-        )
-    _configure(conn)
-    return conn
 
 
 class PostgresStore:
@@ -85,7 +51,7 @@ class PostgresStore:
         self.before_write = before_write
         self.changes = Changes()
         self._lock = threading.Lock()
-        self._pool: ConnectionPool[Conn] | None = None
+        self._pool: Pool | None = None
         self._probe: Conn | None = None  # the connection change waits look through
         self._probe_lock = threading.Lock()
         self._seen = 0  # the newest change counter this process knows of
@@ -99,21 +65,10 @@ class PostgresStore:
 
     # --- connections ---------------------------------------------------------------------
 
-    def _pool_now(self) -> ConnectionPool[Conn]:
+    def _pool_now(self) -> Pool:
         with self._lock:
             if self._pool is None:
-                self._pool = ConnectionPool(
-                    conninfo(self.url),
-                    min_size=1,
-                    max_size=POOL_SIZE,
-                    kwargs={"autocommit": True},
-                    configure=_configure,
-                    check=ConnectionPool.check_connection,  # a server restart: reconnect
-                    timeout=WAIT_S,
-                    max_idle=IDLE_S,
-                    name="raypachy-metadata",
-                    open=True,
-                )
+                self._pool = Pool(self.url, self.shown, POOL_SIZE)
             return self._pool
 
     @contextmanager
@@ -125,8 +80,6 @@ class PostgresStore:
             self._fail(BackendError, e, "free some space on the database server and retry")
         except errors.LockNotAvailable as e:
             self._fail(UnavailableError, e, f"another writer held the write lock over {WAIT_S} s")
-        except PoolTimeout as e:
-            self._fail(UnavailableError, e, "every connection stayed busy or unreachable")
         except psycopg.OperationalError as e:
             self._fail(UnavailableError, e, "check that PostgreSQL runs there, then retry")
 
@@ -204,8 +157,7 @@ class PostgresStore:
     def _drop_probe(self) -> None:
         probe, self._probe = self._probe, None
         if probe is not None:
-            with contextlib.suppress(psycopg.Error):
-                probe.close()
+            close_quietly(probe)
 
     def close(self) -> None:
         """Close the connections (a later use opens new ones)."""

@@ -14,8 +14,8 @@ DEFAULTS = {"connect_timeout": "10", "application_name": "raypachy"}
 
 
 def one_line(text: str) -> str:
-    """A driver's message (libpq's span lines, with tabs) as one line."""
-    return " ".join(text.split())
+    """A driver's message (libpq's spans lines, with tabs) as one line."""
+    return "; ".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
 def conninfo(url: str) -> str:

@@ -214,6 +214,17 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(row[0] or 0)
 
 
+def applied(conn: sqlite3.Connection) -> dict[int, float]:
+    """The migrations this database has, with when each was applied."""
+    try:
+        rows = conn.execute("SELECT version, applied FROM schema_migrations").fetchall()
+    except sqlite3.OperationalError as e:
+        if "no such table" not in str(e):
+            raise
+        return {}
+    return {int(v): float(a) for v, a in rows}
+
+
 def pending(conn: sqlite3.Connection, path: str) -> list[Migration]:
     """The migrations this database lacks; refuses a database of a newer raypachy."""
     current = schema_version(conn)
