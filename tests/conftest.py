@@ -123,9 +123,12 @@ def pg_stores(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
 def _metadata_store_of_the_run(request: pytest.FixtureRequest) -> Iterator[None]:
     """With ``--metadata-store=postgres``, every test without a cluster keeps its metadata
     in a fresh PostgreSQL database: ``PFS.open`` (and the processes the test starts) read
-    ``RAYPACHY_METADATA``. Tests with a cluster keep their home's SQLite file."""
-    if request.config.getoption("--metadata-store") != "postgres" or (
-        "local_cluster" in request.fixturenames
+    ``RAYPACHY_METADATA``. Tests with a cluster, and those of the SQLite file itself, keep
+    their home's SQLite file."""
+    if (
+        request.config.getoption("--metadata-store") != "postgres"
+        or "local_cluster" in request.fixturenames
+        or request.node.get_closest_marker("sqlite_metadata") is not None
     ):
         yield
         return

@@ -37,6 +37,7 @@ def usual_umask() -> Iterator[None]:
         os.umask(previous)
 
 
+@pytest.mark.sqlite_metadata
 def test_a_new_home_is_readable_by_its_owner_only(tmp_path: Path, usual_umask: None) -> None:
     home = tmp_path / "home"
     pfs = PFS.open(str(home))
@@ -56,6 +57,7 @@ def test_a_new_home_is_readable_by_its_owner_only(tmp_path: Path, usual_umask: N
     assert not wal.exists() or _mode(wal) == 0o600
 
 
+@pytest.mark.sqlite_metadata
 def test_an_existing_home_is_made_private(tmp_path: Path, usual_umask: None) -> None:
     home = tmp_path / "home"
     home.mkdir(mode=0o755)

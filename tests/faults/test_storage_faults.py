@@ -145,6 +145,7 @@ def test_a_full_disk_gives_a_clear_error_and_leaves_nothing_half_written(
     )
 
 
+@pytest.mark.sqlite_metadata
 @needs_root_mount
 def test_a_full_disk_under_the_metadata_database_changes_nothing(small_disk: Path) -> None:
     pfs = PFS.open(str(small_disk / "home"))

@@ -143,7 +143,9 @@ def test_processes_opening_a_new_database_at_once_all_succeed(pg_url: str) -> No
 # --- what PostgreSQL's text cannot hold -------------------------------------------------------
 
 
-def test_a_nul_in_free_text_is_kept_as_a_replacement_character(pg_url: str, pg_stores: list) -> None:
+def test_a_nul_in_free_text_is_kept_as_a_replacement_character(
+    pg_url: str, pg_stores: list
+) -> None:
     store = open_store(pg_url)
     j1 = as_job_id("1" * 32)
     record = DatumRecord("p", j1, DatumId("d"), "failed", "h", (), (), 3, "bad\x00byte", 0.5)
