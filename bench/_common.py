@@ -84,12 +84,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def local_cluster(home: Path) -> Iterator[tuple[dict[str, str], str]]:
+def local_cluster(
+    home: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[dict[str, str], str]]:
     """``raypachy up`` (2 CPUs) with its own home and a free API port; yields the CLI's
     environment and the API URL, and runs ``raypachy down`` at the end."""
     port = free_port()
     env = {**os.environ, "RAYPACHY_HOME": str(home), "RAYPACHY_API_PORT": str(port),
-           "RAYPACHY_S3_PORT": str(free_port())}  # fmt: skip
+           "RAYPACHY_S3_PORT": str(free_port()), **(extra_env or {})}  # fmt: skip
     env.pop("RAYPACHY_ADDRESS", None)
     subprocess.run([RAYPACHY, "up", "--num-cpus", "2"], env=env, check=True, capture_output=True)
     try:

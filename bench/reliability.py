@@ -1,11 +1,13 @@
 """Reliability in one run: faults injected and survived, bad inputs rejected, the API fuzzed,
 writers racing gc (finish, job stop and code upload against a gc held mid-run, 200 rounds),
-the load test (8 writers x 200 commits, a pipeline consuming, gc running), and what a hostile
+the load test (8 writers x 200 commits, a pipeline consuming, gc running) with the metadata
+in SQLite and again in PostgreSQL (a real server started here, fsync on), and what a hostile
 web page (DNS rebinding, cross-site requests) or another local user sends to the local API.
 
 Faults are the fault tests themselves (each kills or breaks something on purpose and ends
 with the consistency check), run by pytest; a passed test is a survived fault. Last line:
-one JSON object. Run: ``python bench/reliability.py [--quick]`` (or ``make reliability``).
+one JSON object. Run: ``python bench/reliability.py [--quick] [--load-only]`` (or ``make
+reliability``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tests.faults.fuzz import run_fuzz
 from tests.faults.gc_races import run_races
 from tests.faults.load import run_load
 from tests.faults.local_access import run_access_checks, token_sent_to_squatter
+from tests.pg_server import start_pg_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,10 +91,23 @@ def load_and_access(work: Path, writers: int, commits: int):  # type: ignore[no-
         return run_load(url, writers, commits, home=str(home)), checks, squatter_tokens
 
 
+def pg_load(work: Path, writers: int, commits: int):  # type: ignore[no-untyped-def]
+    """The same load on a `raypachy up --metadata postgresql://...` cluster."""
+    server = start_pg_server(durable=True)  # fsync on, as SQLite's synchronous=FULL
+    try:
+        url = server.create_database("raypachy")
+        with local_cluster(work / "pg-load-home", {"RAYPACHY_METADATA": url}) as (env, api):
+            return run_load(api, writers, commits, home=env["RAYPACHY_HOME"])
+    finally:
+        server.close()
+
+
 def main() -> None:
     logging.getLogger("raypachy").setLevel(logging.ERROR)  # notes such as "started job ..."
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller fuzz and load")
+    parser.add_argument("--load-only", action="store_true",
+                        help="only the load test, on SQLite and on PostgreSQL")  # fmt: skip
     args = parser.parse_args()
     work = bench_dir() / "reliability"
     shutil.rmtree(work, ignore_errors=True)
@@ -99,43 +115,27 @@ def main() -> None:
     commits = 40 if args.quick else 200
     examples = 10 if args.quick else 50
 
-    injected, survived, fault_failures = faults(work)
-    races = run_races(work / "gc-races", 40 if args.quick else 200)
-    tried, rejected, bad = bad_inputs(work)
-    with installation(work / "fuzz") as inst:
-        tally = run_fuzz(inst, examples)
-    lr, access, squatter_tokens = load_and_access(work, 8, commits)
-    lost = len(lr.lost) + len(lr.broken_chains)
-
-    rows = [
-        ("faults injected / survived", f"{injected} / {survived}", "all survived"),
-        ("gc races: rounds / survived", f"{races.rounds} / {races.survived}", "all survived"),
-        ("gc races: fsck problems after them", str(len(races.fsck)), "0"),
-        ("bad inputs tried / rejected cleanly", f"{tried} / {rejected}", "all rejected"),
-        ("fuzz examples / 5xx seen", f"{tally.examples} / {len(tally.server_errors)}", "0 5xx"),
-        ("fuzz rejections that changed state", str(len(tally.changed_by_rejection)), "0"),
-        ("load: 8 writers x commits", f"8 x {commits} in {lr.seconds:.1f} s", ""),
-        ("load: commits/s held", f"{lr.commits_per_s:.1f}", ""),
-        ("load: lost commits", str(lost), "0"),
-        ("load: output commits with bad provenance", str(len(lr.bad_provenance)), "0"),
-        ("load: fsck --deep problems after the run", str(len(lr.fsck_problems)), "0"),
-        ("load: pipeline jobs / gc runs / gc refused",
-         f"{lr.jobs} / {lr.gc_runs} / {lr.gc_refused}", ""),
-        ("load: pipeline caught up after the writers", f"{lr.catch_up_s:.1f} s", ""),
-        *[(f"local API: {c.label}", f"{'yes' if c.refused else 'NO'} ({c.status})",
-           f"yes ({c.expected})") for c in access],
-        ("local API: token sent to a server squatting on the port", str(squatter_tokens), "0"),
-    ]  # fmt: skip
-    problems = [*fault_failures, *races.lost, *races.fsck, *bad, *tally.server_errors]
-    problems += tally.changed_by_rejection
-    problems += [*lr.lost, *lr.broken_chains, *lr.bad_provenance, *lr.fsck_problems]
-    problems += [f"local API served: {c.label} ({c.status})" for c in access if not c.refused]
-    for problem in problems[:20]:
-        print("problem:", problem)
-    report(
-        "raypachy reliability",
-        rows,
-        {
+    rows: list[tuple[str, str, str]] = []
+    problems: list[str] = []
+    result: dict[str, object] = {}
+    if not args.load_only:
+        injected, survived, fault_failures = faults(work)
+        races = run_races(work / "gc-races", 40 if args.quick else 200)
+        tried, rejected, bad = bad_inputs(work)
+        with installation(work / "fuzz") as inst:
+            tally = run_fuzz(inst, examples)
+        rows += [
+            ("faults injected / survived", f"{injected} / {survived}", "all survived"),
+            ("gc races: rounds / survived", f"{races.rounds} / {races.survived}", "all survived"),
+            ("gc races: fsck problems after them", str(len(races.fsck)), "0"),
+            ("bad inputs tried / rejected cleanly", f"{tried} / {rejected}", "all rejected"),
+            ("fuzz examples / 5xx seen", f"{tally.examples} / {len(tally.server_errors)}",
+             "0 5xx"),
+            ("fuzz rejections that changed state", str(len(tally.changed_by_rejection)), "0"),
+        ]  # fmt: skip
+        problems += [*fault_failures, *races.lost, *races.fsck, *bad, *tally.server_errors]
+        problems += tally.changed_by_rejection
+        result |= {
             "faults_injected": injected,
             "faults_survived": survived,
             "gc_races": races.rounds,
@@ -144,13 +144,48 @@ def main() -> None:
             "bad_inputs_rejected": rejected,
             "fuzz_examples": tally.examples,
             "fuzz_5xx": len(tally.server_errors),
-            "load_commits_per_s": round(lr.commits_per_s, 1),
-            "lost_commits": lost,
-            "local_access_refused": sum(c.refused for c in access),
-            "local_access_checks": len(access),
-            "token_sent_to_squatter": squatter_tokens,
-        },
-    )
+        }
+    lr, access, squatter_tokens = load_and_access(work, 8, commits)
+    lost = len(lr.lost) + len(lr.broken_chains)
+    pg = pg_load(work, 8, commits)
+    pg_lost = len(pg.lost) + len(pg.broken_chains)
+
+    rows += [
+        ("load: 8 writers x commits", f"8 x {commits} in {lr.seconds:.1f} s", ""),
+        ("load: commits/s held", f"{lr.commits_per_s:.1f}", ""),
+        ("load: lost commits", str(lost), "0"),
+        ("load: output commits with bad provenance", str(len(lr.bad_provenance)), "0"),
+        ("load: fsck --deep problems after the run", str(len(lr.fsck_problems)), "0"),
+        ("load: pipeline jobs / gc runs / gc refused",
+         f"{lr.jobs} / {lr.gc_runs} / {lr.gc_refused}", ""),
+        ("load: pipeline caught up after the writers", f"{lr.catch_up_s:.1f} s", ""),
+        ("load, PostgreSQL metadata: commits/s held", f"{pg.commits_per_s:.1f}",
+         f"SQLite {lr.commits_per_s:.1f}"),
+        ("load, PostgreSQL metadata: lost commits", str(pg_lost), "0"),
+        ("load, PostgreSQL metadata: bad provenance / fsck problems",
+         f"{len(pg.bad_provenance)} / {len(pg.fsck_problems)}", "0 / 0"),
+        ("load, PostgreSQL metadata: pipeline caught up after", f"{pg.catch_up_s:.1f} s",
+         f"SQLite {lr.catch_up_s:.1f} s"),
+        *[(f"local API: {c.label}", f"{'yes' if c.refused else 'NO'} ({c.status})",
+           f"yes ({c.expected})") for c in access],
+        ("local API: token sent to a server squatting on the port", str(squatter_tokens), "0"),
+    ]  # fmt: skip
+    problems += [*lr.lost, *lr.broken_chains, *lr.bad_provenance, *lr.fsck_problems]
+    problems += [f"postgres: {p}" for p in
+                 (*pg.lost, *pg.broken_chains, *pg.bad_provenance, *pg.fsck_problems)]  # fmt: skip
+    problems += [f"local API served: {c.label} ({c.status})" for c in access if not c.refused]
+    for problem in problems[:20]:
+        print("problem:", problem)
+    result |= {
+        "load_commits_per_s": round(lr.commits_per_s, 1),
+        "lost_commits": lost,
+        "pg_load_commits_per_s": round(pg.commits_per_s, 1),
+        "pg_lost_commits": pg_lost,
+        "local_access_refused": sum(c.refused for c in access),
+        "local_access_checks": len(access),
+        "token_sent_to_squatter": squatter_tokens,
+    }
+    report("raypachy reliability", rows, result)
 
 
 if __name__ == "__main__":
