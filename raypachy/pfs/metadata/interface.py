@@ -4,7 +4,7 @@ One ``Tx`` holds every statement, PFS's and PPS's rows alike, so that a job and 
 commit change in one transaction. A write transaction commits when its block ends without an
 error and rolls everything back otherwise; writes are serialized, so a compare-and-swap
 (``move_branch``, ``update_open_commit``) holds between processes too. Implementations:
-``raypachy.pfs.metadata.sqlite`` (the default); the same statements fit PostgreSQL.
+``raypachy.pfs.metadata.sqlite`` (the default) and ``raypachy.pfs.metadata.postgres``.
 """
 
 from __future__ import annotations
