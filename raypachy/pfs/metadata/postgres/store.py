@@ -6,7 +6,8 @@ and its counter tells waiters in other processes that something changed. A branc
 also a compare-and-swap in its own ``UPDATE`` (see ``pfs_tables``). Reads run in
 ``REPEATABLE READ`` read-only transactions: one consistent snapshot, never blocked by a
 writer. A connection lost to a server restart is replaced; a transaction it interrupts
-raises ``UnavailableError`` with nothing of it kept.
+raises ``UnavailableError`` and is rolled back by the server (unless it was lost during its
+very commit, when the server alone knows).
 """
 
 from __future__ import annotations
@@ -85,10 +86,7 @@ class PostgresStore:
 
     def _fail(self, kind: type[Exception], e: Exception, hint: str) -> NoReturn:
         detail = hide_secret(one_line(str(e)), self.url)
-        raise kind(
-            f"the metadata database {self.shown} failed: {detail}; {hint} (nothing of the "
-            "transaction was kept unless it had reached its commit)"
-        ) from None
+        raise kind(f"the metadata database {self.shown} failed: {detail}; {hint}") from None
 
     # --- transactions ----------------------------------------------------------------------
 
