@@ -24,10 +24,10 @@ def use_metadata(location: str | None) -> None:
     if not location:
         return
     from raypachy.pfs.metadata import open_store
-    from raypachy.pfs.metadata.locations import ENV, is_postgres_url
+    from raypachy.pfs.metadata.locations import ENV
 
-    if not is_postgres_url(location) and "://" not in location:
-        location = os.path.abspath(location)  # the control plane runs elsewhere
+    if "://" not in location:
+        location = os.path.abspath(location)  # a SQLite file: the control plane runs elsewhere
     open_store(location).close()
     os.environ[ENV] = location
 
