@@ -81,6 +81,7 @@ class PgServer:
     runner: pwd.struct_passwd | None
     durable: bool
     pid: int = 0
+    extra: tuple[str, ...] = ()  # more server options (``-c name=value``)
 
     @property
     def data(self) -> Path:
@@ -108,6 +109,7 @@ class PgServer:
         ]  # fmt: skip
         if not self.durable:  # tests: a lost test database is no loss
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        options += self.extra
         done = self._run("pg_ctl", "start", "-w", "-t", "120", "-D", str(self.data),
                          "-l", str(self.base / "server.log"), "-o", " ".join(options),
                          check=False)  # fmt: skip
@@ -161,7 +163,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start_pg_server(durable: bool = False) -> PgServer:
+def start_pg_server(durable: bool = False, extra: list[str] | tuple[str, ...] = ()) -> PgServer:
     """A fresh server in its own temporary directory; ``durable`` keeps fsync on (benchmarks)."""
     bin_dir = pg_bin_dir()
     runner = _runner()
@@ -172,7 +174,7 @@ def start_pg_server(durable: bool = False) -> PgServer:
     (base / "pwfile").write_text(password + "\n")
     if runner is not None:
         os.chown(base / "pwfile", runner.pw_uid, runner.pw_gid)
-    server = PgServer(base, bin_dir, 0, password, runner, durable)
+    server = PgServer(base, bin_dir, 0, password, runner, durable, extra=tuple(extra))
     server._run("initdb", "-D", str(server.data), "-U", SUPERUSER, f"--pwfile={base / 'pwfile'}",
                 "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")  # fmt: skip
     for attempt in range(3):  # a port picked as free may be taken before the server binds it

@@ -35,6 +35,19 @@ def maybe_text(value: str | None) -> str | None:
     return None if value is None else text(value)
 
 
+#: A commit's columns and, in the same round trip, its provenance as [repo, id] pairs.
+_WITH_PROVENANCE = (
+    f"{COMMIT_COLS}, ARRAY(SELECT ARRAY[p.in_repo, p.in_id] FROM provenance p "
+    "WHERE p.repo = c.repo AND p.id = c.id ORDER BY p.in_repo, p.in_id)"
+)
+
+
+def _with_provenance(row: Any) -> CommitRecord:
+    rec = commit_row(row)
+    prov = tuple(CommitRef(r, i) for r, i in row[13])
+    return rec.with_provenance(prov) if prov else rec
+
+
 class PfsTables:
     """The PFS half of a PostgreSQL transaction (see ``raypachy.pfs.metadata.interface``)."""
 
@@ -129,9 +142,10 @@ class PfsTables:
 
     def commit(self, repo: str, commit_id: CommitId) -> CommitRecord | None:
         row = self.conn.execute(
-            f"SELECT {COMMIT_COLS} FROM commits WHERE repo = %s AND id = %s", (repo, commit_id)
+            f"SELECT {_WITH_PROVENANCE} FROM commits c WHERE repo = %s AND id = %s",
+            (repo, commit_id),
         ).fetchone()
-        return None if row is None else self._with_provenance(commit_row(row))
+        return None if row is None else _with_provenance(row)
 
     def commits(
         self,
@@ -140,7 +154,7 @@ class PfsTables:
         after: CommitPosition | None = None,
         limit: int | None = None,
     ) -> list[CommitRecord]:
-        sql = f"SELECT {COMMIT_COLS} FROM commits"
+        sql = f"SELECT {_WITH_PROVENANCE} FROM commits c"
         where: list[str] = []
         args: list[Any] = []
         if repo is not None:
@@ -158,7 +172,7 @@ class PfsTables:
         if limit is not None:
             sql += " LIMIT %s"
             args.append(limit)
-        return [self._with_provenance(commit_row(r)) for r in self.conn.execute(sql, args)]
+        return [_with_provenance(r) for r in self.conn.execute(sql, args)]
 
     def commit_position(self, repo: str | None, commit_id: CommitId) -> CommitPosition | None:
         sql = "SELECT started, pos FROM commits WHERE id = %s"
@@ -238,15 +252,6 @@ class PfsTables:
             for layers, staged in cur:
                 yield from layers_from_json(layers)
                 yield from layers_from_json(staged)
-
-    def _with_provenance(self, rec: CommitRecord) -> CommitRecord:
-        rows = self.conn.execute(
-            "SELECT in_repo, in_id FROM provenance WHERE repo = %s AND id = %s "
-            "ORDER BY in_repo, in_id",
-            (rec.repo, rec.id),
-        )
-        prov = tuple(CommitRef(r[0], r[1]) for r in rows)
-        return rec.with_provenance(prov) if prov else rec
 
     # --- leases and locks -------------------------------------------------------------------
 

@@ -12,13 +12,14 @@ very commit, when the server alone knows).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NoReturn
 
 import psycopg
-from psycopg import IsolationLevel, errors
+from psycopg import errors
 
 from raypachy.errors import BackendError, UnavailableError
 from raypachy.pfs.metadata.changes import Changes
@@ -34,6 +35,17 @@ if TYPE_CHECKING:
 
 #: Connections one store keeps at most; threads beyond it wait their turn.
 POOL_SIZE = 16
+
+
+#: Opens every write transaction: its row lock makes writers take turns until the commit.
+_BUMP = "UPDATE changes SET version = version + 1 WHERE id = 1 RETURNING version"
+
+
+def _rollback(conn: Conn) -> None:
+    """End a failed transaction (a broken connection ended it already; the pool drops it)."""
+    if not (conn.closed or conn.broken):
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("ROLLBACK")
 
 
 class PostgresTx(PfsTables, PpsTables):
@@ -95,11 +107,19 @@ class PostgresStore:
         if self.before_write is not None:
             self.before_write()
         with self._errors(), self._pool_now().connection() as conn:
-            conn.isolation_level = IsolationLevel.READ_COMMITTED  # after the lock: the latest
-            conn.read_only = False
-            with conn.transaction():
-                version = self._counter(conn, bump=True)  # the write lock, held to the end
+            try:
+                # one round trip: the transaction and the write lock, held to its end
+                # (READ COMMITTED: each statement after the lock sees every earlier write)
+                cur = conn.execute(f"BEGIN ISOLATION LEVEL READ COMMITTED; {_BUMP}")
+                cur.nextset()
+                row = cur.fetchone()
+                assert row is not None, "the changes row is missing"
+                version = int(row[0])
                 yield PostgresTx(conn)
+            except BaseException:
+                _rollback(conn)
+                raise
+            conn.execute("COMMIT")
         # the connection is back in the pool before waiters are woken (they may need one)
         self._saw(version)
         self.changes.bump()
@@ -107,19 +127,17 @@ class PostgresStore:
     @contextmanager
     def read(self) -> Iterator[PostgresTx]:
         with self._errors(), self._pool_now().connection() as conn:
-            conn.isolation_level = IsolationLevel.REPEATABLE_READ  # one snapshot throughout
-            conn.read_only = True
-            with conn.transaction():
+            try:
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")  # one snapshot
                 yield PostgresTx(conn)
+            except BaseException:
+                _rollback(conn)
+                raise
+            conn.execute("COMMIT")
 
     @staticmethod
-    def _counter(conn: Conn, bump: bool = False) -> int:
-        sql = (
-            "UPDATE changes SET version = version + 1 WHERE id = 1 RETURNING version"
-            if bump
-            else "SELECT version FROM changes WHERE id = 1"
-        )
-        row = conn.execute(sql).fetchone()
+    def _counter(conn: Conn) -> int:
+        row = conn.execute("SELECT version FROM changes WHERE id = 1").fetchone()
         assert row is not None, "the changes row is missing"
         return int(row[0])
 
