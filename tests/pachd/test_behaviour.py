@@ -318,6 +318,7 @@ def uses_secret(datum):  # type: ignore[no-untyped-def]
     (datum.out / "upper").write_text(os.environ["DB_PASS"].upper())
 
 
+@pytest.mark.sqlite_metadata  # reads the SQLite file for the value
 def test_secrets(setup: Setup, tmp_path: Path) -> None:
     api, backend = setup.api, setup.backend
     value = "hunter2-" + secrets.token_hex(4)
