@@ -173,12 +173,18 @@ def _measure(home: str, url: str, n: int, bare: int, window: float) -> tuple[dic
             f"{control / MIB:.0f}",
             f"target <= 150 over the bare head's {bare / MIB:.0f}",
         ),
-        ("whole raypachy cluster, idle (PSS MiB)", f"{cluster0 / MIB:.0f}",
-         f"bare head {bare / MIB:.0f}"),  # fmt: skip
+        (
+            "whole raypachy cluster, idle (PSS MiB)",
+            f"{cluster0 / MIB:.0f}",
+            f"bare head {bare / MIB:.0f}",
+        ),
         (f"control plane CPU, no pipeline, {window:.0f} s (% of a core)", f"{cpu0:.2f}", "-"),
         (f"{n} idle pipelines: raypachy CPU (% of a core)", f"{cpu_n:.2f}", "target <= 2"),
-        (f"{n} idle pipelines: whole cluster CPU (% of a core)", f"{cluster_cpu_n:.2f}",
-         f"no pipeline: {cpu0:.2f} (raypachy only)"),  # fmt: skip
+        (
+            f"{n} idle pipelines: whole cluster CPU (% of a core)",
+            f"{cluster_cpu_n:.2f}",
+            f"no pipeline: {cpu0:.2f} (raypachy only)",
+        ),
         ("PSS per idle pipeline (MiB)", f"{per_pipeline / MIB:.1f}", "target <= 10"),
     ]
     return result, rows

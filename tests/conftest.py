@@ -156,10 +156,10 @@ class LocalCluster:
         self.clients.clear()
 
 
-def start_cluster(home: Path) -> LocalCluster:
+def start_cluster(home: Path, extra_env: dict[str, str] | None = None) -> LocalCluster:
     port, s3_port = free_port(), free_port()
     env = {**os.environ, "RAYPACHY_HOME": str(home), "RAYPACHY_API_PORT": str(port),
-           "RAYPACHY_S3_PORT": str(s3_port)}  # fmt: skip
+           "RAYPACHY_S3_PORT": str(s3_port), **(extra_env or {})}  # fmt: skip
     env.pop("RAYPACHY_ADDRESS", None)
     cluster = LocalCluster(home, env, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{s3_port}")
     cluster.cli("up", "--num-cpus", "2", timeout=180)

@@ -266,10 +266,14 @@ class _Runner:
     creating and removing directories for every datum, and no datum sees another's files.
     """
 
-    def __init__(self, batch: BatchSpec, stores: _Stores, root: Path, sidecar: Any = None) -> None:
+    def __init__(
+        self, batch: BatchSpec, stores: _Stores, root: Path, sidecar: Any = None,
+        reader: ChunkStore | None = None,
+    ) -> None:  # fmt: skip
         from raypachy.pps.units import parse_duration
 
         self.batch = batch
+        self.reader = reader or stores.chunks  # input chunks: the runtime may inject a cache
         self.sidecar = sidecar
         self.s3_inputs = s3_input_names(batch.spec) if sidecar is not None else set()
         self.s3_out = bool(batch.spec.get("s3_out"))
@@ -337,7 +341,7 @@ class _Runner:
                     self._makedirs(parent)
                 with open(target, "wb") as f:
                     if not item.empty_files:
-                        for piece in iter_bytes(self.stores.chunks, data):
+                        for piece in iter_bytes(self.reader, data):
                             f.write(piece)
                             self.bytes_read += len(piece)
                 self.written.append(target)
@@ -542,11 +546,13 @@ def run_batch(
     batch: BatchSpec,
     sidecar: SidecarFactory | None = None,
     on_datum: Callable[[DatumResult], None] | None = None,
+    reader: ChunkStore | None = None,
 ) -> BatchResult:
     """Run every datum of the batch; return their results and the layer of their outputs.
 
     ``sidecar`` starts the S3 endpoint that ``input.pfs.s3`` and ``s3_out`` pipelines need.
     ``on_datum`` hears of each datum as it ends (progress), before the batch does.
+    ``reader`` reads the datums' input chunks (the node's chunk cache) instead of the store.
     """
     try:
         check_code_paths(batch.spec.get("transform", {}))  # the code the version recorded
@@ -560,19 +566,23 @@ def run_batch(
     if needs_s3:
         assert sidecar is not None
         with sidecar(stores.chunks) as car:
-            return _run(batch, stores, car, on_datum)
-    return _run(batch, stores, None, on_datum)
+            return _run(batch, stores, car, on_datum, reader)
+    return _run(batch, stores, None, on_datum, reader)
 
 
 def _run(
-    batch: BatchSpec, stores: _Stores, car: Any, on_datum: Callable[[DatumResult], None] | None
+    batch: BatchSpec,
+    stores: _Stores,
+    car: Any,
+    on_datum: Callable[[DatumResult], None] | None,
+    reader: ChunkStore | None = None,
 ) -> BatchResult:
     scratch = os.environ.get("RAYPACHY_SCRATCH") or None
     root = Path(tempfile.mkdtemp(prefix="raypachy-batch-", dir=scratch))
     writer = FileSetWriter(stores.chunks, stores.manifests, threads=1)
     runner = None
     try:
-        runner = _Runner(batch, stores, root, car)
+        runner = _Runner(batch, stores, root, car, reader)
         owners: dict[str, str] = {}
         results = []
         for d in batch.datums:

@@ -223,6 +223,9 @@ def start_control_plane(
             name=METADATA_ACTOR, lifetime="detached", get_if_exists=True
         ).remote(home, storage, doors, images)
         ray.get(meta.pid.remote(), timeout=120)
+        from raypachy.runtime.chunkcache import start_chunk_caches
+
+        start_chunk_caches(storage)  # one per node, for remote storage
         api = ApiServerActor.options(  # type: ignore[attr-defined]
             name=API_ACTOR, lifetime="detached", get_if_exists=True
         ).remote(host, port, storage, token_hash(token), gateway_port, doors)

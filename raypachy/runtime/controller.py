@@ -47,9 +47,11 @@ PARTIAL_EVERY_S = 0.5  # how often a batch tells its controller which datums hav
 def run_batch_task(batch: BatchSpec, sidecar: Any, controller: Any = None) -> BatchResult:
     """Run one batch of datums; ``sidecar`` starts the S3 sidecar the batch may need."""
     from raypachy.pps.worker import run_batch
+    from raypachy.runtime.chunkcache import chunk_reader
 
+    reader = chunk_reader(batch.storage)  # the node's chunk cache, for remote storage
     if controller is None:
-        return run_batch(batch, sidecar)
+        return run_batch(batch, sidecar, reader=reader)
     states: dict[str, int] = {}
     last = time.monotonic()
 
@@ -62,7 +64,7 @@ def run_batch_task(batch: BatchSpec, sidecar: Any, controller: Any = None) -> Ba
             last = time.monotonic()
             controller.datum_progress.remote(batch.job, batch.datums[0].id, dict(states))
 
-    return run_batch(batch, sidecar, ended)
+    return run_batch(batch, sidecar, ended, reader)
 
 
 class ActorHost:
