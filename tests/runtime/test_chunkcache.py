@@ -48,7 +48,9 @@ def test_concurrent_requests_for_one_chunk_make_one_fetch(tmp_path: Path) -> Non
     chunk_id, _ = ChunkStore(backend).put(os.urandom(5000))
     cache = DiskCache(backend, str(tmp_path / "c"), 1 << 20)
     paths: list[str] = []
-    threads = [threading.Thread(target=lambda: paths.append(cache.path(chunk_id))) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: paths.append(cache.path(chunk_id))) for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
