@@ -4,12 +4,16 @@ In one run: a Python pipeline over 10,000 datums (a 4 KiB input file each, a 4 K
 each) and plain Ray tasks doing the same reads and writes with the same batching
 (``ratio_vs_bare_ray``); one new file into the 10,000 (until its output commit is finished);
 the trigger latency (input commit finished -> job running); 1,000 datums of a command
-transform. Last line: one JSON object. Run: ``python bench/datums.py [--quick]``.
+transform; 100 datums reading one 64 MiB input on a cluster whose storage is SeaweedFS, through
+the node chunk cache, against the same job on ``file://`` storage (``s3_gets_per_chunk_per_node``,
+``s3_read_ratio``). Last line: one JSON object.
+Run: ``python bench/datums.py [--quick] [--s3-only]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -73,18 +77,118 @@ print(done / (time.perf_counter() - start))
     return float(out.stdout.strip().splitlines()[-1])
 
 
+READ_BIG = ("wc -c < /pfs/big/data.bin > /pfs/out/$(ls /pfs/many)",)
+
+
+def _read_job(url: str, home: str, size: int, work: Path) -> tuple[float, set[bytes], str]:
+    """100 datums (a cross of 100 small files with one ``size``-byte file) that each read the
+    big file: the job's seconds, the chunks of its inputs and the cluster's storage."""
+    c = Client(url, home=home)
+    c.create_repo("big")
+    c.create_repo("many")
+    c.put_file("big@master", "/data.bin", os.urandom(size))
+    local = Path(tempfile.mkdtemp(dir=work))
+    for i in range(100):
+        (local / f"m{i:03d}").write_bytes(b"%d" % i)
+    c.put_dir("many@master", "/", local)
+    c.create_pipeline({
+        "pipeline": {"name": "readbig"},
+        "input": {"cross": [{"pfs": {"repo": "big", "glob": "/"}},
+                            {"pfs": {"repo": "many", "glob": "/*"}}]},
+        "transform": {"cmd": ["sh", "-c", READ_BIG[0]]},
+        "parallelism_spec": {"constant": 2},
+    })  # fmt: skip
+    job = _wait_pipeline_job(c, "readbig")
+    assert job.state == "success" and job.datums.processed == 100, job
+    chunks = {ref.chunk for repo in ("big", "many")
+              for _, data in c.walk_data(f"{repo}@master") for ref in data.refs}  # fmt: skip
+    storage = c.storage_uri
+    c.close()
+    return (job.finished - job.started).total_seconds(), chunks, storage  # type: ignore[operator]
+
+
+def _cache_fetches(env: dict[str, str], storage: str) -> list[int]:
+    """How many chunks each node's chunk cache fetched from ``storage``."""
+    from raypachy.runtime.state import read_state
+
+    state = read_state(env["RAYPACHY_HOME"])
+    assert state is not None
+    code = """
+import json, os, ray
+ray.init(address=os.environ["RAY_ADDRESS"], namespace="raypachy", log_to_driver=False)
+from raypachy.runtime.chunkcache import cache_name
+out = []
+for node in ray.nodes():
+    if node["Alive"]:
+        actor = ray.get_actor(cache_name(node["NodeID"]))
+        out.append(ray.get(actor.stats.remote(os.environ["STORAGE"]))["fetches"])
+print(json.dumps(out))
+"""
+    run_env = {**env, "RAY_ADDRESS": state.gcs_address, "STORAGE": storage,
+               "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], env=run_env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return list(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _s3_reads(work: Path, size: int, file_s: float) -> tuple[dict, list]:  # type: ignore[type-arg]
+    """The same 100-datum read job on a cluster whose storage is SeaweedFS."""
+    from tests.s3server import ACCESS_KEY, SECRET_KEY, start_s3_server
+
+    server = start_s3_server(work / "seaweedfs")
+    try:
+        server.client().create_bucket(Bucket="bench")
+        s3_env = {"RAYPACHY_STORAGE": "s3://bench/datums", "RAYPACHY_S3_ENDPOINT": server.endpoint,
+                  "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                  "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
+        saved = {k: os.environ.get(k) for k in s3_env}
+        os.environ.update(s3_env)
+        try:
+            with local_cluster(work / "s3home") as (env, url):
+                s3_s, chunks, storage = _read_job(url, env["RAYPACHY_HOME"], size, work)
+                fetches = _cache_fetches(env, storage)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    finally:
+        server.stop()
+    per_chunk = max(fetches) / len(chunks)
+    ratio = file_s / s3_s
+    mib = size >> 20
+    result = {"s3_gets_per_chunk_per_node": round(per_chunk, 2), "s3_read_ratio": round(ratio, 2),
+              "s3_read_job_s": round(s3_s, 2), "file_read_job_s": round(file_s, 2)}  # fmt: skip
+    rows = [
+        (f"100 datums reading one {mib} MiB input from S3: GETs per chunk per node",
+         f"{per_chunk:.2f}", f"{max(fetches)} fetches, {len(chunks)} chunks; target <= 1.0"),
+        ("that job on S3 vs on file:// (s)", f"{s3_s:.1f}",
+         f"file {file_s:.1f}: ratio {ratio:.2f}; target >= 0.8"),
+    ]  # fmt: skip
+    return result, rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--s3-only", action="store_true", help="only the S3 read job vs file")
     args = parser.parse_args()
     n = 2000 if args.quick else 10_000
     n_cmd = 200 if args.quick else 1000
+    size = (16 if args.quick else 64) << 20
     work = bench_dir() / "datums"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    result: dict = {}  # type: ignore[type-arg]
+    rows: list = []  # type: ignore[type-arg]
     with local_cluster(work / "home") as (env, url):
-        result, rows = _measure(env, url, n, n_cmd, work)
-    report("raypachy datums (local cluster, 2 CPUs)", rows, result)
+        if not args.s3_only:
+            result, rows = _measure(env, url, n, n_cmd, work)
+        file_s, _, _ = _read_job(url, env["RAYPACHY_HOME"], size, work)
+    s3_result, s3_rows = _s3_reads(work, size, file_s)
+    report("raypachy datums (local cluster, 2 CPUs)", rows + s3_rows, {**result, **s3_result})
 
 
 def _wait_pipeline_job(c: Client, pipeline: str) -> raypachy.pps.model.JobInfo:  # type: ignore[name-defined]
