@@ -134,6 +134,10 @@ def _measure(home: str, url: str, n: int, bare: int, window: float) -> tuple[dic
     time.sleep(SETTLE_S)
     roles = raypachy_pids(home)
     control = sum(pss(p) for p in roles["control"])
+    parts: dict[str, float] = {}
+    for p in roles["control"]:
+        name = cmdline(p).split()[0] if cmdline(p).startswith("ray::") else "serve driver"
+        parts[name] = round(parts.get(name, 0.0) + pss(p) / MIB, 1)
     cluster0 = sum(pss(p) for ps in roles.values() for p in ps)
     cpu0 = cpu_pct(roles["control"], window)
 
@@ -158,6 +162,7 @@ def _measure(home: str, url: str, n: int, bare: int, window: float) -> tuple[dic
     result = {
         "bare_ray_head_pss_mib": round(bare / MIB, 1),
         "control_plane_pss_mib": round(control / MIB, 1),
+        "control_plane_parts_mib": parts,
         "cluster_pss_mib": round(cluster0 / MIB, 1),
         "idle_control_plane_cpu_pct": round(cpu0, 2),
         "pipelines": n,
@@ -173,6 +178,7 @@ def _measure(home: str, url: str, n: int, bare: int, window: float) -> tuple[dic
             f"{control / MIB:.0f}",
             f"target <= 150 over the bare head's {bare / MIB:.0f}",
         ),
+        *((f"  {name}", f"{mib:.0f}", "") for name, mib in sorted(parts.items())),
         (
             "whole raypachy cluster, idle (PSS MiB)",
             f"{cluster0 / MIB:.0f}",
