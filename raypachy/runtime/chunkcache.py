@@ -80,7 +80,8 @@ class DiskCache:
         self._adopt()
 
     def _adopt(self) -> None:
-        """After a restart: keep the files a previous incarnation left, oldest used first."""
+        """After a restart: keep the files a previous incarnation left, oldest fetched first
+        (their order of use died with it)."""
         found = []
         for entry in os.scandir(self.dir):
             if entry.name.startswith("."):  # a fetch that never finished
@@ -89,7 +90,7 @@ class DiskCache:
                 continue
             with contextlib.suppress(ValueError, OSError):
                 st = entry.stat()
-                found.append((st.st_atime, bytes.fromhex(entry.name), st.st_size))
+                found.append((st.st_mtime, bytes.fromhex(entry.name), st.st_size))
         for _, chunk_id, size in sorted(found):
             self._index[chunk_id] = size
             self._size += size
@@ -171,10 +172,10 @@ class DiskCache:
 def _cache_root() -> str:
     """This node's Ray session directory (removed with the session), else the temp dir."""
     try:
-        from ray._private.worker import _global_node
+        from ray._private.worker import global_worker
 
-        return os.path.join(_global_node.get_session_dir_path(), "raypachy-chunks")
-    except Exception:
+        return os.path.join(global_worker.node.get_session_dir_path(), "raypachy-chunks")
+    except Exception:  # a private API of Ray's: if it moves, the temp dir still works
         return os.path.join(tempfile.gettempdir(), f"raypachy-chunks-{os.getuid()}")
 
 

@@ -199,6 +199,20 @@ print(json.dumps(ray.get(actor.stats.remote(storage))))
     # One node: every chunk the 100 datums read was fetched from SeaweedFS once, by the cache.
     assert stats["fetches"] == len(chunks), (stats, len(chunks))
     assert stats["chunks"] == len(chunks) and stats["evictions"] == 0
+    assert len(os.listdir(stats["dir"])) == len(chunks)  # the cached files, on this node's disk
+
+    # Killed, the actor is restarted by Ray and serves the files it finds without a fetch.
+    os.kill(stats["pid"], 9)
+    ids = json.dumps(sorted(chunk.hex() for chunk in chunks))
+    again = _drive(cluster, storage, f"""
+actor = ray.get_actor(cache_name(node))
+ids = [bytes.fromhex(h) for h in json.loads({ids!r})]
+paths = ray.get(actor.paths.remote(storage, ids))
+print(json.dumps({{"stats": ray.get(actor.stats.remote(storage)),
+                  "exist": all(os.path.exists(p) for p in paths)}}))
+""", tmp_path)  # fmt: skip
+    assert again["stats"]["pid"] != stats["pid"] and again["exist"]
+    assert again["stats"]["fetches"] == 0 and again["stats"]["hits"] == len(chunks)
 
 
 @pytest.mark.ray
