@@ -267,3 +267,25 @@ print(json.dumps({"first": first, "second": second, "stats": stats, "marked": ma
     assert out["first"] is True and out["second"] is True
     assert out["stats"]["invalidations"] == 1 and out["stats"]["fetches"] == 2
     assert out["marked"] is False  # the stored chunk is fine: nothing flags it as corrupted
+
+
+@pytest.mark.ray
+def test_file_storage_has_no_chunk_cache(local_cluster: LocalCluster, tmp_path: Path) -> None:
+    c = local_cluster.client()
+    repo, name = f"nocache{uuid.uuid4().hex[:8]}", f"nocachep{uuid.uuid4().hex[:8]}"
+    c.create_repo(repo)
+    c.create_pipeline({
+        "pipeline": {"name": name},
+        "input": {"pfs": {"repo": repo, "glob": "/*"}},
+        "transform": {"cmd": ["sh", "-c", "cp /pfs/*/a.txt /pfs/out/"]},
+    })  # fmt: skip
+    commit = c.put_file(f"{repo}@master", "/a.txt", b"local bytes")
+    c.wait_commit_set(commit.id, timeout=300)
+    assert c.get_file(f"{name}@master", "/a.txt") == b"local bytes"
+    storage = c.storage_uri
+    assert storage.startswith("file://")
+    out = _drive(local_cluster, storage, """
+names = [a for a in ray.util.list_named_actors() if a.startswith("raypachy:chunkcache:")]
+print(json.dumps(names))
+""", tmp_path)  # fmt: skip
+    assert out == []  # the chunks are local files already: nothing to cache
