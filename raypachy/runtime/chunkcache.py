@@ -261,7 +261,10 @@ class CachedChunkStore(ChunkStore):
             try:
                 data = self._decode(chunk_id, blob, mark=False)
             except ChunkCorruptedError:
-                ray.get(self.actor.invalidate.remote(self.storage, chunk_id))
+                try:
+                    ray.get(self.actor.invalidate.remote(self.storage, chunk_id))
+                except ray.exceptions.RayError:
+                    break
                 continue
             self._cache.put(chunk_id, data)
             return data
