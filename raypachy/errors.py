@@ -31,7 +31,9 @@ builtin so that ordinary ``except KeyError`` / ``except ValueError`` code works:
     ├── WaitTimeoutError (TimeoutError)          code "timeout"         HTTP 504
     ├── S3Error                                  code "s3_error"  (the S3 gateway's refusals,
     │                                            each with its S3 code and status)
-    └── DatumFailedError                         code "datum_failed"    (user code failed)
+    ├── DatumFailedError                         code "datum_failed"    (user code failed)
+    └── TransformInitError                       code "transform_init_failed" (a class
+                                                 pipeline's __init__ or setup_job failed)
 
 Every name ends in ``Error``; ``PathNotFoundError`` (a path in a commit) keeps clear of the
 builtin ``FileNotFoundError``.
@@ -272,3 +274,15 @@ class DatumFailedError(RaypachyError):
     def __init__(self, message: str, cause: str | None = None) -> None:
         super().__init__(message)
         self.cause = cause
+
+
+class TransformInitError(RaypachyError):
+    """A class pipeline's ``__init__`` (or ``setup_job``) raised: no datum can run, so the
+    job fails; ``traceback`` is what the user's code printed on the way out."""
+
+    code = "transform_init_failed"
+    http_status = 500
+
+    def __init__(self, message: str, traceback: str = "") -> None:
+        super().__init__(message)
+        self.traceback = traceback

@@ -358,7 +358,8 @@ def logs(pipeline: str | None, job_id: str | None, datum: str | None, follow: bo
 
 
 def _log_head(pipeline: str, entry: dict[str, Any]) -> str:
-    head = f"--- {pipeline}@{entry['job']} datum {entry['datum']} ({entry['state']})"
+    what = f"datum {entry['datum']}" if entry["datum"] else "workers"  # a class's __init__
+    head = f"--- {pipeline}@{entry['job']} {what} ({entry['state']})"
     return head + (f": {entry['error']}" if entry["error"] else "")
 
 

@@ -6,6 +6,17 @@
         for path in datum.inputs["iris"].rglob("*.csv"): ...
         (datum.out / "model.pkl").write_bytes(...)
 
+On a class, ``__init__`` runs once per worker (load a model there) and ``__call__(self,
+datum)`` once per datum; ``setup_job(self, job)`` and ``finish_job(self, job)`` are optional
+hooks around each job's datums. Its datums run on a pool of at most ``concurrency`` Ray
+actors, kept warm ``keep_warm_s`` seconds after a job::
+
+    @raypachy.pipeline(input=raypachy.pfs("images", glob="/*"), num_gpus=1, concurrency=2)
+    class Classify:
+        def __init__(self):
+            self.model = load_model()
+        def __call__(self, datum): ...
+
 The decorator records; it never touches Ray. Options are checked against one declarative
 table (as ``@ray.remote`` checks its own), the function keeps its name and docstring, and
 ``.options(...)`` returns a copy with some options changed. Both this and a spec file give
@@ -75,7 +86,15 @@ OPTIONS: dict[str, Option] = {
     "runtime_env": Option((dict,), ("ray", "runtime_env"), doc="Ray runtime_env for datum tasks"),
     "max_retries": Option((int,), ("ray", "max_retries"), _positive, "retries if a worker dies"),
     "allow_mutable_image": Option((bool,), ("ray", "allow_mutable_image")),
+    "concurrency": Option(
+        (int,), ("ray", "concurrency"), _at_least_one, "worker actors of a class pipeline"
+    ),
+    "keep_warm_s": Option(
+        (int, float), ("ray", "keep_warm_s"), _positive, "seconds a class's pool outlives a job"
+    ),
 }
+
+_CLASS_ONLY = ("concurrency", "keep_warm_s")
 
 
 def _check(options: dict[str, Any]) -> dict[str, Any]:
@@ -101,13 +120,27 @@ def _check(options: dict[str, Any]) -> dict[str, Any]:
 
 
 class Pipeline:
-    """A decorated function: call it to run one datum locally; register it to run on data."""
+    """A decorated function (or class): call it to run one datum locally (a class: to make
+    an instance); register it to run on data."""
 
     def __init__(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
         if not callable(fn):
             raise InvalidSpecError(f"@raypachy.pipeline decorates a function, not {fn!r}")
         self.fn = fn
         self._options = _check(dict(options))
+        if isinstance(fn, type):
+            if not any("__call__" in vars(base) for base in fn.__mro__):
+                raise InvalidSpecError(
+                    f"pipeline class {fn.__qualname__} has no __call__(self, datum): "
+                    "define it to process one datum"
+                )
+        else:
+            extra = [k for k in _CLASS_ONLY if self._options.get(k) is not None]
+            if extra:
+                raise InvalidSpecError(
+                    f"pipeline option {extra[0]} sizes the actor pool of a class pipeline: "
+                    f"decorate a class, or use parallelism= for the function {self.name}"
+                )
         functools.update_wrapper(self, fn)
 
     @property
@@ -139,8 +172,11 @@ class Pipeline:
                 node = node.setdefault(part, {})
             node[path[-1]] = value.model_dump(exclude_defaults=True) if key == "input" else value
         data["transform"]["python"] = PythonCode(
-            code=code_key, function=function_label(self.fn), source_hash=source_hash(self.fn)
-        ).model_dump()
+            code=code_key,
+            function=function_label(self.fn),
+            source_hash=source_hash(self.fn),
+            kind="class" if isinstance(self.fn, type) else "function",
+        ).model_dump(exclude_defaults=True)
         return data
 
     def build(self, code_key: str = "") -> PipelineSpec:

@@ -7,12 +7,13 @@ an ``Executor``. It never imports ray.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import astuple
 from typing import Any, Protocol
 
-from raypachy.errors import TooManyDatumsError
+from raypachy.errors import TooManyDatumsError, TransformInitError
 from raypachy.pps.datums import (
     Datum,
     FileLister,
@@ -25,7 +26,7 @@ from raypachy.pps.datums import (
 from raypachy.pps.merge import merge
 from raypachy.pps.model import DatumState, JobClaim, JobState
 from raypachy.pps.spec import PipelineSpec, parse_spec
-from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult
+from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult, job_log_key
 from raypachy.storage import ManifestStore, Tree
 from raypachy.storage.manifest import ManifestInfo
 
@@ -182,23 +183,29 @@ def run_job(
             host.update_job(pipeline, job_id, counts=with_partials())
 
     executor.on_partial = partial
-    for result in executor.run(spec, batches, parallelism):
-        results.append(result)
-        _checkpoint(host, pipeline, job_id, result)
-        if result.results:
-            partials.pop(result.results[0].id, None)
-        for r in result.results:
-            counts[1 + _SLOT[r.state]] += 1
-        if now() - last_report > PROGRESS_EVERY_S:
-            last_report = now()
-            if not host.job_is_live(pipeline, job_id):
+    try:
+        for result in executor.run(spec, batches, parallelism):
+            results.append(result)
+            _checkpoint(host, pipeline, job_id, result)
+            if result.results:
+                partials.pop(result.results[0].id, None)
+            for r in result.results:
+                counts[1 + _SLOT[r.state]] += 1
+            if now() - last_report > PROGRESS_EVERY_S:
+                last_report = now()
+                if not host.job_is_live(pipeline, job_id):
+                    executor.cancel()
+                    return None  # stopped by the user: its state says so already
+                host.update_job(pipeline, job_id, counts=with_partials())
+            if timeout is not None and now() - started > timeout:
                 executor.cancel()
-                return None  # stopped by the user: its state says so already
-            host.update_job(pipeline, job_id, counts=with_partials())
-        if timeout is not None and now() - started > timeout:
-            executor.cancel()
-            reason = f"job timed out after {timeout:g}s"
-            break
+                reason = f"job timed out after {timeout:g}s"
+                break
+    except TransformInitError as e:  # no datum can run on this pipeline's workers
+        executor.cancel()
+        reason = f"{e.message}\n{e.traceback}".rstrip()
+        with contextlib.suppress(Exception):  # the reason says it all the same
+            manifests.backend.put(job_log_key(pipeline, job_id), e.traceback.encode())
     host.update_job(pipeline, job_id, state=JobState.FINISHING, counts=tuple(counts))
     outcome = merge(manifests, datums, skipped, previous, results)
     manifests.sync()  # the output layer is durable before the commit that references it
@@ -253,7 +260,11 @@ def _resumed(
 
 
 class SerialExecutor:
-    """Runs batches one after the other in this process (tests and small local runs)."""
+    """Runs batches one after the other in this process (tests and small local runs).
+
+    A class pipeline is instantiated once per job run, before its first batch, and its
+    ``finish_job`` hook is called after the last.
+    """
 
     def __init__(self, sidecar: Any = None) -> None:
         self.cancelled = False
@@ -263,21 +274,32 @@ class SerialExecutor:
     def run(
         self, spec: PipelineSpec, batches: list[BatchSpec], parallelism: int
     ) -> Iterator[BatchResult]:
+        from raypachy.pps.stateful import ClassWorker, is_class_pipeline
         from raypachy.pps.worker import run_batch
 
-        for batch in batches:
-            if self.cancelled:
-                return
-            states: dict[str, int] = {}
+        worker: ClassWorker | None = None
+        try:
+            for batch in batches:
+                if self.cancelled:
+                    return
+                if worker is None and is_class_pipeline(batch.spec):
+                    python = batch.spec["transform"]["python"]
+                    worker = ClassWorker.load(batch.storage, python["code"])
+                run = worker.run if worker is not None else run_batch
+                yield run(batch, self.sidecar, self._ended(batch))
+        finally:
+            if worker is not None:
+                worker.finish()
 
-            def ended(
-                result: DatumResult, batch: BatchSpec = batch, states: dict[str, int] = states
-            ) -> None:
-                states[result.state] = states.get(result.state, 0) + 1
-                if self.on_partial is not None:
-                    self.on_partial(batch.datums[0].id, dict(states))
+    def _ended(self, batch: BatchSpec) -> Callable[[DatumResult], None]:
+        states: dict[str, int] = {}
 
-            yield run_batch(batch, self.sidecar, ended)
+        def ended(result: DatumResult) -> None:
+            states[result.state] = states.get(result.state, 0) + 1
+            if self.on_partial is not None:
+                self.on_partial(batch.datums[0].id, dict(states))
+
+        return ended
 
     def cancel(self) -> None:
         self.cancelled = True

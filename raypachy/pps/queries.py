@@ -29,7 +29,7 @@ from raypachy.pps.datums import Datum, input_key, iter_leaves, plan
 from raypachy.pps.model import DatumInfo, DatumInput, JobInfo, JobState
 from raypachy.pps.service import PPS, new_job_id
 from raypachy.pps.spec import parse_spec
-from raypachy.pps.worker import live_log_key, log_key
+from raypachy.pps.worker import job_log_key, live_log_key, log_key
 
 
 def _datum(d: DatumRecord) -> DatumInfo:
@@ -167,6 +167,10 @@ def read_logs(
         rows = tx.job_datums(pipeline, row.id, DatumId(datum) if datum else None)
     backend = pps.pfs.backend
     out = []
+    job_key = job_log_key(pipeline, row.id)
+    if not datum and backend.exists(job_key):  # the job's workers could not start
+        out.append({"job": row.id, "datum": "", "state": "failed", "error": row.reason.partition("\n")[0],
+                    "log": backend.get(job_key).decode(errors="replace")})  # fmt: skip
     for r in rows:
         key = log_key(pipeline, row.id, r.id)
         text = backend.get(key).decode(errors="replace") if backend.exists(key) else ""

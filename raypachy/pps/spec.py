@@ -99,6 +99,9 @@ class PythonCode(_Spec):
     code: str = Field(description="storage key of the pickled function")
     function: str = Field(description="module:qualname, for people")
     source_hash: str = ""
+    kind: Literal["function", "class"] = Field(
+        "function", description="a class runs on a pool of actors: __init__ once per actor"
+    )
 
     @field_validator("code")
     @classmethod
@@ -255,6 +258,10 @@ class RayOptions(_Spec):
     runtime_env: dict[str, Any] = {}
     max_retries: int = Field(3, ge=0)
     allow_mutable_image: bool = False
+    # Class pipelines: at most this many worker actors (0: as many as parallelism allows),
+    # kept up this many seconds after a job so the next one starts warm (0: released).
+    concurrency: int = Field(0, ge=0)
+    keep_warm_s: float = Field(60.0, ge=0)
 
 
 class ParallelismSpec(_Spec):
@@ -446,6 +453,13 @@ def check_supported(spec: PipelineSpec) -> PipelineSpec:
                 "does not store secrets in specs: set it in the workers' environment instead "
                 "(e.g. from a Kubernetes Secret)"
             )
+    python = spec.transform.python
+    pool_options = sorted({"concurrency", "keep_warm_s"} & (spec.ray.model_fields_set if spec.ray else set()))
+    if pool_options and (python is None or python.kind != "class"):
+        raise InvalidSpecError(
+            f"pipeline {spec.name}: ray.{pool_options[0]} sizes the actor pool of a class "
+            "pipeline: decorate a class, or use parallelism_spec for a function or command"
+        )
     if not spec.transform.cmd and spec.transform.python is None:
         raise InvalidSpecError(
             f"pipeline {spec.name}: transform.cmd is empty: give a command to run"

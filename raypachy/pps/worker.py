@@ -116,8 +116,25 @@ def _stores(uri: str) -> _Stores:
     return stores
 
 
+def _load(stores: _Stores, key: str) -> Callable[..., Any]:
+    fn = stores.functions.get(key)
+    if fn is None:
+        fn = stores.functions[key] = unpickle_function(stores.chunks.get(bytes.fromhex(key)))
+    return fn
+
+
+def load_transform(storage: str, key: str) -> Callable[..., Any]:
+    """The stored Python transform (a function, or a pipeline class), cached per process."""
+    return _load(_stores(storage), key)
+
+
 def log_key(pipeline: str, job: str, datum: str) -> str:
     return f"logs/{pipeline}/{job}/{datum}"
+
+
+def job_log_key(pipeline: str, job: str) -> str:
+    """What a job printed outside any datum (a pipeline class's ``__init__`` failing)."""
+    return f"logs/{pipeline}/{job}/job/log"
 
 
 def live_log_key(pipeline: str, job: str, datum: str) -> str:
@@ -268,7 +285,7 @@ class _Runner:
 
     def __init__(
         self, batch: BatchSpec, stores: _Stores, root: Path, sidecar: Any = None,
-        reader: ChunkStore | None = None,
+        reader: ChunkStore | None = None, transform: Callable[..., Any] | None = None,
     ) -> None:  # fmt: skip
         from raypachy.pps.units import parse_duration
 
@@ -298,14 +315,9 @@ class _Runner:
         )  # fmt: skip
         self.live = _LiveLog(stores.chunks.backend, batch.pipeline, batch.job, self.hidden)
         self.secret_dir, self.binds = _secret_files(t, batch.secrets)
-        self.fn: Callable[..., Any] | None = None
-        if t.get("python"):
-            key = t["python"]["code"]
-            fn = stores.functions.get(key)
-            if fn is None:
-                code = stores.chunks.get(bytes.fromhex(key))
-                fn = stores.functions[key] = unpickle_function(code)
-            self.fn = fn
+        self.fn: Callable[..., Any] | None = transform
+        if t.get("python") and transform is None:
+            self.fn = _load(stores, t["python"]["code"])
 
     # --- the scratch tree ------------------------------------------------------------------
 
@@ -547,12 +559,14 @@ def run_batch(
     sidecar: SidecarFactory | None = None,
     on_datum: Callable[[DatumResult], None] | None = None,
     reader: ChunkStore | None = None,
+    transform: Callable[..., Any] | None = None,
 ) -> BatchResult:
     """Run every datum of the batch; return their results and the layer of their outputs.
 
     ``sidecar`` starts the S3 endpoint that ``input.pfs.s3`` and ``s3_out`` pipelines need.
     ``on_datum`` hears of each datum as it ends (progress), before the batch does.
     ``reader`` reads the datums' input chunks (the node's chunk cache) instead of the store.
+    ``transform`` replaces the stored function (a class pipeline's instance).
     """
     try:
         check_code_paths(batch.spec.get("transform", {}))  # the code the version recorded
@@ -566,8 +580,8 @@ def run_batch(
     if needs_s3:
         assert sidecar is not None
         with sidecar(stores.chunks) as car:
-            return _run(batch, stores, car, on_datum, reader)
-    return _run(batch, stores, None, on_datum, reader)
+            return _run(batch, stores, car, on_datum, reader, transform)
+    return _run(batch, stores, None, on_datum, reader, transform)
 
 
 def _run(
@@ -576,13 +590,14 @@ def _run(
     car: Any,
     on_datum: Callable[[DatumResult], None] | None,
     reader: ChunkStore | None = None,
+    transform: Callable[..., Any] | None = None,
 ) -> BatchResult:
     scratch = os.environ.get("RAYPACHY_SCRATCH") or None
     root = Path(tempfile.mkdtemp(prefix="raypachy-batch-", dir=scratch))
     writer = FileSetWriter(stores.chunks, stores.manifests, threads=1)
     runner = None
     try:
-        runner = _Runner(batch, stores, root, car, reader)
+        runner = _Runner(batch, stores, root, car, reader, transform)
         owners: dict[str, str] = {}
         results = []
         for d in batch.datums:
