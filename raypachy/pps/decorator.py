@@ -131,7 +131,7 @@ class Pipeline:
         if isinstance(fn, type):
             if not any("__call__" in vars(base) for base in fn.__mro__):
                 raise InvalidSpecError(
-                    f"pipeline class {fn.__qualname__} has no __call__(self, datum): "
+                    f"pipeline class {fn.__name__} has no __call__(self, datum): "
                     "define it to process one datum"
                 )
         else:
