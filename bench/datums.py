@@ -6,8 +6,10 @@ each) and plain Ray tasks doing the same reads and writes with the same batching
 the trigger latency (input commit finished -> job running); 1,000 datums of a command
 transform; 100 datums reading one 64 MiB input on a cluster whose storage is SeaweedFS, through
 the node chunk cache, against the same job on ``file://`` storage (``s3_gets_per_chunk_per_node``,
-``s3_read_ratio``). Last line: one JSON object.
-Run: ``python bench/datums.py [--quick] [--s3-only]``.
+``s3_read_ratio``); 1,000 datums whose transform loads a "model" (2 s) then works 5 ms, as a
+class pipeline (``__init__`` once per pool actor: ``stateful_s``) and as the same code in a
+function pipeline (loaded for every datum: ``stateless_s``). Last line: one JSON object.
+Run: ``python bench/datums.py [--quick] [--s3-only | --stateful-only]``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,65 @@ def echo_datum(datum):  # type: ignore[no-untyped-def]
     for path in datum.input().iterdir():
         data = path.read_bytes()
         (datum.out / path.name).write_bytes(data[::-1])
+
+
+LOAD_S, WORK_S = 2.0, 0.005  # the "model": 2 s to load, 5 ms of work per datum
+
+
+class Model:
+    """The measured stateful transform: load once, then 5 ms of work per datum."""
+
+    def __init__(self) -> None:
+        time.sleep(LOAD_S)
+        self.weights = 2
+
+    def __call__(self, datum):  # type: ignore[no-untyped-def]
+        time.sleep(WORK_S)
+        for path in datum.input().iterdir():
+            (datum.out / path.name).write_bytes(path.read_bytes() * self.weights)
+
+
+def model_datum(datum):  # type: ignore[no-untyped-def]
+    """The same code as a function: nowhere to keep the model, so each datum loads it."""
+    Model()(datum)
+
+
+def _stateful(c: Client, n: int, work: Path) -> tuple[dict, list]:  # type: ignore[type-arg]
+    """The class pipeline and the function pipeline over the same ``n`` datums, one after
+    the other on the same cluster (2 actors / 2 batches in flight)."""
+    c.create_repo("models")
+    local = Path(tempfile.mkdtemp(dir=work))
+    for i in range(n):
+        (local / f"m{i:04d}").write_bytes(os.urandom(64))
+    c.put_dir("models@master", "/", local)
+    seconds = {}
+    for name, code, options in [
+        ("stateful", Model, {"concurrency": 2, "keep_warm_s": 0}),
+        ("stateless", model_datum, {"parallelism": 2}),
+    ]:
+        pipe = raypachy.pipeline(code, input=raypachy.pfs("models", glob="/*"), name=name,
+                                 **options)  # fmt: skip
+        c.create_pipeline(pipe)
+        job = _wait_pipeline_job(c, name)
+        assert job.state == "success" and job.datums.processed == n, job
+        seconds[name] = (job.finished - job.started).total_seconds()  # type: ignore[operator]
+        c.delete_pipeline(name)
+    bare_work = n * WORK_S / 2
+    target = 2 * LOAD_S + 1.5 * bare_work
+    speedup = seconds["stateless"] / seconds["stateful"]
+    result = {
+        "stateful_datums": n,
+        "stateful_s": round(seconds["stateful"], 2),
+        "stateless_s": round(seconds["stateless"], 2),
+        "stateful_speedup": round(speedup, 1),
+    }
+    rows = [
+        (f"{n:,} datums, class pipeline on 2 warm actors (s)", f"{seconds['stateful']:.1f}",
+         f"target <= {target:.2f} (2 loads + 1.5 x work)"),
+        (f"{n:,} datums, same code as a function (s)", f"{seconds['stateless']:.1f}",
+         f"speedup {speedup:.1f}x"),
+    ]  # fmt: skip
+    return result, rows
 
 
 def _bare_ray(env: dict[str, str], repo_target: str, batches: int, storage: str) -> float:
@@ -180,21 +241,32 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--s3-only", action="store_true", help="only the S3 read job vs file")
+    parser.add_argument("--stateful-only", action="store_true",
+                        help="only the class pipeline vs function pipeline comparison")  # fmt: skip
     args = parser.parse_args()
     n = 2000 if args.quick else 10_000
     n_cmd = 200 if args.quick else 1000
     size = (16 if args.quick else 64) << 20
+    n_model = 100 if args.quick else 1000
     work = bench_dir() / "datums"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     result: dict = {}  # type: ignore[type-arg]
     rows: list = []  # type: ignore[type-arg]
     with local_cluster(work / "home") as (env, url):
-        if not args.s3_only:
+        if not (args.s3_only or args.stateful_only):
             result, rows = _measure(env, url, n, n_cmd, work)
-        file_s, file_datum_s, _, _ = _read_job(url, env["RAYPACHY_HOME"], size, work)
-    s3_result, s3_rows = _s3_reads(work, size, file_s, file_datum_s)
-    report("raypachy datums (local cluster, 2 CPUs)", rows + s3_rows, {**result, **s3_result})
+        if not args.stateful_only:
+            file_s, file_datum_s, _, _ = _read_job(url, env["RAYPACHY_HOME"], size, work)
+        if not args.s3_only:
+            c = Client(url, home=env["RAYPACHY_HOME"])
+            more, more_rows = _stateful(c, n_model, work)
+            c.close()
+            result, rows = {**result, **more}, rows + more_rows
+    if not args.stateful_only:
+        s3_result, s3_rows = _s3_reads(work, size, file_s, file_datum_s)
+        result, rows = {**result, **s3_result}, rows + s3_rows
+    report("raypachy datums (local cluster, 2 CPUs)", rows, result)
 
 
 def _wait_pipeline_job(c: Client, pipeline: str) -> raypachy.pps.model.JobInfo:  # type: ignore[name-defined]

@@ -169,8 +169,9 @@ def read_logs(
     out = []
     job_key = job_log_key(pipeline, row.id)
     if not datum and backend.exists(job_key):  # the job's workers could not start
-        out.append({"job": row.id, "datum": "", "state": "failed", "error": row.reason.partition("\n")[0],
-                    "log": backend.get(job_key).decode(errors="replace")})  # fmt: skip
+        log = backend.get(job_key).decode(errors="replace")
+        error = row.reason.partition("\n")[0]
+        out.append({"job": row.id, "datum": "", "state": "failed", "error": error, "log": log})
     for r in rows:
         key = log_key(pipeline, row.id, r.id)
         text = backend.get(key).decode(errors="replace") if backend.exists(key) else ""

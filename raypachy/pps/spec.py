@@ -454,7 +454,9 @@ def check_supported(spec: PipelineSpec) -> PipelineSpec:
                 "(e.g. from a Kubernetes Secret)"
             )
     python = spec.transform.python
-    pool_options = sorted({"concurrency", "keep_warm_s"} & (spec.ray.model_fields_set if spec.ray else set()))
+    pool_options = sorted(
+        {"concurrency", "keep_warm_s"} & (spec.ray.model_fields_set if spec.ray else set())
+    )
     if pool_options and (python is None or python.kind != "class"):
         raise InvalidSpecError(
             f"pipeline {spec.name}: ray.{pool_options[0]} sizes the actor pool of a class "

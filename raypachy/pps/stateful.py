@@ -61,8 +61,10 @@ class ClassWorker:
         batch: BatchSpec,
         sidecar: Any = None,
         on_datum: Callable[[DatumResult], None] | None = None,
+        reader: Any = None,
     ) -> BatchResult:
-        """Run a batch on this instance, calling ``setup_job`` first when its job is new."""
+        """Run a batch on this instance, calling ``setup_job`` first when its job is new
+        (``reader``: where input chunks are read, as for ``run_batch``)."""
         if self.job is None or self.job.job_id != batch.job:
             self.finish()  # a job that ended without saying so here (cancelled)
             job = JobContext(batch.pipeline, batch.job, batch.output_commit)
@@ -73,7 +75,7 @@ class ClassWorker:
                 except Exception as e:
                     raise _failure(f"{self.label}.setup_job", e) from None
             self.job = job
-        return run_batch(batch, sidecar, on_datum, self.instance)
+        return run_batch(batch, sidecar, on_datum, reader, transform=self.instance)
 
     def finish(self, job_id: str | None = None) -> str:
         """Call ``finish_job`` for the current job (only if it is ``job_id``, when given);

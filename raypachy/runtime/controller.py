@@ -20,16 +20,18 @@ from typing import Any
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError, RuntimeEnvSetupError
 
-from raypachy.errors import RaypachyError
+from raypachy.errors import RaypachyError, TransformInitError
 from raypachy.pfs.leases import beat_until
 from raypachy.pps.jobrun import run_job
 from raypachy.pps.model import JobClaim
 from raypachy.pps.queries import datum_matches
 from raypachy.pps.spec import PipelineSpec
+from raypachy.pps.stateful import is_class_pipeline
 from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult
 from raypachy.runtime import metrics
 from raypachy.runtime.names import HEAD_NODE, METADATA_ACTOR, NAMESPACE, unwrap
 from raypachy.runtime.placement import check
+from raypachy.runtime.pool import PARTIAL_EVERY_S, WorkerPool, progress
 from raypachy.runtime.resources import default_parallelism, task_options
 from raypachy.secrets import redact
 from raypachy.storage import ManifestStore, open_backend
@@ -40,31 +42,14 @@ RESTART_GRACE_S = 10.0  # a restarted datum's old task is killed if it has not s
 CRON_RECHECK_S = 10.0  # a cron schedule changed by an update is seen within this
 
 
-PARTIAL_EVERY_S = 0.5  # how often a batch tells its controller which datums have ended
-
-
 @ray.remote(max_retries=3)
 def run_batch_task(batch: BatchSpec, sidecar: Any, controller: Any = None) -> BatchResult:
     """Run one batch of datums; ``sidecar`` starts the S3 sidecar the batch may need."""
     from raypachy.pps.worker import run_batch
     from raypachy.runtime.chunkcache import chunk_reader
 
-    reader = chunk_reader(batch.storage)  # the node's chunk cache, for remote storage
-    if controller is None:
-        return run_batch(batch, sidecar, reader=reader)
-    states: dict[str, int] = {}
-    last = time.monotonic()
-
-    def ended(result: DatumResult) -> None:
-        # A small fire-and-forget call at most every half second: progress per datum costs
-        # the batch next to nothing.
-        nonlocal last
-        states[result.state] = states.get(result.state, 0) + 1
-        if time.monotonic() - last >= PARTIAL_EVERY_S:
-            last = time.monotonic()
-            controller.datum_progress.remote(batch.job, batch.datums[0].id, dict(states))
-
-    return run_batch(batch, sidecar, ended, reader)
+    # The node's chunk cache reads the inputs, for remote storage.
+    return run_batch(batch, sidecar, progress(batch, controller), chunk_reader(batch.storage))
 
 
 class ActorHost:
@@ -111,7 +96,9 @@ class ActorHost:
 
 class RayExecutor:
     """Batches as Ray tasks named ``raypachy:<pipeline>:<job>:<batch>``, at most
-    ``parallelism`` in flight, with the pipeline's resources."""
+    ``parallelism`` in flight, with the pipeline's resources; or, given a ``pool`` (a class
+    pipeline), on its actors: each batch goes to a free actor, and a batch whose actor died
+    runs again on a new one (up to ``datum_tries`` times)."""
 
     def __init__(
         self,
@@ -122,9 +109,13 @@ class RayExecutor:
         restarts: Callable[[], list[str]] | None = None,
         controller: Any = None,
         sidecar: Any = None,
+        pool: WorkerPool | None = None,
     ) -> None:
         self.pipeline, self.job, self.images = pipeline, job, images
         self.pending: dict[Any, tuple[int, BatchSpec]] = {}
+        self.pool = pool
+        self.slots: dict[Any, int] = {}  # a pool's running batches: the slot of each
+        self.tries: dict[int, int] = {}  # a pool's batches: how many times each has run
         self.cancelled = False
         self.on_waiting = on_waiting
         self.waiting = ""
@@ -159,11 +150,7 @@ class RayExecutor:
         while (queue or self.pending) and not self.cancelled:
             while queue and len(self.pending) < parallelism:
                 index, batch = queue.pop(0)
-                name = f"raypachy:{self.pipeline}:{self.job[:8]}:{index}"
-                ref = run_batch_task.options(name=name, **options).remote(
-                    batch, self.sidecar, self.controller
-                )
-                self.pending[ref] = (index, batch)
+                self.pending[self._submit(index, batch, options, parallelism)] = (index, batch)
             ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=PARTIAL_EVERY_S)
             self._pass_on_partials()
             if not ready and time.monotonic() - self._explained >= 1.0:
@@ -175,7 +162,8 @@ class RayExecutor:
             for ref in ready:
                 if ref not in self.pending:
                     continue  # restarted meanwhile: its new task reports
-                _, batch = self.pending.pop(ref)
+                index, batch = self.pending.pop(ref)
+                slot = self.slots.pop(ref, None)
                 try:
                     result = ray.get(ref)
                     states: dict[str, int] = {}
@@ -184,11 +172,60 @@ class RayExecutor:
                     metrics.record_batch(self.pipeline, states, result.bytes_read,
                                          result.bytes_written)  # fmt: skip
                     yield result
+                except TransformInitError as e:  # the class cannot start: the job fails
+                    cause = getattr(e, "cause", e)  # Ray's wrapper holds what the actor raised
+                    raise TransformInitError(cause.message, cause.traceback) from None
                 except Exception as e:  # the task itself died: every datum of it failed
+                    if slot is not None and self._rerun(slot, index, batch, spec, queue, e):
+                        continue
                     error = _task_error(e)
                     yield BatchResult(None, tuple(
                         DatumResult(d.id, d.hash, "failed", (), 0, error, 0.0) for d in batch.datums
                     ))  # fmt: skip
+
+    def _submit(
+        self, index: int, batch: BatchSpec, options: dict[str, Any], parallelism: int
+    ) -> Any:
+        if self.pool is None:
+            name = f"raypachy:{self.pipeline}:{self.job[:8]}:{index}"
+            return run_batch_task.options(name=name, **options).remote(
+                batch, self.sidecar, self.controller
+            )
+        busy = set(self.slots.values())
+        slot = next(n for n in range(parallelism) if n not in busy)
+        self.tries[index] = self.tries.get(index, 0) + 1
+        ref = self.pool.run(slot, batch, self.sidecar, self.controller)
+        self.slots[ref] = slot
+        return ref
+
+    def _rerun(
+        self,
+        slot: int,
+        index: int,
+        batch: BatchSpec,
+        spec: PipelineSpec,
+        queue: list[tuple[int, BatchSpec]],
+        error: Exception,
+    ) -> bool:
+        """A pool actor died under a batch: replace it and queue the batch again, unless the
+        batch has run ``datum_tries`` times already."""
+        if not isinstance(error, RayActorError | ActorUnavailableError):
+            return False
+        assert self.pool is not None
+        self.pool.replace(slot)
+        if self.tries.get(index, 0) >= spec.datum_tries:
+            return False
+        queue.insert(0, (index, batch))
+        return True
+
+    def _stop(self, ref: Any, force: bool) -> None:
+        """Stop a running batch: a task is cancelled; a pool actor is killed (Ray cannot
+        interrupt a running actor method), and its slot gets a new one."""
+        slot = self.slots.pop(ref, None)
+        if slot is not None and self.pool is not None:
+            self.pool.replace(slot)
+        else:
+            ray.cancel(ref, force=force)
 
     def _restart(self, queue: list[tuple[int, BatchSpec]]) -> None:
         """Restart the batches of datums asked to restart, within this job (Pachyderm's
@@ -211,8 +248,11 @@ class RayExecutor:
         for target in wanted:
             for ref, (index, batch) in list(self.pending.items()):
                 if any(datum_matches(d, target) for d in batch.datums):
-                    ray.cancel(ref)
-                    self.stopping.append((ref, now))
+                    if ref in self.slots:
+                        self._stop(ref, force=True)
+                    else:
+                        ray.cancel(ref)
+                        self.stopping.append((ref, now))
                     del self.pending[ref]
                     queue.insert(0, (index, batch))
 
@@ -229,7 +269,7 @@ class RayExecutor:
     def cancel(self) -> None:
         self.cancelled = True
         for ref in [*self.pending, *(r for r, _ in self.stopping)]:
-            ray.cancel(ref, force=True)
+            self._stop(ref, force=True)
         self.pending.clear()
         self.stopping.clear()
 
@@ -264,6 +304,7 @@ class PipelineController:
         self.last_error = ""
         self.job = ""  # the job being run now, if any
         self.executor: RayExecutor | None = None
+        self.pool = WorkerPool(pipeline, storage)  # a class pipeline's warm actors
         threading.Thread(target=self._loop, name="controller", daemon=True).start()
         threading.Thread(target=self._cron_loop, name="cron", daemon=True).start()
 
@@ -282,10 +323,12 @@ class PipelineController:
             "pid": os.getpid(),
             "job": self.job,
             "last_error": redact(self.last_error[-2000:]),
+            "pool": sorted(self.pool.actors),
         }
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.pool.release()
 
     def _loop(self) -> None:
         while not self.stop_event.is_set():
@@ -296,6 +339,7 @@ class PipelineController:
                 self.stop_event.wait(1.0)
                 continue
             if claim is None:
+                self.pool.expire()
                 self.stop_event.wait(POLL_S)
                 continue
             self.job = claim.job
@@ -334,9 +378,17 @@ class PipelineController:
         self.host.lease_id = lease
         beating = threading.Event()
         threading.Thread(target=self._beat, args=(lease, beating), daemon=True).start()
+        pool: WorkerPool | None = None
         try:
             spec = PipelineSpec.model_validate(claim.spec)
-            parallelism = default_parallelism(spec, ray.available_resources().get("CPU", 1.0))
+            free = ray.available_resources().get("CPU", 1.0)
+            if is_class_pipeline(claim.spec):
+                pool = self.pool
+                pool.prepare(spec, task_options(spec, self.images))
+                free += pool.held_cpus()  # the warm actors' CPUs are this job's to use
+            parallelism = default_parallelism(spec, free)
+            if pool is not None and spec.ray is not None and spec.ray.concurrency:
+                parallelism = spec.ray.concurrency
             executor = self.executor = RayExecutor(
                 self.pipeline, job,
                 lambda reason: self.host.update_job(self.pipeline, job, reason=reason),
@@ -344,6 +396,7 @@ class PipelineController:
                 lambda: list(self.host.call("take_datum_restarts", self.pipeline, job)),
                 ray.get_runtime_context().current_actor,
                 self.sidecar,
+                pool,
             )  # fmt: skip
             started = time.monotonic()
             job_info = run_job(
@@ -361,6 +414,10 @@ class PipelineController:
                 time.sleep(1.0)  # the job stays claimed; a restarted controller resumes it
         finally:
             self.executor = None
+            if pool is not None:
+                failures = pool.finish(job)
+                if failures:
+                    self.last_error = f"job {job}: finish_job failed: {failures[0]}"
             beating.set()
             # An unreleased lease expires by itself; the job's outcome matters more.
             with contextlib.suppress(Exception):

@@ -19,6 +19,11 @@ def controller_name(pipeline: str) -> str:
     return f"raypachy:controller:{pipeline}"
 
 
+def pool_worker_name(pipeline: str, slot: int) -> str:
+    """A class pipeline's worker actor, as the dashboard shows it."""
+    return f"raypachy:{pipeline}:worker:{slot}"
+
+
 def unwrap(reply: tuple[bool, Any]) -> Any:
     """The value of a metadata actor reply, or its error raised again."""
     ok, value = reply

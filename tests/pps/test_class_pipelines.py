@@ -152,5 +152,5 @@ def test_bad_class_pipelines_are_refused_in_one_line() -> None:
         Scale.options(concurrency=0)
     spec = {"pipeline": {"name": "cmd"}, "input": {"pfs": {"repo": "nums"}},
             "transform": {"cmd": ["true"]}, "ray": {"concurrency": 2}}  # fmt: skip
-    with pytest.raises(InvalidSpecError, match="ray.concurrency sizes the actor pool"):
+    with pytest.raises(InvalidSpecError, match=r"ray\.concurrency sizes the actor pool"):
         check_supported(parse_spec(spec))

@@ -1,0 +1,169 @@
+"""Class pipelines on the real local cluster: warm actor pools, driven through the CLI.
+
+``__init__`` writes one line per instance (its pid and its actor's name) to a marker file, so
+the tests count how many times the "model" was loaded, and in which process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LocalCluster
+
+pytestmark = pytest.mark.ray
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def _pipeline_file(tmp_path: Path, repo: str, name: str, options: str, body: str) -> Path:
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(f"""
+        import os
+        import ray
+        import raypachy
+
+        MARKER = {str(tmp_path / "inits")!r}
+
+        @raypachy.pipeline(input=raypachy.pfs("{repo}", glob="/*"), name="{name}", {options})
+        class Model:
+            def __init__(self):
+                actor = ray.get_runtime_context().get_actor_name()
+                with open(MARKER, "a") as f:
+                    f.write(f"{{os.getpid()}} {{actor}}\\n")
+                self.pid = os.getpid()
+        """) + textwrap.indent(textwrap.dedent(body), "    "))  # fmt: skip
+    return path
+
+
+def _inits(tmp_path: Path) -> list[tuple[int, str]]:
+    marker = tmp_path / "inits"
+    lines = marker.read_text().splitlines() if marker.exists() else []
+    return [(int(pid), name) for pid, name in (line.split() for line in lines)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _wait_commit(c: LocalCluster, repo: str) -> dict:  # type: ignore[type-arg]
+    commit = json.loads(c.cli("inspect", "commit", f"{repo}@master", "-o", "json").stdout)["id"]
+    c.cli("wait", "commit", commit, "-o", "json", timeout=300)
+    [job] = json.loads(c.cli("list", "job", commit, "-o", "json").stdout)
+    return job  # type: ignore[no-any-return]
+
+
+CALL_WRITES_PID = """
+    def __call__(self, datum):
+        for f in datum.input().rglob("*"):
+            if f.is_file():
+                (datum.out / f.name).write_text(str(self.pid))
+"""
+
+
+def test_init_runs_once_per_actor_across_datums_and_warm_jobs(
+    local_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    c = local_cluster
+    src, pipe = _name("src"), _name("warm")
+    c.cli("create", "repo", src)
+    for i in range(8):
+        c.cli("put", "file", f"{src}@master:/f{i}", "-f", "-", stdin=str(i).encode())
+    keep = 40  # long enough for the next commit's job to find the pool warm, even here
+    path = _pipeline_file(tmp_path, src, pipe, f"concurrency=2, keep_warm_s={keep}",
+                          CALL_WRITES_PID)  # fmt: skip
+    c.cli("create", "pipeline", "--python", str(path))
+    job = _wait_commit(c, pipe)
+    first = _inits(tmp_path)
+    assert first and all(_alive(pid) for pid, _ in first)  # warm after the job
+    assert job["state"] == "success" and job["datums"]["processed"] == 8
+    assert 1 <= len(first) <= 2  # at most `concurrency` instances for 8 datums in 8 batches
+    pids = {pid for pid, _ in first}
+    names = {name for _, name in first}
+    assert names <= {f"raypachy:{pipe}:worker:0", f"raypachy:{pipe}:worker:1"}
+    client = c.client()
+    c.cli("put", "file", f"{src}@master:/f8", "-f", "-", stdin=b"8")  # the next job, warm
+    job = _wait_commit(c, src)
+    assert job["state"] == "success" and job["datums"]["processed"] == 1
+    assert _inits(tmp_path) == first  # no __init__ for the second job
+    outputs = {int(client.get_file(f"{pipe}@master", f"/f{i}")) for i in range(9)}
+    assert outputs <= pids
+
+    deadline = time.monotonic() + keep + 60
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not any(_alive(pid) for pid in pids), "the pool outlived keep_warm_s"
+
+
+def test_keep_warm_zero_releases_at_job_end_and_a_crashed_actor_is_replaced(
+    local_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    c = local_cluster
+    src, pipe = _name("src"), _name("crash")
+    c.cli("create", "repo", src)
+    for i in range(4):
+        c.cli("put", "file", f"{src}@master:/f{i}", "-f", "-", stdin=str(i).encode())
+    crashed = tmp_path / "crashed"
+    body = CALL_WRITES_PID.replace(
+        "for f in", f"if not os.path.exists({str(crashed)!r}):\n"
+        f"            open({str(crashed)!r}, 'w').close()\n"
+        "            os._exit(1)  # the actor dies under its batch, once\n"
+        "        for f in",
+    )  # fmt: skip
+    path = _pipeline_file(tmp_path, src, pipe, "concurrency=1, keep_warm_s=0", body)
+    c.cli("create", "pipeline", "--python", str(path))
+    job = _wait_commit(c, pipe)
+    assert job["state"] == "success" and job["datums"]["processed"] == 4, job
+    inits = _inits(tmp_path)
+    assert crashed.exists() and len(inits) == 2  # the dead actor's replacement loaded again
+    assert {name for _, name in inits} == {f"raypachy:{pipe}:worker:0"}
+    survivor = inits[-1][0]
+    client = c.client()
+    outputs = {int(client.get_file(f"{pipe}@master", f"/f{i}")) for i in range(4)}
+    assert outputs == {survivor}
+    deadline = time.monotonic() + 30
+    while _alive(survivor) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _alive(survivor), "keep_warm_s=0 kept the actor after the job"
+
+
+def test_init_failure_fails_the_job_with_its_traceback(
+    local_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    c = local_cluster
+    src, pipe = _name("src"), _name("broken")
+    c.cli("create", "repo", src)
+    c.cli("put", "file", f"{src}@master:/a", "-f", "-", stdin=b"1")
+    path = tmp_path / "broken.py"
+    path.write_text(textwrap.dedent(f"""
+        import raypachy
+
+        @raypachy.pipeline(input=raypachy.pfs("{src}", glob="/*"), name="{pipe}")
+        class Broken:
+            def __init__(self):
+                raise RuntimeError("weights not found")
+
+            def __call__(self, datum):
+                pass
+    """))  # fmt: skip
+    c.cli("create", "pipeline", "--python", str(path))
+    job = _wait_commit(c, pipe)
+    assert job["state"] == "failure"
+    assert job["reason"].startswith("Broken.__init__ failed: RuntimeError: weights not found")
+    info = json.loads(c.cli("inspect", "job", f"{pipe}@{job['id']}", "-o", "json").stdout)
+    assert 'raise RuntimeError("weights not found")' in info["reason"]  # the traceback
+    logs = c.cli("logs", "-p", pipe, "--job", job["id"]).stdout.decode()
+    assert "workers (failed): Broken.__init__ failed" in logs
+    assert f"{path.name}\", line 7, in __init__" in logs
