@@ -90,7 +90,7 @@ def _stateful(c: Client, n: int, work: Path) -> tuple[dict, list]:  # type: igno
         "stateful_speedup": round(speedup, 1),
     }
     rows = [
-        (f"{n:,} datums, class pipeline on 2 warm actors (s)", f"{seconds['stateful']:.1f}",
+        (f"{n:,} datums, class pipeline on 2 actors (s)", f"{seconds['stateful']:.1f}",
          f"target <= {target:.2f} (2 loads + 1.5 x work)"),
         (f"{n:,} datums, same code as a function (s)", f"{seconds['stateless']:.1f}",
          f"speedup {speedup:.1f}x"),

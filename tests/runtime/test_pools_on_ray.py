@@ -72,6 +72,16 @@ CALL_WRITES_PID = """
                 (datum.out / f.name).write_text(str(self.pid))
 """
 
+HOOKS = """
+    def setup_job(self, job):
+        with open(MARKER + ".hooks", "a") as f:
+            f.write(f"setup {job.job_id} {self.pid}\\n")
+
+    def finish_job(self, job):
+        with open(MARKER + ".hooks", "a") as f:
+            f.write(f"finish {job.job_id} {self.pid}\\n")
+"""
+
 
 def test_init_runs_once_per_actor_across_datums_and_warm_jobs(
     local_cluster: LocalCluster, tmp_path: Path
@@ -83,7 +93,7 @@ def test_init_runs_once_per_actor_across_datums_and_warm_jobs(
         c.cli("put", "file", f"{src}@master:/f{i}", "-f", "-", stdin=str(i).encode())
     keep = 40  # long enough for the next commit's job to find the pool warm, even here
     path = _pipeline_file(tmp_path, src, pipe, f"concurrency=2, keep_warm_s={keep}",
-                          CALL_WRITES_PID)  # fmt: skip
+                          CALL_WRITES_PID + HOOKS)  # fmt: skip
     c.cli("create", "pipeline", "--python", str(path))
     job = _wait_commit(c, pipe)
     first = _inits(tmp_path)
@@ -94,12 +104,25 @@ def test_init_runs_once_per_actor_across_datums_and_warm_jobs(
     names = {name for _, name in first}
     assert names <= {f"raypachy:{pipe}:worker:0", f"raypachy:{pipe}:worker:1"}
     client = c.client()
+    first_job = job["id"]
     c.cli("put", "file", f"{src}@master:/f8", "-f", "-", stdin=b"8")  # the next job, warm
     job = _wait_commit(c, src)
     assert job["state"] == "success" and job["datums"]["processed"] == 1
     assert _inits(tmp_path) == first  # no __init__ for the second job
     outputs = {int(client.get_file(f"{pipe}@master", f"/f{i}")) for i in range(9)}
     assert outputs <= pids
+
+    def hooks(job_id: str, hook: str) -> list[int]:
+        lines = (tmp_path / "inits.hooks").read_text().splitlines()
+        return sorted(int(line.split()[2]) for line in lines if line.startswith(f"{hook} {job_id}"))
+
+    # finish_job runs once the job's commit is finished: it may come a moment after the wait.
+    deadline = time.monotonic() + 30
+    while hooks(job["id"], "finish") != hooks(job["id"], "setup") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for job_id in (first_job, job["id"]):  # each worker that ran the job: setup, then finish
+        ran = hooks(job_id, "setup")
+        assert ran and ran == hooks(job_id, "finish") and set(ran) <= pids
 
     deadline = time.monotonic() + keep + 60
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
@@ -166,4 +189,23 @@ def test_init_failure_fails_the_job_with_its_traceback(
     assert 'raise RuntimeError("weights not found")' in info["reason"]  # the traceback
     logs = c.cli("logs", "-p", pipe, "--job", job["id"]).stdout.decode()
     assert "workers (failed): Broken.__init__ failed" in logs
-    assert f"{path.name}\", line 7, in __init__" in logs
+    assert f'{path.name}", line 7, in __init__' in logs
+
+
+def test_an_actor_dying_on_every_try_fails_its_datums_after_datum_tries(
+    local_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    c = local_cluster
+    src, pipe = _name("src"), _name("doomed")
+    c.cli("create", "repo", src)
+    c.cli("put", "file", f"{src}@master:/a", "-f", "-", stdin=b"1")
+    body = """
+    def __call__(self, datum):
+        os._exit(3)
+"""
+    path = _pipeline_file(tmp_path, src, pipe, "concurrency=1, datum_tries=2", body)
+    c.cli("create", "pipeline", "--python", str(path))
+    job = _wait_commit(c, pipe)
+    assert job["state"] == "failure" and job["datums"]["failed"] == 1
+    assert len(_inits(tmp_path)) == 2  # one actor per try, each replaced when it died
+    assert "batch task failed" in job["reason"] and "died" in job["reason"].lower()
