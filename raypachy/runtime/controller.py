@@ -387,8 +387,10 @@ class PipelineController:
                 pool.prepare(spec, task_options(spec, self.images))
                 free += pool.held_cpus()  # the warm actors' CPUs are this job's to use
             parallelism = default_parallelism(spec, free)
-            if pool is not None and spec.ray is not None and spec.ray.concurrency:
-                parallelism = spec.ray.concurrency
+            if pool is not None:
+                if spec.ray is not None and spec.ray.concurrency:
+                    parallelism = spec.ray.concurrency
+                pool.shrink(parallelism)
             executor = self.executor = RayExecutor(
                 self.pipeline, job,
                 lambda reason: self.host.update_job(self.pipeline, job, reason=reason),

@@ -95,6 +95,11 @@ class WorkerPool:
         self.keep_warm_s = spec.ray.keep_warm_s if spec.ray is not None else 60.0
         self.idle_since = None
 
+    def shrink(self, size: int) -> None:
+        """Release the actors of slots this job will not use (a smaller ``concurrency``)."""
+        for slot in [n for n in self.actors if n >= size]:
+            self.replace(slot)
+
     def held_cpus(self) -> float:
         """CPUs the warm actors hold (free for this pipeline's next job)."""
         return len(self.actors) * float(self.options.get("num_cpus", 1.0))
