@@ -59,10 +59,23 @@ def _alive(pid: int) -> bool:
 
 
 def _wait_commit(c: LocalCluster, repo: str) -> dict:  # type: ignore[type-arg]
+    """The job of the input repo's head commit (the same global id), once it has ended."""
     commit = json.loads(c.cli("inspect", "commit", f"{repo}@master", "-o", "json").stdout)["id"]
     c.cli("wait", "commit", commit, "-o", "json", timeout=300)
     [job] = json.loads(c.cli("list", "job", commit, "-o", "json").stdout)
     return job  # type: ignore[no-any-return]
+
+
+def _first_job(c: LocalCluster, pipeline: str) -> dict:  # type: ignore[type-arg]
+    """The job that creating the pipeline started, once it has ended."""
+    client = c.client()
+    deadline = time.monotonic() + 60
+    while (job_id := client.inspect_pipeline(pipeline).last_job) is None:
+        assert time.monotonic() < deadline, f"no job for {pipeline}"
+        time.sleep(0.2)
+    client.wait_job(pipeline, job_id, timeout=300)
+    done = c.cli("inspect", "job", f"{pipeline}@{job_id}", "-o", "json").stdout
+    return json.loads(done)  # type: ignore[no-any-return]
 
 
 CALL_WRITES_PID = """
@@ -95,7 +108,7 @@ def test_init_runs_once_per_actor_across_datums_and_warm_jobs(
     path = _pipeline_file(tmp_path, src, pipe, f"concurrency=2, keep_warm_s={keep}",
                           CALL_WRITES_PID + HOOKS)  # fmt: skip
     c.cli("create", "pipeline", "--python", str(path))
-    job = _wait_commit(c, pipe)
+    job = _first_job(c, pipe)
     first = _inits(tmp_path)
     assert first and all(_alive(pid) for pid, _ in first)  # warm after the job
     assert job["state"] == "success" and job["datums"]["processed"] == 8
@@ -147,7 +160,7 @@ def test_keep_warm_zero_releases_at_job_end_and_a_crashed_actor_is_replaced(
     )  # fmt: skip
     path = _pipeline_file(tmp_path, src, pipe, "concurrency=1, keep_warm_s=0", body)
     c.cli("create", "pipeline", "--python", str(path))
-    job = _wait_commit(c, pipe)
+    job = _first_job(c, pipe)
     assert job["state"] == "success" and job["datums"]["processed"] == 4, job
     inits = _inits(tmp_path)
     assert crashed.exists() and len(inits) == 2  # the dead actor's replacement loaded again
@@ -182,7 +195,7 @@ def test_init_failure_fails_the_job_with_its_traceback(
                 pass
     """))  # fmt: skip
     c.cli("create", "pipeline", "--python", str(path))
-    job = _wait_commit(c, pipe)
+    job = _first_job(c, pipe)
     assert job["state"] == "failure"
     assert job["reason"].startswith("Broken.__init__ failed: RuntimeError: weights not found")
     info = json.loads(c.cli("inspect", "job", f"{pipe}@{job['id']}", "-o", "json").stdout)
@@ -205,7 +218,7 @@ def test_an_actor_dying_on_every_try_fails_its_datums_after_datum_tries(
 """
     path = _pipeline_file(tmp_path, src, pipe, "concurrency=1, datum_tries=2", body)
     c.cli("create", "pipeline", "--python", str(path))
-    job = _wait_commit(c, pipe)
+    job = _first_job(c, pipe)
     assert job["state"] == "failure" and job["datums"]["failed"] == 1
     assert len(_inits(tmp_path)) == 2  # one actor per try, each replaced when it died
     assert "batch task failed" in job["reason"] and "died" in job["reason"].lower()
