@@ -140,7 +140,7 @@ def start_s3_server(data_dir: Path, s3_port: int | None = None) -> S3Server:
     cmd = [
         weed_binary(), "server", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
-        "-s3", f"-s3.port={s3_port}", f"-s3.config={config}", "-volume.max=50",
+        "-s3", f"-s3.port={s3_port}", f"-s3.config={config}", "-volume.max=1000",  # each bucket grows its own volumes; 50 ran out in one suite
         "-master.volumeSizeLimitMB=256", "-metricsIp=127.0.0.1", "-master.electionTimeout=1s",
         *_fixed_port_flags(),
     ]  # fmt: skip

@@ -203,6 +203,7 @@ def test_init_failure_fails_the_job_with_its_traceback(
     logs = c.cli("logs", "-p", pipe, "--job", job["id"]).stdout.decode()
     assert "workers (failed): Broken.__init__ failed" in logs
     assert f'{path.name}", line 7, in __init__' in logs
+    c.cli("delete", "pipeline", pipe)  # frees the shared cluster's CPUs for the next tests
 
 
 def test_an_actor_dying_on_every_try_fails_its_datums_after_datum_tries(
@@ -222,3 +223,4 @@ def test_an_actor_dying_on_every_try_fails_its_datums_after_datum_tries(
     assert job["state"] == "failure" and job["datums"]["failed"] == 1
     assert len(_inits(tmp_path)) == 2  # one actor per try, each replaced when it died
     assert "batch task failed" in job["reason"] and "died" in job["reason"].lower()
+    c.cli("delete", "pipeline", pipe)  # its replaced actor would stay warm for 60 s
