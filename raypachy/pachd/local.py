@@ -507,6 +507,10 @@ class Pachd(API):
 
     # --- what pipeline controllers ask ------------------------------------------------------
 
+    def pipelines_with_jobs(self) -> list[str]:
+        """The pipelines with a job not yet ended: the controllers worth waking."""
+        return self.pps.pipelines_with_jobs()
+
     def claim_job(self, pipeline: str) -> JobClaim | None:
         """Take the next job of a pipeline to run, if any (its controller asks)."""
         return self.pps.claim_job(pipeline)

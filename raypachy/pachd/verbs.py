@@ -166,8 +166,8 @@ _TABLE = (
     *(
         _v(name, None, INTERNAL, "controllers")
         for name in (
-            "claim_job", "update_job", "job_is_live", "datum_states", "commit_layers",
-            "tick_cron", "take_datum_restarts", "checkpoint_batch", "checkpoints",
+            "pipelines_with_jobs", "claim_job", "update_job", "job_is_live", "datum_states",
+            "commit_layers", "tick_cron", "take_datum_restarts", "checkpoint_batch", "checkpoints",
             "finish_job", "fail_job",
         )
     ),

@@ -10,6 +10,7 @@ output commit in one transaction.
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -500,6 +501,13 @@ class PPS:
         )
 
     # --- what a controller asks -----------------------------------------------------------
+
+    def pipelines_with_jobs(self) -> list[str]:
+        """The pipelines with a job not yet ended (one query, whatever the number of
+        pipelines: the controller host asks it on every change)."""
+        with self.pfs.meta.read() as tx:
+            live = tx.recent_jobs(0, math.inf, LIVE_STATES)  # no newest, no ended: live only
+        return sorted({job.pipeline for job in live})
 
     def claim_job(self, pipeline: str) -> JobClaim | None:
         """The job this pipeline's controller should run now (resuming one it was running).

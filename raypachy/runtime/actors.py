@@ -8,7 +8,6 @@ opens it again. Bytes never go through these actors' mailboxes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import threading
@@ -19,13 +18,13 @@ from ray.exceptions import ActorUnavailableError, RayActorError
 
 from raypachy.errors import RaypachyError, UnavailableError
 from raypachy.pachd.verbs import NAMES, PIPELINE_CHANGES, READ_ONLY
-from raypachy.runtime.controller import PipelineController
+from raypachy.runtime.hosting import ControllerHost
 from raypachy.runtime.names import (
+    CONTROLLER_HOST,
     HEAD_NODE,
     METADATA_ACTOR,
     NAMESPACE,
     FrontDoors,
-    controller_name,
     unwrap,
 )
 
@@ -33,14 +32,15 @@ log = logging.getLogger("raypachy.runtime")
 
 
 @ray.remote(
-    num_cpus=0, max_restarts=-1, max_concurrency=32, concurrency_groups={"waits": 2},
+    num_cpus=0, max_restarts=-1, max_concurrency=32, concurrency_groups={"waits": 4},
     resources=HEAD_NODE,
 )  # fmt: skip
 class MetadataActor:
     """Hosts pachd: the single writer of the metadata database, serving every verb.
 
     Long polls for changes run in their own concurrency group, so they never take the
-    threads that verbs (a controller's claim_job or finish_job) need.
+    threads that verbs (a controller's claim_job or finish_job) need; the controller host
+    holds one of them for good.
     """
 
     def __init__(
@@ -80,15 +80,20 @@ class MetadataActor:
         return self.pachd.wait_change(since, timeout)
 
     def _controllers(self) -> dict[str, Any]:
-        """Each pipeline controller's pid and last error (or why it did not answer)."""
-        out: dict[str, Any] = {}
-        for p in self.pachd.list_pipelines():
-            try:
-                actor = ray.get_actor(controller_name(p.name), namespace=NAMESPACE)
-                out[p.name] = ray.get(actor.status.remote(), timeout=5)
-            except Exception as e:  # restarting or gone: say so, do not fail the status
-                out[p.name] = {"pipeline": p.name, "error": f"{type(e).__name__}: {e}"[:300]}
-        return out
+        """Each pipeline controller's pid and last error (or why the host did not answer)."""
+        names = [p.name for p in self.pachd.list_pipelines()]
+        try:
+            found = ray.get(self._host().status.remote(), timeout=5)
+        except Exception as e:  # restarting or gone: say so, do not fail the status
+            found, why = {}, f"{type(e).__name__}: {e}"[:300]
+        else:
+            why = "no controller yet: the controller host is starting it"
+        return {n: found.get(n, {"pipeline": n, "error": why}) for n in names}
+
+    def _host(self) -> Any:
+        return ControllerHost.options(  # type: ignore[attr-defined]
+            name=CONTROLLER_HOST, namespace=NAMESPACE, lifetime="detached", get_if_exists=True
+        ).remote(self.storage, self.doors.sidecar, self.images)
 
     def _with_placement(self, info: Any) -> Any:
         """Add what a pipeline asks of Ray and which nodes or node types can give it."""
@@ -103,21 +108,11 @@ class MetadataActor:
         return replace(info, ray_options=options, can_run_on=tuple(serving), placement=problem)
 
     def reconcile_controllers(self) -> list[str]:
-        """One controller per pipeline: start the missing ones, stop the orphans."""
+        """One controller per pipeline, in the controller host: tell it which."""
         with self._controllers_lock:
-            wanted = {controller_name(p.name): p.name for p in self.pachd.list_pipelines()}
-            running = {
-                n for n in ray.util.list_named_actors() if n.startswith("raypachy:controller:")
-            }
-            for actor_name, pipeline in wanted.items():
-                if actor_name not in running:
-                    PipelineController.options(  # type: ignore[attr-defined]
-                        name=actor_name, lifetime="detached", get_if_exists=True
-                    ).remote(pipeline, self.storage, self.doors.sidecar, self.images)
-            for actor_name in running - set(wanted):
-                with contextlib.suppress(ValueError):  # already gone
-                    ray.kill(ray.get_actor(actor_name), no_restart=True)
-            return sorted(wanted)
+            wanted = sorted(p.name for p in self.pachd.list_pipelines())
+            self._host().sync.remote(wanted)  # not waited for: the host may be starting
+            return wanted
 
     def pid(self) -> int:
         import os

@@ -1,8 +1,9 @@
-"""One controller actor per pipeline: claims its jobs and runs their datums as Ray tasks.
+"""A pipeline's controller: claims its jobs and runs their datums as Ray tasks.
 
-Named ``raypachy:controller:<pipeline>`` in namespace ``raypachy``, detached, no CPU,
-restarted by Ray if it dies; a restarted controller resumes the job it was running (the job
-row in the database says which).
+Controllers are threads of one process, the controller host (``raypachy.runtime.hosting``):
+an idle controller sleeps until the host says its pipeline has a job to run, so idle
+pipelines cost neither CPU nor a process each. A restarted host resumes the jobs its
+controllers were running (the job rows in the database say which).
 """
 
 from __future__ import annotations
@@ -29,17 +30,17 @@ from raypachy.pps.spec import PipelineSpec
 from raypachy.pps.stateful import is_class_pipeline
 from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult
 from raypachy.runtime import metrics
-from raypachy.runtime.names import HEAD_NODE, METADATA_ACTOR, NAMESPACE, unwrap
+from raypachy.runtime.names import unwrap
 from raypachy.runtime.placement import check
 from raypachy.runtime.pool import PARTIAL_EVERY_S, WorkerPool, progress
 from raypachy.runtime.resources import default_parallelism, task_options
 from raypachy.secrets import redact
-from raypachy.storage import ManifestStore, open_backend
+from raypachy.storage import ManifestStore
 
-POLL_S = 0.05
+IDLE_RECHECK_S = 30.0  # an idle controller asks for a job this often even without a wake-up
+CRON_IDLE_S = 300.0  # a pipeline without cron inputs looks again this often (or when poked)
 META_RESTART_S = 60.0  # how long a job waits for a restarting metadata actor
 RESTART_GRACE_S = 10.0  # a restarted datum's old task is killed if it has not stopped by then
-CRON_RECHECK_S = 10.0  # a cron schedule changed by an update is seen within this
 
 
 @ray.remote(max_retries=3)
@@ -291,25 +292,38 @@ def _task_error(e: Exception) -> str:
     return f"the runtime environment could not be set up{where}: {text.splitlines()[-1][:300]}"
 
 
-@ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=4, resources=HEAD_NODE)
 class PipelineController:
-    def __init__(self, pipeline: str, storage: str, sidecar: Any, images: str = "off") -> None:
+    """Runs one pipeline's jobs, one at a time, on two threads of the controller host:
+    jobs (woken by ``wake``) and cron ticks (woken by ``poke_cron``)."""
+
+    def __init__(
+        self, pipeline: str, storage: str, sidecar: Any, images: str,
+        meta: Any, manifests: ManifestStore, reporter: Any,
+    ) -> None:  # fmt: skip
         self.pipeline = pipeline
         self.sidecar = sidecar  # raypachy.runtime.names.FrontDoors.sidecar
         self.storage = storage
         self.images = images
-        self.host = ActorHost(ray.get_actor(METADATA_ACTOR, namespace=NAMESPACE))
-        self.manifests = ManifestStore(open_backend(storage))
+        self.host = ActorHost(meta)  # one each: it carries the lease of this pipeline's job
+        self.manifests = manifests
+        self.reporter = reporter  # the host's handle: running batches report datums to it
         self.stop_event = threading.Event()
+        self.woken = threading.Event()
+        self.cron_poked = threading.Event()
         self.last_error = ""
         self.job = ""  # the job being run now, if any
         self.executor: RayExecutor | None = None
         self.pool = WorkerPool(pipeline, storage)  # a class pipeline's warm actors
-        threading.Thread(target=self._loop, name="controller", daemon=True).start()
-        threading.Thread(target=self._cron_loop, name="cron", daemon=True).start()
+        threading.Thread(target=self._loop, name=f"jobs:{pipeline}", daemon=True).start()
+        threading.Thread(target=self._cron_loop, name=f"cron:{pipeline}", daemon=True).start()
 
-    def pid(self) -> int:
-        return os.getpid()
+    def wake(self) -> None:
+        """The pipeline may have a job to run (its inputs changed)."""
+        self.woken.set()
+
+    def poke_cron(self) -> None:
+        """The pipeline's spec may have changed: read its cron inputs again."""
+        self.cron_poked.set()
 
     def datum_progress(self, job: str, batch: str, states: dict[str, int]) -> None:
         """A running batch says which of its datums have ended (progress per datum)."""
@@ -327,11 +341,26 @@ class PipelineController:
         }
 
     def stop(self) -> None:
+        """The pipeline was deleted: stop its running job's batches and its warm actors."""
         self.stop_event.set()
+        self.woken.set()
+        self.cron_poked.set()
+        executor = self.executor
+        if executor is not None:
+            executor.cancel()
         self.pool.release()
+
+    def _idle_wait(self) -> float:
+        """How long an idle controller sleeps unless woken: until its warm pool expires."""
+        idle = self.pool.idle_since
+        if self.pool.actors and idle is not None:
+            left = self.pool.keep_warm_s - (time.monotonic() - idle)
+            return min(max(left, 0.05), IDLE_RECHECK_S)
+        return IDLE_RECHECK_S
 
     def _loop(self) -> None:
         while not self.stop_event.is_set():
+            self.woken.clear()  # before claiming: a wake-up from now on is not lost
             try:
                 claim = self.host.call("claim_job", self.pipeline)
             except Exception as e:  # the metadata actor restarting: try again shortly
@@ -340,7 +369,7 @@ class PipelineController:
                 continue
             if claim is None:
                 self.pool.expire()
-                self.stop_event.wait(POLL_S)
+                self.woken.wait(self._idle_wait())
                 continue
             self.job = claim.job
             try:
@@ -350,17 +379,18 @@ class PipelineController:
 
     def _cron_loop(self) -> None:
         """Write cron ticks when they are due. PPS decides from the database what is due and
-        says when the next tick is; the spec is read again at least every CRON_RECHECK_S, so
-        an updated schedule (or a cron input added by an update) is picked up."""
+        says when the next tick is; a changed spec pokes this loop, so an updated schedule
+        (or a cron input added by an update) is picked up at once."""
         while not self.stop_event.is_set():
+            self.cron_poked.clear()
             try:
                 due = self.host.call("tick_cron", self.pipeline)
             except Exception as e:  # the metadata actor restarting: try again shortly
                 self.last_error = f"cron: {type(e).__name__}: {e}"
                 self.stop_event.wait(1.0)
                 continue
-            wait = CRON_RECHECK_S if due is None else due - time.time()
-            self.stop_event.wait(min(max(wait, 0.05), CRON_RECHECK_S))
+            wait = CRON_IDLE_S if due is None else min(due - time.time(), CRON_IDLE_S)
+            self.cron_poked.wait(max(wait, 0.05))
 
     def _beat(self, lease: str, stop: threading.Event) -> None:
         """Heartbeat the job's lease until stopped, retrying failures. A lapsed lease ends
@@ -396,7 +426,7 @@ class PipelineController:
                 lambda reason: self.host.update_job(self.pipeline, job, reason=reason),
                 self.images,
                 lambda: list(self.host.call("take_datum_restarts", self.pipeline, job)),
-                ray.get_runtime_context().current_actor,
+                self.reporter,
                 self.sidecar,
                 pool,
             )  # fmt: skip

@@ -15,8 +15,7 @@ API_ACTOR = "raypachy:api"
 HEAD_NODE = {"node:__internal_head__": 0.001}
 
 
-def controller_name(pipeline: str) -> str:
-    return f"raypachy:controller:{pipeline}"
+CONTROLLER_HOST = "raypachy:controllers"  # every pipeline's controller, in one process
 
 
 def pool_worker_name(pipeline: str, slot: int) -> str:

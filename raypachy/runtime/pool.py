@@ -30,8 +30,8 @@ FINISH_S = 60.0  # how long the end of a job waits for the actors' finish_job ho
 
 
 def progress(batch: BatchSpec, controller: Any) -> Callable[[DatumResult], None] | None:
-    """What a running batch calls as each datum ends: a small fire-and-forget call to its
-    controller at most every half second, so progress per datum costs next to nothing."""
+    """What a running batch calls as each datum ends: a small fire-and-forget call to the
+    controller host at most every half second, so progress per datum costs next to nothing."""
     if controller is None:
         return None
     states: dict[str, int] = {}
@@ -42,7 +42,9 @@ def progress(batch: BatchSpec, controller: Any) -> Callable[[DatumResult], None]
         states[result.state] = states.get(result.state, 0) + 1
         if time.monotonic() - last >= PARTIAL_EVERY_S:
             last = time.monotonic()
-            controller.datum_progress.remote(batch.job, batch.datums[0].id, dict(states))
+            controller.datum_progress.remote(
+                batch.pipeline, batch.job, batch.datums[0].id, dict(states)
+            )
 
     return ended
 
