@@ -7,7 +7,9 @@ API server actors, the ``raypachy serve`` driver) beside it (``control_plane_pss
 Then N idle pipelines (default 50, ``--pipelines N``; ``--quick``: 5) over an empty repo:
 the CPU the raypachy processes use over a 20 s window, in percent of one core, from
 ``/proc/<pid>/stat`` (``idle_pipelines_cpu_pct``, with the same window before any pipeline
-beside it), and the PSS they add per pipeline (``pss_per_idle_pipeline_mib``).
+beside it), and the PSS they add per pipeline (``pss_per_idle_pipeline_mib``). Last, with
+the idle pipelines still there, one more pipeline's trigger latency (input commit finished
+-> its job started, server clocks, median of 5: ``trigger_latency_ms``).
 Last line: one JSON object. Run: ``python bench/footprint.py [--quick] [--pipelines N]``.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -29,7 +32,7 @@ from raypachy.client import Client
 MIB = 1 << 20
 SETTLE_S = 15.0  # Ray's daemons and a new actor's worker finish importing within this
 CONTROL_PLANE = ("ray::MetadataActor", "ray::ApiServerActor")
-CONTROLLER = "ray::PipelineController"
+CONTROLLER = "ray::ControllerHost"  # every pipeline's controller, as threads
 
 
 def pss(pid: int) -> int:
@@ -104,12 +107,33 @@ def raypachy_pids(home: str) -> dict[str, set[int]]:
     return roles
 
 
-def wait_controllers(home: str, n: int, seconds: float = 900) -> None:
+def wait_controllers(c: Client, n: int, seconds: float = 900) -> None:
+    """Until ``n`` pipelines have a running controller."""
     deadline = time.monotonic() + seconds
-    while len(raypachy_pids(home)["controllers"]) < n:
+    while True:
+        found = c.status()["metadata"]["controllers"]
+        if sum(1 for v in found.values() if "pid" in v) >= n:
+            return
         if time.monotonic() > deadline:
             raise RuntimeError(f"{n} pipeline controllers did not start within {seconds:.0f}s")
         time.sleep(1.0)
+
+
+def trigger_latency_ms(c: Client) -> float:
+    """Median of 5: an input commit finished -> its job started (server clocks)."""
+    c.create_repo("tick")
+    c.create_pipeline({
+        "pipeline": {"name": "tock"},
+        "input": {"pfs": {"repo": "tick", "glob": "/*"}},
+        "transform": {"cmd": ["true"]},
+    })  # fmt: skip
+    latencies = []
+    for i in range(5):
+        landed = c.put_file("tick@master", f"/t{i}", b"x")
+        job = c.wait_job("tock", landed.id, timeout=120)
+        assert job.started is not None and landed.finished is not None
+        latencies.append((job.started - landed.finished).total_seconds() * 1000)
+    return statistics.median(latencies)
 
 
 def main() -> None:
@@ -147,7 +171,7 @@ def _measure(home: str, url: str, n: int, bare: int, window: float) -> tuple[dic
             "input": {"pfs": {"repo": "idlein", "glob": "/*"}},
             "transform": {"cmd": ["true"]},
         })  # fmt: skip
-    wait_controllers(home, n)
+    wait_controllers(c, n)
     time.sleep(SETTLE_S)
     roles = raypachy_pids(home)
     ours = roles["control"] | roles["controllers"]
@@ -157,6 +181,7 @@ def _measure(home: str, url: str, n: int, bare: int, window: float) -> tuple[dic
     controllers = sum(pss(p) for p in roles["controllers"])
     cluster_n = sum(pss(p) for ps in roles.values() for p in ps)
     per_pipeline = (controllers + control_n - control) / n
+    trigger_ms = trigger_latency_ms(c)
     c.close()
 
     result = {
@@ -170,6 +195,7 @@ def _measure(home: str, url: str, n: int, bare: int, window: float) -> tuple[dic
         "idle_cluster_cpu_pct": round(cluster_cpu_n, 2),
         "pss_per_idle_pipeline_mib": round(per_pipeline / MIB, 1),
         "cluster_pss_with_pipelines_mib": round(cluster_n / MIB, 1),
+        "trigger_latency_ms": round(trigger_ms, 1),
     }
     rows = [
         ("bare `ray start --head`, idle (PSS MiB)", f"{bare / MIB:.0f}", "reference"),
@@ -192,6 +218,11 @@ def _measure(home: str, url: str, n: int, bare: int, window: float) -> tuple[dic
             f"no pipeline: {cpu0:.2f} (raypachy only)",
         ),
         ("PSS per idle pipeline (MiB)", f"{per_pipeline / MIB:.1f}", "target <= 10"),
+        (
+            f"trigger latency beside {n} idle pipelines (ms)",
+            f"{trigger_ms:.0f}",
+            "target <= 50",
+        ),
     ]
     return result, rows
 
