@@ -440,6 +440,24 @@ def lineage(target: str, output: str | None) -> None:
         click.echo("  (nothing computed from it yet)")
 
 
+NO_DATUM_LEFT = 3
+
+
+@click.command("datum")
+@click.option("--error", "error", default="", help="Fail the current datum with this message.")
+def next_datum_command(error: str) -> None:
+    """Finish the current datum and wait for the next (transform.datum_batching).
+
+    Exits 0 once the next datum is at /pfs (its variables are in /pfs/.env), and 3 when no
+    datum is left: the command should then exit.
+    """
+    from raypachy.pps.nextdatum import next_datum
+
+    if not next_datum(error):
+        sys.stderr.write("no datum left\n")
+        raise SystemExit(NO_DATUM_LEFT)
+
+
 NOUNS: dict[str, list[Any]] = {
     "create": [create_pipeline, create_secret],
     "update": [update_pipeline],
@@ -450,5 +468,6 @@ NOUNS: dict[str, list[Any]] = {
     "start": [start_pipeline],
     "wait": [wait_job],
     "restart": [restart_datum],
+    "next": [next_datum_command],
 }
 COMMANDS = [logs, lineage]

@@ -368,8 +368,9 @@ def _unsupported(spec: PipelineSpec) -> list[str]:
         if secret.mount_path and t.python is not None:
             out.append(f"transform.secrets mount_path for a Python function (secret "
                        f"{secret.name}: give it as an env var with key and env_var)")  # fmt: skip
-    if t.datum_batching:
-        out.append("transform.datum_batching")
+    if t.datum_batching and t.python is not None:
+        out.append("transform.datum_batching for a Python function (a class pipeline loads "
+                   "its model once per worker: use one)")  # fmt: skip
     if spec.pipeline.project not in (None, "", "default"):
         out.append(f"projects (pipeline.project {spec.pipeline.project!r})")
     for leaf in spec.input.leaves():
