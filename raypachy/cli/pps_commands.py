@@ -453,7 +453,7 @@ def next_datum_command(error: str) -> None:
     """
     from raypachy.pps.nextdatum import next_datum
 
-    if not next_datum(error):
+    if not next_datum(error, env_file=True):
         sys.stderr.write("no datum left\n")
         raise SystemExit(NO_DATUM_LEFT)
 

@@ -37,6 +37,7 @@ _EXIT_GRACE_S = 1.0  # how long a command told "no datum left" may take to exit
 class _Call:
     conn: socket.socket
     error: str
+    env_file: bool  # a shell's call: it reads the datum's variables from /pfs/.env
 
 
 class BatchedCommand:
@@ -128,7 +129,7 @@ class BatchedCommand:
                     elif key.data == "call":
                         conn, _ = self.listener.accept()
                         self._drain(out)  # what it printed before asking belongs to this datum
-                        return _Call(conn, _read_request(conn))
+                        return _Call(conn, *_read_request(conn))
                     elif key.data == "exit":
                         return None
 
@@ -147,7 +148,8 @@ class BatchedCommand:
                 return self._ended(deadline, "before asking for a datum (call `raypachy next "
                                    "datum` first, then read /pfs)")  # fmt: skip
             self.pending = call  # the first call of a command: no datum of its own to report
-        _write_env(os.path.join(self.pfs_dir, ENV_FILE), env)
+        if self.pending.env_file:
+            _write_env(os.path.join(self.pfs_dir, ENV_FILE), env)
         _reply(self.pending.conn, {"datum": env.get("PACH_DATUM_ID", ""), "env": env})
         self.pending = None
         call = self._wait_call(deadline)
@@ -203,8 +205,9 @@ class BatchedCommand:
                     os.rmdir(self.own_dir)
 
 
-def _read_request(conn: socket.socket) -> str:
-    """The error a call reports for its datum ("" when it succeeded)."""
+def _read_request(conn: socket.socket) -> tuple[str, bool]:
+    """The error a call reports for its datum ("" when it succeeded), and whether it wants
+    the next datum's variables in ``/pfs/.env``."""
     conn.settimeout(5.0)  # the client writes its one line right after connecting
     data = bytearray()
     with contextlib.suppress(OSError):
@@ -217,8 +220,8 @@ def _read_request(conn: socket.socket) -> str:
     try:
         request: dict[str, Any] = json.loads(data or b"{}")
     except ValueError:
-        return "a malformed next datum call"
-    return str(request.get("error") or "")
+        return "a malformed next datum call", False
+    return str(request.get("error") or ""), bool(request.get("env_file"))
 
 
 def _reply(conn: socket.socket, message: dict[str, Any]) -> None:

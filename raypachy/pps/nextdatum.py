@@ -21,11 +21,12 @@ SOCKET_ENV = "RAYPACHY_NEXT_DATUM_SOCKET"
 ENV_FILE = ".env"  # /pfs/.env: the current datum's variables, for a shell loop to source
 
 
-def next_datum(error: str = "") -> bool:
+def next_datum(error: str = "", *, env_file: bool = False) -> bool:
     """Finish the current datum (failed if ``error`` is given) and wait for the next one.
 
     Returns True once the next datum is at ``/pfs`` (its ``PACH_DATUM_ID`` and input
-    variables are set in ``os.environ``), False when no datum is left: then exit.
+    variables are set in ``os.environ``, and with ``env_file`` also written to ``/pfs/.env``
+    for a shell to source), False when no datum is left: then exit.
     """
     path = os.environ.get(SOCKET_ENV)
     if not path:
@@ -33,7 +34,7 @@ def next_datum(error: str = "") -> bool:
             "next datum works only inside a pipeline with transform.datum_batching: true "
             f"(${SOCKET_ENV} is not set)"
         )
-    reply = _call(path, {"error": error})
+    reply = _call(path, {"error": error, "env_file": env_file})
     if reply.get("done"):
         return False
     os.environ.update({str(k): str(v) for k, v in reply.get("env", {}).items()})
