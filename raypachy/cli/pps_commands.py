@@ -177,6 +177,14 @@ def start_pipeline(name: str) -> None:
     client().start_pipeline(name)
 
 
+@click.command("cron")
+@click.argument("name")
+def run_cron(name: str) -> None:
+    """Tick a pipeline's cron inputs now, whatever their schedule (one job)."""
+    for commit in client().run_cron(name):
+        click.echo(f"{commit.repo}@{commit.id}")  # the tick: `raypachy wait commit` takes it
+
+
 @click.command("job")
 @click.argument("job_id", required=False)
 @click.option("-p", "--pipeline", help="Only this pipeline's jobs.")
@@ -469,5 +477,6 @@ NOUNS: dict[str, list[Any]] = {
     "wait": [wait_job],
     "restart": [restart_datum],
     "next": [next_datum_command],
+    "run": [run_cron],
 }
 COMMANDS = [logs, lineage]
