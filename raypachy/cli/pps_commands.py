@@ -448,9 +448,6 @@ def lineage(target: str, output: str | None) -> None:
         click.echo("  (nothing computed from it yet)")
 
 
-NO_DATUM_LEFT = 3
-
-
 @click.command("datum")
 @click.option("--error", "error", default="", help="Fail the current datum with this message.")
 def next_datum_command(error: str) -> None:
@@ -459,7 +456,7 @@ def next_datum_command(error: str) -> None:
     Exits 0 once the next datum is at /pfs (its variables are in /pfs/.env), and 3 when no
     datum is left: the command should then exit.
     """
-    from raypachy.pps.nextdatum import next_datum
+    from raypachy.pps.nextdatum import NO_DATUM_LEFT, next_datum
 
     if not next_datum(error, env_file=True):
         sys.stderr.write("no datum left\n")

@@ -19,6 +19,7 @@ from raypachy.errors import UnavailableError
 
 SOCKET_ENV = "RAYPACHY_NEXT_DATUM_SOCKET"
 ENV_FILE = ".env"  # /pfs/.env: the current datum's variables, for a shell loop to source
+NO_DATUM_LEFT = 3  # the exit code of `raypachy next datum` when the batch is done
 
 
 def next_datum(error: str = "", *, env_file: bool = False) -> bool:

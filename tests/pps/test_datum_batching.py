@@ -146,10 +146,13 @@ def test_bad_uses_are_refused_in_one_line(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("RAYPACHY_NEXT_DATUM_SOCKET", raising=False)
     with pytest.raises(UnavailableError, match=r"only inside a pipeline with transform\.datum_"):
         next_datum()
-    out = subprocess.run([sys.executable, "-m", "raypachy.cli.main", "next", "datum"],
-                         capture_output=True, text=True)  # fmt: skip
-    assert out.returncode == 1 and out.stderr.count("\n") == 1
-    assert "datum_batching: true" in out.stderr
+    entry = "import sys; from raypachy.cli.entry import main; sys.argv[0] = 'raypachy'; main()"
+    for argv in (["-m", "raypachy.cli.main", "next", "datum"],  # through click
+                 ["-c", entry, "next", "datum"],  # the executable's short way
+                 ["-c", entry, "next", "datum", "--error", "x"]):  # fmt: skip
+        out = subprocess.run([sys.executable, *argv], capture_output=True, text=True)
+        assert out.returncode == 1 and out.stderr.count("\n") == 1, (argv, out.stderr)
+        assert "datum_batching: true" in out.stderr
     python = {"python": {"code": "0" * 64, "function": "m:f"}, "datum_batching": True}
     with pytest.raises(InvalidSpecError, match="datum_batching for a Python function"):
         read_specs(json.dumps({"pipeline": {"name": "p"}, "transform": python,
