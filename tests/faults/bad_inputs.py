@@ -66,6 +66,13 @@ CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "spec: invalid pipeline name": _pipeline(_spec("no spaces please")),
     "spec: no input": _pipeline({k: v for k, v in _spec().items() if k != "input"}),
     "spec: empty transform": _pipeline(_spec(transform={})),
+    "spec: egress to an unknown scheme": _pipeline(_spec(egress={"URL": "ftp://host/x"})),
+    "spec: egress of two kinds": _pipeline(
+        _spec(egress={"URL": "file:///x", "sql_database": {"url": "postgresql://h/d"}})
+    ),
+    "spec: egress password from a missing secret": _pipeline(_spec(egress={"sql_database": {
+        "url": "postgresql://h/d", "secret": {"name": "absent", "key": "pw"}}})),  # fmt: skip
+    "request: run cron of no pipeline": ("post", "/v1/pipelines/nope/cron", {}),
     "spec: missing input repo": _pipeline(_spec(input={"pfs": {"repo": "nope", "glob": "/*"}})),
     "spec: invalid glob": _pipeline(_spec(input={"pfs": {"repo": "raw", "glob": "/[a"}})),
     "spec: unclosed glob group": _pipeline(_spec(input={"pfs": {"repo": "raw", "glob": "/(a"}})),
