@@ -139,15 +139,18 @@ class BatchedCommand:
         """Hand the datum now at ``/pfs`` to the command and wait until it is done with it:
         (succeeded, error, what the command printed meanwhile)."""
         self.timeout = timeout
-        deadline = None if timeout is None else time.monotonic() + timeout
         if self.proc is None:
             self._start()
         if self.pending is None:
-            call = self._wait_call(deadline)
+            # The command starts (loads its model) before its first call: that is not the
+            # datum's time, so the start gets a datum_timeout of its own.
+            started = None if timeout is None else time.monotonic() + timeout
+            call = self._wait_call(started)
             if call is None:
-                return self._ended(deadline, "before asking for a datum (call `raypachy next "
+                return self._ended(started, "before asking for a datum (call `raypachy next "
                                    "datum` first, then read /pfs)")  # fmt: skip
             self.pending = call  # the first call of a command: no datum of its own to report
+        deadline = None if timeout is None else time.monotonic() + timeout
         if self.pending.env_file:
             _write_env(os.path.join(self.pfs_dir, ENV_FILE), env)
         _reply(self.pending.conn, {"datum": env.get("PACH_DATUM_ID", ""), "env": env})
@@ -168,7 +171,8 @@ class BatchedCommand:
         code = self._kill() if timed_out else self._reaped()
         log = self._take_output()
         if timed_out:
-            return False, f"datum timed out after {self.timeout or 0:g}s", log
+            late = " (the command did not ask for it in that time)" if when else ""
+            return False, f"datum timed out after {self.timeout or 0:g}s{late}", log
         if code in self.accepted and not when:
             return True, "", log  # it finished this datum and stopped: the next restarts it
         return False, f"command exited with code {code}" + (f" {when}" if when else ""), log

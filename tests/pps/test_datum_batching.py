@@ -105,6 +105,30 @@ def test_a_shell_loop_with_the_cli_and_a_timeout(local: Local, tmp_path: Path) -
     assert local.pfs.get_file(f"upper@{job.output_commit.id}", "/b") == b"2"
 
 
+SLOW_START = textwrap.dedent(
+    """
+    import pathlib, time, raypachy
+    time.sleep(6)  # loading a model: not any datum's time
+    while raypachy.next_datum():
+        time.sleep(3)
+        for path in pathlib.Path("/pfs/nums").iterdir():
+            (pathlib.Path("/pfs/out") / path.name).write_text("done")
+    """
+)
+
+
+@needs_sandbox
+def test_datum_timeout_starts_with_the_datum_not_the_command(local: Local, tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text(SLOW_START)
+    local.pfs.create_repo("nums")
+    local.put("nums", {"/a": b"1"})
+    local.create(_spec(["python3", str(tmp_path / "slow.py")], datum_tries=1,
+                       datum_timeout="8s"))  # fmt: skip
+    [job] = local.run()
+    assert job.state == "success", job.reason  # 6 s start + 3 s datum, each within 8 s
+    assert local.files("upper") == {"/a": b"done"}
+
+
 PREDICT = textwrap.dedent(
     """
     import argparse, json, os, pathlib, raypachy
