@@ -60,6 +60,7 @@ class BatchedCommand:
         self.listener.listen(8)
         self.proc: subprocess.Popen[bytes] | None = None
         self.pidfd = -1
+        self.sel: selectors.BaseSelector | None = None  # the running command's fds
         self.pending: _Call | None = None  # a call waiting for its datum
         self.output = bytearray()  # what the command printed since the last datum ended
         self.timeout: float | None = None
@@ -76,6 +77,10 @@ class BatchedCommand:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         os.set_blocking(self.proc.stdout.fileno(), False)
         self.pidfd = os.pidfd_open(self.proc.pid)
+        self.sel = selectors.DefaultSelector()  # kept for the command's life: a call per datum
+        self.sel.register(self.listener, selectors.EVENT_READ, "call")
+        self.sel.register(self.proc.stdout.fileno(), selectors.EVENT_READ, "output")
+        self.sel.register(self.pidfd, selectors.EVENT_READ, "exit")
         threading.Thread(target=_feed, args=(self.proc.stdin, self.stdin), daemon=True).start()
 
     def _drain(self, fd: int) -> bool:
@@ -107,31 +112,30 @@ class BatchedCommand:
     def _finish(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
         self._drain(proc.stdout.fileno())
+        if self.sel is not None:
+            self.sel.close()
+            self.sel = None
         proc.stdout.close()
         os.close(self.pidfd)
         self.pidfd = -1
 
     def _wait_call(self, deadline: float | None) -> _Call | None:
         """The command's next ``next datum`` call; None once it exited or time ran out."""
-        assert self.proc is not None and self.proc.stdout is not None
+        assert self.proc is not None and self.proc.stdout is not None and self.sel is not None
         out = self.proc.stdout.fileno()
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.listener, selectors.EVENT_READ, "call")
-            sel.register(out, selectors.EVENT_READ, "output")
-            sel.register(self.pidfd, selectors.EVENT_READ, "exit")
-            while True:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            for key, _ in self.sel.select(left):
+                if key.data == "output" and not self._drain(out):
+                    self.sel.unregister(key.fileobj)  # its output closed; it may still run
+                elif key.data == "call":
+                    conn, _ = self.listener.accept()
+                    self._drain(out)  # what it printed before asking belongs to this datum
+                    return _Call(conn, *_read_request(conn))
+                elif key.data == "exit":
                     return None
-                for key, _ in sel.select(left):
-                    if key.data == "output" and not self._drain(out):
-                        sel.unregister(key.fileobj)
-                    elif key.data == "call":
-                        conn, _ = self.listener.accept()
-                        self._drain(out)  # what it printed before asking belongs to this datum
-                        return _Call(conn, *_read_request(conn))
-                    elif key.data == "exit":
-                        return None
 
     # --- one datum -------------------------------------------------------------------------
 
