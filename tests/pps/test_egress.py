@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -73,19 +74,18 @@ def test_s3_egress_mirrors_to_a_bucket(local: Local, s3_server: Any) -> None:
     s3 = boto3.client(
         "s3", endpoint_url=os.environ["RAYPACHY_S3_ENDPOINT"], region_name="us-east-1"
     )
-    s3.create_bucket(Bucket="egress-out")
-    s3.put_object(
-        Bucket="egress-out", Key="run/files/old", Body=b"stale"
-    )  # a full mirror deletes it
+    bucket = "egress-" + uuid.uuid4().hex[:8]  # the server is the session's
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="run/files/old", Body=b"stale")  # a full mirror deletes it
     local.pfs.create_repo("src")
     local.put("src", {"/a": b"1", "/b": b"2"})
-    _create(local, copy, {"URL": "s3://egress-out/run"})
+    _create(local, copy, {"URL": f"s3://{bucket}/run"})
     [job] = local.run()
     assert job.state == "success", job.reason
 
     def objects() -> dict[str, bytes]:
-        listing = s3.list_objects_v2(Bucket="egress-out").get("Contents", [])
-        return {o["Key"]: s3.get_object(Bucket="egress-out", Key=o["Key"])["Body"].read()
+        listing = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+        return {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
                 for o in listing}  # fmt: skip
 
     assert objects() == {"run/files/a": b"1", "run/files/b": b"2"}
