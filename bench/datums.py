@@ -305,7 +305,7 @@ def _commands(c: Client, n_cmd: int, work: Path) -> tuple[dict, list]:  # type: 
     for i in range(n_cmd):
         (local_cmd / f"c{i:04d}").write_bytes(os.urandom(4096))
     c.put_dir("cmdin@master", "/", local_cmd)
-    per_s = {}
+    per_s, datum_ms = {}, {}
     for name, transform in (
         ("copy", {"cmd": ["sh", "-c", "cp /pfs/cmdin/* /pfs/out/"]}),
         ("pycopy", {"cmd": ["python3", "-c", PYTHON_COPY]}),
@@ -320,6 +320,10 @@ def _commands(c: Client, n_cmd: int, work: Path) -> tuple[dict, list]:  # type: 
         job = _wait_pipeline_job(c, name)
         assert job.state == "success" and job.datums.processed == n_cmd, job
         per_s[name] = n_cmd / (job.finished - job.started).total_seconds()  # type: ignore[operator]
+        # What a datum costs on its worker, without the job's fixed costs (Ray workers
+        # starting, merging): the mean of the datums' own durations.
+        durations = [d.duration_s for d in c.list_datums(name, job.id)]
+        datum_ms[name] = 1000 * statistics.mean(durations)
         c.delete_pipeline(name)
     speedup = per_s["batched"] / per_s["copy"]
     vs_python = per_s["batched"] / per_s["pycopy"]
@@ -329,6 +333,10 @@ def _commands(c: Client, n_cmd: int, work: Path) -> tuple[dict, list]:  # type: 
         "batched_cmd_datums_per_s": round(per_s["batched"], 1),
         "batched_cmd_speedup": round(speedup, 2),
         "batched_vs_python_cmd_speedup": round(vs_python, 2),
+        "cmd_datum_ms": round(datum_ms["copy"], 2),
+        "python_cmd_datum_ms": round(datum_ms["pycopy"], 2),
+        "batched_cmd_datum_ms": round(datum_ms["batched"], 2),
+        "batched_cmd_datum_speedup": round(datum_ms["copy"] / datum_ms["batched"], 2),
     }
     rows = [
         (f"{n_cmd:,} command datums (datums/s)", f"{per_s['copy']:.0f}", "cp, a process each"),
@@ -342,6 +350,11 @@ def _commands(c: Client, n_cmd: int, work: Path) -> tuple[dict, list]:  # type: 
             f"{per_s['batched']:.0f}",
             f"same Python, datum_batching: {speedup:.1f}x cp, {vs_python:.1f}x per-datum "
             "Python; target >= 5x",
+        ),
+        (
+            "mean time of one datum on its worker (ms): cp / Python / batched",
+            f"{datum_ms['copy']:.1f} / {datum_ms['pycopy']:.1f} / {datum_ms['batched']:.1f}",
+            f"batched {datum_ms['copy'] / datum_ms['batched']:.1f}x cheaper than cp",
         ),
     ]
     return result, rows
