@@ -38,9 +38,7 @@ def rows(datum):  # type: ignore[no-untyped-def]
 
 
 def _create(local: Local, pipe: Any, egress: dict[str, Any]) -> None:
-    chunk_id, _ = local.pfs.chunks.put(pipe.code())
-    spec = pipe.build(chunk_id.hex()).to_json()
-    local.create({**spec, "egress": egress})
+    local.create(pipe.options(egress=egress))  # the decorator's option, as a spec's field
 
 
 def _files(root: Path) -> dict[str, bytes]:
