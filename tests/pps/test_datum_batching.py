@@ -92,15 +92,17 @@ def test_a_failed_datum_is_retried_and_the_others_go_on(local: Local, tmp_path: 
 
 @needs_sandbox
 def test_a_shell_loop_with_the_cli_and_a_timeout(local: Local, tmp_path: Path) -> None:
-    loop = ('while raypachy next datum; do . /pfs/.env; '
-            'if [ "$(cat "$nums")" = slow ]; then sleep 60; fi; '
-            'cp "$nums" /pfs/out/; done')  # fmt: skip
+    loop = ('err=""; while raypachy next datum ${err:+--error "$err"}; do . /pfs/.env; err=""; '
+            'case "$(cat "$nums")" in slow) sleep 60;; bad) err="bad input";; '
+            '*) cp "$nums" /pfs/out/;; esac; done')  # fmt: skip
     local.pfs.create_repo("nums")
-    local.put("nums", {"/a": b"1", "/b": b"2", "/s": b"slow"})
+    local.put("nums", {"/a": b"1", "/b": b"2", "/s": b"slow", "/x": b"bad"})
     local.create(_spec(["sh", "-c", loop], datum_tries=1, datum_timeout="10s"))
     [job] = local.run()
-    datums = {d.state: d for d in queries.list_datums(local.pps, "upper", job.id)}
-    assert "timed out after 10s" in datums["failed"].error
+    errors = sorted(d.error for d in queries.list_datums(local.pps, "upper", job.id) if d.error)
+    assert len(errors) == 2, errors
+    assert "the command failed the datum: bad input" in errors[1]
+    assert "timed out after 10s" in errors[0]
     assert local.pfs.get_file(f"upper@{job.output_commit.id}", "/a") == b"1"
     assert local.pfs.get_file(f"upper@{job.output_commit.id}", "/b") == b"2"
 
