@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from raypachy.pfs.service import PFS
     from raypachy.pps.decorator import Pipeline, pipeline
     from raypachy.pps.inputs import cron, cross, group, join, union
+    from raypachy.pps.nextdatum import next_datum
     from raypachy.pps.worker import DatumContext
 
 _LAZY = {
@@ -38,6 +39,7 @@ _LAZY = {
     "join": "raypachy.pps.inputs",
     "group": "raypachy.pps.inputs",
     "cron": "raypachy.pps.inputs",
+    "next_datum": "raypachy.pps.nextdatum",
 }
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "cross",
     "group",
     "join",
+    "next_datum",
     "pfs",
     "pipeline",
     "union",

@@ -177,6 +177,14 @@ def start_pipeline(name: str) -> None:
     client().start_pipeline(name)
 
 
+@click.command("cron")
+@click.argument("name")
+def run_cron(name: str) -> None:
+    """Tick a pipeline's cron inputs now, whatever their schedule (one job)."""
+    for commit in client().run_cron(name):
+        click.echo(f"{commit.repo}@{commit.id}")  # the tick: `raypachy wait commit` takes it
+
+
 @click.command("job")
 @click.argument("job_id", required=False)
 @click.option("-p", "--pipeline", help="Only this pipeline's jobs.")
@@ -440,6 +448,21 @@ def lineage(target: str, output: str | None) -> None:
         click.echo("  (nothing computed from it yet)")
 
 
+@click.command("datum")
+@click.option("--error", "error", default="", help="Fail the current datum with this message.")
+def next_datum_command(error: str) -> None:
+    """Finish the current datum and wait for the next (transform.datum_batching).
+
+    Exits 0 once the next datum is at /pfs (its variables are in /pfs/.env), and 3 when no
+    datum is left: the command should then exit.
+    """
+    from raypachy.pps.nextdatum import NO_DATUM_LEFT, next_datum
+
+    if not next_datum(error, env_file=True):
+        sys.stderr.write("no datum left\n")
+        raise SystemExit(NO_DATUM_LEFT)
+
+
 NOUNS: dict[str, list[Any]] = {
     "create": [create_pipeline, create_secret],
     "update": [update_pipeline],
@@ -450,5 +473,7 @@ NOUNS: dict[str, list[Any]] = {
     "start": [start_pipeline],
     "wait": [wait_job],
     "restart": [restart_datum],
+    "next": [next_datum_command],
+    "run": [run_cron],
 }
 COMMANDS = [logs, lineage]

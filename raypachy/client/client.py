@@ -507,6 +507,9 @@ class Client(API):
     def start_pipeline(self, name: str) -> PipelineInfo:
         return self._call("start_pipeline", name=name)  # type: ignore[no-any-return]
 
+    def run_cron(self, name: str) -> list[Commit]:
+        return self._call("run_cron", name=name)  # type: ignore[no-any-return]
+
     # --- secrets ----------------------------------------------------------------------------
 
     def create_secret(self, secret: dict[str, Any]) -> SecretInfo:

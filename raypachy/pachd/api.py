@@ -348,6 +348,10 @@ class PipelineAPI(Protocol):
         """Start a stopped pipeline; it catches up with its inputs."""
         ...
 
+    def run_cron(self, name: str) -> list[Commit]:
+        """Tick the pipeline's cron inputs now (``pachctl run cron``); the tick commits."""
+        ...
+
     # --- secrets -------------------------------------------------------------------------
 
     def create_secret(self, secret: dict[str, Any]) -> SecretInfo:

@@ -436,6 +436,9 @@ class Pachd(API):
     def start_pipeline(self, name: str) -> PipelineInfo:
         return self.pps.set_pipeline_state(name, running=True)
 
+    def run_cron(self, name: str) -> list[Commit]:
+        return ticks.run_cron(self.pps, name)
+
     # --- secrets --------------------------------------------------------------------------
 
     def _secrets(self) -> SecretStore:

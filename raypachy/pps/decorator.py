@@ -83,6 +83,9 @@ OPTIONS: dict[str, Option] = {
         (int,), ("datum_set_spec", "number"), _at_least_one, "datums per batch"
     ),
     "salt": Option((str,), ("salt",)),
+    "egress": Option(
+        (dict,), ("egress",), doc='where each output commit goes: {"URL": "s3://b/p"} or sql'
+    ),
     "runtime_env": Option((dict,), ("ray", "runtime_env"), doc="Ray runtime_env for datum tasks"),
     "max_retries": Option((int,), ("ray", "max_retries"), _positive, "retries if a worker dies"),
     "allow_mutable_image": Option((bool,), ("ray", "allow_mutable_image")),

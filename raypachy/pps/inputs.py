@@ -50,6 +50,7 @@ def group(*inputs: Input) -> Input:
     return Input(group=list(inputs))
 
 
-def cron(name: str, spec: str, *, overwrite: bool = False) -> Input:
-    """A tick every ``spec`` (``@every 1m``), as a datum named ``name``."""
-    return Input(cron=CronInput(name=name, spec=spec, overwrite=overwrite))
+def cron(name: str, spec: str, *, overwrite: bool = False, start: str | None = None) -> Input:
+    """A tick every ``spec`` (``@every 1m``), as a datum named ``name``; the schedule counts
+    from ``start`` (RFC 3339, default: when the pipeline is created)."""
+    return Input(cron=CronInput(name=name, spec=spec, overwrite=overwrite, start=start))

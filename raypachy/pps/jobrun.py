@@ -23,6 +23,7 @@ from raypachy.pps.datums import (
     match_items,
     plan,
 )
+from raypachy.pps.egress import run_egress
 from raypachy.pps.merge import merge
 from raypachy.pps.model import DatumState, JobClaim, JobState
 from raypachy.pps.spec import PipelineSpec, parse_spec
@@ -76,13 +77,15 @@ class Executor(Protocol):
 
 def batch_count(spec: PipelineSpec, datums: int, parallelism: int) -> int:
     """How many batches: ``datum_set_spec.number`` (datums per batch) if given, else
-    ``per_worker`` batches per worker slot, else ~4 per slot."""
+    ``per_worker`` batches per worker slot, else ~4 per slot (1 with datum batching)."""
     if datums == 0:
         return 0
     ds = spec.datum_set_spec
     if ds is not None and ds.number:
         return max(1, -(-datums // ds.number))
-    per_slot = ds.per_worker if ds is not None and ds.per_worker else 4
+    # A batched command starts one process per batch: one batch per worker, as Pachyderm.
+    default = 1 if spec.transform.datum_batching else 4
+    per_slot = ds.per_worker if ds is not None and ds.per_worker else default
     return max(1, min(datums, per_slot * parallelism))
 
 
@@ -214,6 +217,17 @@ def run_job(
         why = _why_no_datums(spec, pipeline, commits, lister)
     if reason:
         state, why = JobState.FAILURE, reason
+    if spec.egress is not None and state == JobState.SUCCESS:
+        # Before the job ends, as Pachyderm: a failed egress fails the job.
+        layers = host.commit_layers(claim.output_repo, claim.output_commit)
+        status = run_egress(
+            spec.egress, pipeline, job_id, claim.output_commit,
+            [*layers, *([outcome.layer] if outcome.layer is not None else [])],
+            lambda commit: host.commit_layers(claim.output_repo, commit), manifests,
+            claim.secrets,
+        )  # fmt: skip
+        if status.state != "success":
+            state, why = JobState.FAILURE, status.error
     return host.finish_job(
         pipeline, job_id, state, why, outcome.layer, outcome.counts, outcome.datum_rows,
         outcome.removed, outcome.upserts,

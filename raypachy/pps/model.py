@@ -67,6 +67,8 @@ class JobInfo:
     started: datetime | None
     finished: datetime | None
     reason: str
+    # How the egress after this job went (url, state, written, deleted, error), if any.
+    egress: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

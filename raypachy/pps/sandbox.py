@@ -34,11 +34,12 @@ class CommandResult:
     timed_out: bool
 
 
-def _argv(
+def sandbox_argv(
     cmd: list[str], pfs_dir: str, workdir: str, binds: tuple[tuple[str, str], ...] = ()
 ) -> list[str]:
-    """``binds``: more (source, mount point) pairs seen read-only by the command only (a
-    pipeline's secret files at their ``mount_path``)."""
+    """The argv running ``cmd`` with ``pfs_dir`` seen at ``/pfs``; ``binds``: more (source,
+    mount point) pairs seen read-only by the command only (a pipeline's secret files at their
+    ``mount_path``)."""
     if os.geteuid() == 0 and shutil.which("unshare"):
         os.makedirs(PFS_ROOT, exist_ok=True)  # an empty mount point; data is only bound privately
         extra = "".join(
@@ -71,7 +72,7 @@ def run_command(
 ) -> CommandResult:
     """Run ``cmd`` with ``pfs_dir`` seen at ``/pfs``; output is stdout and stderr together,
     also handed to ``on_output`` piece by piece as the command writes it."""
-    argv = _argv(cmd, pfs_dir, workdir, binds)
+    argv = sandbox_argv(cmd, pfs_dir, workdir, binds)
     full_env = {**os.environ, **env, "RAYPACHY_WORKDIR": workdir}
     proc = subprocess.Popen(
         argv,

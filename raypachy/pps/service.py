@@ -55,6 +55,7 @@ from raypachy.pfs.service import PFS
 from raypachy.pps import fsck
 from raypachy.pps.codepaths import hash_code_paths
 from raypachy.pps.datums import input_key, iter_leaves
+from raypachy.pps.egress import read_status
 from raypachy.pps.images import check_images
 from raypachy.pps.model import (
     DatumCounts,
@@ -193,7 +194,10 @@ class PPS:
 
     def _secret_values(self, spec: PipelineSpec) -> SecretValues:
         """The values of the secrets ``spec`` names; one line naming a missing secret or key."""
-        wanted = spec.transform.secrets or []
+        wanted: list[Any] = list(spec.transform.secrets or [])
+        sql = spec.egress.sql_database if spec.egress is not None else None
+        if sql is not None and sql.secret is not None:
+            wanted.append(sql.secret)  # the database password, for the egress only
         if not wanted:
             return SecretValues()
         if self.secrets is None:
@@ -437,7 +441,15 @@ class PPS:
             row = tx.job(pipeline, as_job_id(job_id))
         if row is None:
             raise JobNotFoundError(f"job {pipeline}@{job_id} not found")
-        return self._job_info(row)
+        info = self._job_info(row)
+        if JobState(info.state).terminal and self._has_egress(pipeline):
+            info = replace(info, egress=read_status(self.pfs.backend, pipeline, row.id))
+        return info
+
+    def _has_egress(self, pipeline: str) -> bool:
+        with self.pfs.meta.read() as tx:
+            row = tx.pipeline(pipeline)
+        return row is not None and "egress" in row.spec
 
     def wait_job(self, pipeline: str, job_id: str, timeout: float | None = None) -> JobInfo:
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -131,6 +131,60 @@ class Transform(_Spec):
     code_hash: str = Field("", description="set by raypachy from code_paths")
 
 
+class EgressFileFormat(_Spec):
+    type: Literal["CSV", "JSON"] = "CSV"
+    columns: list[str] = []
+
+
+class EgressSecret(_Spec):
+    name: str
+    key: str
+
+
+class SqlDatabaseEgress(_Spec):
+    """``/pfs/out/<table>/*`` files loaded into ``<table>`` after each successful job."""
+
+    url: str
+    file_format: EgressFileFormat = EgressFileFormat()
+    secret: EgressSecret | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if "://" not in v:
+            raise ValueError(f"egress sql_database url {v[:80]!r} is not a URL: give "
+                             "postgresql://user@host:5432/database")  # fmt: skip
+        return v
+
+
+class ObjectStorageEgress(_Spec):
+    url: str
+
+
+_EGRESS_SCHEMES = ("s3://", "file://")
+
+
+class Egress(_Spec):
+    """Where a pipeline's output commit is mirrored after each successful job."""
+
+    url: str | None = Field(None, alias="URL")
+    object_storage: ObjectStorageEgress | None = None
+    sql_database: SqlDatabaseEgress | None = None
+
+    def target(self) -> str:
+        """The URL of the mirror (object storage or a directory)."""
+        url = self.url or (self.object_storage.url if self.object_storage else "")
+        return url
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(_EGRESS_SCHEMES):
+            raise ValueError(f"egress URL {v[:80]!r}: use s3://bucket/prefix or file:///dir "
+                             "(or sql_database for a database)")  # fmt: skip
+        return v
+
+
 class PfsInput(_Spec):
     name: str = ""
     repo: str
@@ -304,7 +358,7 @@ class PipelineSpec(_Spec):
     salt: str = ""
     ray: RayOptions | None = None
     # Pachyderm features accepted by the parser and refused by ``check_supported``.
-    egress: dict[str, Any] | None = None
+    egress: Egress | None = None
     s3_out: bool | None = None
     service: dict[str, Any] | None = None
     spout: dict[str, Any] | None = None
@@ -352,7 +406,6 @@ class PipelineSpec(_Spec):
 def _unsupported(spec: PipelineSpec) -> list[str]:
     out = []
     for field, what in (
-        ("egress", "egress (export to SQL or object storage)"),
         ("service", "service pipelines"),
         ("spout", "spout pipelines"),
         ("tf_job", "tf_job"),
@@ -368,8 +421,9 @@ def _unsupported(spec: PipelineSpec) -> list[str]:
         if secret.mount_path and t.python is not None:
             out.append(f"transform.secrets mount_path for a Python function (secret "
                        f"{secret.name}: give it as an env var with key and env_var)")  # fmt: skip
-    if t.datum_batching:
-        out.append("transform.datum_batching")
+    if t.datum_batching and t.python is not None:
+        out.append("transform.datum_batching for a Python function (a class pipeline loads "
+                   "its model once per worker: use one)")  # fmt: skip
     if spec.pipeline.project not in (None, "", "default"):
         out.append(f"projects (pipeline.project {spec.pipeline.project!r})")
     for leaf in spec.input.leaves():
@@ -582,7 +636,25 @@ def parse_spec(data: Any) -> PipelineSpec:
         raise
     except ValueError as e:
         raise InvalidSpecError(str(e)) from None
+    _check_egress(spec)
     return check_supported(spec)
+
+
+def _check_egress(spec: PipelineSpec) -> None:
+    egress = spec.egress
+    if egress is None:
+        return
+    kinds = [k for k in ("URL", "object_storage", "sql_database")
+             if getattr(egress, "url" if k == "URL" else k) is not None]  # fmt: skip
+    if len(kinds) != 1:
+        raise InvalidSpecError(
+            f"pipeline {spec.name}: egress needs exactly one of URL, object_storage or "
+            f"sql_database (got {', '.join(kinds) or 'none'})"
+        )
+    target = egress.target()
+    if egress.sql_database is None and not target.startswith(_EGRESS_SCHEMES):
+        raise InvalidSpecError(f"pipeline {spec.name}: egress URL {target[:80]!r}: use "
+                               "s3://bucket/prefix or file:///dir")  # fmt: skip
 
 
 def read_specs(text: str) -> list[PipelineSpec]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from raypachy.errors import InvalidArgumentError, PipelineNotFoundError
 from raypachy.pfs.model import Commit
 from raypachy.pps.cron import parse_schedule, parse_tick_name, tick_due, tick_name
 from raypachy.pps.datums import cron_as_pfs
@@ -80,3 +81,20 @@ def tick_cron(pps: PPS, pipeline: str, now: float | None = None) -> float | None
         following = schedule.next_after(last)
         soonest = following if soonest is None else min(soonest, following)
     return soonest
+
+
+def run_cron(pps: PPS, pipeline: str, now: float | None = None) -> list[Commit]:
+    """Tick every cron input of ``pipeline`` now, whatever its schedule (``pachctl run
+    cron``): one commit per cron input, so one job; the schedule goes on from this tick."""
+    now = time.time() if now is None else now
+    with pps.pfs.meta.read() as tx:
+        row = tx.pipeline(pipeline)
+    if row is None:
+        raise PipelineNotFoundError(f"pipeline {pipeline} not found")
+    crons = [leaf for leaf in parse_spec(row.spec).input.leaves() if isinstance(leaf, CronInput)]
+    if not crons:
+        raise InvalidArgumentError(
+            f"pipeline {pipeline} has no cron input: run cron ticks cron pipelines only "
+            "(put a file in its input repo to run it)"
+        )
+    return [_write_tick(pps, cron_as_pfs(cron, pipeline).repo, cron, now) for cron in crons]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from raypachy.errors import ConflictError, DatumFailedError
+from raypachy.pps.batching import BatchedCommand
 from raypachy.pps.code import unpickle_function
 from raypachy.pps.codepaths import check_code_paths
 from raypachy.pps.datums import Datum
@@ -295,6 +296,8 @@ class _Runner:
         self.s3_inputs = s3_input_names(batch.spec) if sidecar is not None else set()
         self.s3_out = bool(batch.spec.get("s3_out"))
         self.stores = stores
+        self.root = root
+        self.batched: BatchedCommand | None = None  # transform.datum_batching's command
         self.pfs = str(root / "pfs")
         self.out = os.path.join(self.pfs, "out")
         self.out_path = Path(self.out)
@@ -375,11 +378,14 @@ class _Runner:
     # --- running ---------------------------------------------------------------------------
 
     def _env(self, datum: Datum) -> dict[str, str]:
+        return {**self._base_env(), **self._datum_env(datum)}
+
+    def _base_env(self) -> dict[str, str]:
+        """What every datum of the batch sees alike."""
         env = {
             # `python3` in a command is this worker's interpreter, with the same packages.
             "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
             "PACH_JOB_ID": self.batch.job,
-            "PACH_DATUM_ID": datum.id,
             "PACH_OUTPUT_COMMIT_ID": self.batch.output_commit,
             "PPS_PIPELINE_NAME": self.batch.pipeline,
             **{str(k): str(v) for k, v in self.transform.get("env", {}).items()},
@@ -387,6 +393,11 @@ class _Runner:
         }
         if self.sidecar is not None:
             env.update(self.sidecar.env())
+        return env
+
+    def _datum_env(self, datum: Datum) -> dict[str, str]:
+        """The datum's own variables: its id and where each input's files are."""
+        env = {"PACH_DATUM_ID": datum.id}
         for item in datum.inputs:
             if item.name in self.s3_inputs:
                 continue
@@ -430,12 +441,20 @@ class _Runner:
                 tb = traceback.format_exc()
                 return False, f"{type(e).__name__}: {e}", (buffer.getvalue() + tb).encode()
         stdin = "\n".join(self.transform.get("stdin", [])).encode()
+        accepted = {0, *self.transform.get("accept_return_code", [])}
+        if self.transform.get("datum_batching"):
+            if self.batched is None:
+                self.batched = BatchedCommand(
+                    self.transform["cmd"], stdin + (b"\n" if stdin else b""), self._base_env(),
+                    self.pfs, self.transform.get("working_dir") or "/pfs", self.binds,
+                    self.live.write, str(self.root), accepted,
+                )  # fmt: skip
+            return self.batched.run_datum(self._datum_env(datum), self.timeout)
         result = run_command(
             self.transform["cmd"], stdin + (b"\n" if stdin else b""), self._env(datum),
             self.pfs, self.transform.get("working_dir") or "/pfs", self.timeout, self.live.write,
             self.binds,
         )  # fmt: skip
-        accepted = {0, *self.transform.get("accept_return_code", [])}
         if result.timed_out:
             return False, f"datum timed out after {self.timeout:g}s", result.output
         if result.exit_code in accepted:
@@ -614,6 +633,8 @@ def _run(
         raise
     finally:
         if runner is not None:
+            if runner.batched is not None:
+                runner.batched.close()
             runner.live.close()
             if runner.secret_dir is not None:
                 shutil.rmtree(runner.secret_dir, ignore_errors=True)

@@ -53,6 +53,10 @@ def _files(target: str, path: str = "/") -> tuple[str, str, dict[str, Any]]:
     return ("GET", "/v1/files", {"params": {"target": target, "path": path}})
 
 
+_SQL_NO_SECRET = {
+    "sql_database": {"url": "postgresql://h/d", "secret": {"name": "absent", "key": "pw"}}
+}
+
 # label -> (method, url, request keyword arguments)
 # fmt: off
 CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -66,6 +70,12 @@ CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "spec: invalid pipeline name": _pipeline(_spec("no spaces please")),
     "spec: no input": _pipeline({k: v for k, v in _spec().items() if k != "input"}),
     "spec: empty transform": _pipeline(_spec(transform={})),
+    "spec: egress to an unknown scheme": _pipeline(_spec(egress={"URL": "ftp://host/x"})),
+    "spec: egress of two kinds": _pipeline(
+        _spec(egress={"URL": "file:///x", "sql_database": {"url": "postgresql://h/d"}})
+    ),
+    "spec: egress password from a missing secret": _pipeline(_spec(egress=_SQL_NO_SECRET)),
+    "request: run cron of no pipeline": ("post", "/v1/pipelines/nope/cron", {}),
     "spec: missing input repo": _pipeline(_spec(input={"pfs": {"repo": "nope", "glob": "/*"}})),
     "spec: invalid glob": _pipeline(_spec(input={"pfs": {"repo": "raw", "glob": "/[a"}})),
     "spec: unclosed glob group": _pipeline(_spec(input={"pfs": {"repo": "raw", "glob": "/(a"}})),

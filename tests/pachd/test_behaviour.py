@@ -381,6 +381,34 @@ def test_secrets(setup: Setup, tmp_path: Path) -> None:
     assert latest.state == JobState.FAILURE and "secret db not found" in latest.reason
 
 
+@raypachy.pipeline(input=raypachy.cron("tick", "@every 1h"), name="hourly")
+def hourly(datum):  # type: ignore[no-untyped-def]
+    for tick in datum.input().iterdir():
+        (datum.out / tick.name).write_text("seen")
+
+
+def test_run_cron_ticks_now(setup: Setup) -> None:
+    api, backend = setup.api, setup.backend
+    api.create_pipeline(hourly)
+    [tick] = api.run_cron("hourly")  # an hour early: ticks now all the same
+    assert tick.repo == "hourly_tick" and tick.finished is not None
+    backend.run_jobs()
+    [job] = api.list_jobs("hourly")
+    assert job.state == JobState.SUCCESS and job.id == tick.id
+    [again] = api.run_cron("hourly")
+    backend.run_jobs()
+    assert api.inspect_job("hourly", again.id).state == JobState.SUCCESS
+    assert len(api.list_files("hourly_tick@master")) == 2
+    assert len(api.list_files("hourly@master")) == 2  # one output per tick
+    api.create_repo("plain")
+    api.put_pipeline({"pipeline": {"name": "plainp"}, "input": {"pfs": {"repo": "plain"}},
+                      "transform": {"cmd": ["true"]}})  # fmt: skip
+    with pytest.raises(errors.InvalidArgumentError, match="pipeline plainp has no cron input"):
+        api.run_cron("plainp")
+    with pytest.raises(errors.PipelineNotFoundError):
+        api.run_cron("nope")
+
+
 def test_every_verb_was_asked_of_both() -> None:
     unasked = {kind: sorted(VERBS - asked) for kind, asked in ASKED.items()}
     assert unasked == {"pachd": [], "client": []}

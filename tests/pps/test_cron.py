@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 import raypachy
-from raypachy.errors import InvalidSpecError
+from raypachy.errors import BranchNotFoundError, InvalidSpecError
 from raypachy.pps import ticks
 from raypachy.pps.cron import parse_schedule, tick_due, tick_name
 from raypachy.pps.spec import parse_spec
@@ -108,3 +108,23 @@ def test_overwrite_keeps_only_the_latest_tick(local: Local) -> None:
     assert list(local.files("clock_tick")) == [f"/{tick_name(created + 20)}"]
     local.run()
     assert list(local.files("clock")) == [f"/{tick_name(created + 20)}"]
+
+
+def test_start_is_where_the_schedule_counts_from(local: Local) -> None:
+    start = "2020-01-01T00:00:30Z"  # long ago: one tick at once, on the latest slot since
+    local.create(clock.options(input=raypachy.cron("tick", "@every 1h", start=start)))
+    created = _created(local, "clock")
+    ticks.tick_cron(local.pps, "clock", now=created)
+    [name] = local.files("clock_tick")
+    assert name.endswith(":00:30Z") and created - 3600 < _t(name[1:-1]) <= created
+
+    future = tick_name(created + 86400)  # tomorrow: nothing before then
+    local.create(clock.options(name="later", input=raypachy.cron("tick", "@every 1h",
+                                                                   start=future)))  # fmt: skip
+    following = ticks.tick_cron(local.pps, "later", now=created + 7200)
+    assert following == pytest.approx(created + 86400 + 3600, abs=1e-3)  # name precision: 1 us
+    with pytest.raises(BranchNotFoundError):  # no tick yet: not even a branch
+        local.files("later_tick")
+    assert following is not None
+    ticks.tick_cron(local.pps, "later", now=following)
+    assert list(local.files("later_tick")) == [f"/{tick_name(following)}"]

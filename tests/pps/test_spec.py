@@ -14,10 +14,7 @@ from raypachy.pps.spec import parse_spec, read_specs
 
 SPECS = Path(__file__).parents[3] / "shared" / "pachyderm-specs"
 REFUSED = {
-    "churn-churn.pipeline.json": "egress",
-    "object-detection-predictions_datum_batching.json": "datum_batching",
     "opencv-edges-union.pipeline.json": "projects",
-    "snowflake-predict.json": "egress",
 }
 FIXTURES = sorted(p for p in SPECS.glob("*") if p.suffix in (".json", ".yml", ".yaml"))
 

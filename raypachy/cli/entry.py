@@ -1,0 +1,35 @@
+"""The ``raypachy`` executable: ``next datum`` answered without loading the whole CLI.
+
+A datum-batching command may call ``raypachy next datum`` once per datum, so that call skips
+click and the command tables (a few hundred ms); everything else goes to ``cli.main``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if args[:2] == ["next", "datum"] and (
+        len(args) == 2 or (len(args) == 4 and args[2] == "--error")
+    ):
+        _next_datum(args[3] if len(args) == 4 else "")
+    from raypachy.cli.main import main as full
+
+    full()
+
+
+def _next_datum(error: str) -> None:
+    from raypachy.errors import RaypachyError
+    from raypachy.pps.nextdatum import NO_DATUM_LEFT, next_datum
+
+    try:
+        more = next_datum(error, env_file=True)
+    except RaypachyError as e:
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(1)
+    if not more:
+        sys.stderr.write("no datum left\n")
+        sys.exit(NO_DATUM_LEFT)
+    sys.exit(0)
