@@ -16,7 +16,7 @@ from raypachy.cli.render import ago, emit, human_size, print_json, say
 from raypachy.errors import InvalidAddressError
 from raypachy.pfs.address import parse_address
 from raypachy.pfs.localtree import local_tree
-from raypachy.pfs.model import Commit, FileChange, FileInfo, Repo, to_json
+from raypachy.pfs.model import Branch, Commit, FileChange, FileInfo, Repo, Trigger, to_json
 
 
 def _repo_cells(r: Repo) -> list[str]:
@@ -99,7 +99,10 @@ def delete_repo(name: str, force: bool) -> None:
 @click.command("commit")
 @click.argument("target", metavar="REPO@BRANCH")
 @click.option("-p", "--parent", help="Parent commit id (default: the branch head).")
-@click.option("-d", "--description", default="", help="What this commit is for.")
+@click.option(
+    "-d", "--description", "-m", "--message", "description", default="",
+    help="What this commit is for.",
+)  # fmt: skip
 def start_commit(target: str, parent: str | None, description: str) -> None:
     """Open a commit on a branch; prints its id."""
     commit = client().start_commit(target, parent=parent, description=description)
@@ -109,7 +112,9 @@ def start_commit(target: str, parent: str | None, description: str) -> None:
 @click.command("commit")
 @click.argument("target", metavar="REPO@BRANCH|REPO@ID")
 @click.option("--error", help="Finish the commit with this error.")
-@click.option("-d", "--description", help="Replace the description.")
+@click.option(
+    "-d", "--description", "-m", "--message", "description", help="Replace the description."
+)
 def finish_commit(target: str, error: str | None, description: str | None) -> None:
     """Finish an open commit."""
     client().finish_commit(target, error=error, description=description)
@@ -198,6 +203,51 @@ def subscribe_commit(
         sys.stdout.flush()
 
 
+@click.command("commit")
+@click.argument("target", metavar="REPO@BRANCH:/PATH")
+@output_option
+def find_commit(target: str, output: str | None) -> None:
+    """List the commits of a branch's history that changed a path, newest first."""
+    commit_target, path = _split_file_arg(target)
+    emit(output, client().find_commits(commit_target, path), COMMIT_COLUMNS, _commit_cells)
+
+
+def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} is not key=value", param_hint=flag)
+        out[key] = val
+    return out
+
+
+@click.command("metadata")
+@click.argument("kind", type=click.Choice(["commit", "repo", "branch"]))
+@click.argument("target", metavar="REPO|REPO@BRANCH|REPO@ID")
+@click.option("--add", multiple=True, metavar="KEY=VALUE", help="Add a new key.")
+@click.option("--replace", multiple=True, metavar="KEY=VALUE", help="Change a key's value.")
+@click.option("--remove", multiple=True, metavar="KEY", help="Remove a key.")
+@output_option
+def edit_metadata(
+    kind: str, target: str, add: tuple[str, ...], replace: tuple[str, ...],
+    remove: tuple[str, ...], output: str | None,
+) -> None:  # fmt: skip
+    """Edit the key-value metadata of a commit, a repo or a branch (a bad edit changes
+    nothing); prints the metadata as it is now."""
+    if not (add or replace or remove):
+        raise click.UsageError("give at least one of --add, --replace, --remove")
+    found = client().edit_metadata(
+        kind, target, add=_pairs(add, "--add"), remove=list(remove),
+        replace=_pairs(replace, "--replace"),
+    )  # fmt: skip
+    if output == "json":
+        print_json(found)
+    else:
+        for key, value in sorted(found.items()):
+            click.echo(f"{key}={value}")
+
+
 # --- branches ----------------------------------------------------------------------------
 
 
@@ -217,9 +267,32 @@ def create_branch(target: str, head: str | None) -> None:
 @output_option
 def list_branch(repo: str, output: str | None) -> None:
     """List a repo's branches."""
-    emit(
-        output, client().list_branches(repo), ["BRANCH", "HEAD"], lambda b: [b.name, b.head or "-"]
-    )
+    emit(output, client().list_branches(repo), ["BRANCH", "HEAD", "TRIGGER"], _branch_cells)
+
+
+def _branch_cells(b: Branch) -> list[str]:
+    return [b.name, b.head or "-", _trigger_text(b.trigger)]
+
+
+def _trigger_text(t: Trigger | None) -> str:
+    if t is None:
+        return "-"
+    conds = [f"size>={t.size}" if t.size else "", f"commits>={t.commits}" if t.commits else "",
+             f"cron {t.cron_spec}" if t.cron_spec else ""]  # fmt: skip
+    joined = (" and " if t.all else " or ").join(c for c in conds if c)
+    return f"{t.branch}" + (f" ({joined})" if joined else "")
+
+
+@click.command("branch")
+@click.argument("target", metavar="REPO@BRANCH")
+@output_option
+def inspect_branch(target: str, output: str | None) -> None:
+    """Show one branch: its head, metadata and trigger."""
+    addr = parse_address(target)
+    if addr.ref is None:
+        raise InvalidAddressError(f"{target!r} names no branch: use repo@branch")
+    emit(output, client().inspect_branch(addr.repo, addr.ref), ["BRANCH", "HEAD", "TRIGGER"],
+         _branch_cells)  # fmt: skip
 
 
 @click.command("branch")
@@ -363,13 +436,39 @@ def get_file(target: str, dest: str | None) -> None:
     out.flush()
 
 
+def _history(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if text == "all":
+        return -1
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise click.BadParameter(
+        f"{text!r}: give a number of versions >= 1, or all", param_hint="--history"
+    )
+
+
 @click.command("file")
 @click.argument("target", metavar="REPO@REF[:/DIR]")
+@click.option(
+    "--history", "history", metavar="N|all",
+    help="Each of the last N versions (or all) of the path, with the commit that wrote it.",
+)  # fmt: skip
 @page_options("entries", "PATH")
 @output_option
-def list_file(target: str, limit: int | None, start_after: str | None, output: str | None) -> None:
-    """List a directory."""
+def list_file(
+    target: str, history: str | None, limit: int | None, start_after: str | None,
+    output: str | None,
+) -> None:  # fmt: skip
+    """List a directory (or, with --history, the versions of a file or of a directory's
+    entries)."""
     commit_target, _, path = target.partition(":")
+    versions = _history(history)
+    if versions is not None:
+        found = client().file_history(commit_target, path or "/", versions)
+        emit(output, found, ["NAME", "TYPE", "SIZE", "COMMIT"],
+             lambda f: [*_file_cells(f), f.commit.id])  # fmt: skip
+        return
     emit(
         output,
         client().list_files(commit_target, path or "/", limit=limit, start_after=start_after),
@@ -481,7 +580,7 @@ def fsck(fix: bool, deep: bool, output: str | None) -> None:
 NOUNS: dict[str, list[Any]] = {
     "create": [create_repo, create_branch],
     "list": [list_repo, list_commit, list_branch, list_file],
-    "inspect": [inspect_repo, inspect_commit, inspect_file],
+    "inspect": [inspect_repo, inspect_commit, inspect_branch, inspect_file],
     "delete": [delete_repo, delete_commit, delete_branch, delete_file],
     "start": [start_commit],
     "finish": [finish_commit],
@@ -492,5 +591,7 @@ NOUNS: dict[str, list[Any]] = {
     "get": [get_file],
     "glob": [glob_file],
     "diff": [diff_file],
+    "find": [find_commit],
+    "edit": [edit_metadata],
     "copy": [copy_file],
 }

@@ -172,6 +172,26 @@ class Client(API):
             "finish_commit", target=target, error=error, description=description
         )
 
+    def find_commits(self, target: str, path: str) -> list[Commit]:
+        return self._call("find_commits", target=target, path=path)  # type: ignore[no-any-return]
+
+    def file_history(self, target: str, path: str = "/", history_n: int = -1) -> list[FileInfo]:
+        return self._call(  # type: ignore[no-any-return]
+            "file_history", target=target, path=path, history_n=history_n
+        )
+
+    def edit_metadata(
+        self,
+        kind: str,
+        target: str,
+        add: dict[str, str] | None = None,
+        remove: list[str] | None = None,
+        replace: dict[str, str] | None = None,
+    ) -> dict[str, str]:
+        return self._call(  # type: ignore[no-any-return]
+            "edit_metadata", kind=kind, target=target, add=add, remove=remove, replace=replace
+        )
+
     def inspect_commit(self, target: str) -> Commit:
         return self._call("inspect_commit", target=target)  # type: ignore[no-any-return]
 

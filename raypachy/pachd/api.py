@@ -178,6 +178,32 @@ class VersioningAPI(Protocol):
         """Remove a commit set, keeping its changes in its children."""
         ...
 
+    # --- history and metadata ------------------------------------------------------------
+
+    def find_commits(self, target: str, path: str) -> list[Commit]:
+        """The commits of ``target``'s history (a branch, ``repo@id``) that changed ``path``,
+        newest first (``find commit``)."""
+        ...
+
+    def file_history(self, target: str, path: str = "/", history_n: int = -1) -> list[FileInfo]:
+        """The versions of a file, newest first, each with the commit that wrote it (at most
+        ``history_n``; -1: all); for a directory, those of each entry (``list file
+        --history``)."""
+        ...
+
+    def edit_metadata(
+        self,
+        kind: str,
+        target: str,
+        add: dict[str, str] | None = None,
+        remove: list[str] | None = None,
+        replace: dict[str, str] | None = None,
+    ) -> dict[str, str]:
+        """Edit the key-value metadata of a ``repo``, a ``branch`` (``repo@branch``) or a
+        ``commit`` (``repo@id``): add new keys, replace or remove existing ones; returns the
+        metadata as it is now. A bad edit changes nothing."""
+        ...
+
     # --- files: reading ------------------------------------------------------------------
 
     def list_files(

@@ -246,6 +246,22 @@ class Pachd(API):
     def squash_commit(self, target: str) -> list[str]:
         return self.pfs.squash_commit(target, also=self.pps.removal_hook())
 
+    def find_commits(self, target: str, path: str) -> list[Commit]:
+        return self.pfs.find_commits(target, path)
+
+    def file_history(self, target: str, path: str = "/", history_n: int = -1) -> list[FileInfo]:
+        return self.pfs.file_history(target, path, history_n)
+
+    def edit_metadata(
+        self,
+        kind: str,
+        target: str,
+        add: dict[str, str] | None = None,
+        remove: list[str] | None = None,
+        replace: dict[str, str] | None = None,
+    ) -> dict[str, str]:
+        return self.pfs.edit_metadata(kind, target, add, remove or (), replace)
+
     # --- files ------------------------------------------------------------------------------
 
     def list_files(

@@ -79,6 +79,14 @@ class StartCommit(Body):
         return {**super().api_args(), "provenance": provenance}
 
 
+class EditMetadata(Body):
+    kind: str = Field(description="repo, branch or commit")
+    target: str = Field(description="repo, repo@branch or repo@commit")
+    add: dict[str, str] | None = None
+    remove: list[str] | None = None
+    replace: dict[str, str] | None = None
+
+
 class FinishCommit(Body):
     target: str
     error: str | None = None
