@@ -321,14 +321,33 @@ def delete_branch(target: str) -> None:
 @click.option("-r", "--recursive", is_flag=True, help="Put a whole local directory or s3 prefix.")
 @click.option("-a", "--append", is_flag=True, help="Append instead of overwriting.")
 @click.option("--untar", is_flag=True, help="Unpack tar archives (URLs) below the path.")
+@click.option("-m", "--message", help="The description of the commit this put makes.")
 def put_file(
     target: str, source: str | None, url_file: str | None, recursive: bool, append: bool,
-    untar: bool,
+    untar: bool, message: str | None,
 ) -> None:  # fmt: skip
     """Put a local file, a directory tree (-r), stdin (-f -) or URLs (-f URL, -i FILE) into a
     repo. URLs are fetched by this client; if one fails, nothing is committed."""
     if (source is None) == (url_file is None):
         raise click.UsageError("give one of -f SOURCE or -i FILE")
+    if message is None:
+        _put(target, source, url_file, recursive, append, untar)
+        return
+    commit_target, path = _split_file_arg(target)
+    c = client()
+    opened = c.start_commit(commit_target, description=message)
+    try:
+        _put(f"{opened.repo}@{opened.id}:{path}", source, url_file, recursive, append, untar)
+    except BaseException:
+        c.delete_commit(f"{opened.repo}@{opened.id}")  # nothing of a failed put stays
+        raise
+    c.finish_commit(f"{opened.repo}@{opened.id}")
+
+
+def _put(
+    target: str, source: str | None, url_file: str | None, recursive: bool, append: bool,
+    untar: bool,
+) -> None:  # fmt: skip
     from raypachy.client.ingest import is_url  # only put file reads URLs: keep the CLI quick
 
     if url_file is not None or (source is not None and is_url(source)):

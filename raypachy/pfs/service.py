@@ -13,12 +13,12 @@ Writes go to the branch's open commit if it has one, else they make a new commit
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
-import dataclasses
 from datetime import UTC, datetime
 
 from raypachy._private import private_dir

@@ -131,6 +131,59 @@ def test_commits(setup: Setup) -> None:
     assert api.inspect_branch("r", "master").head == opened.id  # later was squashed into third
 
 
+def test_history_and_metadata(setup: Setup) -> None:
+    api = setup.api
+    api.create_repo("r")
+    first = api.put_file("r@master", "/a", b"1")
+    second = api.put_file("r@master", "/b", b"2")
+    third = api.put_file("r@master", "/a", b"333")
+    api.delete_file("r@master", "/b")
+    assert api.inspect_commit("r@master.1").id == first.id  # forward: from the first commit
+    assert api.inspect_commit("r@master.2").id == second.id
+    assert api.inspect_commit("r@master.3^1").id == second.id
+    with pytest.raises(errors.CommitNotFoundError, match="has 4 commit"):
+        api.inspect_commit("r@master.5")
+    versions = api.file_history("r@master", "/a")
+    assert [(f.size_bytes, f.commit.id) for f in versions] == [(3, third.id), (1, first.id)]
+    assert [f.commit.id for f in api.file_history("r@master", "/a", 1)] == [third.id]
+    assert [(f.path, f.commit.id) for f in api.file_history("r@master", "/", 1)] == [
+        ("/a", third.id)
+    ]  # /b is gone at the head: a directory lists its entries' versions
+    assert [(f.path, f.commit.id) for f in api.file_history(f"r@{second.id}", "/")] == [
+        ("/a", first.id), ("/b", second.id)
+    ]  # fmt: skip
+    with pytest.raises(errors.InvalidArgumentError, match="history"):
+        api.file_history("r@master", "/a", 0)
+    head = api.inspect_commit("r@master").id
+    assert [c.id for c in api.find_commits("r@master", "/b")] == [head, second.id]
+    assert [c.id for c in api.find_commits("r@master", "/a")] == [third.id, first.id]
+    assert api.find_commits("r@master", "/never") == []
+
+    assert api.edit_metadata("commit", f"r@{first.id}", add={"run": "1", "by": "me"}) == {
+        "run": "1", "by": "me",
+    }  # fmt: skip
+    assert api.edit_metadata(
+        "commit", f"r@{first.id}", replace={"run": "2"}, remove=["by"]
+    ) == {"run": "2"}
+    with pytest.raises(errors.InvalidArgumentError, match="already has metadata key 'run'"):
+        api.edit_metadata("commit", f"r@{first.id}", add={"new": "x", "run": "3"})
+    with pytest.raises(errors.InvalidArgumentError, match="no metadata key 'zz'"):
+        api.edit_metadata("commit", f"r@{first.id}", remove=["zz"])
+    assert api.inspect_commit(f"r@{first.id}").metadata == {"run": "2"}  # nothing half-done
+    assert {c.id: c.metadata for c in api.list_commits("r", "master")}[first.id] == {"run": "2"}
+    assert api.edit_metadata("repo", "r", add={"team": "vision"}) == {"team": "vision"}
+    assert api.inspect_repo("r").metadata == {"team": "vision"}
+    assert api.edit_metadata("branch", "r@master", add={"env": "prod"}) == {"env": "prod"}
+    assert api.inspect_branch("r", "master").metadata == {"env": "prod"}
+    with pytest.raises(errors.BranchNotFoundError):
+        api.edit_metadata("branch", "r@nope", add={"a": "b"})
+    with pytest.raises(errors.InvalidArgumentError, match="cannot edit metadata of 'file'"):
+        api.edit_metadata("file", "r@master", add={"a": "b"})
+    described = api.start_commit("r@master", description="by hand")
+    done = api.finish_commit(f"r@{described.id}", description="done by hand")
+    assert done.description == "done by hand"
+
+
 def test_waits_and_subscriptions(setup: Setup) -> None:
     api = setup.api
     api.create_repo("r")
