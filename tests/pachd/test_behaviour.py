@@ -162,9 +162,9 @@ def test_history_and_metadata(setup: Setup) -> None:
     assert api.edit_metadata("commit", f"r@{first.id}", add={"run": "1", "by": "me"}) == {
         "run": "1", "by": "me",
     }  # fmt: skip
-    assert api.edit_metadata(
-        "commit", f"r@{first.id}", replace={"run": "2"}, remove=["by"]
-    ) == {"run": "2"}
+    assert api.edit_metadata("commit", f"r@{first.id}", replace={"run": "2"}, remove=["by"]) == {
+        "run": "2"
+    }
     with pytest.raises(errors.InvalidArgumentError, match="already has metadata key 'run'"):
         api.edit_metadata("commit", f"r@{first.id}", add={"new": "x", "run": "3"})
     with pytest.raises(errors.InvalidArgumentError, match="no metadata key 'zz'"):

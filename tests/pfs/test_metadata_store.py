@@ -150,7 +150,9 @@ def test_object_metadata_round_trips_and_goes_with_its_object(store: MetadataSto
         tx.set_object_metadata("repo", "b", "", {"x": "y"})
         tx.delete_repo("b")
     with store.read() as tx:
-        assert tx.objects_metadata("commit", "b") == {} and tx.object_metadata("repo", "b", "") is None
+        assert (
+            tx.objects_metadata("commit", "b") == {} and tx.object_metadata("repo", "b", "") is None
+        )
 
 
 def test_branch_moves_are_compare_and_swap(backend: Backend) -> None:

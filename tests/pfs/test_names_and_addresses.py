@@ -82,8 +82,16 @@ def test_parse_address(
 
 @pytest.mark.parametrize(
     "text",
-    ["", "@master", "bad name@master", "images@master:relative", "images@master:/a/../b",
-     "images@master.0", "images@master.x", "images@master.1.2"],  # fmt: skip
+    [
+        "",
+        "@master",
+        "bad name@master",
+        "images@master:relative",
+        "images@master:/a/../b",
+        "images@master.0",
+        "images@master.x",
+        "images@master.1.2",
+    ],  # fmt: skip
 )
 def test_bad_addresses(text: str) -> None:
     with pytest.raises(InvalidAddressError, match="address"):
