@@ -91,7 +91,7 @@ def test_parse_address(
         "images@master.0",
         "images@master.x",
         "images@master.1.2",
-    ],  # fmt: skip
+    ],
 )
 def test_bad_addresses(text: str) -> None:
     with pytest.raises(InvalidAddressError, match="address"):
