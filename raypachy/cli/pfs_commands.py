@@ -254,12 +254,49 @@ def edit_metadata(
 @click.command("branch")
 @click.argument("target", metavar="REPO@BRANCH")
 @click.option("--head", help="Commit or branch to point at (default: no commit).")
-def create_branch(target: str, head: str | None) -> None:
-    """Create a branch, or move it to --head."""
+@click.option(
+    "--trigger",
+    "trigger_branch",
+    metavar="BRANCH",
+    help="Follow this branch's head when the --trigger-* conditions hold.",
+)
+@click.option(
+    "--trigger-size",
+    default="",
+    metavar="SIZE",
+    help="...once its head grew by SIZE (100MB, 1Gi) since this branch moved.",
+)
+@click.option(
+    "--trigger-commits",
+    default=0,
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="...once N commits landed on it since this branch moved.",
+)
+@click.option(
+    "--trigger-cron",
+    default="",
+    metavar="SPEC",
+    help="...once a slot of this schedule passed (@every 1h, 0 * * * *).",
+)
+@click.option("--trigger-all", is_flag=True, help="Only when every condition holds (default: any).")
+def create_branch(
+    target: str, head: str | None, trigger_branch: str | None, trigger_size: str,
+    trigger_commits: int, trigger_cron: str, trigger_all: bool,
+) -> None:  # fmt: skip
+    """Create a branch, or move it to --head; --trigger makes it follow another branch (as
+    Pachyderm's deferred processing: staging takes every commit, master moves in batches)."""
     addr = parse_address(target)
     if addr.ref is None:
         raise InvalidAddressError(f"{target!r} names no branch: use repo@branch")
-    client().create_branch(addr.repo, addr.ref, head=head)
+    conditions = trigger_size or trigger_commits or trigger_cron or trigger_all
+    if trigger_branch is None:
+        if conditions:
+            raise click.UsageError("--trigger-size/-commits/-cron/-all need --trigger BRANCH")
+        client().create_branch(addr.repo, addr.ref, head=head)
+        return
+    trigger = Trigger(trigger_branch, trigger_size, trigger_commits, trigger_cron, trigger_all)
+    client().create_branch(addr.repo, addr.ref, head=head, trigger=trigger)
 
 
 @click.command("branch")

@@ -23,7 +23,7 @@ from raypachy import errors
 from raypachy.client.requests import build
 from raypachy.client.transport import RAW, Transport
 from raypachy.client.writes import ClientWrites, Leases
-from raypachy.pachd.api import API, UNSET
+from raypachy.pachd.api import API, UNSET, Unset
 from raypachy.pachd.verbs import VERBS
 from raypachy.pachd.wire import decode_result
 from raypachy.pfs.address import parse_address
@@ -37,6 +37,7 @@ from raypachy.pfs.model import (
     FsckReport,
     GCReport,
     Repo,
+    Trigger,
 )
 from raypachy.pfs.names import normalize_path
 from raypachy.pfs.watch import follow_branch
@@ -134,11 +135,13 @@ class Client(API):
         return self._call("delete_repo", name=name, force=force)  # type: ignore[no-any-return]
 
     def create_branch(
-        self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET
-    ) -> Branch:
+        self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET,
+        trigger: Trigger | Unset | None = UNSET,
+    ) -> Branch:  # fmt: skip
         return self._call(  # type: ignore[no-any-return]
-            "create_branch", repo=repo, name=name, head=head, expected_head=expected_head
-        )
+            "create_branch", repo=repo, name=name, head=head, expected_head=expected_head,
+            trigger=trigger,
+        )  # fmt: skip
 
     def inspect_branch(self, repo: str, name: str) -> Branch:
         return self._call("inspect_branch", repo=repo, name=name)  # type: ignore[no-any-return]

@@ -30,6 +30,7 @@ from raypachy.pfs.model import (
     FsckReport,
     GCReport,
     Repo,
+    Trigger,
 )
 from raypachy.pps.model import (
     DatumInfo,
@@ -89,10 +90,13 @@ class VersioningAPI(Protocol):
     # --- branches ------------------------------------------------------------------------
 
     def create_branch(
-        self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET
-    ) -> Branch:
+        self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET,
+        trigger: Trigger | Unset | None = UNSET,
+    ) -> Branch:  # fmt: skip
         """Create or move ``repo@name`` to ``head`` (a branch, a commit id, ``^N``); with
-        ``expected_head`` the move is a compare-and-swap (``CommitConflictError`` if lost)."""
+        ``expected_head`` the move is a compare-and-swap (``CommitConflictError`` if lost).
+        ``trigger`` makes the branch follow another branch's head when its conditions hold
+        (None drops it; not given: unchanged)."""
         ...
 
     def inspect_branch(self, repo: str, name: str) -> Branch:

@@ -25,7 +25,8 @@ from raypachy.errors import (
     UnavailableError,
     WaitTimeoutError,
 )
-from raypachy.pachd.api import API, UNSET
+from raypachy.pachd import triggers
+from raypachy.pachd.api import API, UNSET, Unset
 from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.model import (
     Branch,
@@ -36,6 +37,7 @@ from raypachy.pfs.model import (
     FsckReport,
     GCReport,
     Repo,
+    Trigger,
 )
 from raypachy.pfs.names import normalize_path
 from raypachy.pfs.service import PFS
@@ -138,10 +140,24 @@ class Pachd(API):
         return self.pfs.manifests
 
     def _landed(self, commit: Commit) -> Commit:
-        """A commit that may have finished: create the jobs it triggers."""
+        """A commit that may have finished: create the jobs it triggers, and move the
+        branches whose trigger follows its branch."""
         if commit.finished is not None:
             self.pps.on_commit(commit)
+            if commit.branch is not None:
+                self._follow(commit.repo, commit.branch)
         return commit
+
+    def _follow(self, repo: str, branch: str) -> None:
+        """Move the branches whose trigger fires on ``branch``'s head; each moved branch is
+        new data for the pipelines reading it, and may fire triggers of its own."""
+        todo = [branch]
+        while todo:
+            with self.pfs.meta.write() as tx:
+                moved = triggers.move_followers(tx, repo, todo.pop())
+            for name in moved:
+                self.pps.on_branch_moved(repo, name)
+            todo += moved
 
     # --- repos and branches -------------------------------------------------------------
 
@@ -165,13 +181,19 @@ class Pachd(API):
         return [f"{user}: its next jobs fail until the repo exists again" for user in users]
 
     def create_branch(
-        self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET
-    ) -> Branch:
+        self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET,
+        trigger: Trigger | Unset | None = UNSET,
+    ) -> Branch:  # fmt: skip
         before = next((b.head for b in self.pfs.list_branches(repo) if b.name == name), None)
-        kw = {} if expected_head is UNSET else {"expected_head": expected_head}
+        kw: dict[str, object] = {} if expected_head is UNSET else {"expected_head": expected_head}
+        if isinstance(trigger, Trigger):
+            kw["trigger"] = triggers.check_trigger(trigger)
+        elif trigger is None:
+            kw["trigger"] = None
         branch = self.pfs.create_branch(repo, name, head, **kw)
         if branch.head != before:  # a moved head is new data for the pipelines reading it
             self.pps.on_branch_moved(repo, name)
+            self._follow(repo, name)
         return branch
 
     def inspect_branch(self, repo: str, name: str) -> Branch:

@@ -209,19 +209,26 @@ class PFS:
     # --- branches ------------------------------------------------------------------------
 
     def create_branch(
-        self, repo: str, name: str, head: str | None = None, expected_head: object = _UNSET
-    ) -> Branch:
+        self, repo: str, name: str, head: str | None = None, expected_head: object = _UNSET,
+        trigger: object = _UNSET,
+    ) -> Branch:  # fmt: skip
         """Create or move ``repo@name`` to ``head`` (a branch, commit id, with ``^N``).
 
         A new branch without ``head`` gets an empty finished commit as its head, as in
         Pachyderm 2.x, so that it reads as empty rather than as missing; an existing branch
         without ``head`` stays where it is. With ``expected_head`` (a commit id, or None for
         "no head") the move is a compare-and-swap: ``CommitConflictError`` if the branch is
-        elsewhere.
+        elsewhere. ``trigger`` (a ``Trigger``, or None to drop one; checked by the caller)
+        makes the branch follow another one's head (see ``raypachy.pachd.triggers``).
         """
         check_branch_name(name)
         with self.meta.write() as tx:
             require_repo(tx, repo)
+            if isinstance(trigger, Trigger):
+                self._check_trigger_chain(tx, repo, name, trigger)
+                tx.set_object_metadata("trigger", repo, name, dataclasses.asdict(trigger))
+            elif trigger is None:
+                tx.set_object_metadata("trigger", repo, name, None)
             target = None
             if head is not None:
                 addr = parse_address(f"{repo}@{head}")
@@ -235,7 +242,7 @@ class PFS:
                     target = self.commits.insert_empty(tx, repo, name).id
                 tx.insert_branch(BranchRecord(repo, name, target, time.time()))
             elif head is None and expected_head is _UNSET:
-                return self._branch(tx, current)
+                return self._branch(tx, current)  # (its trigger may have changed)
             else:
                 expected = current.head if expected_head is _UNSET else expected_head
                 if not tx.move_branch(repo, name, target, expected):  # type: ignore[arg-type]
@@ -243,7 +250,24 @@ class PFS:
                         f"branch {repo}@{name} is at {current.head}, not at {expected_head}: "
                         f"another writer moved it; re-read it and retry"
                     )
-        return Branch(repo, name, target)
+            row = tx.branch(repo, name)
+            assert row is not None
+            return self._branch(tx, row)
+
+    @staticmethod
+    def _check_trigger_chain(tx: Tx, repo: str, name: str, trigger: Trigger) -> None:
+        """Refuse a trigger that would make branches follow each other in a loop."""
+        follows = {n: d["branch"] for n, d in tx.objects_metadata("trigger", repo).items()}
+        follows[name] = trigger.branch
+        seen, at = {name}, trigger.branch
+        while at in follows:
+            if at in seen:
+                raise InvalidArgumentError(
+                    f"trigger of {repo}@{name} on {trigger.branch} would make a loop of "
+                    f"triggers ({' -> '.join([*sorted(seen), at])}): triggers cannot loop"
+                )
+            seen.add(at)
+            at = follows[at]
 
     def inspect_branch(self, repo: str, name: str) -> Branch:
         """A branch and its head commit."""

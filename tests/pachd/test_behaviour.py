@@ -19,7 +19,7 @@ from raypachy import errors
 from raypachy.client import Client
 from raypachy.pachd import API, Pachd
 from raypachy.pachd.api import PipelineAPI, VersioningAPI
-from raypachy.pfs.model import CommitRef
+from raypachy.pfs.model import CommitRef, Trigger
 from raypachy.pps.model import JobState
 from raypachy.secrets import token_hash
 from raypachy.server.app import create_app
@@ -182,6 +182,61 @@ def test_history_and_metadata(setup: Setup) -> None:
     described = api.start_commit("r@master", description="by hand")
     done = api.finish_commit(f"r@{described.id}", description="done by hand")
     assert done.description == "done by hand"
+
+
+def test_branch_triggers(setup: Setup) -> None:
+    api = setup.api
+    api.create_repo("r")
+    start = api.put_file("r@staging", "/a", b"a")
+    every_two = Trigger("staging", commits=2)
+    assert api.create_branch("r", "master", "staging", trigger=every_two).trigger == every_two
+    assert api.inspect_branch("r", "master").trigger == every_two
+    api.create_pipeline(
+        {"pipeline": {"name": "reads-master"}, "input": {"pfs": {"repo": "r", "glob": "/"}},
+         "transform": {"cmd": ["true"]}}
+    )  # fmt: skip
+    jobs = len(api.list_jobs("reads-master"))
+    api.put_file("r@staging", "/b", b"b")
+    assert api.inspect_branch("r", "master").head == start.id  # one commit: not yet
+    second = api.put_file("r@staging", "/c", b"c")
+    assert api.inspect_branch("r", "master").head == second.id  # two: master follows
+    [job, *_] = api.list_jobs("reads-master")
+    assert len(api.list_jobs("reads-master")) == jobs + 1 and job.inputs == (
+        CommitRef("r", second.id),
+    )  # the move runs the pipelines reading master
+
+    by_size = Trigger("staging", size="1K", commits=5, all=False)
+    api.create_branch("r", "big", "staging", trigger=by_size)
+    api.put_file("r@staging", "/d", b"d" * 600)
+    assert api.inspect_branch("r", "big").head == second.id  # 600 bytes: not yet
+    grown = api.put_file("r@staging", "/e", b"e" * 600)
+    assert api.inspect_branch("r", "big").head == grown.id  # 1200 >= 1K
+    both = Trigger("staging", size="1K", commits=1, all=True)
+    api.create_branch("r", "both", "staging", trigger=both)
+    small = api.put_file("r@staging", "/f", b"f")
+    assert api.inspect_branch("r", "both").head == grown.id  # a commit, but not 1K more
+    api.create_branch("r", "yearly", "staging", trigger=Trigger("staging", cron_spec="@yearly"))
+    api.create_branch("r", "chained", "both", trigger=Trigger("both"))  # follows a follower
+    bigger = api.put_file("r@staging", "/g", b"g" * 1100)
+    assert api.inspect_branch("r", "both").head == bigger.id
+    assert api.inspect_branch("r", "chained").head == bigger.id
+    assert api.inspect_branch("r", "yearly").head == small.id  # no new year since
+
+    for bad, message in [
+        (Trigger("master", commits=1), "loop"),  # staging would follow master follows staging
+        (Trigger("staging", size="lots"), "invalid trigger size"),
+        (Trigger("staging", cron_spec="every day"), "invalid cron spec"),
+        (Trigger("bad name"), "invalid branch name"),
+    ]:
+        with pytest.raises(errors.InvalidArgumentError, match=message):
+            api.create_branch("r", "staging", trigger=bad)
+    assert api.inspect_branch("r", "staging").trigger is None  # nothing changed
+    dropped = api.create_branch("r", "master", trigger=None)
+    assert dropped.trigger is None and api.inspect_branch("r", "master").trigger is None
+    api.put_file("r@staging", "/h", b"h")
+    api.put_file("r@staging", "/i", b"i")
+    assert api.inspect_branch("r", "master").head == dropped.head  # it no longer follows
+    api.delete_pipeline("reads-master")
 
 
 def test_waits_and_subscriptions(setup: Setup) -> None:
