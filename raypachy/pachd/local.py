@@ -22,6 +22,7 @@ from raypachy.errors import (
     CommitNotFoundError,
     ConflictError,
     InvalidArgumentError,
+    InvalidSpecError,
     UnavailableError,
     WaitTimeoutError,
 )
@@ -56,7 +57,7 @@ from raypachy.pps.model import (
 )
 from raypachy.pps.secretstore import SecretStore
 from raypachy.pps.service import PPS
-from raypachy.pps.spec import parse_spec
+from raypachy.pps.spec import PfsInput, PipelineSpec, parse_spec
 from raypachy.storage import ChunkStore, ManifestStore
 from raypachy.storage.manifest import ManifestInfo
 from raypachy.storage.verify import verify_layer
@@ -450,11 +451,29 @@ class Pachd(API):
         self, pipeline: Any, update: bool = False, reprocess: bool = False
     ) -> PipelineCreated:
         spec = spec_of(pipeline, self.store_code)
+        wanted = self._input_triggers(parse_spec(spec))  # checked before anything changes
         info, note = self.pps.create_pipeline(spec, update, reprocess, self.images)
+        for repo, branch, trigger in wanted:  # the input branch follows its trigger branch
+            self.pfs.create_branch(repo, branch, trigger=trigger)
         warnings = tuple(
             f"pipeline {info.name}: {w}" for w in spec_warnings(parse_spec(spec), self.images)
         )
         return PipelineCreated(info, note, warnings)
+
+    def _input_triggers(self, spec: PipelineSpec) -> list[tuple[str, str, Trigger]]:
+        """``input.pfs.trigger``: as in Pachyderm, the input's branch gets the trigger (and
+        is created if missing), so the pipeline sees its trigger branch's data in batches."""
+        wanted = []
+        for leaf in spec.input.leaves():
+            if isinstance(leaf, PfsInput) and leaf.trigger:
+                where = f"pipeline {spec.pipeline.name}: input.pfs.trigger on {leaf.repo}"
+                try:
+                    trigger = triggers.trigger_from_json(leaf.trigger)
+                    self.pfs.check_trigger(leaf.repo, leaf.branch, trigger)
+                except InvalidArgumentError as e:
+                    raise InvalidSpecError(f"{where}: {e}") from None
+                wanted.append((leaf.repo, leaf.branch, trigger))
+        return wanted
 
     def inspect_pipeline(self, name: str) -> PipelineInfo:
         return self.pps.inspect_pipeline(name)

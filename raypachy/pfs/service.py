@@ -254,6 +254,12 @@ class PFS:
             assert row is not None
             return self._branch(tx, row)
 
+    def check_trigger(self, repo: str, name: str, trigger: Trigger) -> None:
+        """Refuse, changing nothing, a trigger that ``create_branch`` would refuse."""
+        with self.meta.read() as tx:
+            require_repo(tx, repo)
+            self._check_trigger_chain(tx, repo, name, trigger)
+
     @staticmethod
     def _check_trigger_chain(tx: Tx, repo: str, name: str, trigger: Trigger) -> None:
         """Refuse a trigger that would make branches follow each other in a loop."""

@@ -238,6 +238,27 @@ def test_branch_triggers(setup: Setup) -> None:
     assert api.inspect_branch("r", "master").head == dropped.head  # it no longer follows
     api.delete_pipeline("reads-master")
 
+    # input.pfs.trigger: the input's branch is made to follow the trigger branch
+    spec = {"pipeline": {"name": "batched"},
+            "input": {"pfs": {"repo": "r", "branch": "batched", "glob": "/",
+                              "trigger": {"branch": "staging", "commits": 2}}},
+            "transform": {"cmd": ["true"]}}  # fmt: skip
+    bad = {**spec, "pipeline": {"name": "bad"}}
+    bad["input"] = {"pfs": {**spec["input"]["pfs"], "trigger": {"branch": "staging", "size": "x"}}}  # type: ignore[index]
+    with pytest.raises(errors.InvalidSpecError, match="input.pfs.trigger on r: invalid trigger"):
+        api.create_pipeline(bad)
+    assert [p.name for p in api.list_pipelines()] == []
+    api.create_branch("r", "batched", "staging")  # counts from staging's head
+    api.create_pipeline(spec)
+    assert api.inspect_branch("r", "batched").trigger == Trigger("staging", commits=2)
+    before = len(api.list_jobs("batched"))
+    api.put_file("r@staging", "/j", b"j")
+    assert len(api.list_jobs("batched")) == before
+    batch = api.put_file("r@staging", "/k", b"k")
+    assert api.inspect_branch("r", "batched").head == batch.id
+    assert api.list_jobs("batched")[0].inputs == (CommitRef("r", batch.id),)
+    api.delete_pipeline("batched")
+
 
 def test_waits_and_subscriptions(setup: Setup) -> None:
     api = setup.api
