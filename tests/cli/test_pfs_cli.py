@@ -145,6 +145,30 @@ def test_history_descriptions_and_metadata(run, name: str) -> None:  # type: ign
     assert b"already has metadata key 'run'" in err and err.count(b"\n") == 1
 
 
+def test_branch_trigger_from_the_cli(run, name: str) -> None:  # type: ignore[no-untyped-def]
+    run("create", "repo", name)
+    run("put", "file", f"{name}@staging:/a", "-f", "-", stdin=b"a")
+    run("create", "branch", f"{name}@master", "--head", "staging", "--trigger", "staging",
+        "--trigger-size", "1K", "--trigger-commits", "3", "--trigger-all")  # fmt: skip
+    branch = _json(run("inspect", "branch", f"{name}@master", "-o", "json"))
+    assert branch["trigger"] == {  # type: ignore[index]
+        "branch": "staging", "size": "1K", "commits": 3, "cron_spec": "", "all": True
+    }  # fmt: skip
+    start = branch["head"]  # type: ignore[index]
+    for path in ("/b", "/c"):
+        run("put", "file", f"{name}@staging:{path}", "-f", "-", stdin=b"x" * 600)
+    assert _json(run("inspect", "branch", f"{name}@master", "-o", "json"))["head"] == start  # type: ignore[index]
+    run("put", "file", f"{name}@staging:/d", "-f", "-", stdin=b"d")
+    staging = _json(run("inspect", "branch", f"{name}@staging", "-o", "json"))["head"]  # type: ignore[index]
+    assert _json(run("inspect", "branch", f"{name}@master", "-o", "json"))["head"] == staging  # type: ignore[index]
+    assert "staging (size>=1K and commits>=3)" in run("list", "branch", name).stdout.decode()
+    err = run("create", "branch", f"{name}@staging", "--trigger", "master", code=1).stderr
+    assert b"loop" in err and err.count(b"\n") == 1
+    err = run("create", "branch", f"{name}@x", "--trigger-size", "1K", code=2).stderr
+    assert b"need --trigger BRANCH" in err
+    assert "x" not in [b["name"] for b in _json(run("list", "branch", name, "-o", "json"))]  # type: ignore[attr-defined]
+
+
 def test_list_verbs_take_a_limit_and_a_cursor(run, name: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     local = tmp_path / "d"
     local.mkdir()

@@ -245,7 +245,7 @@ def test_branch_triggers(setup: Setup) -> None:
             "transform": {"cmd": ["true"]}}  # fmt: skip
     bad = {**spec, "pipeline": {"name": "bad"}}
     bad["input"] = {"pfs": {**spec["input"]["pfs"], "trigger": {"branch": "staging", "size": "x"}}}  # type: ignore[index]
-    with pytest.raises(errors.InvalidSpecError, match="input.pfs.trigger on r: invalid trigger"):
+    with pytest.raises(errors.InvalidSpecError, match=r"input\.pfs\.trigger on r: invalid trigger"):
         api.create_pipeline(bad)
     assert [p.name for p in api.list_pipelines()] == []
     api.create_branch("r", "batched", "staging")  # counts from staging's head
