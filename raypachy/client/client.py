@@ -530,6 +530,9 @@ class Client(API):
     def start_pipeline(self, name: str) -> PipelineInfo:
         return self._call("start_pipeline", name=name)  # type: ignore[no-any-return]
 
+    def rerun_pipeline(self, name: str, reprocess: bool = False) -> JobInfo:
+        return self._call("rerun_pipeline", name=name, reprocess=reprocess)  # type: ignore[no-any-return]
+
     # --- secrets ----------------------------------------------------------------------------
 
     def create_secret(self, secret: dict[str, Any]) -> SecretInfo:

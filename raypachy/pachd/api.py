@@ -355,7 +355,13 @@ class PipelineAPI(Protocol):
         ...
 
     def inspect_pipeline(self, name: str) -> PipelineInfo:
-        """One pipeline: spec, version, state, last job, Ray options."""
+        """One pipeline: spec, version, state, last job, Ray options; ``name^N`` is the
+        pipeline as it was N versions before the current one."""
+        ...
+
+    def rerun_pipeline(self, name: str, reprocess: bool = False) -> JobInfo:
+        """A new job on the inputs' current heads; ``reprocess`` runs every datum again
+        (else the datums done before are skipped)."""
         ...
 
     def list_pipelines(self) -> list[PipelineInfo]:

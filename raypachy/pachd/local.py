@@ -476,7 +476,13 @@ class Pachd(API):
         return wanted
 
     def inspect_pipeline(self, name: str) -> PipelineInfo:
+        base, back = history.split_back(name)
+        if back:
+            return history.inspect_version(self.pps, base, back)
         return self.pps.inspect_pipeline(name)
+
+    def rerun_pipeline(self, name: str, reprocess: bool = False) -> JobInfo:
+        return history.rerun(self.pps, name, reprocess)
 
     def list_pipelines(self) -> list[PipelineInfo]:
         return self.pps.list_pipelines()

@@ -137,6 +137,7 @@ _TABLE = (
        echo={"deleted": "{name}"}, pipelines=True),
     _v("stop_pipeline", "POST /v1/pipelines/{name}/stop", W, "pipelines", pipelines=True),
     _v("start_pipeline", "POST /v1/pipelines/{name}/start", W, "pipelines", pipelines=True),
+    _v("rerun_pipeline", "POST /v1/pipelines/{name}/rerun", W, "pipelines"),
     _v("store_code", "POST /v1/code", W, "pipelines", key="code", manual=True),
     _v("register_code", "POST /v1/code/pins", W, "pipelines", body="CodePin",
        echo={"code": "{code}"}),

@@ -438,6 +438,39 @@ def test_pipelines_jobs_and_datums(setup: Setup) -> None:
         api.inspect_pipeline("double")
 
 
+def test_pipeline_versions_and_rerun(setup: Setup) -> None:
+    api = setup.api
+    api.create_repo("nums")
+    spec = {"pipeline": {"name": "p"}, "input": {"pfs": {"repo": "nums", "glob": "/*"}},
+            "transform": {"cmd": ["true"]}, "description": "one"}  # fmt: skip
+    first = api.create_pipeline(spec)
+    with pytest.raises(errors.ConflictError, match="nothing to run"):
+        api.rerun_pipeline("p")
+    api.put_file("nums@master", "/a", b"1")
+    second = api.update_pipeline({**spec, "description": "two"})
+    api.update_pipeline({**spec, "description": "three"})
+    assert api.inspect_pipeline("p").description == "three"
+    older = api.inspect_pipeline("p^1")
+    assert (older.version, older.description) == (second.version, "two")
+    assert api.inspect_pipeline("p^2").version == first.version
+    assert api.inspect_pipeline("p~2").spec["description"] == "one"
+    with pytest.raises(errors.PipelineNotFoundError, match="2 earlier version"):
+        api.inspect_pipeline("p^3")
+    before = api.list_jobs("p")
+    rerun = api.rerun_pipeline("p")
+    assert rerun.id not in {j.id for j in before} and rerun.pipeline == "p"
+    assert rerun.inputs == (CommitRef("nums", api.inspect_commit("nums@master").id),)
+    assert api.list_jobs("p", limit=1)[0].id == rerun.id
+    again = api.rerun_pipeline("p", reprocess=True)
+    assert again.id != rerun.id and api.inspect_pipeline("p").version == rerun.version
+    api.stop_pipeline("p")
+    with pytest.raises(errors.ConflictError, match="stopped"):
+        api.rerun_pipeline("p")
+    with pytest.raises(errors.PipelineNotFoundError):
+        api.rerun_pipeline("nope")
+    api.delete_pipeline("p")
+
+
 @raypachy.pipeline(input=raypachy.pfs("nums", glob="/*"), name="uses-secret")
 def uses_secret(datum):  # type: ignore[no-untyped-def]
     import os
