@@ -21,7 +21,7 @@ from raypachy.cli.secret_commands import (
 )
 from raypachy.errors import InvalidAddressError, JobNotFoundError
 from raypachy.pfs.names import is_commit_id
-from raypachy.pps.model import DatumInfo, JobInfo, JobState, PipelineInfo
+from raypachy.pps.model import DatumInfo, JobInfo, JobState, PipelineInfo, PipelineVersion
 
 JOB_COLUMNS = ["PIPELINE", "ID", "STARTED", "DURATION", "PROGRESS", "STATE", "REASON"]
 
@@ -126,18 +126,48 @@ def update_pipeline(
 
 
 @click.command("pipeline")
+@click.argument("name", required=False)
+@click.option(
+    "--history",
+    metavar="N|all",
+    help="Also the last N earlier versions of each pipeline (or all), newest first.",
+)
 @output_option
-def list_pipeline(output: str | None) -> None:
-    """List pipelines."""
+def list_pipeline(name: str | None, history: str | None, output: str | None) -> None:
+    """List pipelines (or one), with --history their earlier versions."""
+    c = client()
+    if history is not None:
+        back = _history_count(history)
+        names = [name] if name else [p.name for p in c.list_pipelines()]
+        rows: list[PipelineVersion] = []
+        for n in names:
+            versions = c.list_pipeline_versions(n)[::-1]  # newest first
+            at = next(i for i, v in enumerate(versions) if v.current)
+            rows += versions[: at + 1 + back] if back >= 0 else versions
+        columns = ["NAME", "VERSION", "CREATED", "JOBS", "CURRENT", "DESCRIPTION"]
+        emit(output, rows, columns, lambda v: [
+            v.pipeline, v.version[:8], ago(v.created), str(v.jobs), "yes" if v.current else "",
+            str(v.spec.get("description", "")),
+        ])  # fmt: skip
+        return
     columns = ["NAME", "VERSION", "INPUT", "CREATED", "STATE / LAST JOB", "DESCRIPTION"]
-    emit(output, client().list_pipelines(), columns, _pipeline_cells)
+    found = [c.inspect_pipeline(name)] if name else c.list_pipelines()
+    emit(output, found, columns, _pipeline_cells)
+
+
+def _history_count(text: str) -> int:
+    if text == "all":
+        return -1
+    if text.isdigit():
+        return int(text)
+    raise click.BadParameter(f"{text!r}: give a number of versions, or all", param_hint="--history")
 
 
 @click.command("pipeline")
-@click.argument("name")
+@click.argument("name", metavar="NAME[^N]")
 @output_option
 def inspect_pipeline(name: str, output: str | None) -> None:
-    """Show a pipeline: its spec, resources and last job."""
+    """Show a pipeline: its spec, resources and last job (NAME^1: its previous version)."""
     info = client().inspect_pipeline(name)
     if output == "json":
         print_json(info)
@@ -440,6 +470,54 @@ def lineage(target: str, output: str | None) -> None:
         click.echo("  (nothing computed from it yet)")
 
 
+@click.command("pipeline")
+@click.argument("name")
+@click.option("--reprocess", is_flag=True, help="Process every datum again (new salt).")
+@click.option("--editor", help="The editor to run (default: $EDITOR, else vi).")
+def edit_pipeline(name: str, reprocess: bool, editor: str | None) -> None:
+    """Edit a pipeline's spec (as JSON) in an editor, then update the pipeline with it."""
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+
+    from raypachy.pps.spec import read_specs
+
+    c = client()
+    before = c.inspect_pipeline(name).spec
+    command = shlex.split(editor or os.environ.get("EDITOR") or "vi")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{name}.json"
+        path.write_text(json.dumps(before, indent=2) + "\n")
+        if subprocess.run([*command, str(path)]).returncode != 0:
+            raise click.ClickException(f"the editor {command[0]} failed: pipeline {name} unchanged")
+        text = path.read_text()
+    specs = read_specs(text)
+    if len(specs) != 1 or specs[0].name != name:
+        raise click.ClickException(
+            f"the edited spec must be one pipeline named {name}: pipeline {name} unchanged"
+        )
+    after = specs[0].to_json()
+    if after == before and not reprocess:
+        say(f"pipeline {name} unchanged")
+        return
+    created = c.put_pipeline(after, update=True, reprocess=reprocess)
+    say(f"updated pipeline {name} (version {created.pipeline.version[:8]})")
+    if created.note:
+        say(created.note)
+    for warning in created.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@click.command("pipeline")
+@click.argument("name")
+@click.option("--reprocess", is_flag=True, help="Process every datum again, not only new ones.")
+def rerun_pipeline(name: str, reprocess: bool) -> None:
+    """Run a new job of a pipeline on its inputs' current heads; prints the job."""
+    job = client().rerun_pipeline(name, reprocess=reprocess)
+    click.echo(f"{job.pipeline}@{job.id}")
+
+
 NOUNS: dict[str, list[Any]] = {
     "create": [create_pipeline, create_secret],
     "update": [update_pipeline],
@@ -450,5 +528,7 @@ NOUNS: dict[str, list[Any]] = {
     "start": [start_pipeline],
     "wait": [wait_job],
     "restart": [restart_datum],
+    "edit": [edit_pipeline],
+    "rerun": [rerun_pipeline],
 }
 COMMANDS = [logs, lineage]
