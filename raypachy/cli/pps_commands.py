@@ -518,11 +518,45 @@ def rerun_pipeline(name: str, reprocess: bool) -> None:
     click.echo(f"{job.pipeline}@{job.id}")
 
 
+@click.command("defaults")
+@click.option(
+    "--cluster", is_flag=True, default=True, help="The cluster's defaults (the only kind)."
+)
+@click.option(
+    "-f",
+    "--file",
+    "defaults_file",
+    required=True,
+    help='A JSON/YAML file: {"create_pipeline_request": {...}} (- for stdin).',
+)
+def update_defaults(cluster: bool, defaults_file: str) -> None:
+    """Set the cluster defaults: spec fields merged under every pipeline created or updated
+    from now on (the spec's own fields win)."""
+    import yaml
+
+    text = sys.stdin.read() if defaults_file == "-" else Path(defaults_file).read_text()
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise click.BadParameter(f"{defaults_file} is not JSON or YAML", param_hint="-f") from None
+    client().update_defaults(doc)
+    say("updated the cluster defaults (pipelines created or updated from now on get them)")
+
+
+@click.command("defaults")
+@click.option(
+    "--cluster", is_flag=True, default=True, help="The cluster's defaults (the only kind)."
+)
+def inspect_defaults(cluster: bool) -> None:
+    """Print the cluster defaults as JSON."""
+    print_json(client().inspect_defaults())
+
+
 NOUNS: dict[str, list[Any]] = {
     "create": [create_pipeline, create_secret],
-    "update": [update_pipeline],
+    "update": [update_pipeline, update_defaults],
     "list": [list_pipeline, list_job, list_datum, list_secret],
-    "inspect": [inspect_pipeline, inspect_job, inspect_datum, inspect_secret],
+    "inspect": [inspect_pipeline, inspect_job, inspect_datum, inspect_secret, inspect_defaults],
     "delete": [delete_pipeline, delete_secret],
     "stop": [stop_pipeline, stop_job],
     "start": [start_pipeline],

@@ -530,6 +530,12 @@ class Client(API):
     def start_pipeline(self, name: str) -> PipelineInfo:
         return self._call("start_pipeline", name=name)  # type: ignore[no-any-return]
 
+    def update_defaults(self, defaults_doc: dict[str, Any]) -> dict[str, Any]:
+        return self._call("update_defaults", defaults_doc=defaults_doc)  # type: ignore[no-any-return]
+
+    def inspect_defaults(self) -> dict[str, Any]:
+        return self._call("inspect_defaults")  # type: ignore[no-any-return]
+
     def rerun_pipeline(self, name: str, reprocess: bool = False) -> JobInfo:
         return self._call("rerun_pipeline", name=name, reprocess=reprocess)  # type: ignore[no-any-return]
 

@@ -359,6 +359,15 @@ class PipelineAPI(Protocol):
         pipeline as it was N versions before the current one."""
         ...
 
+    def update_defaults(self, defaults_doc: dict[str, Any]) -> dict[str, Any]:
+        """Replace the cluster defaults, ``{"create_pipeline_request": {...}}``: spec fields
+        merged under every pipeline created or updated from now on (as Pachyderm 2.9+)."""
+        ...
+
+    def inspect_defaults(self) -> dict[str, Any]:
+        """The cluster defaults (``{"create_pipeline_request": {}}`` when none are set)."""
+        ...
+
     def rerun_pipeline(self, name: str, reprocess: bool = False) -> JobInfo:
         """A new job on the inputs' current heads; ``reprocess`` runs every datum again
         (else the datums done before are skipped)."""

@@ -42,7 +42,7 @@ from raypachy.pfs.model import (
 )
 from raypachy.pfs.names import normalize_path
 from raypachy.pfs.service import PFS
-from raypachy.pps import history, queries, ticks
+from raypachy.pps import defaults, history, queries, ticks
 from raypachy.pps.decorator import preview_spec, spec_of
 from raypachy.pps.ignored import spec_warnings
 from raypachy.pps.model import (
@@ -451,6 +451,8 @@ class Pachd(API):
         self, pipeline: Any, update: bool = False, reprocess: bool = False
     ) -> PipelineCreated:
         spec = spec_of(pipeline, self.store_code)
+        with self.pfs.meta.read() as tx:
+            spec = defaults.apply(tx, spec)  # the cluster defaults under the spec
         wanted = self._input_triggers(parse_spec(spec))  # checked before anything changes
         info, note = self.pps.create_pipeline(spec, update, reprocess, self.images)
         for repo, branch, trigger in wanted:  # the input branch follows its trigger branch
@@ -483,6 +485,15 @@ class Pachd(API):
 
     def rerun_pipeline(self, name: str, reprocess: bool = False) -> JobInfo:
         return history.rerun(self.pps, name, reprocess)
+
+    def update_defaults(self, defaults_doc: dict[str, Any]) -> dict[str, Any]:
+        with self.pfs.meta.write() as tx:
+            defaults.write(tx, defaults_doc)
+            return defaults.read(tx)
+
+    def inspect_defaults(self) -> dict[str, Any]:
+        with self.pfs.meta.read() as tx:
+            return defaults.read(tx)
 
     def list_pipelines(self) -> list[PipelineInfo]:
         return self.pps.list_pipelines()

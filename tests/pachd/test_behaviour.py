@@ -471,6 +471,41 @@ def test_pipeline_versions_and_rerun(setup: Setup) -> None:
     api.delete_pipeline("p")
 
 
+def test_cluster_defaults(setup: Setup) -> None:
+    api = setup.api
+    api.create_repo("nums")
+    assert api.inspect_defaults() == {"create_pipeline_request": {}}
+    spec = {"pipeline": {"name": "p"}, "input": {"pfs": {"repo": "nums"}},
+            "transform": {"cmd": ["true"], "env": {"A": "spec"}}, "datum_tries": 2}  # fmt: skip
+    before = api.create_pipeline(spec)
+    doc = {"create_pipeline_request": {"datum_tries": 7, "description": "from defaults",
+                                       "transform": {"env": {"A": "default", "B": "default"}},
+                                       "resource_requests": {"cpu": 0.5}}}  # fmt: skip
+    assert api.update_defaults(doc) == doc
+    assert api.inspect_defaults() == doc
+    assert api.inspect_pipeline("p").version == before.version  # existing pipelines keep theirs
+    other = api.create_pipeline({**spec, "pipeline": {"name": "q"}})
+    assert other.spec["datum_tries"] == 2  # the spec's own fields win
+    assert other.spec["description"] == "from defaults"
+    assert other.spec["transform"]["env"] == {"A": "spec", "B": "default"}  # objects merge
+    assert other.resources == {"cpu": 0.5}
+    updated = api.update_pipeline(spec)  # an update gets them too
+    assert updated.version != before.version and updated.description == "from defaults"
+    for bad, message in [
+        ({"datum_tries": 5}, "create_pipeline_request"),
+        ({"create_pipeline_request": {"datum_tries": 0}}, "invalid defaults"),
+        ({"create_pipeline_request": {"no_such_field": 1}}, "invalid defaults"),
+        ({"create_pipeline_request": {"input": {"pfs": {"repo": "x"}}}}, "cannot set input"),
+    ]:
+        with pytest.raises(errors.InvalidArgumentError, match=message):
+            api.update_defaults(bad)
+    assert api.inspect_defaults() == doc  # nothing changed
+    api.update_defaults({"create_pipeline_request": {}})
+    assert "description" not in api.create_pipeline({**spec, "pipeline": {"name": "r"}}).spec
+    for name in ("p", "q", "r"):
+        api.delete_pipeline(name)
+
+
 @raypachy.pipeline(input=raypachy.pfs("nums", glob="/*"), name="uses-secret")
 def uses_secret(datum):  # type: ignore[no-untyped-def]
     import os

@@ -94,6 +94,10 @@ class StartCommit(Body):
         return {**super().api_args(), "provenance": provenance}
 
 
+class Defaults(Body):
+    defaults: dict[str, Any] = Field(description='{"create_pipeline_request": {...}}')
+
+
 class EditMetadata(Body):
     kind: str = Field(description="repo, branch or commit")
     target: str = Field(description="repo, repo@branch or repo@commit")
