@@ -64,3 +64,29 @@ def test_versions_edit_and_rerun(local_cluster: LocalCluster, tmp_path: Path) ->
     assert json.loads(run("inspect", "pipeline", f"{name}-p", "-o", "json").stdout)[
         "version"] == current["version"]  # fmt: skip
     run("delete", "pipeline", f"{name}-p")
+
+
+def test_cluster_defaults_from_the_cli(local_cluster: LocalCluster, tmp_path: Path) -> None:
+    run = local_cluster.cli
+    name = "t" + uuid.uuid4().hex[:10]
+    run("create", "repo", name)
+    defaults = tmp_path / "defaults.json"
+    defaults.write_text(json.dumps({"create_pipeline_request": {"datum_tries": 6}}))
+    spec = tmp_path / "p.json"
+    spec.write_text(json.dumps({"pipeline": {"name": f"{name}-p"}, "input": {"pfs": {
+        "repo": name}}, "transform": {"cmd": ["true"]}}))  # fmt: skip
+    try:  # the cluster is shared: its defaults are put back whatever happens
+        run("update", "defaults", "--cluster", "-f", str(defaults))
+        shown = json.loads(run("inspect", "defaults", "--cluster").stdout)
+        assert shown == {"create_pipeline_request": {"datum_tries": 6}}
+        run("create", "pipeline", "-f", str(spec))
+        created = json.loads(run("inspect", "pipeline", f"{name}-p", "-o", "json").stdout)
+        assert created["spec"]["datum_tries"] == 6
+        defaults.write_text('{"create_pipeline_request": {"datum_tries": "many"}}')
+        err = run("update", "defaults", "-f", str(defaults), code=1).stderr
+        assert b"invalid defaults" in err and err.count(b"\n") == 1
+        assert json.loads(run("inspect", "defaults").stdout) == shown
+    finally:
+        defaults.write_text('{"create_pipeline_request": {}}')
+        run("update", "defaults", "-f", str(defaults))
+    run("delete", "pipeline", f"{name}-p")
