@@ -17,6 +17,7 @@ from raypachy.errors import InvalidAddressError
 from raypachy.pfs.address import parse_address
 from raypachy.pfs.localtree import local_tree
 from raypachy.pfs.model import Branch, Commit, FileChange, FileInfo, Repo, Trigger, to_json
+from raypachy.pfs.names import is_commit_id
 
 
 def _repo_cells(r: Repo) -> list[str]:
@@ -371,6 +372,12 @@ def put_file(
         _put(target, source, url_file, recursive, append, untar)
         return
     commit_target, path = _split_file_arg(target)
+    ref = parse_address(commit_target).ref
+    if ref is not None and is_commit_id(ref):
+        raise click.UsageError(
+            "-m describes the commit a put makes on a branch: to describe an open commit, "
+            f"give it on `raypachy finish commit {commit_target} -m ...`"
+        )
     c = client()
     opened = c.start_commit(commit_target, description=message)
     try:

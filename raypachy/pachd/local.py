@@ -29,6 +29,7 @@ from raypachy.errors import (
 from raypachy.pachd import triggers
 from raypachy.pachd.api import API, UNSET, Unset
 from raypachy.pfs.address import Address, parse_address
+from raypachy.pfs.metadata import CommitId
 from raypachy.pfs.model import (
     Branch,
     Commit,
@@ -637,10 +638,21 @@ class Pachd(API):
         upserts: dict[str, tuple[str, list[str]]],
         lease_id: str = "",
     ) -> JobInfo:
-        """Install a job's results atomically with finishing its output commit."""
-        return self.pps.finish_job(
+        """Install a job's results atomically with finishing its output commit; a trigger
+        that follows the output branch may then fire."""
+        info = self.pps.finish_job(
             pipeline, job_id, state, reason, layer, counts, datum_rows, removed, upserts, lease_id
         )
+        self._output_landed(info)
+        return info
+
+    def _output_landed(self, job: JobInfo) -> None:
+        """A job finished its output commit: fire the triggers that follow its branch."""
+        if job.output_commit is not None:
+            with self.pfs.meta.read() as tx:
+                out = tx.commit(job.output_commit.repo, CommitId(job.output_commit.id))
+            if out is not None and out.branch is not None and not out.is_open:
+                self._follow(out.repo, out.branch)
 
     def fail_job(self, pipeline: str, job_id: str, reason: str) -> None:
         """End a job as failed, with the reason."""
@@ -662,6 +674,7 @@ class Pachd(API):
                     info = run_job(claim, self.pps, self.pfs.manifests, self.pfs.backend.uri,
                                    SerialExecutor(), parallelism)  # fmt: skip
                     if info is not None:
+                        self._output_landed(info)
                         done.append(info)
                     progress = True
         return done

@@ -92,6 +92,11 @@ def test_open_commit_from_the_cli(run, name: str) -> None:  # type: ignore[no-un
         (("edit", "metadata", "commit", "r@master", "--add", "novalue"), "is not key=value", 2),
         (("edit", "metadata", "branch", "r@master", "--remove", "k"), "no metadata key 'k'", 1),
         (("put", "file", "r@master:/a/b", "-m", "why", "-f", "-"), "/a", 1),
+        (
+            ("put", "file", "r@0123456789abcdef0123456789abcdef:/x", "-m", "why", "-f", "-"),
+            "to describe an open commit",
+            2,
+        ),
     ],
 )
 def test_bad_input_one_line_error(

@@ -438,6 +438,24 @@ def test_pipelines_jobs_and_datums(setup: Setup) -> None:
         api.inspect_pipeline("double")
 
 
+def test_a_trigger_follows_a_pipeline_output(setup: Setup) -> None:
+    api, backend = setup.api, setup.backend
+    api.create_repo("nums")
+    api.put_file("nums@master", "/a", b"1")
+    api.create_pipeline(double)
+    backend.run_jobs()
+    first = api.inspect_branch("double", "master").head
+    api.create_branch("double", "release", "master", trigger=Trigger("master", commits=2))
+    api.put_file("nums@master", "/b", b"2")
+    backend.run_jobs()
+    assert api.inspect_branch("double", "release").head == first
+    api.put_file("nums@master", "/c", b"3")
+    backend.run_jobs()
+    head = api.inspect_branch("double", "master").head
+    assert head != first and api.inspect_branch("double", "release").head == head
+    api.delete_pipeline("double")
+
+
 def test_pipeline_versions_and_rerun(setup: Setup) -> None:
     api = setup.api
     api.create_repo("nums")
