@@ -143,7 +143,7 @@ def list_pipeline(name: str | None, history: str | None, output: str | None) -> 
         for n in names:
             versions = c.list_pipeline_versions(n)[::-1]  # newest first
             at = next(i for i, v in enumerate(versions) if v.current)
-            rows += versions[: at + 1 + back] if back >= 0 else versions
+            rows += versions[at : at + 1 + back] if back >= 0 else versions[at:]
         columns = ["NAME", "VERSION", "CREATED", "JOBS", "CURRENT", "DESCRIPTION"]
         emit(output, rows, columns, lambda v: [
             v.pipeline, v.version[:8], ago(v.created), str(v.jobs), "yes" if v.current else "",
@@ -211,14 +211,30 @@ def start_pipeline(name: str) -> None:
 @click.argument("job_id", required=False)
 @click.option("-p", "--pipeline", help="Only this pipeline's jobs.")
 @click.option("--watch", is_flag=True, help="Refresh until every listed job has ended.")
+@click.option(
+    "--history",
+    metavar="N|all",
+    help="With -p: only the jobs of the current version and the N before it (or all).",
+)
 @page_options("jobs", "PIPELINE@JOB")
 @output_option
 def list_job(
-    job_id: str | None, pipeline: str | None, watch: bool, limit: int | None,
-    start_after: str | None, output: str | None,
+    job_id: str | None, pipeline: str | None, watch: bool, history: str | None,
+    limit: int | None, start_after: str | None, output: str | None,
 ) -> None:  # fmt: skip
     """List jobs (a global id shows every job it triggered)."""
     c = client()
+    if history is not None:
+        if pipeline is None or watch:
+            raise click.UsageError("--history lists one pipeline's jobs: give -p PIPELINE")
+        back = _history_count(history)
+        versions = c.list_pipeline_versions(pipeline)[::-1]  # newest first
+        at = next(i for i, v in enumerate(versions) if v.current)
+        kept = {v.version for v in (versions[at : at + 1 + back] if back >= 0 else versions[at:])}
+        jobs = [j for j in c.list_jobs(pipeline, job_id, start_after=start_after)
+                if j.version in kept][:limit]  # fmt: skip
+        emit(output, jobs, JOB_COLUMNS, _job_cells)
+        return
     if not watch:
         jobs = c.list_jobs(pipeline, job_id, limit=limit, start_after=start_after)
         emit(output, jobs, JOB_COLUMNS, _job_cells)

@@ -53,6 +53,12 @@ def test_versions_edit_and_rerun(local_cluster: LocalCluster, tmp_path: Path) ->
     job = run("rerun", "pipeline", f"{name}-p", "--reprocess").stdout.decode().strip()
     jobs = json.loads(run("list", "job", "-p", f"{name}-p", "-o", "json").stdout)
     assert f"{jobs[0]['pipeline']}@{jobs[0]['id']}" == job
+    assert {j["version"] for j in jobs} == {current["version"], older["version"]}
+    mine = json.loads(run("list", "job", "-p", f"{name}-p", "--history", "0", "-o",
+                          "json").stdout)  # fmt: skip
+    assert mine and {j["version"] for j in mine} == {current["version"]}
+    every = run("list", "job", "-p", f"{name}-p", "--history", "all", "-o", "json").stdout
+    assert len(json.loads(every)) == len(jobs)
     err = run("inspect", "pipeline", f"{name}-p^5", code=1).stderr
     assert b"1 earlier version" in err and err.count(b"\n") == 1
     bad = tmp_path / "rename.py"
