@@ -16,7 +16,8 @@ from raypachy.cli.render import ago, emit, human_size, print_json, say
 from raypachy.errors import InvalidAddressError
 from raypachy.pfs.address import parse_address
 from raypachy.pfs.localtree import local_tree
-from raypachy.pfs.model import Commit, FileChange, FileInfo, Repo, to_json
+from raypachy.pfs.model import Branch, Commit, FileChange, FileInfo, Repo, Trigger, to_json
+from raypachy.pfs.names import is_commit_id
 
 
 def _repo_cells(r: Repo) -> list[str]:
@@ -99,7 +100,10 @@ def delete_repo(name: str, force: bool) -> None:
 @click.command("commit")
 @click.argument("target", metavar="REPO@BRANCH")
 @click.option("-p", "--parent", help="Parent commit id (default: the branch head).")
-@click.option("-d", "--description", default="", help="What this commit is for.")
+@click.option(
+    "-d", "--description", "-m", "--message", "description", default="",
+    help="What this commit is for.",
+)  # fmt: skip
 def start_commit(target: str, parent: str | None, description: str) -> None:
     """Open a commit on a branch; prints its id."""
     commit = client().start_commit(target, parent=parent, description=description)
@@ -109,7 +113,9 @@ def start_commit(target: str, parent: str | None, description: str) -> None:
 @click.command("commit")
 @click.argument("target", metavar="REPO@BRANCH|REPO@ID")
 @click.option("--error", help="Finish the commit with this error.")
-@click.option("-d", "--description", help="Replace the description.")
+@click.option(
+    "-d", "--description", "-m", "--message", "description", help="Replace the description."
+)
 def finish_commit(target: str, error: str | None, description: str | None) -> None:
     """Finish an open commit."""
     client().finish_commit(target, error=error, description=description)
@@ -198,18 +204,100 @@ def subscribe_commit(
         sys.stdout.flush()
 
 
+@click.command("commit")
+@click.argument("target", metavar="REPO@BRANCH:/PATH")
+@output_option
+def find_commit(target: str, output: str | None) -> None:
+    """List the commits of a branch's history that changed a path, newest first."""
+    commit_target, path = _split_file_arg(target)
+    emit(output, client().find_commits(commit_target, path), COMMIT_COLUMNS, _commit_cells)
+
+
+def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} is not key=value", param_hint=flag)
+        out[key] = val
+    return out
+
+
+@click.command("metadata")
+@click.argument("kind", type=click.Choice(["commit", "repo", "branch"]))
+@click.argument("target", metavar="REPO|REPO@BRANCH|REPO@ID")
+@click.option("--add", multiple=True, metavar="KEY=VALUE", help="Add a new key.")
+@click.option("--replace", multiple=True, metavar="KEY=VALUE", help="Change a key's value.")
+@click.option("--remove", multiple=True, metavar="KEY", help="Remove a key.")
+@output_option
+def edit_metadata(
+    kind: str, target: str, add: tuple[str, ...], replace: tuple[str, ...],
+    remove: tuple[str, ...], output: str | None,
+) -> None:  # fmt: skip
+    """Edit the key-value metadata of a commit, a repo or a branch (a bad edit changes
+    nothing); prints the metadata as it is now."""
+    if not (add or replace or remove):
+        raise click.UsageError("give at least one of --add, --replace, --remove")
+    found = client().edit_metadata(
+        kind, target, add=_pairs(add, "--add"), remove=list(remove),
+        replace=_pairs(replace, "--replace"),
+    )  # fmt: skip
+    if output == "json":
+        print_json(found)
+    else:
+        for key, value in sorted(found.items()):
+            click.echo(f"{key}={value}")
+
+
 # --- branches ----------------------------------------------------------------------------
 
 
 @click.command("branch")
 @click.argument("target", metavar="REPO@BRANCH")
 @click.option("--head", help="Commit or branch to point at (default: no commit).")
-def create_branch(target: str, head: str | None) -> None:
-    """Create a branch, or move it to --head."""
+@click.option(
+    "--trigger",
+    "trigger_branch",
+    metavar="BRANCH",
+    help="Follow this branch's head when the --trigger-* conditions hold.",
+)
+@click.option(
+    "--trigger-size",
+    default="",
+    metavar="SIZE",
+    help="...once its head grew by SIZE (100MB, 1Gi) since this branch moved.",
+)
+@click.option(
+    "--trigger-commits",
+    default=0,
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="...once N commits landed on it since this branch moved.",
+)
+@click.option(
+    "--trigger-cron",
+    default="",
+    metavar="SPEC",
+    help="...once a slot of this schedule passed (@every 1h, 0 * * * *).",
+)
+@click.option("--trigger-all", is_flag=True, help="Only when every condition holds (default: any).")
+def create_branch(
+    target: str, head: str | None, trigger_branch: str | None, trigger_size: str,
+    trigger_commits: int, trigger_cron: str, trigger_all: bool,
+) -> None:  # fmt: skip
+    """Create a branch, or move it to --head; --trigger makes it follow another branch (as
+    Pachyderm's deferred processing: staging takes every commit, master moves in batches)."""
     addr = parse_address(target)
     if addr.ref is None:
         raise InvalidAddressError(f"{target!r} names no branch: use repo@branch")
-    client().create_branch(addr.repo, addr.ref, head=head)
+    conditions = trigger_size or trigger_commits or trigger_cron or trigger_all
+    if trigger_branch is None:
+        if conditions:
+            raise click.UsageError("--trigger-size/-commits/-cron/-all need --trigger BRANCH")
+        client().create_branch(addr.repo, addr.ref, head=head)
+        return
+    trigger = Trigger(trigger_branch, trigger_size, trigger_commits, trigger_cron, trigger_all)
+    client().create_branch(addr.repo, addr.ref, head=head, trigger=trigger)
 
 
 @click.command("branch")
@@ -217,9 +305,32 @@ def create_branch(target: str, head: str | None) -> None:
 @output_option
 def list_branch(repo: str, output: str | None) -> None:
     """List a repo's branches."""
-    emit(
-        output, client().list_branches(repo), ["BRANCH", "HEAD"], lambda b: [b.name, b.head or "-"]
-    )
+    emit(output, client().list_branches(repo), ["BRANCH", "HEAD", "TRIGGER"], _branch_cells)
+
+
+def _branch_cells(b: Branch) -> list[str]:
+    return [b.name, b.head or "-", _trigger_text(b.trigger)]
+
+
+def _trigger_text(t: Trigger | None) -> str:
+    if t is None:
+        return "-"
+    conds = [f"size>={t.size}" if t.size else "", f"commits>={t.commits}" if t.commits else "",
+             f"cron {t.cron_spec}" if t.cron_spec else ""]  # fmt: skip
+    joined = (" and " if t.all else " or ").join(c for c in conds if c)
+    return f"{t.branch}" + (f" ({joined})" if joined else "")
+
+
+@click.command("branch")
+@click.argument("target", metavar="REPO@BRANCH")
+@output_option
+def inspect_branch(target: str, output: str | None) -> None:
+    """Show one branch: its head, metadata and trigger."""
+    addr = parse_address(target)
+    if addr.ref is None:
+        raise InvalidAddressError(f"{target!r} names no branch: use repo@branch")
+    emit(output, client().inspect_branch(addr.repo, addr.ref), ["BRANCH", "HEAD", "TRIGGER"],
+         _branch_cells)  # fmt: skip
 
 
 @click.command("branch")
@@ -248,14 +359,39 @@ def delete_branch(target: str) -> None:
 @click.option("-r", "--recursive", is_flag=True, help="Put a whole local directory or s3 prefix.")
 @click.option("-a", "--append", is_flag=True, help="Append instead of overwriting.")
 @click.option("--untar", is_flag=True, help="Unpack tar archives (URLs) below the path.")
+@click.option("-m", "--message", help="The description of the commit this put makes.")
 def put_file(
     target: str, source: str | None, url_file: str | None, recursive: bool, append: bool,
-    untar: bool,
+    untar: bool, message: str | None,
 ) -> None:  # fmt: skip
     """Put a local file, a directory tree (-r), stdin (-f -) or URLs (-f URL, -i FILE) into a
     repo. URLs are fetched by this client; if one fails, nothing is committed."""
     if (source is None) == (url_file is None):
         raise click.UsageError("give one of -f SOURCE or -i FILE")
+    if message is None:
+        _put(target, source, url_file, recursive, append, untar)
+        return
+    commit_target, path = _split_file_arg(target)
+    ref = parse_address(commit_target).ref
+    if ref is not None and is_commit_id(ref):
+        raise click.UsageError(
+            "-m describes the commit a put makes on a branch: to describe an open commit, "
+            f"give it on `raypachy finish commit {commit_target} -m ...`"
+        )
+    c = client()
+    opened = c.start_commit(commit_target, description=message)
+    try:
+        _put(f"{opened.repo}@{opened.id}:{path}", source, url_file, recursive, append, untar)
+    except BaseException:
+        c.delete_commit(f"{opened.repo}@{opened.id}")  # nothing of a failed put stays
+        raise
+    c.finish_commit(f"{opened.repo}@{opened.id}")
+
+
+def _put(
+    target: str, source: str | None, url_file: str | None, recursive: bool, append: bool,
+    untar: bool,
+) -> None:  # fmt: skip
     from raypachy.client.ingest import is_url  # only put file reads URLs: keep the CLI quick
 
     if url_file is not None or (source is not None and is_url(source)):
@@ -363,13 +499,39 @@ def get_file(target: str, dest: str | None) -> None:
     out.flush()
 
 
+def _history(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if text == "all":
+        return -1
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise click.BadParameter(
+        f"{text!r}: give a number of versions >= 1, or all", param_hint="--history"
+    )
+
+
 @click.command("file")
 @click.argument("target", metavar="REPO@REF[:/DIR]")
+@click.option(
+    "--history", "history", metavar="N|all",
+    help="Each of the last N versions (or all) of the path, with the commit that wrote it.",
+)  # fmt: skip
 @page_options("entries", "PATH")
 @output_option
-def list_file(target: str, limit: int | None, start_after: str | None, output: str | None) -> None:
-    """List a directory."""
+def list_file(
+    target: str, history: str | None, limit: int | None, start_after: str | None,
+    output: str | None,
+) -> None:  # fmt: skip
+    """List a directory (or, with --history, the versions of a file or of a directory's
+    entries)."""
     commit_target, _, path = target.partition(":")
+    versions = _history(history)
+    if versions is not None:
+        found = client().file_history(commit_target, path or "/", versions)
+        emit(output, found, ["NAME", "TYPE", "SIZE", "COMMIT"],
+             lambda f: [*_file_cells(f), f.commit.id])  # fmt: skip
+        return
     emit(
         output,
         client().list_files(commit_target, path or "/", limit=limit, start_after=start_after),
@@ -481,7 +643,7 @@ def fsck(fix: bool, deep: bool, output: str | None) -> None:
 NOUNS: dict[str, list[Any]] = {
     "create": [create_repo, create_branch],
     "list": [list_repo, list_commit, list_branch, list_file],
-    "inspect": [inspect_repo, inspect_commit, inspect_file],
+    "inspect": [inspect_repo, inspect_commit, inspect_branch, inspect_file],
     "delete": [delete_repo, delete_commit, delete_branch, delete_file],
     "start": [start_commit],
     "finish": [finish_commit],
@@ -492,5 +654,7 @@ NOUNS: dict[str, list[Any]] = {
     "get": [get_file],
     "glob": [glob_file],
     "diff": [diff_file],
+    "find": [find_commit],
+    "edit": [edit_metadata],
     "copy": [copy_file],
 }

@@ -21,7 +21,7 @@ from raypachy.cli.secret_commands import (
 )
 from raypachy.errors import InvalidAddressError, JobNotFoundError
 from raypachy.pfs.names import is_commit_id
-from raypachy.pps.model import DatumInfo, JobInfo, JobState, PipelineInfo
+from raypachy.pps.model import DatumInfo, JobInfo, JobState, PipelineInfo, PipelineVersion
 
 JOB_COLUMNS = ["PIPELINE", "ID", "STARTED", "DURATION", "PROGRESS", "STATE", "REASON"]
 
@@ -126,18 +126,48 @@ def update_pipeline(
 
 
 @click.command("pipeline")
+@click.argument("name", required=False)
+@click.option(
+    "--history",
+    metavar="N|all",
+    help="Also the last N earlier versions of each pipeline (or all), newest first.",
+)
 @output_option
-def list_pipeline(output: str | None) -> None:
-    """List pipelines."""
+def list_pipeline(name: str | None, history: str | None, output: str | None) -> None:
+    """List pipelines (or one), with --history their earlier versions."""
+    c = client()
+    if history is not None:
+        back = _history_count(history)
+        names = [name] if name else [p.name for p in c.list_pipelines()]
+        rows: list[PipelineVersion] = []
+        for n in names:
+            versions = c.list_pipeline_versions(n)[::-1]  # newest first
+            at = next(i for i, v in enumerate(versions) if v.current)
+            rows += versions[at : at + 1 + back] if back >= 0 else versions[at:]
+        columns = ["NAME", "VERSION", "CREATED", "JOBS", "CURRENT", "DESCRIPTION"]
+        emit(output, rows, columns, lambda v: [
+            v.pipeline, v.version[:8], ago(v.created), str(v.jobs), "yes" if v.current else "",
+            str(v.spec.get("description", "")),
+        ])  # fmt: skip
+        return
     columns = ["NAME", "VERSION", "INPUT", "CREATED", "STATE / LAST JOB", "DESCRIPTION"]
-    emit(output, client().list_pipelines(), columns, _pipeline_cells)
+    found = [c.inspect_pipeline(name)] if name else c.list_pipelines()
+    emit(output, found, columns, _pipeline_cells)
+
+
+def _history_count(text: str) -> int:
+    if text == "all":
+        return -1
+    if text.isdigit():
+        return int(text)
+    raise click.BadParameter(f"{text!r}: give a number of versions, or all", param_hint="--history")
 
 
 @click.command("pipeline")
-@click.argument("name")
+@click.argument("name", metavar="NAME[^N]")
 @output_option
 def inspect_pipeline(name: str, output: str | None) -> None:
-    """Show a pipeline: its spec, resources and last job."""
+    """Show a pipeline: its spec, resources and last job (NAME^1: its previous version)."""
     info = client().inspect_pipeline(name)
     if output == "json":
         print_json(info)
@@ -189,14 +219,30 @@ def run_cron(name: str) -> None:
 @click.argument("job_id", required=False)
 @click.option("-p", "--pipeline", help="Only this pipeline's jobs.")
 @click.option("--watch", is_flag=True, help="Refresh until every listed job has ended.")
+@click.option(
+    "--history",
+    metavar="N|all",
+    help="With -p: only the jobs of the current version and the N before it (or all).",
+)
 @page_options("jobs", "PIPELINE@JOB")
 @output_option
 def list_job(
-    job_id: str | None, pipeline: str | None, watch: bool, limit: int | None,
-    start_after: str | None, output: str | None,
+    job_id: str | None, pipeline: str | None, watch: bool, history: str | None,
+    limit: int | None, start_after: str | None, output: str | None,
 ) -> None:  # fmt: skip
     """List jobs (a global id shows every job it triggered)."""
     c = client()
+    if history is not None:
+        if pipeline is None or watch:
+            raise click.UsageError("--history lists one pipeline's jobs: give -p PIPELINE")
+        back = _history_count(history)
+        versions = c.list_pipeline_versions(pipeline)[::-1]  # newest first
+        at = next(i for i, v in enumerate(versions) if v.current)
+        kept = {v.version for v in (versions[at : at + 1 + back] if back >= 0 else versions[at:])}
+        jobs = [j for j in c.list_jobs(pipeline, job_id, start_after=start_after)
+                if j.version in kept][:limit]  # fmt: skip
+        emit(output, jobs, JOB_COLUMNS, _job_cells)
+        return
     if not watch:
         jobs = c.list_jobs(pipeline, job_id, limit=limit, start_after=start_after)
         emit(output, jobs, JOB_COLUMNS, _job_cells)
@@ -463,11 +509,93 @@ def next_datum_command(error: str) -> None:
         raise SystemExit(NO_DATUM_LEFT)
 
 
+@click.command("pipeline")
+@click.argument("name")
+@click.option("--reprocess", is_flag=True, help="Process every datum again (new salt).")
+@click.option("--editor", help="The editor to run (default: $EDITOR, else vi).")
+def edit_pipeline(name: str, reprocess: bool, editor: str | None) -> None:
+    """Edit a pipeline's spec (as JSON) in an editor, then update the pipeline with it."""
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+
+    from raypachy.pps.spec import read_specs
+
+    c = client()
+    before = c.inspect_pipeline(name).spec
+    command = shlex.split(editor or os.environ.get("EDITOR") or "vi")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{name}.json"
+        path.write_text(json.dumps(before, indent=2) + "\n")
+        if subprocess.run([*command, str(path)]).returncode != 0:
+            raise click.ClickException(f"the editor {command[0]} failed: pipeline {name} unchanged")
+        text = path.read_text()
+    specs = read_specs(text)
+    if len(specs) != 1 or specs[0].name != name:
+        raise click.ClickException(
+            f"the edited spec must be one pipeline named {name}: pipeline {name} unchanged"
+        )
+    after = specs[0].to_json()
+    if after == before and not reprocess:
+        say(f"pipeline {name} unchanged")
+        return
+    created = c.put_pipeline(after, update=True, reprocess=reprocess)
+    say(f"updated pipeline {name} (version {created.pipeline.version[:8]})")
+    if created.note:
+        say(created.note)
+    for warning in created.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@click.command("pipeline")
+@click.argument("name")
+@click.option("--reprocess", is_flag=True, help="Process every datum again, not only new ones.")
+def rerun_pipeline(name: str, reprocess: bool) -> None:
+    """Run a new job of a pipeline on its inputs' current heads; prints the job."""
+    job = client().rerun_pipeline(name, reprocess=reprocess)
+    click.echo(f"{job.pipeline}@{job.id}")
+
+
+@click.command("defaults")
+@click.option(
+    "--cluster", is_flag=True, default=True, help="The cluster's defaults (the only kind)."
+)
+@click.option(
+    "-f",
+    "--file",
+    "defaults_file",
+    required=True,
+    help='A JSON/YAML file: {"create_pipeline_request": {...}} (- for stdin).',
+)
+def update_defaults(cluster: bool, defaults_file: str) -> None:
+    """Set the cluster defaults: spec fields merged under every pipeline created or updated
+    from now on (the spec's own fields win)."""
+    import yaml
+
+    text = sys.stdin.read() if defaults_file == "-" else Path(defaults_file).read_text()
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise click.BadParameter(f"{defaults_file} is not JSON or YAML", param_hint="-f") from None
+    client().update_defaults(doc)
+    say("updated the cluster defaults (pipelines created or updated from now on get them)")
+
+
+@click.command("defaults")
+@click.option(
+    "--cluster", is_flag=True, default=True, help="The cluster's defaults (the only kind)."
+)
+def inspect_defaults(cluster: bool) -> None:
+    """Print the cluster defaults as JSON."""
+    print_json(client().inspect_defaults())
+
+
 NOUNS: dict[str, list[Any]] = {
     "create": [create_pipeline, create_secret],
-    "update": [update_pipeline],
+    "update": [update_pipeline, update_defaults],
     "list": [list_pipeline, list_job, list_datum, list_secret],
-    "inspect": [inspect_pipeline, inspect_job, inspect_datum, inspect_secret],
+    "inspect": [inspect_pipeline, inspect_job, inspect_datum, inspect_secret, inspect_defaults],
     "delete": [delete_pipeline, delete_secret],
     "stop": [stop_pipeline, stop_job],
     "start": [start_pipeline],
@@ -475,5 +603,7 @@ NOUNS: dict[str, list[Any]] = {
     "restart": [restart_datum],
     "next": [next_datum_command],
     "run": [run_cron],
+    "edit": [edit_pipeline],
+    "rerun": [rerun_pipeline],
 }
 COMMANDS = [logs, lineage]

@@ -23,7 +23,7 @@ from raypachy import errors
 from raypachy.client.requests import build
 from raypachy.client.transport import RAW, Transport
 from raypachy.client.writes import ClientWrites, Leases
-from raypachy.pachd.api import API, UNSET
+from raypachy.pachd.api import API, UNSET, Unset
 from raypachy.pachd.verbs import VERBS
 from raypachy.pachd.wire import decode_result
 from raypachy.pfs.address import parse_address
@@ -37,6 +37,7 @@ from raypachy.pfs.model import (
     FsckReport,
     GCReport,
     Repo,
+    Trigger,
 )
 from raypachy.pfs.names import normalize_path
 from raypachy.pfs.watch import follow_branch
@@ -134,11 +135,13 @@ class Client(API):
         return self._call("delete_repo", name=name, force=force)  # type: ignore[no-any-return]
 
     def create_branch(
-        self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET
-    ) -> Branch:
+        self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET,
+        trigger: Trigger | Unset | None = UNSET,
+    ) -> Branch:  # fmt: skip
         return self._call(  # type: ignore[no-any-return]
-            "create_branch", repo=repo, name=name, head=head, expected_head=expected_head
-        )
+            "create_branch", repo=repo, name=name, head=head, expected_head=expected_head,
+            trigger=trigger,
+        )  # fmt: skip
 
     def inspect_branch(self, repo: str, name: str) -> Branch:
         return self._call("inspect_branch", repo=repo, name=name)  # type: ignore[no-any-return]
@@ -170,6 +173,26 @@ class Client(API):
     ) -> Commit:
         return self._call(  # type: ignore[no-any-return]
             "finish_commit", target=target, error=error, description=description
+        )
+
+    def find_commits(self, target: str, path: str) -> list[Commit]:
+        return self._call("find_commits", target=target, path=path)  # type: ignore[no-any-return]
+
+    def file_history(self, target: str, path: str = "/", history_n: int = -1) -> list[FileInfo]:
+        return self._call(  # type: ignore[no-any-return]
+            "file_history", target=target, path=path, history_n=history_n
+        )
+
+    def edit_metadata(
+        self,
+        kind: str,
+        target: str,
+        add: dict[str, str] | None = None,
+        remove: list[str] | None = None,
+        replace: dict[str, str] | None = None,
+    ) -> dict[str, str]:
+        return self._call(  # type: ignore[no-any-return]
+            "edit_metadata", kind=kind, target=target, add=add, remove=remove, replace=replace
         )
 
     def inspect_commit(self, target: str) -> Commit:
@@ -509,6 +532,14 @@ class Client(API):
 
     def run_cron(self, name: str) -> list[Commit]:
         return self._call("run_cron", name=name)  # type: ignore[no-any-return]
+    def update_defaults(self, defaults_doc: dict[str, Any]) -> dict[str, Any]:
+        return self._call("update_defaults", defaults_doc=defaults_doc)  # type: ignore[no-any-return]
+
+    def inspect_defaults(self) -> dict[str, Any]:
+        return self._call("inspect_defaults")  # type: ignore[no-any-return]
+
+    def rerun_pipeline(self, name: str, reprocess: bool = False) -> JobInfo:
+        return self._call("rerun_pipeline", name=name, reprocess=reprocess)  # type: ignore[no-any-return]
 
     # --- secrets ----------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from raypachy.pfs.model import (
     FsckReport,
     GCReport,
     Repo,
+    Trigger,
 )
 from raypachy.pps.model import (
     DatumInfo,
@@ -89,10 +90,13 @@ class VersioningAPI(Protocol):
     # --- branches ------------------------------------------------------------------------
 
     def create_branch(
-        self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET
-    ) -> Branch:
+        self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET,
+        trigger: Trigger | Unset | None = UNSET,
+    ) -> Branch:  # fmt: skip
         """Create or move ``repo@name`` to ``head`` (a branch, a commit id, ``^N``); with
-        ``expected_head`` the move is a compare-and-swap (``CommitConflictError`` if lost)."""
+        ``expected_head`` the move is a compare-and-swap (``CommitConflictError`` if lost).
+        ``trigger`` makes the branch follow another branch's head when its conditions hold
+        (None drops it; not given: unchanged)."""
         ...
 
     def inspect_branch(self, repo: str, name: str) -> Branch:
@@ -176,6 +180,32 @@ class VersioningAPI(Protocol):
 
     def squash_commit(self, target: str) -> list[str]:
         """Remove a commit set, keeping its changes in its children."""
+        ...
+
+    # --- history and metadata ------------------------------------------------------------
+
+    def find_commits(self, target: str, path: str) -> list[Commit]:
+        """The commits of ``target``'s history (a branch, ``repo@id``) that changed ``path``,
+        newest first (``find commit``)."""
+        ...
+
+    def file_history(self, target: str, path: str = "/", history_n: int = -1) -> list[FileInfo]:
+        """The versions of a file, newest first, each with the commit that wrote it (at most
+        ``history_n``; -1: all); for a directory, those of each entry (``list file
+        --history``)."""
+        ...
+
+    def edit_metadata(
+        self,
+        kind: str,
+        target: str,
+        add: dict[str, str] | None = None,
+        remove: list[str] | None = None,
+        replace: dict[str, str] | None = None,
+    ) -> dict[str, str]:
+        """Edit the key-value metadata of a ``repo``, a ``branch`` (``repo@branch``) or a
+        ``commit`` (``repo@id``): add new keys, replace or remove existing ones; returns the
+        metadata as it is now. A bad edit changes nothing."""
         ...
 
     # --- files: reading ------------------------------------------------------------------
@@ -325,7 +355,22 @@ class PipelineAPI(Protocol):
         ...
 
     def inspect_pipeline(self, name: str) -> PipelineInfo:
-        """One pipeline: spec, version, state, last job, Ray options."""
+        """One pipeline: spec, version, state, last job, Ray options; ``name^N`` is the
+        pipeline as it was N versions before the current one."""
+        ...
+
+    def update_defaults(self, defaults_doc: dict[str, Any]) -> dict[str, Any]:
+        """Replace the cluster defaults, ``{"create_pipeline_request": {...}}``: spec fields
+        merged under every pipeline created or updated from now on (as Pachyderm 2.9+)."""
+        ...
+
+    def inspect_defaults(self) -> dict[str, Any]:
+        """The cluster defaults (``{"create_pipeline_request": {}}`` when none are set)."""
+        ...
+
+    def rerun_pipeline(self, name: str, reprocess: bool = False) -> JobInfo:
+        """A new job on the inputs' current heads; ``reprocess`` runs every datum again
+        (else the datums done before are skipped)."""
         ...
 
     def list_pipelines(self) -> list[PipelineInfo]:

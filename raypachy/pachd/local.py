@@ -22,11 +22,14 @@ from raypachy.errors import (
     CommitNotFoundError,
     ConflictError,
     InvalidArgumentError,
+    InvalidSpecError,
     UnavailableError,
     WaitTimeoutError,
 )
-from raypachy.pachd.api import API, UNSET
+from raypachy.pachd import triggers
+from raypachy.pachd.api import API, UNSET, Unset
 from raypachy.pfs.address import Address, parse_address
+from raypachy.pfs.metadata import CommitId
 from raypachy.pfs.model import (
     Branch,
     Commit,
@@ -36,10 +39,11 @@ from raypachy.pfs.model import (
     FsckReport,
     GCReport,
     Repo,
+    Trigger,
 )
 from raypachy.pfs.names import normalize_path
 from raypachy.pfs.service import PFS
-from raypachy.pps import history, queries, ticks
+from raypachy.pps import defaults, history, queries, ticks
 from raypachy.pps.decorator import preview_spec, spec_of
 from raypachy.pps.ignored import spec_warnings
 from raypachy.pps.model import (
@@ -54,7 +58,7 @@ from raypachy.pps.model import (
 )
 from raypachy.pps.secretstore import SecretStore
 from raypachy.pps.service import PPS
-from raypachy.pps.spec import parse_spec
+from raypachy.pps.spec import PfsInput, PipelineSpec, parse_spec
 from raypachy.storage import ChunkStore, ManifestStore
 from raypachy.storage.manifest import ManifestInfo
 from raypachy.storage.verify import verify_layer
@@ -138,10 +142,24 @@ class Pachd(API):
         return self.pfs.manifests
 
     def _landed(self, commit: Commit) -> Commit:
-        """A commit that may have finished: create the jobs it triggers."""
+        """A commit that may have finished: create the jobs it triggers, and move the
+        branches whose trigger follows its branch."""
         if commit.finished is not None:
             self.pps.on_commit(commit)
+            if commit.branch is not None:
+                self._follow(commit.repo, commit.branch)
         return commit
+
+    def _follow(self, repo: str, branch: str) -> None:
+        """Move the branches whose trigger fires on ``branch``'s head; each moved branch is
+        new data for the pipelines reading it, and may fire triggers of its own."""
+        todo = [branch]
+        while todo:
+            with self.pfs.meta.write() as tx:
+                moved = triggers.move_followers(tx, repo, todo.pop())
+            for name in moved:
+                self.pps.on_branch_moved(repo, name)
+            todo += moved
 
     # --- repos and branches -------------------------------------------------------------
 
@@ -165,13 +183,19 @@ class Pachd(API):
         return [f"{user}: its next jobs fail until the repo exists again" for user in users]
 
     def create_branch(
-        self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET
-    ) -> Branch:
+        self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET,
+        trigger: Trigger | Unset | None = UNSET,
+    ) -> Branch:  # fmt: skip
         before = next((b.head for b in self.pfs.list_branches(repo) if b.name == name), None)
-        kw = {} if expected_head is UNSET else {"expected_head": expected_head}
+        kw: dict[str, object] = {} if expected_head is UNSET else {"expected_head": expected_head}
+        if isinstance(trigger, Trigger):
+            kw["trigger"] = triggers.check_trigger(trigger)
+        elif trigger is None:
+            kw["trigger"] = None
         branch = self.pfs.create_branch(repo, name, head, **kw)
         if branch.head != before:  # a moved head is new data for the pipelines reading it
             self.pps.on_branch_moved(repo, name)
+            self._follow(repo, name)
         return branch
 
     def inspect_branch(self, repo: str, name: str) -> Branch:
@@ -245,6 +269,22 @@ class Pachd(API):
 
     def squash_commit(self, target: str) -> list[str]:
         return self.pfs.squash_commit(target, also=self.pps.removal_hook())
+
+    def find_commits(self, target: str, path: str) -> list[Commit]:
+        return self.pfs.find_commits(target, path)
+
+    def file_history(self, target: str, path: str = "/", history_n: int = -1) -> list[FileInfo]:
+        return self.pfs.file_history(target, path, history_n)
+
+    def edit_metadata(
+        self,
+        kind: str,
+        target: str,
+        add: dict[str, str] | None = None,
+        remove: list[str] | None = None,
+        replace: dict[str, str] | None = None,
+    ) -> dict[str, str]:
+        return self.pfs.edit_metadata(kind, target, add, remove or (), replace)
 
     # --- files ------------------------------------------------------------------------------
 
@@ -412,14 +452,49 @@ class Pachd(API):
         self, pipeline: Any, update: bool = False, reprocess: bool = False
     ) -> PipelineCreated:
         spec = spec_of(pipeline, self.store_code)
+        with self.pfs.meta.read() as tx:
+            spec = defaults.apply(tx, spec)  # the cluster defaults under the spec
+        wanted = self._input_triggers(parse_spec(spec))  # checked before anything changes
         info, note = self.pps.create_pipeline(spec, update, reprocess, self.images)
+        for repo, branch, trigger in wanted:  # the input branch follows its trigger branch
+            self.pfs.create_branch(repo, branch, trigger=trigger)
         warnings = tuple(
             f"pipeline {info.name}: {w}" for w in spec_warnings(parse_spec(spec), self.images)
         )
         return PipelineCreated(info, note, warnings)
 
+    def _input_triggers(self, spec: PipelineSpec) -> list[tuple[str, str, Trigger]]:
+        """``input.pfs.trigger``: as in Pachyderm, the input's branch gets the trigger (and
+        is created if missing), so the pipeline sees its trigger branch's data in batches."""
+        wanted = []
+        for leaf in spec.input.leaves():
+            if isinstance(leaf, PfsInput) and leaf.trigger:
+                where = f"pipeline {spec.pipeline.name}: input.pfs.trigger on {leaf.repo}"
+                try:
+                    trigger = triggers.trigger_from_json(leaf.trigger)
+                    self.pfs.check_trigger(leaf.repo, leaf.branch, trigger)
+                except InvalidArgumentError as e:
+                    raise InvalidSpecError(f"{where}: {e}") from None
+                wanted.append((leaf.repo, leaf.branch, trigger))
+        return wanted
+
     def inspect_pipeline(self, name: str) -> PipelineInfo:
+        base, back = history.split_back(name)
+        if back:
+            return history.inspect_version(self.pps, base, back)
         return self.pps.inspect_pipeline(name)
+
+    def rerun_pipeline(self, name: str, reprocess: bool = False) -> JobInfo:
+        return history.rerun(self.pps, name, reprocess)
+
+    def update_defaults(self, defaults_doc: dict[str, Any]) -> dict[str, Any]:
+        with self.pfs.meta.write() as tx:
+            defaults.write(tx, defaults_doc)
+            return defaults.read(tx)
+
+    def inspect_defaults(self) -> dict[str, Any]:
+        with self.pfs.meta.read() as tx:
+            return defaults.read(tx)
 
     def list_pipelines(self) -> list[PipelineInfo]:
         return self.pps.list_pipelines()
@@ -570,10 +645,21 @@ class Pachd(API):
         upserts: dict[str, tuple[str, list[str]]],
         lease_id: str = "",
     ) -> JobInfo:
-        """Install a job's results atomically with finishing its output commit."""
-        return self.pps.finish_job(
+        """Install a job's results atomically with finishing its output commit; a trigger
+        that follows the output branch may then fire."""
+        info = self.pps.finish_job(
             pipeline, job_id, state, reason, layer, counts, datum_rows, removed, upserts, lease_id
         )
+        self._output_landed(info)
+        return info
+
+    def _output_landed(self, job: JobInfo) -> None:
+        """A job finished its output commit: fire the triggers that follow its branch."""
+        if job.output_commit is not None:
+            with self.pfs.meta.read() as tx:
+                out = tx.commit(job.output_commit.repo, CommitId(job.output_commit.id))
+            if out is not None and out.branch is not None and not out.is_open:
+                self._follow(out.repo, out.branch)
 
     def fail_job(self, pipeline: str, job_id: str, reason: str) -> None:
         """End a job as failed, with the reason."""
@@ -595,6 +681,7 @@ class Pachd(API):
                     info = run_job(claim, self.pps, self.pfs.manifests, self.pfs.backend.uri,
                                    SerialExecutor(), parallelism)  # fmt: skip
                     if info is not None:
+                        self._output_landed(info)
                         done.append(info)
                     progress = True
         return done

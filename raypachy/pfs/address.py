@@ -1,7 +1,8 @@
 """Parsing pachctl-style addresses: ``repo``, ``repo@branch``, ``repo@id^2:/path``.
 
-``^`` and ``^N`` go to ancestors (``~N`` works too). ``ref`` is a branch name or a commit
-id; which one is decided when it is resolved against the metadata.
+``^`` and ``^N`` go to ancestors (``~N`` works too); ``branch.N`` is the Nth commit of a
+branch counted from its first (``master.1``), kept in ``ref``. ``ref`` is a branch name or a
+commit id; which one is decided when it is resolved against the metadata.
 """
 
 from __future__ import annotations
@@ -62,5 +63,11 @@ def parse_address(text: str, require_path: bool = False, allow_root: bool = True
         raise InvalidAddressError(
             f"address {text!r} names no file: add ':/path', e.g. {text}:/data.csv"
         )
+    ref = match["ref"]
+    if ref is not None and "." in ref and not re.fullmatch(r"[^.]+\.[1-9]\d*", ref):
+        raise InvalidAddressError(
+            f"invalid address {text!r}: a forward reference is branch.N with N >= 1, "
+            "e.g. images@master.1 (the branch's first commit)"
+        )
     anc = _ancestry(match["anc"] or "")
-    return Address(repo, match["ref"], anc, path)
+    return Address(repo, ref, anc, path)

@@ -44,6 +44,20 @@ class Repo:
     created: datetime
     description: str
     size_bytes: int  # of the master branch head, as in Pachyderm
+    metadata: dict[str, str] = field(default_factory=dict)  # the user's key-value pairs
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """When a branch moves to the head of ``branch`` (Pachyderm's deferred processing):
+    once ``size`` bytes or ``commits`` commits arrived there since it last moved, or a
+    ``cron_spec`` tick passed; any of them, or every one with ``all``."""
+
+    branch: str
+    size: str = ""  # as the user wrote it ("100MB")
+    commits: int = 0
+    cron_spec: str = ""
+    all: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +65,8 @@ class Branch:
     repo: str
     name: str
     head: CommitId | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    trigger: Trigger | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +83,7 @@ class Commit:
     size_bytes: int | None
     file_count: int | None
     provenance: tuple[CommitRef, ...]
+    metadata: dict[str, str] = field(default_factory=dict)
 
     @property
     def ref(self) -> CommitRef:

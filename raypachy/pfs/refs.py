@@ -1,12 +1,25 @@
-"""Resolving ``repo@ref^N`` to a commit record inside a metadata transaction."""
+"""Resolving ``repo@ref^N`` and ``repo@branch.N`` to a commit record inside a metadata
+transaction."""
 
 from __future__ import annotations
+
+import re
 
 from raypachy.errors import BranchNotFoundError, CommitNotFoundError, RepoNotFoundError
 from raypachy.pfs.metadata import CommitId, CommitRecord, Tx
 from raypachy.pfs.names import is_commit_id
 
 DEFAULT_BRANCH = "master"
+
+#: ``branch.N``: the Nth commit of the branch, counted from its first (Pachyderm's forward
+#: reference; ``^N`` counts back from the head).
+_FORWARD_RE = re.compile(r"^(?P<branch>[^.]+)\.(?P<n>\d+)$")
+
+
+def split_forward(ref: str) -> tuple[str, int]:
+    """``("master", 2)`` for ``master.2``; ``(ref, 0)`` for a ref without a forward count."""
+    match = _FORWARD_RE.match(ref)
+    return (ref, 0) if match is None else (match["branch"], int(match["n"]))
 
 
 def require_repo(tx: Tx, repo: str) -> None:
@@ -25,6 +38,7 @@ def resolve_commit(tx: Tx, repo: str, ref: str | None, ancestry: int = 0) -> Com
     require_repo(tx, repo)
     ref = ref or DEFAULT_BRANCH
     label = f"{repo}@{ref}"
+    ref, forward = split_forward(ref)
     if is_commit_id(ref):
         rec = tx.commit(repo, CommitId(ref))
         if rec is None:
@@ -45,6 +59,8 @@ def resolve_commit(tx: Tx, repo: str, ref: str | None, ancestry: int = 0) -> Com
         rec = tx.commit(repo, head)
         if rec is None:
             raise CommitNotFoundError(f"commit {repo}@{head} (head of {label}) not found")
+        if forward:
+            rec = _nth_from_first(tx, rec, forward, label)
     for step in range(ancestry):
         if rec.parent is None:
             raise CommitNotFoundError(
@@ -57,3 +73,24 @@ def resolve_commit(tx: Tx, repo: str, ref: str | None, ancestry: int = 0) -> Com
             )
         rec = parent
     return rec
+
+
+def branch_history(tx: Tx, head: CommitRecord) -> list[CommitRecord]:
+    """``head`` and its ancestors, newest first."""
+    out = [head]
+    while out[-1].parent is not None:
+        parent = tx.commit(head.repo, out[-1].parent)
+        if parent is None:
+            break
+        out.append(parent)
+    return out
+
+
+def _nth_from_first(tx: Tx, head: CommitRecord, n: int, label: str) -> CommitRecord:
+    chain = branch_history(tx, head)
+    if not 1 <= n <= len(chain):
+        raise CommitNotFoundError(
+            f"{label} does not exist: the branch has {len(chain)} commit(s), "
+            f"counted from .1 (its first)"
+        )
+    return chain[len(chain) - n]

@@ -13,6 +13,7 @@ Writes go to the branch's open commit if it has one, else they make a new commit
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import time
@@ -27,13 +28,14 @@ from raypachy.errors import (
     CommitFinishedError,
     CommitNotFoundError,
     ConflictError,
+    InvalidArgumentError,
     InvalidPathError,
     PathNotFoundError,
     RepoExistsError,
     RepoNotFoundError,
     WaitTimeoutError,
 )
-from raypachy.pfs import files, fsck, localfs, served
+from raypachy.pfs import files, fsck, history, localfs, served, usermeta
 from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.commits import Commits, Removal
 from raypachy.pfs.gc import collect_garbage
@@ -58,10 +60,11 @@ from raypachy.pfs.model import (
     FsckReport,
     GCReport,
     Repo,
+    Trigger,
 )
 from raypachy.pfs.modification import Modification
 from raypachy.pfs.names import check_branch_name, check_repo_name, is_commit_id, normalize_path
-from raypachy.pfs.refs import DEFAULT_BRANCH, require_repo, resolve_commit
+from raypachy.pfs.refs import DEFAULT_BRANCH, branch_history, require_repo, resolve_commit
 from raypachy.pfs.watch import follow_branch
 from raypachy.storage import ChunkStore, FileData, ManifestStore, open_backend
 from raypachy.storage.ingest import Source
@@ -182,24 +185,50 @@ class PFS:
         master = tx.branch(row.name, DEFAULT_BRANCH)
         head = tx.commit(row.name, master.head) if master and master.head else None
         size = (head.size_bytes or 0) if head else 0
-        return Repo(row.name, datetime.fromtimestamp(row.created, UTC), row.description, size)
+        created = datetime.fromtimestamp(row.created, UTC)
+        metadata = tx.object_metadata("repo", row.name, "") or {}
+        return Repo(row.name, created, row.description, size, metadata)
+
+    @staticmethod
+    def _branch(tx: Tx, row: BranchRecord) -> Branch:
+        metadata = tx.object_metadata("branch", row.repo, row.name) or {}
+        trigger = tx.object_metadata("trigger", row.repo, row.name)
+        return Branch(
+            row.repo, row.name, row.head, metadata, None if trigger is None else Trigger(**trigger)
+        )
+
+    @staticmethod
+    def _commits(tx: Tx, recs: Iterable[CommitRecord]) -> list[Commit]:
+        """Commits as users see them, with their metadata (one look-up per repo)."""
+        recs = list(recs)
+        found: dict[str, dict[str, dict[str, str]]] = {}
+        for repo in {r.repo for r in recs}:
+            found[repo] = tx.objects_metadata("commit", repo)
+        return [dataclasses.replace(r.public(), metadata=found[r.repo].get(r.id, {})) for r in recs]
 
     # --- branches ------------------------------------------------------------------------
 
     def create_branch(
-        self, repo: str, name: str, head: str | None = None, expected_head: object = _UNSET
-    ) -> Branch:
+        self, repo: str, name: str, head: str | None = None, expected_head: object = _UNSET,
+        trigger: object = _UNSET,
+    ) -> Branch:  # fmt: skip
         """Create or move ``repo@name`` to ``head`` (a branch, commit id, with ``^N``).
 
         A new branch without ``head`` gets an empty finished commit as its head, as in
         Pachyderm 2.x, so that it reads as empty rather than as missing; an existing branch
         without ``head`` stays where it is. With ``expected_head`` (a commit id, or None for
         "no head") the move is a compare-and-swap: ``CommitConflictError`` if the branch is
-        elsewhere.
+        elsewhere. ``trigger`` (a ``Trigger``, or None to drop one; checked by the caller)
+        makes the branch follow another one's head (see ``raypachy.pachd.triggers``).
         """
         check_branch_name(name)
         with self.meta.write() as tx:
             require_repo(tx, repo)
+            if isinstance(trigger, Trigger):
+                self._check_trigger_chain(tx, repo, name, trigger)
+                tx.set_object_metadata("trigger", repo, name, dataclasses.asdict(trigger))
+            elif trigger is None:
+                tx.set_object_metadata("trigger", repo, name, None)
             target = None
             if head is not None:
                 addr = parse_address(f"{repo}@{head}")
@@ -213,7 +242,7 @@ class PFS:
                     target = self.commits.insert_empty(tx, repo, name).id
                 tx.insert_branch(BranchRecord(repo, name, target, time.time()))
             elif head is None and expected_head is _UNSET:
-                return Branch(current.repo, current.name, current.head)
+                return self._branch(tx, current)  # (its trigger may have changed)
             else:
                 expected = current.head if expected_head is _UNSET else expected_head
                 if not tx.move_branch(repo, name, target, expected):  # type: ignore[arg-type]
@@ -221,22 +250,45 @@ class PFS:
                         f"branch {repo}@{name} is at {current.head}, not at {expected_head}: "
                         f"another writer moved it; re-read it and retry"
                     )
-        return Branch(repo, name, target)
+            row = tx.branch(repo, name)
+            assert row is not None
+            return self._branch(tx, row)
+
+    def check_trigger(self, repo: str, name: str, trigger: Trigger) -> None:
+        """Refuse, changing nothing, a trigger that ``create_branch`` would refuse."""
+        with self.meta.read() as tx:
+            require_repo(tx, repo)
+            self._check_trigger_chain(tx, repo, name, trigger)
+
+    @staticmethod
+    def _check_trigger_chain(tx: Tx, repo: str, name: str, trigger: Trigger) -> None:
+        """Refuse a trigger that would make branches follow each other in a loop."""
+        follows = {n: d["branch"] for n, d in tx.objects_metadata("trigger", repo).items()}
+        follows[name] = trigger.branch
+        seen, at = {name}, trigger.branch
+        while at in follows:
+            if at in seen:
+                raise InvalidArgumentError(
+                    f"trigger of {repo}@{name} on {trigger.branch} would make a loop of "
+                    f"triggers ({' -> '.join([*sorted(seen), at])}): triggers cannot loop"
+                )
+            seen.add(at)
+            at = follows[at]
 
     def inspect_branch(self, repo: str, name: str) -> Branch:
         """A branch and its head commit."""
         with self.meta.read() as tx:
             require_repo(tx, repo)
             row = tx.branch(repo, name)
-        if row is None:
-            raise BranchNotFoundError(f"branch {repo}@{name} not found")
-        return Branch(row.repo, row.name, row.head)
+            if row is None:
+                raise BranchNotFoundError(f"branch {repo}@{name} not found")
+            return self._branch(tx, row)
 
     def list_branches(self, repo: str) -> list[Branch]:
         """A repo's branches, by name."""
         with self.meta.read() as tx:
             require_repo(tx, repo)
-            return [Branch(b.repo, b.name, b.head) for b in tx.branches(repo)]
+            return [self._branch(tx, b) for b in tx.branches(repo)]
 
     def delete_branch(self, repo: str, name: str) -> None:
         """Delete a branch (its commits stay)."""
@@ -277,8 +329,10 @@ class PFS:
         return self.commits.finish(rec.repo, rec.id, error, description).public()
 
     def inspect_commit(self, target: str) -> Commit:
-        """One commit: parent, times, size, provenance."""
-        return self._record(target).public()
+        """One commit: parent, times, size, provenance, metadata."""
+        rec = self._record(target)
+        with self.meta.read() as tx:
+            return self._commits(tx, [rec])[0]
 
     def list_commits(
         self,
@@ -297,24 +351,23 @@ class PFS:
                 if after is None:
                     raise CommitNotFoundError(f"commit {start_after} to list after not found")
             if branch is not None and repo is not None:
-                out: list[Commit] = []
                 rec = resolve_commit(tx, repo, branch)
                 if start_after is not None:
                     rec = tx.commit(repo, CommitId(after_id))
                     rec = tx.commit(repo, rec.parent) if rec and rec.parent else None
-                while rec is not None and (limit is None or len(out) < limit):
-                    out.append(rec.public())
+                chain: list[CommitRecord] = []
+                while rec is not None and (limit is None or len(chain) < limit):
+                    chain.append(rec)
                     rec = tx.commit(repo, rec.parent) if rec.parent else None
-                return out
+                return self._commits(tx, chain)
             if repo is not None:
                 require_repo(tx, repo)
-            recs = tx.commits(repo=repo, after=after, limit=limit)
-        return [r.public() for r in recs]
+            return self._commits(tx, tx.commits(repo=repo, after=after, limit=limit))
 
     def commit_set(self, commit_id: str) -> list[Commit]:
         """Every commit carrying the global id ``commit_id``, in every repo."""
         with self.meta.read() as tx:
-            return [r.public() for r in tx.commits(commit_id=CommitId(commit_id))]
+            return self._commits(tx, tx.commits(commit_id=CommitId(commit_id)))
 
     def wait_commit(self, target: str, timeout: float | None = None) -> Commit:
         """Block until the commit is finished (``WaitTimeoutError`` after ``timeout`` seconds)."""
@@ -356,6 +409,81 @@ class PFS:
         """Remove a commit set, keeping its changes in its children (``also``: as above)."""
         repo, commit_id = self._set_target(target)
         return self.commits.remove_set(commit_id, squash=True, repo=repo, also=also)
+
+    # --- history and metadata --------------------------------------------------------------
+
+    def _chain(self, target: str | Address) -> list[CommitRecord]:
+        """The commit ``target`` names and its ancestors, newest first."""
+        addr = _addr(target)
+        with self.meta.read() as tx:
+            rec = resolve_commit(tx, addr.repo, addr.ref, addr.ancestry)
+            return [] if rec is None else branch_history(tx, rec)
+
+    def _tree_of(self, rec: CommitRecord) -> Tree:
+        return self.commits.tree(rec.layers + rec.staged)
+
+    def find_commits(self, target: str, path: str) -> list[Commit]:
+        """The commits of ``target``'s history that changed ``path`` (wrote or deleted it),
+        newest first."""
+        path = normalize_path(path)
+        found = [rec for rec, _ in history.changes(self._chain(target), self._tree_of, path)]
+        with self.meta.read() as tx:
+            return self._commits(tx, found)
+
+    def file_history(self, target: str, path: str = "/", history_n: int = -1) -> list[FileInfo]:
+        """The versions of a file along ``target``'s history, newest first, each naming the
+        commit that wrote it (at most ``history_n`` per file; -1: all); for a directory,
+        those of each of its entries, in path order."""
+        if history_n == 0 or history_n < -1:
+            raise InvalidArgumentError(
+                f"history must be a number of versions >= 1, or all (-1), not {history_n}"
+            )
+        path = normalize_path(path)
+        chain = self._chain(target)
+        if not chain:
+            return []
+        head = files.inspect(self._tree_of(chain[0]), path, chain[0].ref)
+        if head.type == "file":
+            return history.versions(chain, self._tree_of, path, history_n)
+        out: list[FileInfo] = []
+        for entry in files.list_dir(self._tree_of(chain[0]), path, chain[0].ref):
+            entry_path = entry.path.rstrip("/") or "/"
+            out += history.versions(chain, self._tree_of, entry_path, history_n)
+        return out
+
+    def edit_metadata(
+        self,
+        kind: str,
+        target: str,
+        add: dict[str, str] | None = None,
+        remove: Iterable[str] = (),
+        replace: dict[str, str] | None = None,
+    ) -> dict[str, str]:
+        """Edit the metadata of a repo (``repo``), a branch (``repo@branch``) or a commit
+        (``repo@id``, or a branch for its head); returns it as it is now."""
+        usermeta.check_kind(kind)
+        addr = _addr(target)
+        remove = list(remove)
+        with self.meta.write() as tx:
+            require_repo(tx, addr.repo)
+            if kind == "repo":
+                if addr.ref is not None:
+                    raise InvalidArgumentError(f"a repo is named without @: {addr.repo}")
+                name = ""
+            elif kind == "branch":
+                name = addr.ref or DEFAULT_BRANCH
+                if addr.ancestry or tx.branch(addr.repo, name) is None:
+                    raise BranchNotFoundError(f"branch {addr.repo}@{name} not found")
+            else:
+                rec = resolve_commit(tx, addr.repo, addr.ref, addr.ancestry)
+                if rec is None:
+                    raise BranchNotFoundError(f"branch {addr.repo}@{addr.ref} has no commits")
+                name = rec.id
+            what = f"{kind} {addr.repo}" + (f"@{name}" if name else "")
+            current = tx.object_metadata(kind, addr.repo, name) or {}
+            new = usermeta.edited(current, what, add, remove, replace)
+            tx.set_object_metadata(kind, addr.repo, name, new or None)
+        return new
 
     def _set_target(self, target: str) -> tuple[str | None, CommitId]:
         """A bare id names the whole commit set; ``repo@ref`` names one repo's commit."""

@@ -428,8 +428,6 @@ def _unsupported(spec: PipelineSpec) -> list[str]:
         out.append(f"projects (pipeline.project {spec.pipeline.project!r})")
     for leaf in spec.input.leaves():
         if isinstance(leaf, PfsInput):
-            if leaf.trigger:
-                out.append(f"input.pfs.trigger on {leaf.repo}")
             if leaf.project not in (None, "", "default"):
                 out.append(f"projects (input {leaf.repo} in project {leaf.project!r})")
             if leaf.commit:

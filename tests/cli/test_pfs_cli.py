@@ -86,6 +86,17 @@ def test_open_commit_from_the_cli(run, name: str) -> None:  # type: ignore[no-un
         (("inspect", "commit", "r@master^5"), "does not exist", 1),
         (("list", "repo", "--bogus"), "No such option", 2),
         (("put", "file", "r@master:/x"), "give one of -f SOURCE or -i FILE", 2),
+        (("inspect", "commit", "r@master.2"), "has 1 commit(s)", 1),
+        (("inspect", "commit", "r@master.0"), "forward reference is branch.N", 1),
+        (("list", "file", "r@master:/a", "--history", "0"), "number of versions >= 1", 2),
+        (("edit", "metadata", "commit", "r@master", "--add", "novalue"), "is not key=value", 2),
+        (("edit", "metadata", "branch", "r@master", "--remove", "k"), "no metadata key 'k'", 1),
+        (("put", "file", "r@master:/a/b", "-m", "why", "-f", "-"), "/a", 1),
+        (
+            ("put", "file", "r@0123456789abcdef0123456789abcdef:/x", "-m", "why", "-f", "-"),
+            "to describe an open commit",
+            2,
+        ),
     ],
 )
 def test_bad_input_one_line_error(
@@ -99,6 +110,68 @@ def test_bad_input_one_line_error(
     if code == 1:
         assert err.count("\n") == 1 and err.startswith("error: ")
     assert len(_json(run("list", "commit", name, "-o", "json"))) == 1  # type: ignore[arg-type]
+
+
+def test_history_descriptions_and_metadata(run, name: str) -> None:  # type: ignore[no-untyped-def]
+    run("create", "repo", name)
+    run("put", "file", f"{name}@master:/a", "-f", "-", "-m", "first a", stdin=b"1")
+    run("put", "file", f"{name}@master:/b", "-f", "-", stdin=b"2")
+    run("put", "file", f"{name}@master:/a", "-f", "-", "-m", "second a", stdin=b"22")
+    commits = _json(run("list", "commit", f"{name}@master", "-o", "json"))
+    assert [c["description"] for c in commits] == ["second a", "", "first a"]  # type: ignore[index]
+    first = _json(run("inspect", "commit", f"{name}@master.1", "-o", "json"))
+    assert first["id"] == commits[-1]["id"]  # type: ignore[index]
+    versions = _json(run("list", "file", f"{name}@master:/a", "--history", "all", "-o", "json"))
+    assert [(v["size_bytes"], v["commit"]["id"]) for v in versions] == [  # type: ignore[index]
+        (2, commits[0]["id"]), (1, commits[2]["id"])  # type: ignore[index]
+    ]  # fmt: skip
+    table = run("list", "file", f"{name}@master:/a", "--history", "1").stdout.decode()
+    assert commits[0]["id"] in table and commits[2]["id"] not in table  # type: ignore[index]
+    found = _json(run("find", "commit", f"{name}@master:/b", "-o", "json"))
+    assert [c["id"] for c in found] == [commits[1]["id"]]  # type: ignore[index]
+    opened = run("start", "commit", f"{name}@master", "-m", "by hand").stdout.decode().strip()
+    run("finish", "commit", f"{name}@{opened}", "--message", "done by hand")
+    done = _json(run("inspect", "commit", f"{name}@{opened}", "-o", "json"))
+    assert done["description"] == "done by hand"  # type: ignore[index]
+
+    run("edit", "metadata", "commit", f"{name}@{opened}", "--add", "run=1", "--add", "by=me")
+    now = run("edit", "metadata", "commit", f"{name}@{opened}", "--replace", "run=2",
+              "--remove", "by", "-o", "json")  # fmt: skip
+    assert _json(now) == {"run": "2"}
+    assert _json(run("inspect", "commit", f"{name}@{opened}", "-o", "json"))["metadata"] == {  # type: ignore[index]
+        "run": "2"
+    }
+    run("edit", "metadata", "repo", name, "--add", "team=vision")
+    assert _json(run("inspect", "repo", name, "-o", "json"))["metadata"] == {"team": "vision"}  # type: ignore[index]
+    run("edit", "metadata", "branch", f"{name}@master", "--add", "env=prod")
+    branch = _json(run("inspect", "branch", f"{name}@master", "-o", "json"))
+    assert branch["metadata"] == {"env": "prod"} and branch["head"] == opened  # type: ignore[index]
+    err = run("edit", "metadata", "commit", f"{name}@{opened}", "--add", "run=3", code=1).stderr
+    assert b"already has metadata key 'run'" in err and err.count(b"\n") == 1
+
+
+def test_branch_trigger_from_the_cli(run, name: str) -> None:  # type: ignore[no-untyped-def]
+    run("create", "repo", name)
+    run("put", "file", f"{name}@staging:/a", "-f", "-", stdin=b"a")
+    run("create", "branch", f"{name}@master", "--head", "staging", "--trigger", "staging",
+        "--trigger-size", "1K", "--trigger-commits", "3", "--trigger-all")  # fmt: skip
+    branch = _json(run("inspect", "branch", f"{name}@master", "-o", "json"))
+    assert branch["trigger"] == {  # type: ignore[index]
+        "branch": "staging", "size": "1K", "commits": 3, "cron_spec": "", "all": True
+    }  # fmt: skip
+    start = branch["head"]  # type: ignore[index]
+    for path in ("/b", "/c"):
+        run("put", "file", f"{name}@staging:{path}", "-f", "-", stdin=b"x" * 600)
+    assert _json(run("inspect", "branch", f"{name}@master", "-o", "json"))["head"] == start  # type: ignore[index]
+    run("put", "file", f"{name}@staging:/d", "-f", "-", stdin=b"d")
+    staging = _json(run("inspect", "branch", f"{name}@staging", "-o", "json"))["head"]  # type: ignore[index]
+    assert _json(run("inspect", "branch", f"{name}@master", "-o", "json"))["head"] == staging  # type: ignore[index]
+    assert "staging (size>=1K and commits>=3)" in run("list", "branch", name).stdout.decode()
+    err = run("create", "branch", f"{name}@staging", "--trigger", "master", code=1).stderr
+    assert b"loop" in err and err.count(b"\n") == 1
+    err = run("create", "branch", f"{name}@x", "--trigger-size", "1K", code=2).stderr
+    assert b"need --trigger BRANCH" in err
+    assert "x" not in [b["name"] for b in _json(run("list", "branch", name, "-o", "json"))]  # type: ignore[attr-defined]
 
 
 def test_list_verbs_take_a_limit_and_a_cursor(run, name: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ from raypachy import errors
 from raypachy.client import Client
 from raypachy.pachd import API, Pachd
 from raypachy.pachd.api import PipelineAPI, VersioningAPI
-from raypachy.pfs.model import CommitRef
+from raypachy.pfs.model import CommitRef, Trigger
 from raypachy.pps.model import JobState
 from raypachy.secrets import token_hash
 from raypachy.server.app import create_app
@@ -129,6 +129,135 @@ def test_commits(setup: Setup) -> None:
     assert api.get_file("r@master", "/y") == b"y"  # the squashed change lives on in its child
     assert api.delete_commit(f"r@{third.id}") == [f"r@{third.id}"]
     assert api.inspect_branch("r", "master").head == opened.id  # later was squashed into third
+
+
+def test_history_and_metadata(setup: Setup) -> None:
+    api = setup.api
+    api.create_repo("r")
+    first = api.put_file("r@master", "/a", b"1")
+    second = api.put_file("r@master", "/b", b"2")
+    third = api.put_file("r@master", "/a", b"333")
+    api.delete_file("r@master", "/b")
+    assert api.inspect_commit("r@master.1").id == first.id  # forward: from the first commit
+    assert api.inspect_commit("r@master.2").id == second.id
+    assert api.inspect_commit("r@master.3^1").id == second.id
+    with pytest.raises(errors.CommitNotFoundError, match="has 4 commit"):
+        api.inspect_commit("r@master.5")
+    versions = api.file_history("r@master", "/a")
+    assert [(f.size_bytes, f.commit.id) for f in versions] == [(3, third.id), (1, first.id)]
+    assert [f.commit.id for f in api.file_history("r@master", "/a", 1)] == [third.id]
+    assert [(f.path, f.commit.id) for f in api.file_history("r@master", "/", 1)] == [
+        ("/a", third.id)
+    ]  # /b is gone at the head: a directory lists its entries' versions
+    assert [(f.path, f.commit.id) for f in api.file_history(f"r@{second.id}", "/")] == [
+        ("/a", first.id), ("/b", second.id)
+    ]  # fmt: skip
+    with pytest.raises(errors.InvalidArgumentError, match="history"):
+        api.file_history("r@master", "/a", 0)
+    head = api.inspect_commit("r@master").id
+    assert [c.id for c in api.find_commits("r@master", "/b")] == [head, second.id]
+    assert [c.id for c in api.find_commits("r@master", "/a")] == [third.id, first.id]
+    assert api.find_commits("r@master", "/never") == []
+
+    assert api.edit_metadata("commit", f"r@{first.id}", add={"run": "1", "by": "me"}) == {
+        "run": "1", "by": "me",
+    }  # fmt: skip
+    assert api.edit_metadata("commit", f"r@{first.id}", replace={"run": "2"}, remove=["by"]) == {
+        "run": "2"
+    }
+    with pytest.raises(errors.InvalidArgumentError, match="already has metadata key 'run'"):
+        api.edit_metadata("commit", f"r@{first.id}", add={"new": "x", "run": "3"})
+    with pytest.raises(errors.InvalidArgumentError, match="no metadata key 'zz'"):
+        api.edit_metadata("commit", f"r@{first.id}", remove=["zz"])
+    assert api.inspect_commit(f"r@{first.id}").metadata == {"run": "2"}  # nothing half-done
+    assert {c.id: c.metadata for c in api.list_commits("r", "master")}[first.id] == {"run": "2"}
+    assert api.edit_metadata("repo", "r", add={"team": "vision"}) == {"team": "vision"}
+    assert api.inspect_repo("r").metadata == {"team": "vision"}
+    assert api.edit_metadata("branch", "r@master", add={"env": "prod"}) == {"env": "prod"}
+    assert api.inspect_branch("r", "master").metadata == {"env": "prod"}
+    with pytest.raises(errors.BranchNotFoundError):
+        api.edit_metadata("branch", "r@nope", add={"a": "b"})
+    with pytest.raises(errors.InvalidArgumentError, match="cannot edit metadata of 'file'"):
+        api.edit_metadata("file", "r@master", add={"a": "b"})
+    described = api.start_commit("r@master", description="by hand")
+    done = api.finish_commit(f"r@{described.id}", description="done by hand")
+    assert done.description == "done by hand"
+
+
+def test_branch_triggers(setup: Setup) -> None:
+    api = setup.api
+    api.create_repo("r")
+    start = api.put_file("r@staging", "/a", b"a")
+    every_two = Trigger("staging", commits=2)
+    assert api.create_branch("r", "master", "staging", trigger=every_two).trigger == every_two
+    assert api.inspect_branch("r", "master").trigger == every_two
+    api.create_pipeline(
+        {"pipeline": {"name": "reads-master"}, "input": {"pfs": {"repo": "r", "glob": "/"}},
+         "transform": {"cmd": ["true"]}}
+    )  # fmt: skip
+    jobs = len(api.list_jobs("reads-master"))
+    api.put_file("r@staging", "/b", b"b")
+    assert api.inspect_branch("r", "master").head == start.id  # one commit: not yet
+    second = api.put_file("r@staging", "/c", b"c")
+    assert api.inspect_branch("r", "master").head == second.id  # two: master follows
+    [job, *_] = api.list_jobs("reads-master")
+    assert len(api.list_jobs("reads-master")) == jobs + 1 and job.inputs == (
+        CommitRef("r", second.id),
+    )  # the move runs the pipelines reading master
+
+    by_size = Trigger("staging", size="1K", commits=5, all=False)
+    api.create_branch("r", "big", "staging", trigger=by_size)
+    api.put_file("r@staging", "/d", b"d" * 600)
+    assert api.inspect_branch("r", "big").head == second.id  # 600 bytes: not yet
+    grown = api.put_file("r@staging", "/e", b"e" * 600)
+    assert api.inspect_branch("r", "big").head == grown.id  # 1200 >= 1K
+    both = Trigger("staging", size="1K", commits=1, all=True)
+    api.create_branch("r", "both", "staging", trigger=both)
+    small = api.put_file("r@staging", "/f", b"f")
+    assert api.inspect_branch("r", "both").head == grown.id  # a commit, but not 1K more
+    api.create_branch("r", "yearly", "staging", trigger=Trigger("staging", cron_spec="@yearly"))
+    api.create_branch("r", "chained", "both", trigger=Trigger("both"))  # follows a follower
+    bigger = api.put_file("r@staging", "/g", b"g" * 1100)
+    assert api.inspect_branch("r", "both").head == bigger.id
+    assert api.inspect_branch("r", "chained").head == bigger.id
+    assert api.inspect_branch("r", "yearly").head == small.id  # no new year since
+
+    for bad, message in [
+        (Trigger("master", commits=1), "loop"),  # staging would follow master follows staging
+        (Trigger("staging", size="lots"), "invalid trigger size"),
+        (Trigger("staging", cron_spec="every day"), "invalid cron spec"),
+        (Trigger("bad name"), "invalid branch name"),
+    ]:
+        with pytest.raises(errors.InvalidArgumentError, match=message):
+            api.create_branch("r", "staging", trigger=bad)
+    assert api.inspect_branch("r", "staging").trigger is None  # nothing changed
+    dropped = api.create_branch("r", "master", trigger=None)
+    assert dropped.trigger is None and api.inspect_branch("r", "master").trigger is None
+    api.put_file("r@staging", "/h", b"h")
+    api.put_file("r@staging", "/i", b"i")
+    assert api.inspect_branch("r", "master").head == dropped.head  # it no longer follows
+    api.delete_pipeline("reads-master")
+
+    # input.pfs.trigger: the input's branch is made to follow the trigger branch
+    spec = {"pipeline": {"name": "batched"},
+            "input": {"pfs": {"repo": "r", "branch": "batched", "glob": "/",
+                              "trigger": {"branch": "staging", "commits": 2}}},
+            "transform": {"cmd": ["true"]}}  # fmt: skip
+    bad = {**spec, "pipeline": {"name": "bad"}}
+    bad["input"] = {"pfs": {**spec["input"]["pfs"], "trigger": {"branch": "staging", "size": "x"}}}  # type: ignore[index]
+    with pytest.raises(errors.InvalidSpecError, match=r"input\.pfs\.trigger on r: invalid trigger"):
+        api.create_pipeline(bad)
+    assert [p.name for p in api.list_pipelines()] == []
+    api.create_branch("r", "batched", "staging")  # counts from staging's head
+    api.create_pipeline(spec)
+    assert api.inspect_branch("r", "batched").trigger == Trigger("staging", commits=2)
+    before = len(api.list_jobs("batched"))
+    api.put_file("r@staging", "/j", b"j")
+    assert len(api.list_jobs("batched")) == before
+    batch = api.put_file("r@staging", "/k", b"k")
+    assert api.inspect_branch("r", "batched").head == batch.id
+    assert api.list_jobs("batched")[0].inputs == (CommitRef("r", batch.id),)
+    api.delete_pipeline("batched")
 
 
 def test_waits_and_subscriptions(setup: Setup) -> None:
@@ -307,6 +436,92 @@ def test_pipelines_jobs_and_datums(setup: Setup) -> None:
     assert api.list_pipelines() == [] and api.inspect_repo("double").name == "double"
     with pytest.raises(errors.PipelineNotFoundError):
         api.inspect_pipeline("double")
+
+
+def test_a_trigger_follows_a_pipeline_output(setup: Setup) -> None:
+    api, backend = setup.api, setup.backend
+    api.create_repo("nums")
+    api.put_file("nums@master", "/a", b"1")
+    api.create_pipeline(double)
+    backend.run_jobs()
+    first = api.inspect_branch("double", "master").head
+    api.create_branch("double", "release", "master", trigger=Trigger("master", commits=2))
+    api.put_file("nums@master", "/b", b"2")
+    backend.run_jobs()
+    assert api.inspect_branch("double", "release").head == first
+    api.put_file("nums@master", "/c", b"3")
+    backend.run_jobs()
+    head = api.inspect_branch("double", "master").head
+    assert head != first and api.inspect_branch("double", "release").head == head
+    api.delete_pipeline("double")
+
+
+def test_pipeline_versions_and_rerun(setup: Setup) -> None:
+    api = setup.api
+    api.create_repo("nums")
+    spec = {"pipeline": {"name": "p"}, "input": {"pfs": {"repo": "nums", "glob": "/*"}},
+            "transform": {"cmd": ["true"]}, "description": "one"}  # fmt: skip
+    first = api.create_pipeline(spec)
+    with pytest.raises(errors.ConflictError, match="nothing to run"):
+        api.rerun_pipeline("p")
+    api.put_file("nums@master", "/a", b"1")
+    second = api.update_pipeline({**spec, "description": "two"})
+    api.update_pipeline({**spec, "description": "three"})
+    assert api.inspect_pipeline("p").description == "three"
+    older = api.inspect_pipeline("p^1")
+    assert (older.version, older.description) == (second.version, "two")
+    assert api.inspect_pipeline("p^2").version == first.version
+    assert api.inspect_pipeline("p~2").spec["description"] == "one"
+    with pytest.raises(errors.PipelineNotFoundError, match="2 earlier version"):
+        api.inspect_pipeline("p^3")
+    before = api.list_jobs("p")
+    rerun = api.rerun_pipeline("p")
+    assert rerun.id not in {j.id for j in before} and rerun.pipeline == "p"
+    assert rerun.inputs == (CommitRef("nums", api.inspect_commit("nums@master").id),)
+    assert api.list_jobs("p", limit=1)[0].id == rerun.id
+    again = api.rerun_pipeline("p", reprocess=True)
+    assert again.id != rerun.id and api.inspect_pipeline("p").version == rerun.version
+    api.stop_pipeline("p")
+    with pytest.raises(errors.ConflictError, match="stopped"):
+        api.rerun_pipeline("p")
+    with pytest.raises(errors.PipelineNotFoundError):
+        api.rerun_pipeline("nope")
+    api.delete_pipeline("p")
+
+
+def test_cluster_defaults(setup: Setup) -> None:
+    api = setup.api
+    api.create_repo("nums")
+    assert api.inspect_defaults() == {"create_pipeline_request": {}}
+    spec = {"pipeline": {"name": "p"}, "input": {"pfs": {"repo": "nums"}},
+            "transform": {"cmd": ["true"], "env": {"A": "spec"}}, "datum_tries": 2}  # fmt: skip
+    before = api.create_pipeline(spec)
+    doc = {"create_pipeline_request": {"datum_tries": 7, "description": "from defaults",
+                                       "transform": {"env": {"A": "default", "B": "default"}},
+                                       "resource_requests": {"cpu": 0.5}}}  # fmt: skip
+    assert api.update_defaults(doc) == doc
+    assert api.inspect_defaults() == doc
+    assert api.inspect_pipeline("p").version == before.version  # existing pipelines keep theirs
+    other = api.create_pipeline({**spec, "pipeline": {"name": "q"}})
+    assert other.spec["datum_tries"] == 2  # the spec's own fields win
+    assert other.spec["description"] == "from defaults"
+    assert other.spec["transform"]["env"] == {"A": "spec", "B": "default"}  # objects merge
+    assert other.resources == {"cpu": 0.5}
+    updated = api.update_pipeline(spec)  # an update gets them too
+    assert updated.version != before.version and updated.description == "from defaults"
+    for bad, message in [
+        ({"datum_tries": 5}, "create_pipeline_request"),
+        ({"create_pipeline_request": {"datum_tries": 0}}, "invalid defaults"),
+        ({"create_pipeline_request": {"no_such_field": 1}}, "invalid defaults"),
+        ({"create_pipeline_request": {"input": {"pfs": {"repo": "x"}}}}, "cannot set input"),
+    ]:
+        with pytest.raises(errors.InvalidArgumentError, match=message):
+            api.update_defaults(bad)
+    assert api.inspect_defaults() == doc  # nothing changed
+    api.update_defaults({"create_pipeline_request": {}})
+    assert "description" not in api.create_pipeline({**spec, "pipeline": {"name": "r"}}).spec
+    for name in ("p", "q", "r"):
+        api.delete_pipeline(name)
 
 
 @raypachy.pipeline(input=raypachy.pfs("nums", glob="/*"), name="uses-secret")

@@ -122,6 +122,39 @@ def test_repos_round_trip_and_delete_takes_everything_of_the_repo(store: Metadat
         assert tx.repo_writer("b") is None
 
 
+def test_object_metadata_round_trips_and_goes_with_its_object(store: MetadataStore) -> None:
+    with_repos(store, "a", "b")
+    with store.write() as tx:
+        tx.insert_branch(BranchRecord("a", "dev", cid(1), 3.0))
+        tx.insert_commit(commit("a", 1))
+        tx.set_object_metadata("repo", "a", "", {"team": "vision"})
+        tx.set_object_metadata("branch", "a", "dev", {"k": "v"})
+        tx.set_object_metadata("trigger", "a", "dev", {"branch": "staging", "commits": 2})
+        tx.set_object_metadata("commit", "a", cid(1), {"run": "1", "é": "ü"})
+        tx.set_object_metadata("commit", "b", cid(1), {"other": "repo"})
+    with store.read() as tx:
+        assert tx.object_metadata("repo", "a", "") == {"team": "vision"}
+        assert tx.object_metadata("trigger", "a", "dev") == {"branch": "staging", "commits": 2}
+        assert tx.objects_metadata("commit", "a") == {cid(1): {"run": "1", "é": "ü"}}
+        assert tx.object_metadata("branch", "a", "master") is None
+    with store.write() as tx:
+        tx.set_object_metadata("repo", "a", "", None)
+        tx.delete_branch("a", "dev")
+        tx.delete_commit("a", cid(1))
+    with store.read() as tx:
+        assert tx.object_metadata("repo", "a", "") is None
+        assert tx.object_metadata("branch", "a", "dev") is None
+        assert tx.object_metadata("trigger", "a", "dev") is None
+        assert tx.objects_metadata("commit", "a") == {}
+    with store.write() as tx:
+        tx.set_object_metadata("repo", "b", "", {"x": "y"})
+        tx.delete_repo("b")
+    with store.read() as tx:
+        assert (
+            tx.objects_metadata("commit", "b") == {} and tx.object_metadata("repo", "b", "") is None
+        )
+
+
 def test_branch_moves_are_compare_and_swap(backend: Backend) -> None:
     here, there = backend.open(), backend.open()
     with_repos(here, "r")

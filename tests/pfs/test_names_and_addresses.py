@@ -69,6 +69,8 @@ def test_root_refused_where_a_file_is_needed() -> None:
             "/x",
         ),
         ("images@dev:/", "images", "dev", 0, "/"),
+        ("images@master.1", "images", "master.1", 0, None),  # the branch's first commit
+        ("images@master.12^2:/a", "images", "master.12", 2, "/a"),
     ],
 )
 def test_parse_address(
@@ -79,7 +81,17 @@ def test_parse_address(
 
 
 @pytest.mark.parametrize(
-    "text", ["", "@master", "bad name@master", "images@master:relative", "images@master:/a/../b"]
+    "text",
+    [
+        "",
+        "@master",
+        "bad name@master",
+        "images@master:relative",
+        "images@master:/a/../b",
+        "images@master.0",
+        "images@master.x",
+        "images@master.1.2",
+    ],
 )
 def test_bad_addresses(text: str) -> None:
     with pytest.raises(InvalidAddressError, match="address"):

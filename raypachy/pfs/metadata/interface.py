@@ -77,6 +77,22 @@ class PfsStatements(Protocol):
 
     def delete_branch(self, repo: str, name: str) -> None: ...
 
+    # --- users' key-value metadata of repos, branches, commits; branch triggers ---
+    def object_metadata(self, kind: str, repo: str, name: str) -> dict[str, Any] | None:
+        """The JSON object kept for ``kind`` ("repo", "branch", "commit", "trigger") of
+        ``repo`` and ``name`` (a branch, a commit id, '' for the repo itself)."""
+        ...
+
+    def objects_metadata(self, kind: str, repo: str) -> dict[str, dict[str, Any]]:
+        """Every object of ``kind`` kept in ``repo``, by name."""
+        ...
+
+    def set_object_metadata(
+        self, kind: str, repo: str, name: str, data: dict[str, Any] | None
+    ) -> None:
+        """Keep ``data`` (None: drop it); deleting the repo, branch or commit drops it too."""
+        ...
+
     # --- commits and provenance ---
     def commit(self, repo: str, commit_id: CommitId) -> CommitRecord | None:
         """One commit, with its provenance."""

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from raypachy.pfs.model import Trigger
+
 PID_MAX = 2**31 - 1
 
 
@@ -45,17 +47,30 @@ class CreateRepo(Body):
     update: bool = False
 
 
+class TriggerBody(Body):
+    branch: str
+    size: str = ""
+    commits: int = 0
+    cron_spec: str = ""
+    all: bool = False
+
+
 class PutBranch(Body):
     head: str | None = None
     expected_head: str | None = None
     check_expected: bool = Field(
         False, description="Compare-and-swap on expected_head (implied when it is sent)."
     )
+    trigger: TriggerBody | None = Field(
+        None, description="Follow another branch's head (null drops it; absent: unchanged)."
+    )
 
     def api_args(self) -> dict[str, Any]:
         args: dict[str, Any] = {"head": self.head}
         if self.check_expected or "expected_head" in self.model_fields_set:
             args["expected_head"] = self.expected_head
+        if "trigger" in self.model_fields_set:
+            args["trigger"] = None if self.trigger is None else Trigger(**self.trigger.api_args())
         return args
 
 
@@ -77,6 +92,18 @@ class StartCommit(Body):
 
         provenance = [CommitRef(p.repo, p.id) for p in self.provenance]
         return {**super().api_args(), "provenance": provenance}
+
+
+class Defaults(Body):
+    defaults: dict[str, Any] = Field(description='{"create_pipeline_request": {...}}')
+
+
+class EditMetadata(Body):
+    kind: str = Field(description="repo, branch or commit")
+    target: str = Field(description="repo, repo@branch or repo@commit")
+    add: dict[str, str] | None = None
+    remove: list[str] | None = None
+    replace: dict[str, str] | None = None
 
 
 class FinishCommit(Body):

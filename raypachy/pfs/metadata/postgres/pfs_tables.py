@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -81,6 +82,7 @@ class PfsTables:
         for table in ("branches", "commits", "provenance", "repo_writers"):
             self.conn.execute(f"DELETE FROM {table} WHERE repo = %s", (name,))
         self.conn.execute("DELETE FROM repos WHERE name = %s", (name,))
+        self.conn.execute("DELETE FROM object_metadata WHERE repo = %s", (name,))
 
     def repo_writer(self, name: str) -> str | None:
         row = self.conn.execute(
@@ -137,6 +139,39 @@ class PfsTables:
 
     def delete_branch(self, repo: str, name: str) -> None:
         self.conn.execute("DELETE FROM branches WHERE repo = %s AND name = %s", (repo, name))
+        self.conn.execute(
+            "DELETE FROM object_metadata WHERE kind IN ('branch', 'trigger') AND repo = %s "
+            "AND name = %s",
+            (repo, name),
+        )
+
+    # --- users' metadata; branch triggers -------------------------------------------------
+
+    def object_metadata(self, kind: str, repo: str, name: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT data FROM object_metadata WHERE kind = %s AND repo = %s AND name = %s",
+            (kind, repo, name),
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def objects_metadata(self, kind: str, repo: str) -> dict[str, dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT name, data FROM object_metadata WHERE kind = %s AND repo = %s", (kind, repo)
+        )
+        return {r[0]: dict(json.loads(r[1])) for r in rows}
+
+    def set_object_metadata(
+        self, kind: str, repo: str, name: str, data: dict[str, Any] | None
+    ) -> None:
+        self.conn.execute(
+            "DELETE FROM object_metadata WHERE kind = %s AND repo = %s AND name = %s",
+            (kind, repo, name),
+        )
+        if data is not None:
+            self.conn.execute(
+                "INSERT INTO object_metadata (kind, repo, name, data) VALUES (%s, %s, %s, %s)",
+                (kind, repo, name, json.dumps(data, sort_keys=True)),
+            )
 
     # --- commits -------------------------------------------------------------------------
 
@@ -236,6 +271,10 @@ class PfsTables:
     def delete_commit(self, repo: str, commit_id: CommitId) -> None:
         self.conn.execute("DELETE FROM commits WHERE repo = %s AND id = %s", (repo, commit_id))
         self.conn.execute("DELETE FROM provenance WHERE repo = %s AND id = %s", (repo, commit_id))
+        self.conn.execute(
+            "DELETE FROM object_metadata WHERE kind = 'commit' AND repo = %s AND name = %s",
+            (repo, commit_id),
+        )
 
     def subvenance(self, repo: str, commit_id: CommitId) -> list[CommitRef]:
         rows = self.conn.execute(

@@ -197,6 +197,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         "datums, checkpoints, the change counter",
         _BASELINE,
     ),
+    Migration(
+        2,
+        "object_metadata (key-value metadata of repos, branches and commits; branch triggers)",
+        (
+            f"""CREATE TABLE object_metadata (
+                kind {T} NOT NULL,
+                repo {T} NOT NULL,
+                name {T} NOT NULL,
+                data TEXT NOT NULL,
+                PRIMARY KEY (kind, repo, name)
+            )""",
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

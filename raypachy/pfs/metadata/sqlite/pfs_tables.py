@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -57,6 +58,7 @@ class PfsTables:
         for table in ("branches", "commits", "provenance", "repo_writers"):
             self.conn.execute(f"DELETE FROM {table} WHERE repo = ?", (name,))
         self.conn.execute("DELETE FROM repos WHERE name = ?", (name,))
+        self.conn.execute("DELETE FROM object_metadata WHERE repo = ?", (name,))
 
     def repo_writer(self, name: str) -> str | None:
         row = self.conn.execute(
@@ -110,6 +112,39 @@ class PfsTables:
 
     def delete_branch(self, repo: str, name: str) -> None:
         self.conn.execute("DELETE FROM branches WHERE repo = ? AND name = ?", (repo, name))
+        self.conn.execute(
+            "DELETE FROM object_metadata WHERE kind IN ('branch', 'trigger') AND repo = ? "
+            "AND name = ?",
+            (repo, name),
+        )
+
+    # --- users' metadata; branch triggers -------------------------------------------------
+
+    def object_metadata(self, kind: str, repo: str, name: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT data FROM object_metadata WHERE kind = ? AND repo = ? AND name = ?",
+            (kind, repo, name),
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def objects_metadata(self, kind: str, repo: str) -> dict[str, dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT name, data FROM object_metadata WHERE kind = ? AND repo = ?", (kind, repo)
+        )
+        return {r[0]: dict(json.loads(r[1])) for r in rows}
+
+    def set_object_metadata(
+        self, kind: str, repo: str, name: str, data: dict[str, Any] | None
+    ) -> None:
+        self.conn.execute(
+            "DELETE FROM object_metadata WHERE kind = ? AND repo = ? AND name = ?",
+            (kind, repo, name),
+        )
+        if data is not None:
+            self.conn.execute(
+                "INSERT INTO object_metadata (kind, repo, name, data) VALUES (?, ?, ?, ?)",
+                (kind, repo, name, json.dumps(data, sort_keys=True)),
+            )
 
     # --- commits -------------------------------------------------------------------------
 
@@ -205,6 +240,10 @@ class PfsTables:
     def delete_commit(self, repo: str, commit_id: CommitId) -> None:
         self.conn.execute("DELETE FROM commits WHERE repo = ? AND id = ?", (repo, commit_id))
         self.conn.execute("DELETE FROM provenance WHERE repo = ? AND id = ?", (repo, commit_id))
+        self.conn.execute(
+            "DELETE FROM object_metadata WHERE kind = 'commit' AND repo = ? AND name = ?",
+            (repo, commit_id),
+        )
 
     def subvenance(self, repo: str, commit_id: CommitId) -> list[CommitRef]:
         rows = self.conn.execute(

@@ -173,6 +173,21 @@ def _bounded_leases_and_code_pins(conn: sqlite3.Connection) -> None:
     )
 
 
+def _object_metadata(conn: sqlite3.Connection) -> None:
+    conn.execute(_OBJECT_METADATA)
+
+
+#: Users' key-value metadata of repos, branches and commits, and branch triggers: one JSON
+#: object per (kind, repo, name); a repo's own row has the name ''.
+_OBJECT_METADATA = """CREATE TABLE IF NOT EXISTS object_metadata (
+    kind TEXT NOT NULL,
+    repo TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (kind, repo, name)
+)"""
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -192,6 +207,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "leases.expires (leases of API callers end); code_pins (uploaded code waiting "
         "for its pipeline)",
         _bounded_leases_and_code_pins,
+    ),
+    Migration(
+        3,
+        "object_metadata (key-value metadata of repos, branches and commits; branch triggers)",
+        _object_metadata,
     ),
 )
 LATEST = MIGRATIONS[-1].version
