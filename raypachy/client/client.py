@@ -532,6 +532,7 @@ class Client(API):
 
     def run_cron(self, name: str) -> list[Commit]:
         return self._call("run_cron", name=name)  # type: ignore[no-any-return]
+
     def update_defaults(self, defaults_doc: dict[str, Any]) -> dict[str, Any]:
         return self._call("update_defaults", defaults_doc=defaults_doc)  # type: ignore[no-any-return]
 
