@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import time
 import traceback
 from array import array
@@ -23,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import ray
 import ray.data
+import ray.exceptions
 from ray.data import Datasink as RayDatasink
 from ray.data import Datasource, ReadTask
 from ray.data.block import BlockAccessor, BlockMetadata
@@ -184,6 +186,21 @@ class OutputSink(RayDatasink):  # type: ignore[misc]
         self.written = [w for w in write_result.write_returns if w is not None]
 
 
+_RAISED = re.compile(r"^([A-Za-z_][\w.]*): (.*)$")
+
+
+def _reason(e: BaseException) -> str:
+    """What the user's code raised, in one line: Ray Data wraps a failing UDF's exception
+    in its own and keeps only the text of the original, so the first exception line of an
+    inner traceback in that text is the cause."""
+    for line in str(e).splitlines() if isinstance(e, ray.exceptions.RayError) else []:
+        m = _RAISED.match(line)
+        if m and not m.group(1).startswith("ray."):
+            return f"{m.group(1).rsplit('.', 1)[-1]}: {m.group(2)[:500]}"
+    first = str(e).strip().splitlines()[:1] or [""]
+    return f"{type(e).__name__}: {first[0][:500]}"
+
+
 def _failed(batch: BatchSpec, error: str) -> BatchResult:
     return BatchResult(None, tuple(
         DatumResult(d.id, d.hash, DatumState.FAILED, (), 1, error, 0.0) for d in batch.datums
@@ -213,8 +230,7 @@ def run_dataset(batch: BatchSpec, work_options: dict[str, Any]) -> BatchResult:
     except Exception as e:
         tb = redact(traceback.format_exc())
         chunks.backend.put(job_log_key(batch.pipeline, batch.job), tb.encode())
-        cause = str(e).strip().splitlines()[-1:] or [""]
-        return _failed(batch, redact(f"{type(e).__name__}: {cause[0][:500]}"))
+        return _failed(batch, redact(_reason(e)))
     writer = FileSetWriter(chunks, manifests, threads=1)
     outputs, problem = fold(batch.pipeline, writer, sink.written)
     if problem:

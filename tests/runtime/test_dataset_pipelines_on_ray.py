@@ -7,6 +7,7 @@ datums a job ran the dataset on.
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 import time
 import uuid
@@ -168,5 +169,21 @@ def test_dataset_pipeline_from_the_python_api_and_its_bad_outputs(
     job = _first_job(c, foreign)
     assert job["state"] == "failure"
     assert "which is not a datum of this run" in job["reason"]
-    for name in (good, bad, foreign):
+
+    def broken(ds):  # type: ignore[no-untyped-def]
+        def explode(batch):  # type: ignore[no-untyped-def]
+            raise ValueError(f"no model for {len(batch['path'])} file(s)")
+
+        return ds.map_batches(explode)
+
+    crash = _name("crash")
+    client.create_pipeline(
+        raypachy.pipeline(broken, input=raypachy.pfs(src, glob="/"), name=crash, dataset=True)
+    )
+    job = _first_job(c, crash)
+    assert job["state"] == "failure"
+    assert re.search(r": ValueError: no model for [123] file\(s\)$", job["reason"]), job["reason"]
+    log = c.cli("logs", "-p", crash, "--job", job["id"]).stdout.decode()
+    assert 'raise ValueError(f"no model for' in log, log
+    for name in (good, bad, foreign, crash):
         client.delete_pipeline(name)
