@@ -508,6 +508,20 @@ def _check_dataset(spec: PipelineSpec, pool_options: list[str]) -> None:
             "actors and GPUs where the dataset uses them, ds.map_batches(Model, "
             "concurrency=2, num_gpus=1)"
         )
+    per_datum = sorted(
+        {"parallelism_spec", "datum_tries", "datum_timeout", "datum_set_spec"}
+        & spec.model_fields_set
+    )
+    if per_datum:
+        raise InvalidSpecError(
+            f"pipeline {spec.name}: {per_datum[0]} does not apply to a dataset pipeline (one "
+            "Ray Data run per job, spread by Ray Data): drop it"
+        )
+    if spec.transform.secrets:
+        raise InvalidSpecError(
+            f"pipeline {spec.name}: transform.secrets is not supported for a dataset pipeline "
+            "yet: give the workers the value in their environment"
+        )
     if spec.s3_out or any(isinstance(x, PfsInput) and x.s3 for x in spec.input.leaves()):
         raise InvalidSpecError(
             f"pipeline {spec.name}: a dataset pipeline reads its datums as rows and writes "

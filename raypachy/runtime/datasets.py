@@ -280,8 +280,12 @@ class DatasetExecutor:
         # driving the dataset holds nothing, and its runtime_env is inherited by all of them.
         work = {k: options[k] for k in ("num_cpus", "memory", "label_selector") if k in options}
         driver: dict[str, Any] = {"name": f"raypachy:{self.pipeline}:{self.job[:8]}:dataset"}
-        if "runtime_env" in options:
-            driver["runtime_env"] = options["runtime_env"]
+        runtime_env = dict(options.get("runtime_env", {}))
+        if spec.transform.env:  # the function and every task of its dataset see them
+            env = {**spec.transform.env, **runtime_env.get("env_vars", {})}
+            runtime_env["env_vars"] = env
+        if runtime_env:
+            driver["runtime_env"] = runtime_env
         self.ref = run_dataset_task.options(**driver).remote(batch, work)
         timeout = spec.job_timeout_s()
         started = time.monotonic()

@@ -42,11 +42,19 @@ def test_options_that_do_not_apply_are_refused_in_one_line() -> None:
         raypachy.pipeline(_identity, input=inp, dataset=True, concurrency=2)
     with pytest.raises(InvalidSpecError, match="a GPU request does not apply to a dataset"):
         raypachy.pipeline(_identity, input=inp, dataset=True, num_gpus=1).build("ab" * 32)
+    with pytest.raises(InvalidSpecError, match="parallelism_spec does not apply to a dataset"):
+        raypachy.pipeline(_identity, input=inp, dataset=True, parallelism=2).build("ab" * 32)
+    with pytest.raises(InvalidSpecError, match="datum_tries does not apply to a dataset"):
+        raypachy.pipeline(_identity, input=inp, dataset=True, datum_tries=1).build("ab" * 32)
     with pytest.raises(InvalidSpecError, match="expected bool"):
         raypachy.pipeline(_identity, input=inp, dataset="yes")
     spec = raypachy.pipeline(_identity, input=inp, dataset=True).build("ab" * 32).to_json()
     with pytest.raises(InvalidSpecError, match=r"drop input\.pfs\.s3 and s3_out"):
         check_supported(parse_spec({**spec, "s3_out": True}))
+    secret = {"transform": {**spec["transform"], "secrets": [{"name": "db", "key": "k",
+                                                             "env_var": "K"}]}}  # fmt: skip
+    with pytest.raises(InvalidSpecError, match=r"transform\.secrets is not supported for a data"):
+        check_supported(parse_spec({**spec, **secret}))
     with pytest.raises(InvalidSpecError, match=r"ray\.keep_warm_s does not apply"):
         check_supported(parse_spec({**spec, "ray": {"keep_warm_s": 5}}))
 
