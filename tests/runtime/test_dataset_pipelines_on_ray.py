@@ -187,3 +187,51 @@ def test_dataset_pipeline_from_the_python_api_and_its_bad_outputs(
     assert 'raise ValueError(f"no model for' in log, log
     for name in (good, bad, foreign, crash):
         client.delete_pipeline(name)
+
+
+def test_stopping_a_dataset_job_kills_its_run(local_cluster: LocalCluster, tmp_path: Path) -> None:
+    c = local_cluster
+    src, pipe = _name("slow"), _name("stuck")
+    marker = tmp_path / "pids"
+    client = c.client()
+    client.create_repo(src)
+    client.put_file(f"{src}@master", "/a", b"1")
+
+    def stuck(ds):  # type: ignore[no-untyped-def]
+        def wait(batch):  # type: ignore[no-untyped-def]
+            import os
+            import time
+
+            with open(str(marker), "a") as f:
+                f.write(f"{os.getpid()}\n")
+            time.sleep(600)
+            return batch
+
+        return ds.map_batches(wait)
+
+    client.create_pipeline(
+        raypachy.pipeline(stuck, input=raypachy.pfs(src, glob="/*"), name=pipe, dataset=True)
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    [pid] = [int(p) for p in marker.read_text().split()]
+    job_id = client.inspect_pipeline(pipe).last_job
+    assert job_id is not None
+    client.stop_job(pipe, job_id)
+    assert client.wait_job(pipe, job_id, timeout=60).state == "killed"
+    deadline = time.monotonic() + 60
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _alive(pid), "the dataset's task outlived its stopped job"
+    client.delete_pipeline(pipe)
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
