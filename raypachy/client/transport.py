@@ -7,8 +7,10 @@ may hold the port, the server first proves it holds the token (an HMAC of a chal
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
+import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -44,6 +46,13 @@ def raise_for(response: httpx.Response) -> None:
     raise cls(message)
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default TLS context, made once per process: loading the CA bundle costs
+    ~0.1 s (more on a busy machine), and every client would pay it, even over plain HTTP."""
+    return httpx.create_ssl_context()
+
+
 class Transport:
     """One keep-alive HTTP connection to the API, authorised on first use."""
 
@@ -67,8 +76,9 @@ class Transport:
         # TCP_NODELAY: a POST's headers and body leave as two small segments, and Nagle's
         # algorithm would hold the body for the server's delayed ACK (~40 ms a request).
         transport = httpx.HTTPTransport(
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)], retries=2
-        )
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)], retries=2,
+            verify=_tls(),
+        )  # fmt: skip
         self.http = httpx.Client(
             base_url=self.address, timeout=timeout, headers=headers, transport=transport
         )

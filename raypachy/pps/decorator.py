@@ -6,6 +6,14 @@
         for path in datum.inputs["iris"].rglob("*.csv"): ...
         (datum.out / "model.pkl").write_bytes(...)
 
+With ``dataset=True``, the function takes and returns a ``ray.data.Dataset``: it gets the
+job's new and changed datums as rows (``datum_id``, ``input``, ``path``, ``bytes``), and each
+row it returns (``datum_id``, ``path``, ``bytes``) is one output file of that datum::
+
+    @raypachy.pipeline(input=raypachy.pfs("images", glob="/*"), dataset=True)
+    def embed(ds):
+        return ds.map_batches(Embedder, concurrency=2, num_gpus=1)
+
 On a class, ``__init__`` runs once per worker (load a model there) and ``__call__(self,
 datum)`` once per datum; ``setup_job(self, job)`` and ``finish_job(self, job)`` are optional
 hooks around each job's datums. Its datums run on a pool of at most ``concurrency`` Ray
@@ -29,7 +37,7 @@ import difflib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from raypachy.errors import InvalidSpecError
 from raypachy.pps.code import function_label, pickle_function, source_hash
@@ -95,6 +103,9 @@ OPTIONS: dict[str, Option] = {
     "keep_warm_s": Option(
         (int, float), ("ray", "keep_warm_s"), _positive, "seconds a class's pool outlives a job"
     ),
+    "dataset": Option(
+        (bool,), ("transform", "python", "kind"), doc="f(ds) -> ds over the job's new datums"
+    ),
 }
 
 _CLASS_ONLY = ("concurrency", "keep_warm_s")
@@ -131,6 +142,11 @@ class Pipeline:
             raise InvalidSpecError(f"@raypachy.pipeline decorates a function, not {fn!r}")
         self.fn = fn
         self._options = _check(dict(options))
+        if self._options.get("dataset") and isinstance(fn, type):
+            raise InvalidSpecError(
+                f"dataset=True takes a function f(ds) -> ds, not the class {fn.__name__}: "
+                "use the class inside it, ds.map_batches(Class, concurrency=2)"
+            )
         if isinstance(fn, type):
             if not any("__call__" in vars(base) for base in fn.__mro__):
                 raise InvalidSpecError(
@@ -139,6 +155,12 @@ class Pipeline:
                 )
         else:
             extra = [k for k in _CLASS_ONLY if self._options.get(k) is not None]
+            if extra and self._options.get("dataset"):
+                raise InvalidSpecError(
+                    f"pipeline option {extra[0]} does not apply to the dataset pipeline "
+                    f"{self.name}: give it to map_batches inside, ds.map_batches(Model, "
+                    "concurrency=2)"
+                )
             if extra:
                 raise InvalidSpecError(
                     f"pipeline option {extra[0]} sizes the actor pool of a class pipeline: "
@@ -150,6 +172,13 @@ class Pipeline:
     def name(self) -> str:
         name: str = self._options.get("name") or self.fn.__name__.replace(".", "_")
         return name
+
+    @property
+    def kind(self) -> Literal["function", "class", "dataset"]:
+        """``function`` (one datum per call), ``class`` (an actor pool) or ``dataset``."""
+        if isinstance(self.fn, type):
+            return "class"
+        return "dataset" if self._options.get("dataset") else "function"
 
     def options(self, **options: Any) -> Pipeline:
         """A copy with some options changed (like ``RemoteFunction.options``)."""
@@ -167,7 +196,7 @@ class Pipeline:
         if self.fn.__doc__ and "description" not in self._options:
             data["description"] = self.fn.__doc__.strip().splitlines()[0]
         for key, value in self._options.items():
-            if value is None or key == "name":
+            if value is None or key in ("name", "dataset"):
                 continue
             node = data
             path = OPTIONS[key].path
@@ -178,7 +207,7 @@ class Pipeline:
             code=code_key,
             function=function_label(self.fn),
             source_hash=source_hash(self.fn),
-            kind="class" if isinstance(self.fn, type) else "function",
+            kind=self.kind,
         ).model_dump(exclude_defaults=True)
         return data
 

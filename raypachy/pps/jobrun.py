@@ -288,9 +288,12 @@ class SerialExecutor:
     def run(
         self, spec: PipelineSpec, batches: list[BatchSpec], parallelism: int
     ) -> Iterator[BatchResult]:
+        from raypachy.pps.datasets import is_dataset_pipeline, not_in_process
         from raypachy.pps.stateful import ClassWorker, is_class_pipeline
         from raypachy.pps.worker import run_batch
 
+        if batches and is_dataset_pipeline(batches[0].spec):
+            raise TransformInitError(not_in_process(batches[0].pipeline))
         worker: ClassWorker | None = None
         try:
             for batch in batches:

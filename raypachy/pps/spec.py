@@ -99,8 +99,10 @@ class PythonCode(_Spec):
     code: str = Field(description="storage key of the pickled function")
     function: str = Field(description="module:qualname, for people")
     source_hash: str = ""
-    kind: Literal["function", "class"] = Field(
-        "function", description="a class runs on a pool of actors: __init__ once per actor"
+    kind: Literal["function", "class", "dataset"] = Field(
+        "function",
+        description="a class runs on a pool of actors: __init__ once per actor; a dataset "
+        "function maps the job's new datums as one Ray Dataset to its output rows",
     )
 
     @field_validator("code")
@@ -509,6 +511,8 @@ def check_supported(spec: PipelineSpec) -> PipelineSpec:
     pool_options = sorted(
         {"concurrency", "keep_warm_s"} & (spec.ray.model_fields_set if spec.ray else set())
     )
+    if python is not None and python.kind == "dataset":
+        _check_dataset(spec, pool_options)
     if pool_options and (python is None or python.kind != "class"):
         raise InvalidSpecError(
             f"pipeline {spec.name}: ray.{pool_options[0]} sizes the actor pool of a class "
@@ -543,6 +547,38 @@ def check_supported(spec: PipelineSpec) -> PipelineSpec:
     except InvalidSpecError as e:
         raise InvalidSpecError(f"pipeline {spec.name}: {e}") from None
     return spec
+
+
+def _check_dataset(spec: PipelineSpec, pool_options: list[str]) -> None:
+    """A dataset pipeline says in its own code where actors and GPUs go (``map_batches``)."""
+    req, lim = spec.resource_requests, spec.resource_limits
+    gpu = any(r is not None and r.gpu is not None and r.gpu.number for r in (req, lim))
+    where = f"ray.{pool_options[0]}" if pool_options else "a GPU request" if gpu else ""
+    if where:
+        raise InvalidSpecError(
+            f"pipeline {spec.name}: {where} does not apply to a dataset pipeline: ask for "
+            "actors and GPUs where the dataset uses them, ds.map_batches(Model, "
+            "concurrency=2, num_gpus=1)"
+        )
+    per_datum = sorted(
+        {"parallelism_spec", "datum_tries", "datum_timeout", "datum_set_spec"}
+        & spec.model_fields_set
+    )
+    if per_datum:
+        raise InvalidSpecError(
+            f"pipeline {spec.name}: {per_datum[0]} does not apply to a dataset pipeline (one "
+            "Ray Data run per job, spread by Ray Data): drop it"
+        )
+    if spec.transform.secrets:
+        raise InvalidSpecError(
+            f"pipeline {spec.name}: transform.secrets is not supported for a dataset pipeline "
+            "yet: give the workers the value in their environment"
+        )
+    if spec.s3_out or any(isinstance(x, PfsInput) and x.s3 for x in spec.input.leaves()):
+        raise InvalidSpecError(
+            f"pipeline {spec.name}: a dataset pipeline reads its datums as rows and writes "
+            "rows: drop input.pfs.s3 and s3_out"
+        )
 
 
 def _known_fields(model: type[BaseModel]) -> list[str]:

@@ -23,6 +23,7 @@ from ray.exceptions import ActorUnavailableError, RayActorError, RuntimeEnvSetup
 
 from raypachy.errors import RaypachyError, TransformInitError
 from raypachy.pfs.leases import beat_until
+from raypachy.pps.datasets import is_dataset_pipeline
 from raypachy.pps.jobrun import run_job
 from raypachy.pps.model import JobClaim
 from raypachy.pps.queries import datum_matches
@@ -30,6 +31,7 @@ from raypachy.pps.spec import PipelineSpec
 from raypachy.pps.stateful import is_class_pipeline
 from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult
 from raypachy.runtime import metrics
+from raypachy.runtime.datasets import DatasetExecutor
 from raypachy.runtime.names import unwrap
 from raypachy.runtime.placement import check
 from raypachy.runtime.pool import PARTIAL_EVERY_S, WorkerPool, progress
@@ -312,7 +314,7 @@ class PipelineController:
         self.cron_poked = threading.Event()
         self.last_error = ""
         self.job = ""  # the job being run now, if any
-        self.executor: RayExecutor | None = None
+        self.executor: RayExecutor | DatasetExecutor | None = None
         self.pool = WorkerPool(pipeline, storage)  # a class pipeline's warm actors
         threading.Thread(target=self._loop, name=f"jobs:{pipeline}", daemon=True).start()
         threading.Thread(target=self._cron_loop, name=f"cron:{pipeline}", daemon=True).start()
@@ -411,25 +413,34 @@ class PipelineController:
         pool: WorkerPool | None = None
         try:
             spec = PipelineSpec.model_validate(claim.spec)
-            free = ray.available_resources().get("CPU", 1.0)
-            if is_class_pipeline(claim.spec):
-                pool = self.pool
-                pool.prepare(spec, task_options(spec, self.images))
-                free += pool.held_cpus()  # the warm actors' CPUs are this job's to use
-            parallelism = default_parallelism(spec, free)
-            if pool is not None:
-                if spec.ray is not None and spec.ray.concurrency:
-                    parallelism = spec.ray.concurrency
-                pool.shrink(parallelism)
-            executor = self.executor = RayExecutor(
-                self.pipeline, job,
-                lambda reason: self.host.update_job(self.pipeline, job, reason=reason),
-                self.images,
-                lambda: list(self.host.call("take_datum_restarts", self.pipeline, job)),
-                self.reporter,
-                self.sidecar,
-                pool,
-            )  # fmt: skip
+            executor: RayExecutor | DatasetExecutor
+            if is_dataset_pipeline(claim.spec):
+                parallelism = 1  # one task drives the dataset; Ray Data spreads the work
+                executor = DatasetExecutor(
+                    self.pipeline, job, self.images,
+                    lambda: bool(self.host.job_is_live(self.pipeline, job)),
+                )  # fmt: skip
+            else:
+                free = ray.available_resources().get("CPU", 1.0)
+                if is_class_pipeline(claim.spec):
+                    pool = self.pool
+                    pool.prepare(spec, task_options(spec, self.images))
+                    free += pool.held_cpus()  # the warm actors' CPUs are this job's to use
+                parallelism = default_parallelism(spec, free)
+                if pool is not None:
+                    if spec.ray is not None and spec.ray.concurrency:
+                        parallelism = spec.ray.concurrency
+                    pool.shrink(parallelism)
+                executor = RayExecutor(
+                    self.pipeline, job,
+                    lambda reason: self.host.update_job(self.pipeline, job, reason=reason),
+                    self.images,
+                    lambda: list(self.host.call("take_datum_restarts", self.pipeline, job)),
+                    self.reporter,
+                    self.sidecar,
+                    pool,
+                )  # fmt: skip
+            self.executor = executor
             started = time.monotonic()
             job_info = run_job(
                 claim, self.host, self.manifests, self.storage, executor, parallelism

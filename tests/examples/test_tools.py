@@ -54,3 +54,22 @@ def test_ray_data_example(local_cluster: LocalCluster) -> None:
     assert len(client.list_commits(out, "master")) == 2
     assert {f.path for f in client.list_files(f"{out}@master", "/")} == {"/digests/", "/scaled/"}
     assert f"wrote /scaled in commit {head.id}" in stdout
+
+
+@pytest.mark.ray
+def test_ray_data_pipeline_example(local_cluster: LocalCluster) -> None:
+    repo, name = f"notes{uuid.uuid4().hex[:6]}", f"wordcount{uuid.uuid4().hex[:6]}"
+    env = {**local_cluster.env, "RAYPACHY_ADDRESS": local_cluster.api_url}
+    out = _run("ray_data_pipeline.py", env, "--repo", repo, "--name", name).splitlines()
+    jobs = [line.split(": ", 1)[1] for line in out if line.startswith("job ")]
+    assert jobs == [
+        "success, 2 processed, 0 skipped",
+        "success, 1 processed, 2 skipped",
+        "success, 0 processed, 2 skipped",
+    ]
+    assert '  /wednesday.json {"and": 1, "cat": 1, "hat": 1}' in out
+    client = local_cluster.client()
+    assert {f.path for f in client.list_files(f"{name}@master", "/")} == {
+        "/tuesday.json", "/wednesday.json"
+    }  # fmt: skip
+    client.delete_pipeline(name)
