@@ -2,7 +2,8 @@
 
 A token a home keeps goes only to that home's cluster; on this machine, where another user
 may hold the port, the server first proves it holds the token (an HMAC of a challenge, see
-``raypachy.secrets``). Remote servers get ``RAYPACHY_TOKEN`` right away.
+``raypachy.secrets``). Remote servers get ``RAYPACHY_TOKEN`` right away. An ``https://``
+address is verified with the system's CAs or ``RAYPACHY_CA_FILE`` (``raypachy.tls``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 from urllib.parse import urlparse
 
@@ -18,6 +19,7 @@ import httpx
 
 from raypachy import errors
 from raypachy.secrets import TOKEN_FILE, is_loopback, new_challenge, proof_matches, read_local_token
+from raypachy.tls import client_context, untrusted, untrusted_message
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8650"
 RAW = {"Content-Type": "application/octet-stream"}  # raw bodies: never a simple request type
@@ -44,6 +46,13 @@ def raise_for(response: httpx.Response) -> None:
     raise cls(message)
 
 
+def _refuse_untrusted(address: str, e: httpx.TransportError) -> None:
+    """Raise one line when ``e`` is the server's certificate being refused."""
+    reason = untrusted(e)
+    if reason is not None:
+        raise errors.UnavailableError(untrusted_message(address, reason)) from None
+
+
 class Transport:
     """One keep-alive HTTP connection to the API, authorised on first use."""
 
@@ -66,9 +75,11 @@ class Transport:
         self._authorized = not self._local
         # TCP_NODELAY: a POST's headers and body leave as two small segments, and Nagle's
         # algorithm would hold the body for the server's delayed ACK (~40 ms a request).
+        secure = self.address.lower().startswith("https://")
         transport = httpx.HTTPTransport(
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)], retries=2
-        )
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)], retries=2,
+            verify=client_context() if secure else True,
+        )  # fmt: skip
         self.http = httpx.Client(
             base_url=self.address, timeout=timeout, headers=headers, transport=transport
         )
@@ -127,6 +138,7 @@ class Transport:
         self._authorized = True
 
     def _unreachable(self, e: httpx.TransportError) -> None:
+        _refuse_untrusted(self.address, e)  # a server is there: never start another one
         if self._on_unreachable is None:
             raise errors.UnavailableError(
                 f"the raypachy API at {self.address} is not reachable ({type(e).__name__}): "
@@ -157,9 +169,14 @@ class Transport:
     @contextmanager
     def stream(self, method: str, path: str, **kw: Any) -> Iterator[httpx.Response]:
         """A response read as it arrives (the same checks as ``send``)."""
-        if not self._authorized:
-            self._authorize()
-        with self.http.stream(method, path, **kw) as response:
+        with ExitStack() as stack:
+            try:
+                if not self._authorized:
+                    self._authorize()
+                response = stack.enter_context(self.http.stream(method, path, **kw))
+            except httpx.TransportError as e:
+                _refuse_untrusted(self.address, e)
+                raise
             if response.status_code >= 400:
                 response.read()
                 raise_for(response)
