@@ -173,6 +173,13 @@ def _bounded_leases_and_code_pins(conn: sqlite3.Connection) -> None:
     )
 
 
+def _auth(conn: sqlite3.Connection) -> None:
+    from raypachy.pfs.metadata.sqlite.auth_tables import TABLES
+
+    for statement in TABLES:
+        conn.execute(statement)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -193,6 +200,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "for its pipeline)",
         _bounded_leases_and_code_pins,
     ),
+    Migration(3, "auth: activation, hashed tokens, role bindings, audit log", _auth),
 )
 LATEST = MIGRATIONS[-1].version
 
