@@ -18,7 +18,15 @@ from urllib.parse import urlparse
 import httpx
 
 from raypachy import errors
-from raypachy.secrets import TOKEN_FILE, is_loopback, new_challenge, proof_matches, read_local_token
+from raypachy.secrets import (
+    TOKEN_FILE,
+    is_loopback,
+    new_challenge,
+    proof_matches,
+    read_local_token,
+    token_hash,
+    token_ref,
+)
 from raypachy.tls import client_context, untrusted, untrusted_message
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8650"
@@ -30,6 +38,8 @@ _BY_CODE: dict[str, type[errors.RaypachyError]] = {
     "conflict": errors.ConflictError,
     "invalid_argument": errors.InvalidArgumentError,
     "unavailable": errors.UnavailableError,
+    "unauthenticated": errors.UnauthenticatedError,
+    "forbidden": errors.PermissionDeniedError,
 }
 
 
@@ -123,7 +133,8 @@ class Transport:
             token, source = self._local_token()
         if token:
             challenge = new_challenge()
-            reply = self.http.get("/healthz", params={"challenge": challenge})
+            ref = token_ref(token_hash(token))  # names a user's token without telling it
+            reply = self.http.get("/healthz", params={"challenge": challenge, "token_ref": ref})
             try:
                 proof = reply.json().get("proof") if reply.status_code == 200 else None
             except (ValueError, AttributeError):

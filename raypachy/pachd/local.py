@@ -26,6 +26,7 @@ from raypachy.errors import (
     WaitTimeoutError,
 )
 from raypachy.pachd.api import API, UNSET
+from raypachy.pachd.auth import AuthVerbs
 from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.model import (
     Branch,
@@ -107,7 +108,7 @@ class _Writes:
         return self.pachd._landed(self.pfs.register_layer(addr, layer, lease_id))
 
 
-class Pachd(API):
+class Pachd(API, AuthVerbs):
     """Every verb of ``API`` in this process, over one metadata store and one storage."""
 
     threads = 2

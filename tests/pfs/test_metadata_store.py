@@ -519,6 +519,7 @@ def test_any_text_round_trips(store: MetadataStore) -> None:
 
 def test_auth_tokens_role_bindings_and_audit(backend: Backend) -> None:
     from raypachy.pfs.metadata import AuditRecord, RoleBindingRecord, TokenRecord
+    from raypachy.secrets import token_ref
 
     store, other = backend.open(), backend.open()
     with store.read() as tx:
@@ -540,6 +541,8 @@ def test_auth_tokens_role_bindings_and_audit(backend: Backend) -> None:
     with other.read() as tx:  # what one client wrote, another sees
         assert tx.auth_activated() == 100.0
         assert tx.token("h1") == TokenRecord("h1", "alice", 100.0, 200.0)
+        assert tx.token_by_ref(token_ref("h2")) == TokenRecord("h2", "alice", 101.0, None)
+        assert tx.token_by_ref(token_ref("nope")) is None
         assert [b.principal for b in tx.role_bindings("repo", "raw")] == ["user:alice", "user:bob"]
         assert [(b.kind, b.role) for b in tx.principal_bindings("user:alice")] == [
             ("cluster", "clusterAdmin"), ("repo", "repoReader"),

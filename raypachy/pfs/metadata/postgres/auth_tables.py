@@ -5,6 +5,7 @@ from __future__ import annotations
 from raypachy.pfs.metadata.postgres.pfs_tables import text
 from raypachy.pfs.metadata.postgres.schema import Conn
 from raypachy.pfs.metadata.records import AuditRecord, RoleBindingRecord, TokenRecord
+from raypachy.secrets import token_ref
 
 _BINDING = "SELECT kind, name, principal, role FROM role_bindings"
 
@@ -29,10 +30,17 @@ class AuthTables:
         ).fetchone()
         return None if row is None else TokenRecord(*row)
 
+    def token_by_ref(self, ref: str) -> TokenRecord | None:
+        row = self.conn.execute(
+            'SELECT hash, "user", created, expires FROM auth_tokens WHERE ref = %s', (ref,)
+        ).fetchone()
+        return None if row is None else TokenRecord(*row)
+
     def insert_token(self, token: TokenRecord) -> None:
         self.conn.execute(
-            'INSERT INTO auth_tokens (hash, "user", created, expires) VALUES (%s, %s, %s, %s)',
-            (token.hash, token.user, token.created, token.expires),
+            'INSERT INTO auth_tokens (hash, ref, "user", created, expires) '
+            "VALUES (%s, %s, %s, %s, %s)",
+            (token.hash, token_ref(token.hash), token.user, token.created, token.expires),
         )
 
     def delete_token(self, token_hash: str) -> int:

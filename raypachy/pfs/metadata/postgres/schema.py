@@ -196,6 +196,7 @@ _AUTH = (
     )""",
     f"""CREATE TABLE auth_tokens (
         hash {T} PRIMARY KEY,
+        ref {T} NOT NULL UNIQUE,
         "user" {T} NOT NULL,
         created {F} NOT NULL,
         expires {F}

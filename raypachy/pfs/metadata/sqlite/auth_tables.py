@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from raypachy.pfs.metadata.records import AuditRecord, RoleBindingRecord, TokenRecord
+from raypachy.secrets import token_ref
 
 TABLES = (
     """CREATE TABLE IF NOT EXISTS auth_state (
@@ -13,6 +14,7 @@ TABLES = (
     )""",
     """CREATE TABLE IF NOT EXISTS auth_tokens (
         hash TEXT PRIMARY KEY,
+        ref TEXT NOT NULL UNIQUE,
         user TEXT NOT NULL,
         created REAL NOT NULL,
         expires REAL
@@ -58,10 +60,16 @@ class AuthTables:
         ).fetchone()
         return None if row is None else TokenRecord(*row)
 
+    def token_by_ref(self, ref: str) -> TokenRecord | None:
+        row = self.conn.execute(
+            "SELECT hash, user, created, expires FROM auth_tokens WHERE ref = ?", (ref,)
+        ).fetchone()
+        return None if row is None else TokenRecord(*row)
+
     def insert_token(self, token: TokenRecord) -> None:
         self.conn.execute(
-            "INSERT INTO auth_tokens (hash, user, created, expires) VALUES (?, ?, ?, ?)",
-            (token.hash, token.user, token.created, token.expires),
+            "INSERT INTO auth_tokens (hash, ref, user, created, expires) VALUES (?, ?, ?, ?, ?)",
+            (token.hash, token_ref(token.hash), token.user, token.created, token.expires),
         )
 
     def delete_token(self, token_hash: str) -> int:
