@@ -83,7 +83,7 @@ def _put_pipeline(a: Mapping[str, Any]) -> list[Need]:
 def _named_object(a: Mapping[str, Any], perms: Mapping[str, Permission]) -> list[Need]:
     kind = str(a.get("kind") or "")
     if kind not in KINDS:
-        return []  # the verb refuses the kind in one line
+        return [_ADMIN]  # the verb refuses the kind in one line, to whoever gets that far
     return [Need(perms[kind], str(a.get("name") or ""))]
 
 
@@ -114,7 +114,7 @@ _RULES: dict[str, Callable[[Mapping[str, Any]], list[Need]]] = {
     "list_jobs": lambda a: _on(P.REPO_READ, a.get("pipeline")) or [_LIST],
     "logs": lambda a: _on(P.REPO_READ, a.get("pipeline")) or [_LIST],
     "lineage": lambda a: _on(P.REPO_READ, a.get("target")) or [_LIST],
-    "auth_activate": lambda a: [],  # only the cluster's token reaches it (before activation)
+    "auth_activate": lambda a: [_ADMIN],  # before activation: whoever holds the cluster token
     "auth_create_token": lambda a: [_ADMIN],
     "auth_set_role": lambda a: _named_object(a, _OWN_OBJECT),
     "auth_get_roles": lambda a: _named_object(a, _READ_OBJECT),
@@ -127,10 +127,12 @@ _RULES: dict[str, Callable[[Mapping[str, Any]], list[Need]]] = {
 
 def needs(verb: str, args: Mapping[str, Any]) -> list[Need] | None:
     """What asking ``verb`` with ``args`` (the API's argument names) needs; None for a verb
-    no rule covers (the server refuses it: nothing is left open by omission)."""
+    no rule covers, or without the arguments its rule reads (the server then lets only a
+    clusterAdmin through: nothing is left open by omission)."""
     rule = _RULES.get(verb)
     if rule is not None:
-        return rule(args)
+        found = rule(args)
+        return found if found or verb in ANYONE else None  # an argument it reads is missing
     row = VERBS.get(verb)
     if row is None or row.access is Access.INTERNAL:
         return None

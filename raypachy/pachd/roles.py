@@ -2,21 +2,22 @@
 
 A role is held by a principal (``user:alice``; ``pach:root`` is the root user that ``auth
 activate`` creates) on an object: a repo, a project (only ``default`` exists: every repo is
-in it) or the cluster. A role on a project covers every repo in it.
+in it) or the cluster. A repo role granted on the project holds on every repo in it.
 
-==============  ===========  ===============================================================
-role            granted on   lets its holder
-==============  ===========  ===============================================================
-repoReader      repo         read the repo: its branches, commits, files, pipeline and jobs
-repoWriter      repo         repoReader, and write it: commits, files, branches, its
-                             pipeline's start, stop and update, jobs and datums
-repoOwner       repo         repoWriter, and delete it, and grant or take back roles on it
-projectViewer   project      repoReader on every repo of the project, and list them
-projectWriter   project      projectViewer, and create repos and pipelines (their creator
-                             becomes repoOwner of what they create)
-projectOwner    project      projectWriter, repoOwner on every repo, and grant roles on it
-clusterAdmin    cluster      everything: secrets, gc, fsck, users' tokens, the audit log
-==============  ===========  ===============================================================
+==============  ===============  ===========================================================
+role            granted on       lets its holder
+==============  ===============  ===========================================================
+repoReader      repo, project    read the repo: branches, commits, files, its pipeline, jobs
+repoWriter      repo, project    repoReader, and write it: commits, files, branches; start,
+                                 stop and update its pipeline; stop jobs, restart datums
+repoOwner       repo, project    repoWriter, and delete it, and grant roles on it
+projectViewer   project          list the project's repos, pipelines, jobs and commit sets
+projectWriter   project          projectViewer, and create repos and pipelines (the creator
+                                 becomes repoOwner of what it creates)
+projectOwner    project          projectWriter, repoOwner on every repo, and grant roles on
+                                 the project
+clusterAdmin    cluster          everything: secrets, gc, fsck, users' tokens, the audit log
+==============  ===============  ===========================================================
 
 Import cost matters: the CLI loads this module, so it holds plain data only.
 """
@@ -50,7 +51,7 @@ P = Permission
 _READ = frozenset({P.REPO_READ})
 _WRITE = _READ | {P.REPO_WRITE}
 _OWN = _WRITE | {P.REPO_OWN}
-_VIEW = _READ | {P.PROJECT_LIST}
+_VIEW = frozenset({P.PROJECT_LIST})
 _PROJECT_WRITE = _VIEW | {P.PROJECT_CREATE}
 _PROJECT_OWN = _PROJECT_WRITE | _OWN | {P.PROJECT_OWN}
 
@@ -58,7 +59,7 @@ _PROJECT_OWN = _PROJECT_WRITE | _OWN | {P.PROJECT_OWN}
 @dataclass(frozen=True, slots=True)
 class Role:
     name: str
-    kind: str  # the kind of object it is granted on
+    kinds: tuple[str, ...]  # the kinds of object it may be granted on
     permissions: frozenset[Permission]
 
 
@@ -66,13 +67,13 @@ ROLES: Mapping[str, Role] = MappingProxyType(
     {
         r.name: r
         for r in (
-            Role("repoReader", "repo", _READ),
-            Role("repoWriter", "repo", _WRITE),
-            Role("repoOwner", "repo", _OWN),
-            Role("projectViewer", "project", _VIEW),
-            Role("projectWriter", "project", _PROJECT_WRITE),
-            Role("projectOwner", "project", _PROJECT_OWN),
-            Role("clusterAdmin", "cluster", frozenset(Permission)),
+            Role("repoReader", ("repo", "project"), _READ),
+            Role("repoWriter", ("repo", "project"), _WRITE),
+            Role("repoOwner", ("repo", "project"), _OWN),
+            Role("projectViewer", ("project",), _VIEW),
+            Role("projectWriter", ("project",), _PROJECT_WRITE),
+            Role("projectOwner", ("project",), _PROJECT_OWN),
+            Role("clusterAdmin", ("cluster",), frozenset(Permission)),
         )
     }
 )
@@ -167,10 +168,10 @@ def check_role(kind: str, role: str) -> Role:
     found = ROLES.get(role)
     if found is None:
         raise InvalidArgumentError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
-    if found.kind != kind:
+    if kind not in found.kinds:
         raise InvalidArgumentError(
-            f"{role} is granted on a {found.kind}, not on a {kind}: "
-            f"`raypachy auth set {found.kind} ...`"
+            f"{role} is granted on a {' or a '.join(found.kinds)}, not on a {kind}: "
+            f"`raypachy auth set {found.kinds[0]} ...`"
         )
     return found
 
