@@ -11,7 +11,9 @@ someone activated auth meanwhile (activating through this server takes effect at
 
 from __future__ import annotations
 
+import contextvars
 import hmac
+import inspect
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -149,3 +151,79 @@ class AccessCheck:
             verb == "delete_pipeline" and not _truthy(args.get("keep_repo"))
         ):
             await self.service.call("auth_deleted", str(args.get("name")))
+
+
+# --- the S3 gateway: each verb it asks is checked for the request's signer ------------------
+
+_SIGNER: contextvars.ContextVar[tuple[str | None, str] | None] = contextvars.ContextVar(
+    "raypachy_s3_signer", default=None
+)
+#: Internal verbs the gateway asks on any signer's behalf (a write's lease).
+_GATEWAY_INTERNAL = frozenset({"grant_lease"})
+
+
+class CheckedService:
+    """A ``Service`` for the S3 gateway: every verb it asks while serving a request is
+    checked against the roles of that request's signer (SigV4's access key is a token, as
+    in Pachyderm), with the verb's rule (``raypachy.pachd.access``)."""
+
+    def __init__(self, service: Service, cluster_hash: str | None) -> None:
+        self.service = service
+        self.cluster_hash = cluster_hash
+        self._active = False
+        self._inactive_until = 0.0
+
+    def bind(self, access_key: str | None) -> None:
+        """Who signs the request being served (None: unsigned, to a server without a token)."""
+        if access_key is None:
+            _SIGNER.set((None, "none"))
+            return
+        hashed = token_hash(access_key)
+        cluster = self.cluster_hash is not None and hmac.compare_digest(hashed, self.cluster_hash)
+        _SIGNER.set((hashed, "cluster" if cluster else "token"))
+
+    async def identify(self) -> Identity:
+        """Who signs the request (``UnauthenticatedError`` for a token nobody holds)."""
+        return await self._authorize([], "", "")
+
+    async def _authorize(self, needed: list[Need], action: str, detail: str) -> Identity:
+        signer = _SIGNER.get()
+        if signer is None:  # outside a request (an upload's heartbeat): nothing to check
+            return Identity("", active=False)
+        hashed, presented = signer
+        if presented != "token" and not self._active and time.monotonic() < self._inactive_until:
+            return Identity("", active=False)
+        identity: Identity = await self.service.call(
+            "authorize", hashed, presented, needed, action, detail
+        )
+        if identity.active:
+            self._active = True
+        else:
+            self._inactive_until = time.monotonic() + RECHECK_S
+        return identity
+
+    async def call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
+        if name not in _GATEWAY_INTERNAL:
+            named = _api_arguments(name, args, kwargs)
+            needed = needs(name, named)
+            if needed is None:
+                needed = [Need(Permission.CLUSTER_ADMIN)]
+            write = name in VERBS and VERBS[name].access is Access.WRITE
+            await self._authorize(
+                needed, name if write else "", described(name, named) if write else ""
+            )
+        return await self.service.call(name, *args, **kwargs)
+
+    async def wait_change(self, since: int | None, timeout: float) -> int:
+        return await self.service.wait_change(since, timeout)
+
+
+def _api_arguments(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A verb's arguments by the API's names (``walk_data(t, p)``: target, path)."""
+    from raypachy.pachd.api import API
+
+    method = getattr(API, name, None)
+    if method is None:
+        return dict(kwargs)
+    bound = inspect.signature(method).bind_partial(None, *args, **kwargs)
+    return {k: v for k, v in bound.arguments.items() if k != "self"}

@@ -29,7 +29,9 @@ def url(tmp_path: Path) -> Iterator[str]:
         yield served
 
 
-def run(url: str, home: Path, token: str, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+def run(
+    url: str, home: Path, token: str, *args: str, code: int = 0
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RAYPACHY_ADDRESS": url, "RAYPACHY_TOKEN": token,
            "RAYPACHY_HOME": str(home)}  # fmt: skip
     done = subprocess.run([RAYPACHY, *args], env=env, capture_output=True, text=True, timeout=120)

@@ -311,3 +311,81 @@ def test_every_route_of_the_openapi_spec_checks_its_caller(active: tuple[Served,
         if verb not in ANYONE:
             assert as_nobody.status_code == 403, (method, path, as_nobody.text)
             assert as_nobody.json()["message"].startswith("user:nobody lacks "), as_nobody.text
+
+
+# --- the S3 gateway: the access key is a token ------------------------------------------------
+
+
+def test_role_table_over_the_s3_gateway(tmp_path: Path) -> None:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    from raypachy.server.s3 import create_s3_app
+
+    pfs = PFS.open(str(tmp_path / "home"))
+    service = LocalService(Pachd(pfs))
+    api = create_app(service, pfs.backend.uri, token_hash(CLUSTER_TOKEN))
+    gateway = create_s3_app(service, pfs.backend.uri, token_hash(CLUSTER_TOKEN))
+    with serve(api) as url, serve(gateway) as s3_url:
+        served = Served(url, [])
+        try:
+            owner = served.client(CLUSTER_TOKEN)
+            root = served.client(owner.auth_activate())
+            for repo in ("open", "shut"):
+                root.create_repo(repo)
+                root.put_file(f"{repo}@master", "/a.txt", repo.encode())
+            tokens = {user: root.create_token(user)["token"] for user in ("r", "w", "none", "a")}
+            root.set_role("repo", "open", "user:r", "repoReader")
+            root.set_role("repo", "open", "user:w", "repoWriter")
+            root.set_role("cluster", "", "user:a", "clusterAdmin")
+            s3 = {
+                user: boto3.client(
+                    "s3",
+                    endpoint_url=s3_url,
+                    aws_access_key_id=token,
+                    aws_secret_access_key=token,
+                    region_name="us-east-1",
+                    config=Config(retries={"max_attempts": 1}),
+                )
+                for user, token in {**tokens, "unknown": "not-a-token"}.items()
+            }
+
+            def get(user: str, bucket: str) -> Any:
+                return s3[user].get_object(Bucket=bucket, Key="a.txt")["Body"].read()
+
+            def put(user: str, bucket: str) -> Any:
+                return s3[user].put_object(Bucket=bucket, Key=f"{user}.txt", Body=b"x")
+
+            def listing(user: str, bucket: str) -> Any:
+                return s3[user].list_buckets()
+
+            table = [
+                ("r", get, "master.open", True), ("r", put, "master.open", False),
+                ("r", get, "master.shut", False), ("r", listing, "", False),
+                ("w", get, "master.open", True), ("w", put, "master.open", True),
+                ("w", put, "master.shut", False),
+                ("none", get, "master.open", False), ("none", put, "master.open", False),
+                ("a", get, "master.shut", True), ("a", put, "master.shut", True),
+                ("a", listing, "", True),
+                ("unknown", get, "master.open", False), ("unknown", listing, "", False),
+            ]  # fmt: skip
+            for user, op, bucket, allowed in table:
+                if allowed:
+                    op(user, bucket)
+                    continue
+                with pytest.raises(ClientError) as denied:
+                    op(user, bucket)
+                error = denied.value.response
+                assert error["Error"]["Code"] == "AccessDenied", (user, op, bucket, error)
+                assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
+            assert sorted(f.path for f in root.list_files("open@master")) == ["/a.txt", "/w.txt"]
+            assert root.get_file("shut@master", "/a.txt") == b"x"  # the admin's put (a.txt)
+            writes = [a for a in root.audit() if a["action"] == "register_layer"]
+            assert [(a["principal"], a["detail"]) for a in writes][-2:] == [
+                ("user:w", "target=open@master"),
+                ("user:a", "target=shut@master"),
+            ]
+        finally:
+            for client in served.clients:
+                client.close()
