@@ -278,39 +278,51 @@ class AuthVerbs:
     def authorize(
         self, hashed: str | None, presented: str, needs: list[Need], action: str, detail: str
     ) -> Identity:
+        """Who asks (by the token's hash), once they hold every need; audits ``action``."""
         return self._auth.authorize(hashed, presented, needs, action, detail)
 
     def auth_created(self, principal: str, repo: str) -> None:
+        """The creator of a repo becomes its repoOwner."""
         self._auth.created(principal, repo)
 
     def auth_deleted(self, repo: str) -> None:
+        """A deleted repo's roles go with it."""
         self._auth.deleted(repo)
 
     def auth_proof_key(self, ref: str) -> str | None:
+        """The token hash a client's ``token_ref`` names (for the server's proof)."""
         return self._auth.proof_key(ref)
 
     def auth_activate(self) -> str:
+        """Turn auth on; the root user's token, shown once."""
         return self._auth.activate()
 
     def auth_whoami(self, hashed: str | None, presented: str) -> Identity:
+        """Who a token is."""
         return self._auth.identify(hashed, presented)
 
     def auth_create_token(self, caller: str, user: str, ttl_s: float | None) -> dict[str, object]:
+        """A new token for a user (shown once)."""
         return self._auth.create_token(caller, user, ttl_s)
 
     def auth_revoke(self, caller: str, token: str | None, user: str | None) -> int:
+        """Revoke a token, or every token of a user."""
         return self._auth.revoke(caller, token, user)
 
     def auth_set_role(
         self, caller: str, kind: str, name: str, principal: str, role: str, remove: bool
     ) -> list[RoleBindingRecord]:
+        """Grant or take back a role on an object; its bindings after."""
         return self._auth.set_role(caller, kind, name, principal, role, remove)
 
     def auth_get_roles(self, kind: str, name: str) -> list[RoleBindingRecord]:
+        """Who holds which role on an object."""
         return self._auth.get_roles(kind, name)
 
     def auth_check(self, caller: str, kind: str, name: str) -> dict[str, object]:
+        """A principal's roles that reach an object, and what they permit."""
         return self._auth.check(caller, kind, name)
 
     def auth_audit(self, since: float, limit: int) -> list[AuditRecord]:
+        """The mutations since ``since``, oldest first."""
         return self._auth.audit(since, limit)
