@@ -21,6 +21,10 @@ builtin so that ordinary ``except KeyError`` / ``except ValueError`` code works:
     │   ├── InvalidSpecError, IngestError (a URL to put files from could not be read)
     │   │   └── TooManyDatumsError (an input tree over RAYPACHY_MAX_DATUMS)
     │   └── RangeNotSatisfiableError (a byte range past the end of a file: HTTP 416)
+    ├── UnauthenticatedError                     code "unauthenticated" HTTP 401 (no, a wrong
+    │                                            or an expired token)
+    ├── PermissionDeniedError                    code "forbidden"       HTTP 403 (the caller
+    │                                            lacks the role it names)
     ├── TooManyRequestsError                     code "too_many_requests" HTTP 429
     ├── PayloadTooLargeError                     code "payload_too_large" HTTP 413
     ├── StorageError                             code "storage_error"   HTTP 500
@@ -193,6 +197,23 @@ class RangeNotSatisfiableError(InvalidArgumentError):
 
     code = "range_not_satisfiable"
     http_status = 416
+
+
+# --- auth --------------------------------------------------------------------------
+
+
+class UnauthenticatedError(RaypachyError):
+    """No token, an unknown one, or one that expired or was revoked."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class PermissionDeniedError(RaypachyError):
+    """The caller lacks the role the request needs (the message names it)."""
+
+    code = "forbidden"
+    http_status = 403
 
 
 # --- limits ------------------------------------------------------------------------

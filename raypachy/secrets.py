@@ -59,6 +59,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_ref(hash_of_token: str) -> str:
+    """What a client names its token by when it asks a server to prove it knows the token:
+    the hash of the token's hash (it tells nothing about either)."""
+    return hashlib.sha256(hash_of_token.encode()).hexdigest()
+
+
 def token_matches(presented: str, expected_hash: str) -> bool:
     return hmac.compare_digest(token_hash(presented), expected_hash)
 

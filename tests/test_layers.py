@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "raypachy"
 #: Lower ranks are imported by higher ones, never the other way round. Packages of one rank
 #: stay out of each other (rank 0, the shared leaves, may use each other).
 RANKS = {
-    "errors": 0, "_version": 0, "limits": 0, "secrets": 0, "_private": 0, "_procs": 0,
+    "errors": 0, "_version": 0, "limits": 0, "secrets": 0, "_private": 0, "_procs": 0, "tls": 0,
     "storage": 1,
     "pfs": 2,
     "pps": 3,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -13,6 +14,19 @@ from raypachy.cli.render import say
 IMAGE_MODES = ["off", "runtime_env", "label"]
 
 
+def tls_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--tls-cert`` and ``--tls-key``: serve the API and the S3 gateway over https."""
+    command = click.option(
+        "--tls-key", envvar="RAYPACHY_TLS_KEY", type=click.Path(dir_okay=False),
+        help="PEM private key of --tls-cert (or RAYPACHY_TLS_KEY).",
+    )(command)  # fmt: skip
+    return click.option(
+        "--tls-cert", envvar="RAYPACHY_TLS_CERT", type=click.Path(dir_okay=False),
+        help="PEM certificate (chain): serve https (or RAYPACHY_TLS_CERT). Clients verify it "
+        "with the system CAs or RAYPACHY_CA_FILE.",
+    )(command)  # fmt: skip
+
+
 @click.command("up")
 @click.option("--port", type=int, help="API port (default 8650, or RAYPACHY_API_PORT).")
 @click.option("--storage", help="Storage URI (default file://$RAYPACHY_HOME/storage).")
@@ -20,18 +34,23 @@ IMAGE_MODES = ["off", "runtime_env", "label"]
 @click.option("--images", type=click.Choice(IMAGE_MODES),
               help="How transform.image is used: off, runtime_env (podman) or label.")  # fmt: skip
 @metadata_option
+@tls_options
 def up(
     port: int | None,
     storage: str | None,
     num_cpus: int | None,
     images: str | None,
     metadata: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
     """Start a local Ray head and the raypachy control plane (once)."""
     from raypachy.runtime.cluster import up as start
+    from raypachy.tls import tls_files
 
+    tls = tls_files(tls_cert, tls_key)
     use_metadata(metadata)
-    state = start(storage=storage, port=port, num_cpus=num_cpus, images=images)
+    state = start(storage=storage, port=port, num_cpus=num_cpus, images=images, tls=tls)
     click.echo(f"raypachy API:  {state.api_url}")
     click.echo(f"console:       {state.api_url}/console/")
     click.echo(f"S3 gateway:    {state.s3_url}")
@@ -114,6 +133,7 @@ def _echo_tree(info: dict[str, object], indent: int = 0) -> None:
 @click.option("--images", type=click.Choice(IMAGE_MODES), envvar="RAYPACHY_IMAGES",
               default="off", show_default=True, help="How transform.image is used.")  # fmt: skip
 @metadata_option
+@tls_options
 def serve(
     address: str | None,
     storage: str | None,
@@ -124,13 +144,21 @@ def serve(
     detach: bool,
     images: str,
     metadata: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
-    """Run the control plane on an existing Ray cluster (for `ray job submit` or a RayJob)."""
+    """Run the control plane on an existing Ray cluster (for `ray job submit` or a RayJob).
+
+    Beyond loopback it needs RAYPACHY_TOKEN, and should have --tls-cert and --tls-key (the
+    files must be on the head node, where the API runs).
+    """
     from raypachy.runtime.cluster import serve as run
     from raypachy.server.doors import front_doors
+    from raypachy.tls import tls_files
 
+    tls = tls_files(tls_cert, tls_key)
     use_metadata(metadata)
-    run(address, home, storage, host, port, detach, images, s3_port, front_doors())
+    run(address, home, storage, host, port, detach, images, s3_port, front_doors(), tls)
 
 
 COMMANDS = [up, down, status, serve]

@@ -8,6 +8,7 @@ import sys
 import click
 
 from raypachy import __version__
+from raypachy.cli.auth_commands import auth
 from raypachy.cli.cluster_commands import COMMANDS
 from raypachy.cli.console_command import console
 from raypachy.cli.deploy_commands import deploy
@@ -43,7 +44,7 @@ for verb in sorted(set(NOUNS) | set(PPS_NOUNS)):
     cli.add_command(group)
 cli.add_command(gc)
 cli.add_command(fsck)
-for command in [*COMMANDS, *PPS_COMMANDS, deploy, console, migrate]:
+for command in [*COMMANDS, *PPS_COMMANDS, deploy, console, migrate, auth]:
     cli.add_command(command)
 
 

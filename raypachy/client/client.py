@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import httpx
 
 from raypachy import errors
+from raypachy.client.auth import AuthClient
 from raypachy.client.requests import build
 from raypachy.client.transport import RAW, Transport
 from raypachy.client.writes import ClientWrites, Leases
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
     from raypachy.storage import ChunkStore, FileData, ManifestStore
 
 
-class Client(API):
+class Client(API, AuthClient):
     """The API of a running control plane (``raypachy.connect()``): HTTP for metadata, and
     for bytes the storage itself when this client can reach it."""
 

@@ -2,7 +2,8 @@
 
 A token a home keeps goes only to that home's cluster; on this machine, where another user
 may hold the port, the server first proves it holds the token (an HMAC of a challenge, see
-``raypachy.secrets``). Remote servers get ``RAYPACHY_TOKEN`` right away.
+``raypachy.secrets``). Remote servers get ``RAYPACHY_TOKEN`` right away. An ``https://``
+address is verified with the system's CAs or ``RAYPACHY_CA_FILE`` (``raypachy.tls``).
 """
 
 from __future__ import annotations
@@ -12,14 +13,23 @@ import os
 import socket
 import ssl
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
 
 from raypachy import errors
-from raypachy.secrets import TOKEN_FILE, is_loopback, new_challenge, proof_matches, read_local_token
+from raypachy.secrets import (
+    TOKEN_FILE,
+    is_loopback,
+    new_challenge,
+    proof_matches,
+    read_local_token,
+    token_hash,
+    token_ref,
+)
+from raypachy.tls import client_context, untrusted, untrusted_message
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8650"
 RAW = {"Content-Type": "application/octet-stream"}  # raw bodies: never a simple request type
@@ -30,6 +40,8 @@ _BY_CODE: dict[str, type[errors.RaypachyError]] = {
     "conflict": errors.ConflictError,
     "invalid_argument": errors.InvalidArgumentError,
     "unavailable": errors.UnavailableError,
+    "unauthenticated": errors.UnauthenticatedError,
+    "forbidden": errors.PermissionDeniedError,
 }
 
 
@@ -51,6 +63,13 @@ def _tls() -> ssl.SSLContext:
     """httpx's default TLS context, made once per process: loading the CA bundle costs
     ~0.1 s (more on a busy machine), and every client would pay it, even over plain HTTP."""
     return httpx.create_ssl_context()
+
+
+def _refuse_untrusted(address: str, e: httpx.TransportError) -> None:
+    """Raise one line when ``e`` is the server's certificate being refused."""
+    reason = untrusted(e)
+    if reason is not None:
+        raise errors.UnavailableError(untrusted_message(address, reason)) from None
 
 
 class Transport:
@@ -75,9 +94,10 @@ class Transport:
         self._authorized = not self._local
         # TCP_NODELAY: a POST's headers and body leave as two small segments, and Nagle's
         # algorithm would hold the body for the server's delayed ACK (~40 ms a request).
+        secure = self.address.lower().startswith("https://")
         transport = httpx.HTTPTransport(
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)], retries=2,
-            verify=_tls(),
+            verify=client_context() if secure else _tls(),
         )  # fmt: skip
         self.http = httpx.Client(
             base_url=self.address, timeout=timeout, headers=headers, transport=transport
@@ -122,7 +142,8 @@ class Transport:
             token, source = self._local_token()
         if token:
             challenge = new_challenge()
-            reply = self.http.get("/healthz", params={"challenge": challenge})
+            ref = token_ref(token_hash(token))  # names a user's token without telling it
+            reply = self.http.get("/healthz", params={"challenge": challenge, "token_ref": ref})
             try:
                 proof = reply.json().get("proof") if reply.status_code == 200 else None
             except (ValueError, AttributeError):
@@ -137,6 +158,7 @@ class Transport:
         self._authorized = True
 
     def _unreachable(self, e: httpx.TransportError) -> None:
+        _refuse_untrusted(self.address, e)  # a server is there: never start another one
         if self._on_unreachable is None:
             raise errors.UnavailableError(
                 f"the raypachy API at {self.address} is not reachable ({type(e).__name__}): "
@@ -167,9 +189,14 @@ class Transport:
     @contextmanager
     def stream(self, method: str, path: str, **kw: Any) -> Iterator[httpx.Response]:
         """A response read as it arrives (the same checks as ``send``)."""
-        if not self._authorized:
-            self._authorize()
-        with self.http.stream(method, path, **kw) as response:
+        with ExitStack() as stack:
+            try:
+                if not self._authorized:
+                    self._authorize()
+                response = stack.enter_context(self.http.stream(method, path, **kw))
+            except httpx.TransportError as e:
+                _refuse_untrusted(self.address, e)
+                raise
             if response.status_code >= 400:
                 response.read()
                 raise_for(response)

@@ -168,6 +168,20 @@ _TABLE = (
        wire={"pipeline": "spec"}),
     _v("logs", "GET /v1/logs", R, "jobs", wire={"job_id": "job"}),
     _v("lineage", "GET /v1/lineage", R, "pipelines"),
+    # --- users, tokens and roles (raypachy.server.rest.auth: each is given its caller) ------
+    _v("auth_activate", "POST /v1/auth/activate", W, "auth", manual=True),
+    _v("auth_whoami", "GET /v1/auth/whoami", R, "auth", manual=True),
+    _v("auth_create_token", "POST /v1/auth/tokens", W, "auth", body="CreateToken",
+       manual=True),
+    _v("auth_revoke", "POST /v1/auth/revoke", W, "auth", body="Revoke", manual=True),
+    _v("auth_set_role", "POST /v1/auth/roles", W, "auth", body="SetRole", manual=True),
+    _v("auth_get_roles", "GET /v1/auth/roles", R, "auth", manual=True),
+    _v("auth_check", "GET /v1/auth/check", R, "auth", manual=True),
+    _v("auth_audit", "GET /v1/auth/audit", R, "auth", manual=True),
+    *(
+        _v(name, None, INTERNAL, "auth")
+        for name in ("authorize", "auth_created", "auth_deleted", "auth_proof_key")
+    ),
     # --- what the API server's waits ask (raypachy.server.rest.waits) ------------------------
     _v("commit_set_state", None, INTERNAL, "commits"),
     # --- what pipeline controllers ask ------------------------------------------------------

@@ -27,6 +27,7 @@ from raypachy.runtime.names import (
     FrontDoors,
     unwrap,
 )
+from raypachy.tls import TlsFiles
 
 log = logging.getLogger("raypachy.runtime")
 
@@ -145,8 +146,9 @@ class RayService:
         return version
 
 
-def _listen(app: Any, host: str, port: int) -> tuple[Any, str]:
-    """Serve ``app`` with uvicorn on a thread of its own; (server, error) — one is empty."""
+def _listen(app: Any, host: str, port: int, tls: TlsFiles | None = None) -> tuple[Any, str]:
+    """Serve ``app`` with uvicorn on a thread of its own (https with ``tls``); (server,
+    error) — one is empty."""
     import uvicorn
 
     try:
@@ -159,7 +161,10 @@ def _listen(app: Any, host: str, port: int) -> tuple[Any, str]:
         sock.bind((host, port))
     except OSError as e:
         return None, f"cannot listen on {host}:{port}: {e.strerror}"
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False,
+        ssl_certfile=tls.cert if tls else None, ssl_keyfile=tls.key if tls else None,
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -178,21 +183,23 @@ class ApiServerActor:
         token_hash: str | None = None,
         s3_port: int | None = None,
         doors: FrontDoors | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         assert doors is not None
+        self.tls = tls is not None
         self.host, self.port, self.s3_port, self.s3_error = host, port, s3_port, ""
         meta = ray.get_actor(METADATA_ACTOR, namespace=NAMESPACE)
         service = RayService(meta)
         api = doors.api(service, storage, token_hash, host)
-        self.server, self.error = _listen(api, host, port)
+        self.server, self.error = _listen(api, host, port, tls)
         if s3_port and not self.error:
             app = doors.s3(service, storage, token_hash)
-            self.s3_server, self.s3_error = _listen(app, host, s3_port)
+            self.s3_server, self.s3_error = _listen(app, host, s3_port, tls)
 
     def info(self) -> dict[str, Any]:
         import os
 
         return {
             "host": self.host, "port": self.port, "error": self.error, "pid": os.getpid(),
-            "s3_port": self.s3_port, "s3_error": self.s3_error,
+            "s3_port": self.s3_port, "s3_error": self.s3_error, "tls": self.tls,
         }  # fmt: skip

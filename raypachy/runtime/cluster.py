@@ -37,6 +37,7 @@ from raypachy.secrets import (
     proof_matches,
     token_hash,
 )
+from raypachy.tls import TlsFiles, pinned_context
 
 # A local head on loopback only: Ray maps 127.0.0.1 to the host's address unless told
 # (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 keeps it on 127.0.0.1). Token auth is set explicitly
@@ -64,12 +65,18 @@ def _free_port(preferred: int | None = None) -> int:
     raise UnavailableError("no free TCP port on 127.0.0.1")
 
 
-def _healthy(url: str, timeout: float = 1.0, token: str | None = None) -> bool:
+def _healthy(
+    url: str, timeout: float = 1.0, token: str | None = None, tls: TlsFiles | None = None
+) -> bool:
     """Whether the API at ``url`` answers; with ``token``, only if it proves it holds it
-    (another program, or another user's, may hold the port)."""
+    (another program, or another user's, may hold the port). Over https it must present
+    the certificate of ``tls``."""
     challenge = new_challenge()
     try:
-        reply = httpx.get(f"{url}/healthz", params={"challenge": challenge}, timeout=timeout)
+        verify = pinned_context(tls.cert) if tls is not None and url.startswith("https") else True
+        reply = httpx.get(
+            f"{url}/healthz", params={"challenge": challenge}, timeout=timeout, verify=verify
+        )
         if reply.status_code != 200:
             return False
         return token is None or proof_matches(token, challenge, reply.json().get("proof"))
@@ -176,6 +183,7 @@ def start_control_plane(
     images: str = "off",
     gateway_port: int | None = None,
     doors: FrontDoors | None = None,
+    tls: TlsFiles | None = None,
 ) -> str:
     """Create (or find) the control plane actors on the Ray cluster at ``address``, serving
     ``doors`` (``raypachy.server.doors.front_doors()``: the API, the S3 gateway).
@@ -184,7 +192,9 @@ def start_control_plane(
     ``RAYPACHY_S3_PORT`` or 8651) of the same host, with the same token.
 
     Listening beyond loopback needs ``RAYPACHY_TOKEN`` (bearer auth); the actor gets only the
-    token's hash, so the secret never shows among Ray's actor arguments.
+    token's hash, so the secret never shows among Ray's actor arguments. With ``tls`` (files
+    on the head node, where the API actor runs) both doors speak https; beyond loopback
+    without it, one warning line says that tokens and data cross the network in clear.
 
     ``local`` is for the loopback head that ``up`` starts; ``serve`` joins a cluster as is.
     With ``stay_connected`` this process stays the Ray driver that owns the actors: while a
@@ -197,6 +207,13 @@ def start_control_plane(
             f"refusing to serve the API on {host} without a token: set RAYPACHY_TOKEN "
             "(clients send it too), or listen on 127.0.0.1"
         )
+    if not is_loopback(host) and tls is None:
+        sys.stderr.write(
+            f"warning: serving the API on {host} over plain http: tokens and data cross the "
+            "network unencrypted (anyone on the path can read them and replay the token); "
+            "give --tls-cert and --tls-key\n"
+        )
+        sys.stderr.flush()
     # On loopback without RAYPACHY_TOKEN: the home's token, readable by its owner only.
     token = token or ensure_local_token(private_dir(home))
     if doors is None:
@@ -228,7 +245,7 @@ def start_control_plane(
         start_chunk_caches(storage)  # one per node, for remote storage
         api = ApiServerActor.options(  # type: ignore[attr-defined]
             name=API_ACTOR, lifetime="detached", get_if_exists=True
-        ).remote(host, port, storage, token_hash(token), gateway_port, doors)
+        ).remote(host, port, storage, token_hash(token), gateway_port, doors, tls)
         info = ray.get(api.info.remote(), timeout=120)
         if info["error"]:
             ray.kill(api, no_restart=True)
@@ -242,14 +259,14 @@ def start_control_plane(
                 "RAYPACHY_S3_PORT"
             )
         shown = "127.0.0.1" if info["host"] in ("0.0.0.0", "::") else info["host"]
-        url = f"http://{shown}:{info['port']}"
+        url = f"{'https' if tls else 'http'}://{shown}:{info['port']}"
     except BaseException:
         ray.shutdown()
         raise
     if not stay_connected:
         ray.shutdown()
     deadline = time.monotonic() + 60
-    while not _healthy(url, token=token):
+    while not _healthy(url, token=token, tls=tls):
         if time.monotonic() > deadline:
             raise UnavailableError(f"the raypachy API at {url} did not come up")
         time.sleep(0.2)
@@ -270,7 +287,13 @@ def _exit_on_sigterm() -> None:
 
 
 def _spawn_control_plane(
-    root: Path, gcs: str, storage: str, port: int, images: str, gateway_port: int | None = None
+    root: Path,
+    gcs: str,
+    storage: str,
+    port: int,
+    images: str,
+    gateway_port: int | None = None,
+    tls: TlsFiles | None = None,
 ) -> int:
     """Run ``raypachy serve`` in the background: the long-lived driver of the control plane."""
     log = root / "logs" / "control-plane.log"
@@ -280,6 +303,8 @@ def _spawn_control_plane(
         "--home", str(root), "--storage", storage, "--port", str(port), "--images", images,
         "--s3-port", str(gateway_port or s3_port()),
     ]  # fmt: skip
+    if tls is not None:
+        argv += ["--tls-cert", tls.cert, "--tls-key", tls.key]
     return os.posix_spawn(
         argv[0],
         argv,
@@ -299,8 +324,10 @@ def up(
     port: int | None = None,
     num_cpus: int | None = None,
     images: str | None = None,
+    tls: TlsFiles | None = None,
 ) -> ClusterState:
-    """Start (once) a local Ray head and the control plane; returns where they are.
+    """Start (once) a local Ray head and the control plane; returns where they are (with
+    ``tls``, the API and the S3 gateway speak https).
 
     Interrupted (Ctrl-C), it stops what it had started before raising again.
     """
@@ -308,7 +335,7 @@ def up(
     # The API's token: RAYPACHY_TOKEN, else one kept in the home (mode 0600) for its owner.
     token = os.environ.get("RAYPACHY_TOKEN") or ensure_local_token(root)
     state = read_state(str(root))
-    if state and _healthy(state.api_url, token=token):
+    if state and _healthy(state.api_url, token=token, tls=tls):
         if images and images != state.images:
             raise ConflictError(
                 f"raypachy already runs here with --images {state.images}; to change the mode: "
@@ -319,8 +346,10 @@ def up(
     port = port or api_port()
     images = images or os.environ.get("RAYPACHY_IMAGES") or "off"
     gateway_port = s3_port()
-    url = f"http://127.0.0.1:{port}"
-    if _healthy(url):  # answers, but could not prove it holds our token
+    scheme = "https" if tls else "http"
+    url = f"{scheme}://127.0.0.1:{port}"
+    # Answers (over https or http), but could not prove it holds our token:
+    if _healthy(url, tls=tls) or _healthy(url.replace("https:", "http:")):
         raise UnavailableError(
             f"port {port} is held by a server that is not this raypachy (it cannot prove it "
             "holds this home's token): stop it, or pick another port with --port or "
@@ -339,11 +368,13 @@ def up(
                 except HeadExited:
                     raise _HeadDied() from None
             ray_pid, gcs, dashboard, metrics = head
-            started.control = _spawn_control_plane(root, gcs, storage, port, images, gateway_port)
-            _wait_until_up(url, root, started.control, ray_pid, token)
+            started.control = _spawn_control_plane(
+                root, gcs, storage, port, images, gateway_port, tls
+            )
+            _wait_until_up(url, root, started.control, ray_pid, token, tls)
             state = ClusterState(
                 str(root), storage, url, dashboard, gcs, ray_pid, time.time(), started.control,
-                metrics, s3_url=f"http://127.0.0.1:{gateway_port}", images=images,
+                metrics, s3_url=f"{scheme}://127.0.0.1:{gateway_port}", images=images,
                 ray_identity=process_identity(ray_pid),
                 control_identity=process_identity(started.control),
             )  # fmt: skip
@@ -396,9 +427,11 @@ class _HeadDied(Exception):
     """The Ray head exited while starting, or while the control plane started on it."""
 
 
-def _wait_until_up(url: str, root: Path, control: int, ray_pid: int | None, token: str) -> None:
+def _wait_until_up(
+    url: str, root: Path, control: int, ray_pid: int | None, token: str, tls: TlsFiles | None
+) -> None:
     deadline = time.monotonic() + 180
-    while not _healthy(url, token=token):  # up only when it proves it holds our token
+    while not _healthy(url, token=token, tls=tls):  # up only when it proves it holds our token
         if ray_pid is not None and not pid_alive(ray_pid):
             raise _HeadDied()
         if not pid_alive(control) or time.monotonic() > deadline:
@@ -494,15 +527,17 @@ def serve(
     images: str = "off",
     gateway_port: int | None = None,
     doors: FrontDoors | None = None,
+    tls: TlsFiles | None = None,
 ) -> str:
     """Start the control plane on an existing cluster (the entrypoint of a Ray job), serving
-    ``doors``."""
+    ``doors`` (over https with ``tls``)."""
     root = private_dir(home_dir(home))
     storage = storage or os.environ.get("RAYPACHY_STORAGE") or f"file://{root}/storage"
     address = address or os.environ.get("RAY_ADDRESS") or "auto"
     url = start_control_plane(
         address, str(root), storage, host=host, port=port, local=False,
         stay_connected=not detach, images=images, gateway_port=gateway_port, doors=doors,
+        tls=tls,
     )  # fmt: skip
     s3_url = url.rsplit(":", 1)[0] + f":{gateway_port or s3_port()}"
     sys.stdout.write(f"raypachy API serving at {url}, S3 gateway at {s3_url} (storage {storage})\n")
@@ -513,7 +548,7 @@ def serve(
         failures = 0
         while failures < 6:
             time.sleep(10)
-            failures = 0 if _healthy(url, timeout=5) else failures + 1
+            failures = 0 if _healthy(url, timeout=5, tls=tls) else failures + 1
         raise UnavailableError(f"the raypachy API at {url} stopped answering")
     return url
 

@@ -20,4 +20,4 @@ def api_url_on_ray(address: str = "auto") -> str | None:
         return None
     info = ray.get(api.info.remote(), timeout=30)
     host = "127.0.0.1" if info["host"] in ("0.0.0.0", "::", "127.0.0.1") else info["host"]
-    return f"http://{host}:{info['port']}"
+    return f"{'https' if info.get('tls') else 'http'}://{host}:{info['port']}"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from raypachy import __version__
 from raypachy.server import console, errors, rest, writes
+from raypachy.server.access import AccessCheck
 from raypachy.server.guard import Guard
 from raypachy.server.service import Service
 from raypachy.server.waits import Waits
@@ -39,7 +40,10 @@ def create_app(
     )  # fmt: skip
     waits = app.state.waits = Waits(service)
     plane = writes.DataPlane(storage_uri)
+    # Every route checks its caller (scope "function": what a mutation changes of the roles
+    # is done before the response goes).
+    checked = [Depends(AccessCheck(service, token_hash), scope="function")]
     for router in rest.routers(service, plane, storage_uri, waits, token_hash):
-        app.include_router(router)
-    console.mount(app, service, plane.chunks)
+        app.include_router(router, dependencies=checked)
+    console.mount(app, service, plane.chunks, checked)
     return app

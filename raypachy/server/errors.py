@@ -22,7 +22,9 @@ def error_body(code: str, message: str, kind: str) -> dict[str, str]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(RaypachyError)
     async def raypachy_error(_: Request, e: RaypachyError) -> JSONResponse:
-        return JSONResponse(error_body(e.code, e.message, type(e).__name__), e.http_status)
+        headers = {"WWW-Authenticate": "Bearer"} if e.http_status == 401 else None
+        body = error_body(e.code, e.message, type(e).__name__)
+        return JSONResponse(body, e.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, e: RequestValidationError) -> JSONResponse:

@@ -9,7 +9,9 @@
   asking first (``text/plain``, form encodings); raw bodies are ``application/octet-stream``.
   (A browser's cross-site request without one still carries its ``Origin``.)
 - With a token, every request but ``/healthz`` (and what the app says is open, such as the
-  console's static assets) needs ``Authorization: Bearer <token>``.
+  console's static assets) needs ``Authorization: Bearer <token>``: the cluster's, or under
+  ``/v1/`` any, which each route then checks (``server.access``: a user's, once auth is
+  active; refused with 401 otherwise).
 
 A pure ASGI middleware: streamed uploads and downloads pass through untouched.
 """
@@ -28,6 +30,7 @@ from raypachy.server.errors import error_body
 
 ANY_HOST = "*"
 OPEN_PATHS = ("/healthz",)
+CHECKED_PREFIX = "/v1/"  # where every route checks its caller's token and roles itself
 RAW_BODY_PATHS = ("/v1/files/upload", "/v1/code")
 RAW_BODY: dict[str, Any] = {  # how those routes' bodies show in the OpenAPI spec
     "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {}}}}
@@ -96,7 +99,11 @@ class Guard:
                 )  # fmt: skip
         if self.token_hash and not self.is_open(path):
             scheme, _, presented = headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not token_matches(presented, self.token_hash):
+            # Another token may be a user's: the routes of /v1/ check it (server.access).
+            deferred = path.startswith(CHECKED_PREFIX) and scheme.lower() == "bearer" and presented
+            if not deferred and (
+                scheme.lower() != "bearer" or not token_matches(presented, self.token_hash)
+            ):
                 return 401, "unauthenticated", (
                     "missing or wrong API token: set RAYPACHY_TOKEN to the cluster's token (on "
                     "the machine that runs `raypachy up`, clients read $RAYPACHY_HOME/token)"

@@ -548,3 +548,58 @@ def test_any_text_round_trips(store: MetadataStore) -> None:
         tx.replace_datum_states("p", [], [state])
     with store.read() as tx:
         assert tx.job_datums("p", j1) == [record] and tx.datum_states("p") == [state]
+
+
+def test_auth_tokens_role_bindings_and_audit(backend: Backend) -> None:
+    from raypachy.pfs.metadata import AuditRecord, RoleBindingRecord, TokenRecord
+    from raypachy.secrets import token_ref
+
+    store, other = backend.open(), backend.open()
+    with store.read() as tx:
+        assert tx.auth_activated() is None and tx.token("h1") is None
+    with store.write() as tx:
+        tx.activate_auth(100.0)
+        tx.insert_token(TokenRecord("h1", "alice", 100.0, 200.0))
+        tx.insert_token(TokenRecord("h2", "alice", 101.0, None))
+        tx.insert_token(TokenRecord("h3", "bob", 102.0, None))
+        for binding in (
+            RoleBindingRecord("repo", "raw", "user:alice", "repoReader"),
+            RoleBindingRecord("repo", "raw", "user:alice", "repoReader"),  # twice: one row
+            RoleBindingRecord("repo", "raw", "user:bob", "repoOwner"),
+            RoleBindingRecord("cluster", "", "user:alice", "clusterAdmin"),
+        ):
+            tx.add_role_binding(binding)
+        tx.add_audit(AuditRecord(100.0, "user:root", "create_repo", "raw"))
+        tx.add_audit(AuditRecord(150.0, "user:alice", "put_file", "raw@master:/a"))
+    with other.read() as tx:  # what one client wrote, another sees
+        assert tx.auth_activated() == 100.0
+        assert tx.token("h1") == TokenRecord("h1", "alice", 100.0, 200.0)
+        assert tx.token_by_ref(token_ref("h2")) == TokenRecord("h2", "alice", 101.0, None)
+        assert tx.token_by_ref(token_ref("nope")) is None
+        assert [b.principal for b in tx.role_bindings("repo", "raw")] == ["user:alice", "user:bob"]
+        assert [(b.kind, b.role) for b in tx.principal_bindings("user:alice")] == [
+            ("cluster", "clusterAdmin"), ("repo", "repoReader"),
+        ]  # fmt: skip
+        assert [a.action for a in tx.audit(0.0, 10)] == ["create_repo", "put_file"]
+        assert [a.action for a in tx.audit(120.0, 10)] == ["put_file"]
+        assert len(tx.audit(0.0, 1)) == 1
+    with other.write() as tx:
+        assert tx.delete_token("h3") == 1 and tx.delete_token("h3") == 0
+        assert tx.delete_user_tokens("alice") == 2
+        alice_reads = RoleBindingRecord("repo", "raw", "user:alice", "repoReader")
+        assert tx.remove_role_binding(alice_reads) == 1
+        assert tx.remove_role_binding(alice_reads) == 0
+        tx.delete_role_bindings("repo", "raw")
+    with store.read() as tx:
+        assert tx.token("h1") is None and tx.token("h2") is None
+        assert tx.role_bindings("repo", "raw") == []
+        assert [b.kind for b in tx.principal_bindings("user:alice")] == ["cluster"]
+    import sqlite3
+
+    import psycopg
+
+    refused = (sqlite3.IntegrityError, psycopg.errors.UniqueViolation)
+    with pytest.raises(refused), store.write() as tx:  # activated once only
+        tx.activate_auth(300.0)
+    with store.read() as tx:
+        assert tx.auth_activated() == 100.0

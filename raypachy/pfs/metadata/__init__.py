@@ -9,9 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from raypachy.errors import InvalidArgumentError
-from raypachy.pfs.metadata.interface import MetadataStore, PfsStatements, PpsStatements, Tx
+from raypachy.pfs.metadata.interface import (
+    AuthStatements,
+    MetadataStore,
+    PfsStatements,
+    PpsStatements,
+    Tx,
+)
 from raypachy.pfs.metadata.locations import POSTGRES_FORM, is_postgres_url, mask, store_location
 from raypachy.pfs.metadata.records import (
+    AuditRecord,
     BranchRecord,
     CheckpointDatum,
     CheckpointRecord,
@@ -32,10 +39,14 @@ from raypachy.pfs.metadata.records import (
     PipelineVersion,
     PipelineVersionRecord,
     RepoRecord,
+    RoleBindingRecord,
+    TokenRecord,
     as_job_id,
 )
 
 __all__ = [
+    "AuditRecord",
+    "AuthStatements",
     "BranchRecord",
     "CheckpointDatum",
     "CheckpointRecord",
@@ -59,6 +70,8 @@ __all__ = [
     "PipelineVersionRecord",
     "PpsStatements",
     "RepoRecord",
+    "RoleBindingRecord",
+    "TokenRecord",
     "Tx",
     "as_job_id",
     "open_store",

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from raypachy.pfs.metadata.records import (
+    AuditRecord,
     BranchRecord,
     CheckpointRecord,
     CommitId,
@@ -30,6 +31,8 @@ from raypachy.pfs.metadata.records import (
     PipelineVersion,
     PipelineVersionRecord,
     RepoRecord,
+    RoleBindingRecord,
+    TokenRecord,
 )
 from raypachy.pfs.model import CommitRef
 
@@ -288,7 +291,55 @@ class PpsStatements(Protocol):
         ...
 
 
-class Tx(PfsStatements, PpsStatements, Protocol):
+class AuthStatements(Protocol):
+    """Users' tokens (hashed), role bindings and the audit log."""
+
+    def auth_activated(self) -> float | None:
+        """When auth was activated, or None: the cluster is open to its one API token."""
+        ...
+
+    def activate_auth(self, now: float) -> None: ...
+    def token(self, token_hash: str) -> TokenRecord | None: ...
+    def token_by_ref(self, ref: str) -> TokenRecord | None:
+        """The token whose hash hashes to ``ref`` (``raypachy.secrets.token_ref``)."""
+        ...
+
+    def insert_token(self, token: TokenRecord) -> None: ...
+    def delete_token(self, token_hash: str) -> int:
+        """How many tokens were deleted (0 or 1)."""
+        ...
+
+    def delete_user_tokens(self, user: str) -> int:
+        """Every token of ``user``; how many there were."""
+        ...
+
+    def role_bindings(self, kind: str, name: str) -> list[RoleBindingRecord]:
+        """Who holds which role on one object, by principal and role."""
+        ...
+
+    def principal_bindings(self, principal: str) -> list[RoleBindingRecord]:
+        """Every role ``principal`` holds, on any object."""
+        ...
+
+    def add_role_binding(self, binding: RoleBindingRecord) -> None:
+        """Grant a role (granting one held already changes nothing)."""
+        ...
+
+    def remove_role_binding(self, binding: RoleBindingRecord) -> int:
+        """Take a role back; how many were (0 or 1)."""
+        ...
+
+    def delete_role_bindings(self, kind: str, name: str) -> None:
+        """Every role on one object (it is deleted)."""
+        ...
+
+    def add_audit(self, entry: AuditRecord) -> None: ...
+    def audit(self, since: float, limit: int) -> list[AuditRecord]:
+        """The mutations at or after ``since``, oldest first, at most ``limit``."""
+        ...
+
+
+class Tx(PfsStatements, PpsStatements, AuthStatements, Protocol):
     """The statements of one transaction; obtained from ``MetadataStore.read/write``."""
 
 

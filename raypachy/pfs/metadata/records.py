@@ -262,3 +262,37 @@ class CheckpointRecord:
     job: JobId
     layer: ManifestInfo | None
     datums: tuple[CheckpointDatum, ...]
+
+
+# --- auth ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An API token, known by its SHA-256 only; ``expires`` None: until revoked."""
+
+    hash: str
+    user: str
+    created: float
+    expires: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleBindingRecord:
+    """``principal`` (``user:alice``, ``pipeline:edges``) holds ``role`` on an object:
+    ``kind`` ``cluster``, ``project`` or ``repo``, named ``name`` (the cluster's is empty)."""
+
+    kind: str
+    name: str
+    principal: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One mutation: who did what, when."""
+
+    at: float
+    principal: str
+    action: str
+    detail: str

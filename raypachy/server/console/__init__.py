@@ -16,7 +16,7 @@ one-line message of a failed call) and ``login-form``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +63,11 @@ class _Assets:
         await self.files(scope, receive, send_with_headers)
 
 
-def mount(app: FastAPI, service: Service, chunks: Callable[[], Any]) -> None:
-    """Add the console's routes and assets to the API ``app`` (its job feed: ``app.state``)."""
+def mount(
+    app: FastAPI, service: Service, chunks: Callable[[], Any], dependencies: Sequence[Any] = ()
+) -> None:
+    """Add the console's routes (checked by ``dependencies``) and assets to the API ``app``
+    (its job feed: ``app.state``)."""
     app.state.job_feed = JobFeed(service)
-    app.include_router(router(service, chunks, app.state.job_feed))
+    app.include_router(router(service, chunks, app.state.job_feed), dependencies=dependencies)
     app.mount(PREFIX, _Assets(), name="console")

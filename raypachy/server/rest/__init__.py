@@ -3,7 +3,7 @@
 Generated (``generate.py``): every verb of ``raypachy.pachd.verbs`` with a route and a JSON
 body or query. By hand: what streams bytes (``files.py``, ``code.py``), what holds a request
 open (``waits.py``), what checks its caller (``leases.py``) and the cluster's own facts
-(``cluster.py``).
+(``cluster.py``), users and roles (``auth.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fastapi import APIRouter
 
 from raypachy.pachd.verbs import ROUTED
 from raypachy.server import writes
-from raypachy.server.rest import cluster, code, files, leases, waits
+from raypachy.server.rest import auth, cluster, code, files, leases, waits
 from raypachy.server.rest.generate import add_route
 from raypachy.server.service import Service
 from raypachy.server.waits import Waits
@@ -35,5 +35,6 @@ def routers(
         code.router(service, plane),
         leases.router(service),
         waits.router(service, watch),
+        auth.router(service),
         generated,
     ]

@@ -170,6 +170,24 @@ class CreatePipeline(Body):
     reprocess: bool = False
 
 
+class CreateToken(Body):
+    user: str = Field(min_length=1, max_length=140, description="alice (or user:alice)")
+    ttl: str | None = Field(None, max_length=16, description="30d, 12h, 90m... (none: no end)")
+
+
+class Revoke(Body):
+    token: str | None = Field(None, max_length=512)
+    user: str | None = Field(None, max_length=140)
+
+
+class SetRole(Body):
+    kind: str = Field(description="repo, project or cluster")
+    name: str = Field("", max_length=256, description="the repo's, the project's (default)")
+    principal: str = Field(max_length=140, description="user:alice")
+    role: str = Field(max_length=32)
+    remove: bool = Field(False, description="Take the role back instead.")
+
+
 class CreateSecret(Body):
     secret: dict[str, object] = Field(
         description="A Kubernetes Secret: metadata.name, data (base64) and/or stringData."

@@ -12,7 +12,7 @@ import binascii
 import contextlib
 import tempfile
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import anyio
@@ -21,6 +21,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from raypachy.server.access import CheckedService
 
 from raypachy.errors import S3Error
 from raypachy.server.ranges import parse_range
@@ -67,17 +70,25 @@ def create_s3_app(service: Service, storage_uri: str, token_hash: str | None = N
     """The control plane's gateway over the API's operations and the storage at
     ``storage_uri``. With ``token_hash``, every request must be signed (SigV4) with the token
     as both the access key id and the secret; without it (loopback only) none need be."""
+    from raypachy.server.access import CheckedService
     from raypachy.server.s3.pfs_catalog import PfsCatalog
-    from raypachy.server.s3.sigv4 import token_credentials
 
-    credentials = token_credentials(token_hash) if token_hash else None
-    return create_gateway(PfsCatalog(service, storage_uri), credentials)
+    checked = CheckedService(service, token_hash)
+    # Any access key may sign (its signature proves the signer holds it: key and secret are
+    # both the token); who it is, and what it may do, is the checked service's to say.
+    credentials: Credentials | None = (lambda key: key) if token_hash else None
+    return create_gateway(PfsCatalog(checked, storage_uri), credentials, checked=checked)
 
 
 def create_gateway(
-    catalog: Catalog, credentials: Credentials | None, idle_s: float = DEFAULT_IDLE_S
+    catalog: Catalog,
+    credentials: Credentials | None,
+    idle_s: float = DEFAULT_IDLE_S,
+    checked: CheckedService | None = None,
 ) -> Starlette:
-    """An S3 server over ``catalog``; with ``credentials``, unsigned requests are refused."""
+    """An S3 server over ``catalog``; with ``credentials``, unsigned requests are refused;
+    with ``checked`` (the catalog's service), each request's signer is identified first and
+    every verb it leads to is checked against the signer's roles."""
     uploads = Uploads(idle_s)
 
     @contextlib.asynccontextmanager
@@ -321,6 +332,9 @@ def create_gateway(
         name, _, key = path.lstrip("/").partition("/")
         try:
             signed = authenticate(request)
+            if checked is not None:
+                checked.bind(signed.access_key if signed is not None else None)
+                await checked.identify()
             if not name:
                 if request.method != "GET":
                     raise not_allowed(request.method, "the service (list buckets with GET /)")

@@ -203,17 +203,6 @@ def verify(
     raise denied("the request signature does not match: check the access key and the secret")
 
 
-def token_credentials(token_hash: str) -> Credentials:
-    """Pachyderm's convention: the access key id and the secret are both the API token; the
-    server keeps only the token's hash and learns the token from the access key id."""
-    from raypachy.secrets import token_matches
-
-    def lookup(access_key: str) -> str | None:
-        return access_key if token_matches(access_key, token_hash) else None
-
-    return lookup
-
-
 def static_credentials(pairs: Iterable[tuple[str, str]]) -> Credentials:
     table = dict(pairs)
     return table.get

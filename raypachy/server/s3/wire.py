@@ -24,10 +24,12 @@ from raypachy.errors import (
     InvalidArgumentError,
     NotFoundError,
     PathNotFoundError,
+    PermissionDeniedError,
     RangeNotSatisfiableError,
     RaypachyError,
     S3Error,
     StorageError,
+    UnauthenticatedError,
     UnavailableError,
     WaitTimeoutError,
 )
@@ -80,6 +82,8 @@ def to_s3_error(e: BaseException) -> S3Error:
         return e
     if isinstance(e, RaypachyError):
         message = e.message
+        if isinstance(e, (UnauthenticatedError, PermissionDeniedError)):
+            return S3Error("AccessDenied", message, 403)
         if isinstance(e, PathNotFoundError):
             return S3Error("NoSuchKey", message, 404)
         if isinstance(e, NotFoundError):

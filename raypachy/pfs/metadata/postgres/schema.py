@@ -189,6 +189,37 @@ class Migration:
     statements: tuple[str, ...]
 
 
+_AUTH = (
+    f"""CREATE TABLE auth_state (
+        id SMALLINT PRIMARY KEY CHECK (id = 1),
+        activated {F} NOT NULL
+    )""",
+    f"""CREATE TABLE auth_tokens (
+        hash {T} PRIMARY KEY,
+        ref {T} NOT NULL UNIQUE,
+        "user" {T} NOT NULL,
+        created {F} NOT NULL,
+        expires {F}
+    )""",
+    'CREATE INDEX auth_tokens_by_user ON auth_tokens ("user")',
+    f"""CREATE TABLE role_bindings (
+        kind {T} NOT NULL,
+        name {T} NOT NULL,
+        principal {T} NOT NULL,
+        role {T} NOT NULL,
+        PRIMARY KEY (kind, name, principal, role)
+    )""",
+    "CREATE INDEX role_bindings_by_principal ON role_bindings (principal)",
+    f"""CREATE TABLE audit_log (
+        seq {I} GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at {F} NOT NULL,
+        principal TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL
+    )""",
+    "CREATE INDEX audit_log_by_time ON audit_log (at)",
+)
+
 #: Append only: a released migration never changes (its number is in users' databases).
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -210,6 +241,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(3, "auth: activation, hashed tokens, role bindings, audit log", _AUTH),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -24,6 +24,7 @@ from psycopg import errors
 from raypachy.errors import BackendError, UnavailableError
 from raypachy.pfs.metadata.changes import Changes
 from raypachy.pfs.metadata.locations import hide_secret, mask
+from raypachy.pfs.metadata.postgres.auth_tables import AuthTables
 from raypachy.pfs.metadata.postgres.pfs_tables import PfsTables
 from raypachy.pfs.metadata.postgres.pool import WAIT_S, Pool, close_quietly, connect
 from raypachy.pfs.metadata.postgres.pps_tables import PpsTables
@@ -48,7 +49,7 @@ def _rollback(conn: Conn) -> None:
             conn.execute("ROLLBACK")
 
 
-class PostgresTx(PfsTables, PpsTables):
+class PostgresTx(PfsTables, PpsTables, AuthTables):
     """The statements of one PostgreSQL transaction (``raypachy.pfs.metadata.interface.Tx``)."""
 
 

@@ -188,6 +188,13 @@ _OBJECT_METADATA = """CREATE TABLE IF NOT EXISTS object_metadata (
 )"""
 
 
+def _auth(conn: sqlite3.Connection) -> None:
+    from raypachy.pfs.metadata.sqlite.auth_tables import TABLES
+
+    for statement in TABLES:
+        conn.execute(statement)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -213,6 +220,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "object_metadata (key-value metadata of repos, branches and commits; branch triggers)",
         _object_metadata,
     ),
+    Migration(4, "auth: activation, hashed tokens, role bindings, audit log", _auth),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NoReturn
 from raypachy._private import private_file
 from raypachy.errors import BackendError
 from raypachy.pfs.metadata.changes import Changes
+from raypachy.pfs.metadata.sqlite.auth_tables import AuthTables
 from raypachy.pfs.metadata.sqlite.pfs_tables import PfsTables
 from raypachy.pfs.metadata.sqlite.pps_tables import PpsTables
 from raypachy.pfs.metadata.sqlite.schema import migrate
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from raypachy.pfs.metadata.interface import MetadataStore
 
 
-class SqliteTx(PfsTables, PpsTables):
+class SqliteTx(PfsTables, PpsTables, AuthTables):
     """The statements of one SQLite transaction (``raypachy.pfs.metadata.interface.Tx``)."""
 
 

@@ -1,0 +1,156 @@
+"""What each verb needs of its caller, read from its arguments (the roles: ``pachd.roles``).
+
+``needs(verb, args)`` is the one place that says it, for every verb of the table with a
+route; the API server asks it before each request (``raypachy.server.access``). A verb that
+names a repo needs read or write on it by its access in the verb table, a pipeline's verbs
+act on its output repo (of the same name), listings across repos need ``projectViewer``,
+creating a repo or a pipeline ``projectWriter`` (and read on every input), and what spans
+the cluster (gc, fsck, secrets, the audit log) ``clusterAdmin``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from raypachy.pachd.roles import DEFAULT_PROJECT, KINDS, Need, Permission
+from raypachy.pachd.verbs import VERBS, Access
+
+P = Permission
+_LIST = Need(P.PROJECT_LIST, DEFAULT_PROJECT)
+_CREATE = Need(P.PROJECT_CREATE, DEFAULT_PROJECT)
+_ADMIN = Need(P.CLUSTER_ADMIN)
+#: Verbs any known caller may ask (they name nothing of anyone else's).
+ANYONE = ("wait_change", "heartbeat_lease", "release_lease", "acquire_lease", "status",
+          "auth_whoami", "auth_check", "auth_revoke", "config")  # fmt: skip
+
+
+def _repo(address: object) -> str:
+    """The repo of a pachctl address (``repo@ref^N:/path``)."""
+    return str(address or "").split("@", 1)[0].split(":", 1)[0]
+
+
+def _on(perm: Permission, *repos: object) -> list[Need]:
+    return [Need(perm, _repo(r)) for r in repos if r]
+
+
+def _target(access: Permission) -> Callable[[Mapping[str, Any]], list[Need]]:
+    return lambda a: _on(access, a.get("target"))
+
+
+def _commit_target(a: Mapping[str, Any]) -> list[Need]:
+    """A commit (``repo@id``) needs write on its repo; a commit set (a bare id) spans repos."""
+    target = str(a.get("target") or "")
+    return _on(P.REPO_WRITE, target) if "@" in target else [_ADMIN]
+
+
+def _input_repos(spec: object) -> list[str]:
+    """The repos a pipeline spec reads (its pfs inputs), from the spec as sent."""
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            pfs = node.get("pfs")
+            if isinstance(pfs, dict) and isinstance(pfs.get("repo"), str):
+                found.append(pfs["repo"])
+            for key in ("cross", "union", "join", "group"):
+                for child in node.get(key) or ():
+                    walk(child)
+
+    if isinstance(spec, dict):
+        walk(spec.get("input"))
+    return found
+
+
+def pipeline_name(spec: object) -> str:
+    """The name a pipeline spec gives (``pipeline.name``, or ``pipeline`` as a string)."""
+    if not isinstance(spec, dict):
+        return ""
+    named = spec.get("pipeline")
+    if isinstance(named, dict):
+        named = named.get("name")
+    return named if isinstance(named, str) else ""
+
+
+def _put_pipeline(a: Mapping[str, Any]) -> list[Need]:
+    spec = a.get("pipeline")
+    reads = _on(P.REPO_READ, *_input_repos(spec))
+    if a.get("update"):
+        return [*reads, *_on(P.REPO_WRITE, pipeline_name(spec))]
+    return [*reads, _CREATE]
+
+
+def _named_object(a: Mapping[str, Any], perms: Mapping[str, Permission]) -> list[Need]:
+    kind = str(a.get("kind") or "")
+    if kind not in KINDS:
+        return [_ADMIN]  # the verb refuses the kind in one line, to whoever gets that far
+    return [Need(perms[kind], str(a.get("name") or ""))]
+
+
+_OWN_OBJECT = {"repo": P.REPO_OWN, "project": P.PROJECT_OWN, "cluster": P.CLUSTER_ADMIN}
+_READ_OBJECT = {"repo": P.REPO_READ, "project": P.PROJECT_LIST, "cluster": P.CLUSTER_ADMIN}
+
+_RULES: dict[str, Callable[[Mapping[str, Any]], list[Need]]] = {
+    "create_repo": lambda a: _on(P.REPO_WRITE, a.get("name")) if a.get("update") else [_CREATE],
+    "list_repos": lambda a: [_LIST],
+    "inspect_repo": lambda a: _on(P.REPO_READ, a.get("name")),
+    "delete_repo": lambda a: _on(P.REPO_OWN, a.get("name")),
+    "list_commits": lambda a: _on(P.REPO_READ, a.get("repo")) or [_LIST],
+    "commit_set": lambda a: [_LIST],
+    "wait_commit_set": lambda a: [_LIST],
+    "delete_commit": _commit_target,
+    "squash_commit": _commit_target,
+    "diff_files": lambda a: _on(P.REPO_READ, a.get("new"), a.get("old")),
+    "copy_file": lambda a: [*_on(P.REPO_READ, a.get("src")), *_on(P.REPO_WRITE, a.get("dst"))],
+    "check_writable": _target(P.REPO_WRITE),
+    "gc": lambda a: [_ADMIN],
+    "fsck": lambda a: [_ADMIN],
+    "put_pipeline": _put_pipeline,
+    "preview_datums": lambda a: _on(P.REPO_READ, *_input_repos(a.get("pipeline"))),
+    "list_pipelines": lambda a: [_LIST],
+    "delete_pipeline": lambda a: _on(P.REPO_OWN, a.get("name")),
+    "store_code": lambda a: [_CREATE],
+    "register_code": lambda a: [_CREATE],
+    "list_jobs": lambda a: _on(P.REPO_READ, a.get("pipeline")) or [_LIST],
+    "logs": lambda a: _on(P.REPO_READ, a.get("pipeline")) or [_LIST],
+    "lineage": lambda a: _on(P.REPO_READ, a.get("target")) or [_LIST],
+    "auth_activate": lambda a: [_ADMIN],  # before activation: whoever holds the cluster token
+    "auth_create_token": lambda a: [_ADMIN],
+    "auth_set_role": lambda a: _named_object(a, _OWN_OBJECT),
+    "auth_get_roles": lambda a: _named_object(a, _READ_OBJECT),
+    "auth_audit": lambda a: [_ADMIN],
+    **{name: (lambda a: []) for name in ANYONE},
+    **{name: (lambda a: [_ADMIN]) for name in VERBS if name.endswith("_secret")},
+    **{name: (lambda a: [_ADMIN]) for name in ("list_secrets",)},
+}
+
+
+def needs(verb: str, args: Mapping[str, Any]) -> list[Need] | None:
+    """What asking ``verb`` with ``args`` (the API's argument names) needs; None for a verb
+    no rule covers, or without the arguments its rule reads (the server then lets only a
+    clusterAdmin through: nothing is left open by omission)."""
+    rule = _RULES.get(verb)
+    if rule is not None:
+        found = rule(args)
+        return found if found or verb in ANYONE else None  # an argument it reads is missing
+    row = VERBS.get(verb)
+    if row is None or row.access is Access.INTERNAL:
+        return None
+    perm = P.REPO_READ if row.access is Access.READ else P.REPO_WRITE
+    for arg in ("target", "repo", "pipeline", "name"):
+        if args.get(arg):
+            return _on(perm, args[arg])
+    return None
+
+
+def described(verb: str, args: Mapping[str, Any]) -> str:
+    """What a mutation acted on, for the audit log (one line, without values of secrets)."""
+    shown = []
+    for key in ("name", "repo", "target", "src", "dst", "path", "pipeline", "job_id", "datum",
+                "commit_id", "user", "kind", "role", "principal"):  # fmt: skip
+        value = args.get(key)
+        if key == "pipeline" and isinstance(value, dict):
+            value = pipeline_name(value)
+        if isinstance(value, (str, int)) and value != "":
+            shown.append(f"{key}={value}")
+    return " ".join(shown)[:500]
