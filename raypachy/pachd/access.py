@@ -108,6 +108,7 @@ _RULES: dict[str, Callable[[Mapping[str, Any]], list[Need]]] = {
     "put_pipeline": _put_pipeline,
     "preview_datums": lambda a: _on(P.REPO_READ, *_input_repos(a.get("pipeline"))),
     "list_pipelines": lambda a: [_LIST],
+    "inspect_defaults": lambda a: [_LIST],  # (update_defaults: a clusterAdmin's, by default)
     "delete_pipeline": lambda a: _on(P.REPO_OWN, a.get("name")),
     "store_code": lambda a: [_CREATE],
     "register_code": lambda a: [_CREATE],
