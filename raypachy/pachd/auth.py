@@ -83,7 +83,8 @@ class Auth:
         if tx.auth_activated() is None:
             if presented == "token":
                 raise UnauthenticatedError(
-                    "wrong API token: set RAYPACHY_TOKEN to the cluster's token"
+                    "wrong API token: set RAYPACHY_TOKEN to the cluster's token (on the "
+                    "machine that runs `raypachy up`, clients read $RAYPACHY_HOME/token)"
                 )
             return Identity("", active=False)
         if presented == "cluster":
