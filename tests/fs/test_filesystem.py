@@ -327,7 +327,7 @@ def test_writes_to_a_commit_or_a_missing_repo_are_refused(
         fs.open(f"{layout}@master^1/x.txt", "wb")
     with pytest.raises(FileNotFoundError, match="norepo"):
         fs.open("norepo@master/x.txt", "wb")
-    with pytest.raises(errors.InvalidArgumentError, match="bad.branch"):  # not a name, nor .N
+    with pytest.raises(errors.InvalidArgumentError, match=r"bad\.branch"):  # not a name, nor .N
         fs.open(f"{layout}@bad.branch/x.txt", "wb")
     assert client.inspect_commit(f"{layout}@master").id == head
 
