@@ -156,10 +156,11 @@ class RayExecutor:
                 self.pending[self._submit(index, batch, options, parallelism)] = (index, batch)
             ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=PARTIAL_EVERY_S)
             self._pass_on_partials()
-            if not ready and time.monotonic() - self._explained >= 1.0:
-                self._explained = time.monotonic()
-                self._explain_wait(options)
-            elif self.waiting:
+            if not ready:  # nothing ended: say why, at most once a second
+                if time.monotonic() - self._explained >= 1.0:
+                    self._explained = time.monotonic()
+                    self._explain_wait(options)
+            elif self.waiting:  # a batch ended: the wait is over
                 self._report("")
             self._restart(queue)
             for ref in ready:
