@@ -6,42 +6,18 @@ datums a job ran the dataset on.
 
 from __future__ import annotations
 
-import json
 import re
 import textwrap
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 import raypachy
 from tests.conftest import LocalCluster
+from tests.runtime.cluster_jobs import first_job, head_job, unique
 
 pytestmark = pytest.mark.ray
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
-
-
-def _job_of(c: LocalCluster, repo: str) -> dict:  # type: ignore[type-arg]
-    """The job of the input repo's head commit (the same global id), once it has ended."""
-    commit = json.loads(c.cli("inspect", "commit", f"{repo}@master", "-o", "json").stdout)["id"]
-    c.cli("wait", "commit", commit, "-o", "json", timeout=300)
-    [job] = json.loads(c.cli("list", "job", commit, "-o", "json").stdout)
-    return job  # type: ignore[no-any-return]
-
-
-def _first_job(c: LocalCluster, pipeline: str) -> dict:  # type: ignore[type-arg]
-    client = c.client()
-    deadline = time.monotonic() + 60
-    while (job_id := client.inspect_pipeline(pipeline).last_job) is None:
-        assert time.monotonic() < deadline, f"no job for {pipeline}"
-        time.sleep(0.2)
-    client.wait_job(pipeline, job_id, timeout=300)
-    done = c.cli("inspect", "job", f"{pipeline}@{job_id}", "-o", "json").stdout
-    return json.loads(done)  # type: ignore[no-any-return]
 
 
 def _seen(marker: Path) -> list[str]:
@@ -52,7 +28,7 @@ def test_a_dataset_pipeline_runs_only_new_datums_and_drops_deleted_ones(
     local_cluster: LocalCluster, tmp_path: Path
 ) -> None:
     c = local_cluster
-    src, pipe = _name("dsrc"), _name("upper")
+    src, pipe = unique("dsrc"), unique("upper")
     marker = tmp_path / "seen"
     c.cli("create", "repo", src)
     c.cli("put", "file", f"{src}@master:/a.txt", "-f", "-", stdin=b"alpha")
@@ -83,7 +59,7 @@ def test_a_dataset_pipeline_runs_only_new_datums_and_drops_deleted_ones(
             return ds.map_batches(Upper, concurrency=1, batch_size=8)
     """))  # fmt: skip
     c.cli("create", "pipeline", "--python", str(path))
-    job = _first_job(c, pipe)
+    job = first_job(c, pipe)
     assert job["state"] == "success", job["reason"]
     assert job["datums"]["processed"] == 2
     client = c.client()
@@ -93,7 +69,7 @@ def test_a_dataset_pipeline_runs_only_new_datums_and_drops_deleted_ones(
 
     # One new file: the dataset holds only its datum; the others keep their outputs.
     c.cli("put", "file", f"{src}@master:/c.txt", "-f", "-", stdin=b"gamma")
-    job = _job_of(c, src)
+    job = head_job(c, src)
     assert job["state"] == "success", job["reason"]
     assert (job["datums"]["processed"], job["datums"]["skipped"]) == (1, 2)
     assert _seen(marker) == ["/a.txt", "/b.txt", "/c.txt"]
@@ -103,7 +79,7 @@ def test_a_dataset_pipeline_runs_only_new_datums_and_drops_deleted_ones(
     # A deleted file's output goes, a changed file's is made again; provenance follows.
     c.cli("delete", "file", f"{src}@master:/a.txt")
     c.cli("put", "file", f"{src}@master:/b.txt", "-f", "-", stdin=b"bravo")
-    job = _job_of(c, src)
+    job = head_job(c, src)
     assert job["state"] == "success", job["reason"]
     assert (job["datums"]["processed"], job["datums"]["skipped"]) == (1, 1)
     assert _seen(marker) == ["/a.txt", "/b.txt", "/b.txt", "/c.txt"]
@@ -120,7 +96,7 @@ def test_dataset_pipeline_from_the_python_api_and_its_bad_outputs(
     local_cluster: LocalCluster,
 ) -> None:
     c = local_cluster
-    src, good, bad, foreign = _name("nums"), _name("total"), _name("nopath"), _name("foreign")
+    src, good, bad, foreign = unique("nums"), unique("total"), unique("nopath"), unique("foreign")
     client = c.client()
     client.create_repo(src)
     with client.modify(f"{src}@master") as m:
@@ -142,7 +118,7 @@ def test_dataset_pipeline_from_the_python_api_and_its_bad_outputs(
     client.create_pipeline(
         raypachy.pipeline(total, input=raypachy.pfs(src, glob="/*"), name=good, dataset=True)
     )
-    job = _first_job(c, good)
+    job = first_job(c, good)
     assert job["state"] == "success", job["reason"]
     assert client.get_file(f"{good}@master", "/sum/x") == b"3"
     assert client.get_file(f"{good}@master", "/sum/y") == b"5"
@@ -153,7 +129,7 @@ def test_dataset_pipeline_from_the_python_api_and_its_bad_outputs(
     client.create_pipeline(
         raypachy.pipeline(no_path, input=raypachy.pfs(src, glob="/*"), name=bad, dataset=True)
     )
-    job = _first_job(c, bad)
+    job = first_job(c, bad)
     assert job["state"] == "failure"
     assert "has no column path, bytes (it has datum_id, size)" in job["reason"]
     assert not client.list_files(f"{bad}@master", "/")  # nothing of it is visible
@@ -166,7 +142,7 @@ def test_dataset_pipeline_from_the_python_api_and_its_bad_outputs(
             other_datum, input=raypachy.pfs(src, glob="/*"), name=foreign, dataset=True
         )
     )
-    job = _first_job(c, foreign)
+    job = first_job(c, foreign)
     assert job["state"] == "failure"
     assert "which is not a datum of this run" in job["reason"]
 
@@ -176,11 +152,11 @@ def test_dataset_pipeline_from_the_python_api_and_its_bad_outputs(
 
         return ds.map_batches(explode)
 
-    crash = _name("crash")
+    crash = unique("crash")
     client.create_pipeline(
         raypachy.pipeline(broken, input=raypachy.pfs(src, glob="/"), name=crash, dataset=True)
     )
-    job = _first_job(c, crash)
+    job = first_job(c, crash)
     assert job["state"] == "failure"
     assert re.search(r": ValueError: no model for [123] file\(s\)$", job["reason"]), job["reason"]
     log = c.cli("logs", "-p", crash, "--job", job["id"]).stdout.decode()
@@ -191,7 +167,7 @@ def test_dataset_pipeline_from_the_python_api_and_its_bad_outputs(
 
 def test_stopping_a_dataset_job_kills_its_run(local_cluster: LocalCluster, tmp_path: Path) -> None:
     c = local_cluster
-    src, pipe = _name("slow"), _name("stuck")
+    src, pipe = unique("slow"), unique("stuck")
     marker = tmp_path / "pids"
     client = c.client()
     client.create_repo(src)

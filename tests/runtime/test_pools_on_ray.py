@@ -10,18 +10,14 @@ import json
 import os
 import textwrap
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import LocalCluster
+from tests.runtime.cluster_jobs import first_job, head_job, unique
 
 pytestmark = pytest.mark.ray
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
 def _pipeline_file(tmp_path: Path, repo: str, name: str, options: str, body: str) -> Path:
@@ -58,26 +54,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _wait_commit(c: LocalCluster, repo: str) -> dict:  # type: ignore[type-arg]
-    """The job of the input repo's head commit (the same global id), once it has ended."""
-    commit = json.loads(c.cli("inspect", "commit", f"{repo}@master", "-o", "json").stdout)["id"]
-    c.cli("wait", "commit", commit, "-o", "json", timeout=300)
-    [job] = json.loads(c.cli("list", "job", commit, "-o", "json").stdout)
-    return job  # type: ignore[no-any-return]
-
-
-def _first_job(c: LocalCluster, pipeline: str) -> dict:  # type: ignore[type-arg]
-    """The job that creating the pipeline started, once it has ended."""
-    client = c.client()
-    deadline = time.monotonic() + 60
-    while (job_id := client.inspect_pipeline(pipeline).last_job) is None:
-        assert time.monotonic() < deadline, f"no job for {pipeline}"
-        time.sleep(0.2)
-    client.wait_job(pipeline, job_id, timeout=300)
-    done = c.cli("inspect", "job", f"{pipeline}@{job_id}", "-o", "json").stdout
-    return json.loads(done)  # type: ignore[no-any-return]
-
-
 CALL_WRITES_PID = """
     def __call__(self, datum):
         for f in datum.input().rglob("*"):
@@ -100,7 +76,7 @@ def test_init_runs_once_per_actor_across_datums_and_warm_jobs(
     local_cluster: LocalCluster, tmp_path: Path
 ) -> None:
     c = local_cluster
-    src, pipe = _name("src"), _name("warm")
+    src, pipe = unique("src"), unique("warm")
     c.cli("create", "repo", src)
     for i in range(8):
         c.cli("put", "file", f"{src}@master:/f{i}", "-f", "-", stdin=str(i).encode())
@@ -108,7 +84,7 @@ def test_init_runs_once_per_actor_across_datums_and_warm_jobs(
     path = _pipeline_file(tmp_path, src, pipe, f"concurrency=2, keep_warm_s={keep}",
                           CALL_WRITES_PID + HOOKS)  # fmt: skip
     c.cli("create", "pipeline", "--python", str(path))
-    job = _first_job(c, pipe)
+    job = first_job(c, pipe)
     first = _inits(tmp_path)
     assert first and all(_alive(pid) for pid, _ in first)  # warm after the job
     assert job["state"] == "success" and job["datums"]["processed"] == 8
@@ -117,9 +93,9 @@ def test_init_runs_once_per_actor_across_datums_and_warm_jobs(
     names = {name for _, name in first}
     assert names <= {f"raypachy:{pipe}:worker:0", f"raypachy:{pipe}:worker:1"}
     client = c.client()
-    first_job = job["id"]
+    first_id = job["id"]
     c.cli("put", "file", f"{src}@master:/f8", "-f", "-", stdin=b"8")  # the next job, warm
-    job = _wait_commit(c, src)
+    job = head_job(c, src)
     assert job["state"] == "success" and job["datums"]["processed"] == 1
     assert _inits(tmp_path) == first  # no __init__ for the second job
     outputs = {int(client.get_file(f"{pipe}@master", f"/f{i}")) for i in range(9)}
@@ -133,7 +109,7 @@ def test_init_runs_once_per_actor_across_datums_and_warm_jobs(
     deadline = time.monotonic() + 30
     while hooks(job["id"], "finish") != hooks(job["id"], "setup") and time.monotonic() < deadline:
         time.sleep(0.5)
-    for job_id in (first_job, job["id"]):  # each worker that ran the job: setup, then finish
+    for job_id in (first_id, job["id"]):  # each worker that ran the job: setup, then finish
         ran = hooks(job_id, "setup")
         assert ran and ran == hooks(job_id, "finish") and set(ran) <= pids
 
@@ -147,7 +123,7 @@ def test_keep_warm_zero_releases_at_job_end_and_a_crashed_actor_is_replaced(
     local_cluster: LocalCluster, tmp_path: Path
 ) -> None:
     c = local_cluster
-    src, pipe = _name("src"), _name("crash")
+    src, pipe = unique("src"), unique("crash")
     c.cli("create", "repo", src)
     for i in range(4):
         c.cli("put", "file", f"{src}@master:/f{i}", "-f", "-", stdin=str(i).encode())
@@ -160,7 +136,7 @@ def test_keep_warm_zero_releases_at_job_end_and_a_crashed_actor_is_replaced(
     )  # fmt: skip
     path = _pipeline_file(tmp_path, src, pipe, "concurrency=1, keep_warm_s=0", body)
     c.cli("create", "pipeline", "--python", str(path))
-    job = _first_job(c, pipe)
+    job = first_job(c, pipe)
     assert job["state"] == "success" and job["datums"]["processed"] == 4, job
     inits = _inits(tmp_path)
     assert crashed.exists() and len(inits) == 2  # the dead actor's replacement loaded again
@@ -179,7 +155,7 @@ def test_init_failure_fails_the_job_with_its_traceback(
     local_cluster: LocalCluster, tmp_path: Path
 ) -> None:
     c = local_cluster
-    src, pipe = _name("src"), _name("broken")
+    src, pipe = unique("src"), unique("broken")
     c.cli("create", "repo", src)
     c.cli("put", "file", f"{src}@master:/a", "-f", "-", stdin=b"1")
     path = tmp_path / "broken.py"
@@ -195,7 +171,7 @@ def test_init_failure_fails_the_job_with_its_traceback(
                 pass
     """))  # fmt: skip
     c.cli("create", "pipeline", "--python", str(path))
-    job = _first_job(c, pipe)
+    job = first_job(c, pipe)
     assert job["state"] == "failure"
     assert job["reason"].startswith("Broken.__init__ failed: RuntimeError: weights not found")
     info = json.loads(c.cli("inspect", "job", f"{pipe}@{job['id']}", "-o", "json").stdout)
@@ -210,7 +186,7 @@ def test_an_actor_dying_on_every_try_fails_its_datums_after_datum_tries(
     local_cluster: LocalCluster, tmp_path: Path
 ) -> None:
     c = local_cluster
-    src, pipe = _name("src"), _name("doomed")
+    src, pipe = unique("src"), unique("doomed")
     c.cli("create", "repo", src)
     c.cli("put", "file", f"{src}@master:/a", "-f", "-", stdin=b"1")
     body = """
@@ -219,7 +195,7 @@ def test_an_actor_dying_on_every_try_fails_its_datums_after_datum_tries(
 """
     path = _pipeline_file(tmp_path, src, pipe, "concurrency=1, datum_tries=2", body)
     c.cli("create", "pipeline", "--python", str(path))
-    job = _first_job(c, pipe)
+    job = first_job(c, pipe)
     assert job["state"] == "failure" and job["datums"]["failed"] == 1
     assert len(_inits(tmp_path)) == 2  # one actor per try, each replaced when it died
     assert "batch task failed" in job["reason"] and "died" in job["reason"].lower()
