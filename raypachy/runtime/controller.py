@@ -420,6 +420,7 @@ class PipelineController:
                 executor = DatasetExecutor(
                     self.pipeline, job, self.images,
                     lambda: bool(self.host.job_is_live(self.pipeline, job)),
+                    self.reporter,
                 )  # fmt: skip
             else:
                 free = ray.available_resources().get("CPU", 1.0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import threading
 import time
 import traceback
 from array import array
@@ -49,7 +50,8 @@ from raypachy.storage.reader import iter_bytes
 
 SCHEMA = pa.schema([(c, pa.large_binary() if c == "bytes" else pa.string()) for c in INPUT_COLUMNS])
 BLOCK_BYTES = 64 << 20  # a read task yields blocks of about this size
-WAIT_S = 0.5  # how often the controller looks at a stopped job or its timeout
+WAIT_S = 0.5  # how often the controller looks at a stopped job, its timeout, its progress
+PROGRESS_KEY = "dataset-write:"  # write tasks' progress reports, beside batches' datum ids
 
 #: One input file of a datum: (datum id, input name, path, content, empty_files).
 Row = tuple[str, str, str, FileData, bool]
@@ -146,10 +148,18 @@ Written = tuple[str, dict[str, list[str]], str]  # (manifest id or "", outputs b
 
 
 class OutputSink(RayDatasink):  # type: ignore[misc]
-    """Each write task stores its rows' bytes as files and returns the layer naming them."""
+    """Each write task stores its rows' bytes as files and returns the layer naming them.
 
-    def __init__(self, pipeline: str, storage: str, datums: frozenset[str]) -> None:
+    With a ``reporter`` (the controller host), each write task also says how many datums it
+    wrote rows for: the job's live progress. It is an estimate until the job ends (a datum
+    whose rows span tasks counts in each; one that writes no row counts at the end)."""
+
+    def __init__(
+        self, pipeline: str, storage: str, datums: frozenset[str],
+        reporter: Any = None, job: str = "",
+    ) -> None:  # fmt: skip
         self.pipeline, self.storage, self.datums = pipeline, storage, datums
+        self.reporter, self.job = reporter, job
         self.written: list[Written] = []
 
     def get_name(self) -> str:
@@ -174,13 +184,21 @@ class OutputSink(RayDatasink):  # type: ignore[misc]
                 if rows.problem:
                     writer.abort()
                     return "", {}, rows.problem
-            if not writer.changes:
+            layer = writer.close().id if writer.changes else ""
+            if not layer:
                 writer.abort()
-                return "", rows.outputs, ""
-            return writer.close().id, rows.outputs, ""
+            self._report(ctx, len(rows.outputs))
+            return layer, rows.outputs, ""
         except BaseException:
             writer.abort()
             raise
+
+    def _report(self, ctx: Any, datums: int) -> None:
+        if self.reporter is not None and datums:
+            key = f"{PROGRESS_KEY}{getattr(ctx, 'task_idx', id(ctx))}"
+            self.reporter.datum_progress.remote(
+                self.pipeline, self.job, key, {DatumState.SUCCESS: datums}
+            )
 
     def on_write_complete(self, write_result: Any) -> None:
         self.written = [w for w in write_result.write_returns if w is not None]
@@ -207,7 +225,9 @@ def _failed(batch: BatchSpec, error: str) -> BatchResult:
     ))  # fmt: skip
 
 
-def run_dataset(batch: BatchSpec, work_options: dict[str, Any]) -> BatchResult:
+def run_dataset(
+    batch: BatchSpec, work_options: dict[str, Any], reporter: Any = None
+) -> BatchResult:
     """Run the pipeline's function on the batch's datums (all of the job's datums to
     process) and store what it returns; a failure fails every datum, with one line each and
     the traceback in the job's log."""
@@ -225,7 +245,7 @@ def run_dataset(batch: BatchSpec, work_options: dict[str, Any]) -> BatchResult:
                 f"pipeline {batch.pipeline}: the function returned {type(out).__name__}, not a "
                 "ray.data.Dataset: return the dataset of output rows"
             ))  # fmt: skip
-        sink = OutputSink(batch.pipeline, batch.storage, ids)
+        sink = OutputSink(batch.pipeline, batch.storage, ids, reporter, batch.job)
         out.write_datasink(sink, ray_remote_args=dict(work_options))
     except Exception as e:
         tb = redact(traceback.format_exc())
@@ -248,8 +268,10 @@ def run_dataset(batch: BatchSpec, work_options: dict[str, Any]) -> BatchResult:
 
 
 @ray.remote(num_cpus=0, max_retries=0)
-def run_dataset_task(batch: BatchSpec, work_options: dict[str, Any]) -> BatchResult:
-    return run_dataset(batch, work_options)
+def run_dataset_task(
+    batch: BatchSpec, work_options: dict[str, Any], reporter: Any = None
+) -> BatchResult:
+    return run_dataset(batch, work_options, reporter)
 
 
 class DatasetExecutor:
@@ -258,16 +280,29 @@ class DatasetExecutor:
 
     def __init__(
         self, pipeline: str, job: str, images: str = "off",
-        live: Callable[[], bool] | None = None,
+        live: Callable[[], bool] | None = None, reporter: Any = None,
     ) -> None:  # fmt: skip
         self.pipeline, self.job, self.images = pipeline, job, images
         self.live = live
+        self.reporter = reporter  # the controller host: write tasks report progress to it
         self.ref: Any = None
         self.cancelled = False
         self.on_partial: Callable[[str, dict[str, int]], None] | None = None
+        self._written: dict[str, int] = {}  # datums written, by write task
+        self._lock = threading.Lock()
 
     def record(self, batch: str, states: dict[str, int]) -> None:
-        """Progress per datum does not apply: the dataset reports when it ends."""
+        """A write task's datums (called on another thread of the controller)."""
+        if batch.startswith(PROGRESS_KEY):
+            with self._lock:
+                self._written[batch] = sum(states.values())
+
+    def _pass_on_progress(self, batch: BatchSpec) -> None:
+        with self._lock:
+            written = sum(self._written.values())
+        if written and self.on_partial is not None:
+            done = min(written, len(batch.datums))  # capped: a datum may span write tasks
+            self.on_partial(batch.datums[0].id, {DatumState.SUCCESS: done})
 
     def run(
         self, spec: PipelineSpec, batches: list[BatchSpec], parallelism: int
@@ -286,13 +321,14 @@ class DatasetExecutor:
             runtime_env["env_vars"] = env
         if runtime_env:
             driver["runtime_env"] = runtime_env
-        self.ref = run_dataset_task.options(**driver).remote(batch, work)
+        self.ref = run_dataset_task.options(**driver).remote(batch, work, self.reporter)
         timeout = spec.job_timeout_s()
         started = time.monotonic()
         while not self.cancelled:
             ready, _ = ray.wait([self.ref], timeout=WAIT_S)
             if ready:
                 break
+            self._pass_on_progress(batch)
             if self.live is not None and not self.live():
                 self.cancel()  # stopped by the user: its state says so already
                 return

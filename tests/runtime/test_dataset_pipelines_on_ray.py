@@ -211,3 +211,42 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_a_running_dataset_job_shows_its_datums_as_their_rows_are_written(
+    local_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    c = local_cluster
+    src, pipe = unique("dslive"), unique("slow")
+    client = c.client()
+    client.create_repo(src)
+    with client.modify(f"{src}@master") as m:
+        for i in range(8):
+            m.put(f"/f{i}.txt", b"x")
+    path = tmp_path / "slow.py"
+    path.write_text(textwrap.dedent(f"""
+        import time
+        import raypachy
+
+        def slow(batch):
+            time.sleep(1.5)  # each datum takes a while: the job is seen half done
+            return {{"datum_id": batch["datum_id"], "path": batch["path"],
+                     "bytes": batch["bytes"]}}
+
+        @raypachy.pipeline(input=raypachy.pfs("{src}", glob="/*"), name="{pipe}", dataset=True)
+        def slow_copy(ds):
+            return ds.map_batches(slow, batch_size=1)
+    """))  # fmt: skip
+    c.cli("create", "pipeline", "--python", str(path))
+    deadline = time.monotonic() + 240
+    while (job_id := client.inspect_pipeline(pipe).last_job) is None:
+        assert time.monotonic() < deadline, "no job"
+        time.sleep(0.2)
+    seen: set[int] = set()
+    while (job := client.inspect_job(pipe, job_id)).state in ("created", "starting", "running"):
+        assert time.monotonic() < deadline, f"job still {job.state}: {seen}"
+        seen.add(job.datums.processed)
+        time.sleep(0.2)
+    assert job.state == "success", job.reason
+    assert job.datums.processed == 8
+    assert any(0 < n < 8 for n in seen), f"no progress seen while running: {sorted(seen)}"
