@@ -7,7 +7,8 @@ builtin so that ordinary ``except KeyError`` / ``except ValueError`` code works:
     RaypachyError
     ├── NotFoundError (KeyError)                 code "not_found"       HTTP 404
     │   ├── RepoNotFoundError, BranchNotFoundError, CommitNotFoundError, PathNotFoundError
-    │   └── PipelineNotFoundError, JobNotFoundError, DatumNotFoundError
+    │   ├── PipelineNotFoundError, JobNotFoundError, DatumNotFoundError
+    │   └── SecretNotFoundError, TransactionNotFoundError
     ├── AlreadyExistsError                       code "already_exists"  HTTP 409
     │   └── RepoExistsError, BranchExistsError, PipelineExistsError, SecretExistsError
     ├── ConflictError                            code "conflict"        HTTP 409
@@ -98,6 +99,10 @@ class JobNotFoundError(NotFoundError):
 
 class DatumNotFoundError(NotFoundError):
     pass
+
+
+class TransactionNotFoundError(NotFoundError):
+    """No such transaction: never started, finished already, or deleted."""
 
 
 class SecretNotFoundError(NotFoundError):

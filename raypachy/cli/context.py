@@ -24,13 +24,19 @@ def client() -> Any:
     With no address set, a command that finds no local cluster starts one and says so.
     """
     from raypachy.client import Client
+    from raypachy.client.config import read_config
 
     if os.environ.get("RAYPACHY_ADDRESS"):
-        return Client()
-    from raypachy.runtime.cluster import start_local
-    from raypachy.runtime.state import home_dir, local_api_url
+        made = Client()
+    else:
+        from raypachy.runtime.cluster import start_local
+        from raypachy.runtime.state import home_dir, local_api_url
 
-    return Client(local_api_url(), on_unreachable=start_local, home=home_dir())
+        made = Client(local_api_url(), on_unreachable=start_local, home=home_dir())
+    active = read_config().get("active_transaction")  # `raypachy start transaction`
+    if isinstance(active, str):
+        made.use_transaction(active)
+    return made
 
 
 def page_options(what: str, cursor: str) -> Callable[[F], F]:

@@ -16,6 +16,8 @@ from raypachy.cli.migrate_command import migrate
 from raypachy.cli.pfs_commands import NOUNS, fsck, gc
 from raypachy.cli.pps_commands import COMMANDS as PPS_COMMANDS
 from raypachy.cli.pps_commands import NOUNS as PPS_NOUNS
+from raypachy.cli.transaction_commands import NOUNS as TXN_NOUNS
+from raypachy.cli.transaction_commands import recorded_note
 from raypachy.errors import RaypachyError
 from raypachy.secrets import redact
 
@@ -36,8 +38,8 @@ def cli() -> None:
     """
 
 
-for verb in sorted(set(NOUNS) | set(PPS_NOUNS)):
-    commands = NOUNS.get(verb, []) + PPS_NOUNS.get(verb, [])
+for verb in sorted(set(NOUNS) | set(PPS_NOUNS) | set(TXN_NOUNS)):
+    commands = NOUNS.get(verb, []) + PPS_NOUNS.get(verb, []) + TXN_NOUNS.get(verb, [])
     group = _Verb(verb, help=f"{verb.capitalize()} " + ", ".join(c.name for c in commands) + ".")
     for command in commands:
         group.add_command(command)
@@ -57,6 +59,9 @@ def version() -> None:
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="raypachy", standalone_mode=False)
+        note = recorded_note(sys.argv[1:] if argv is None else argv)
+        if note:
+            sys.stderr.write(note + "\n")
     except (click.exceptions.Abort, KeyboardInterrupt):
         sys.stderr.write("aborted\n")
         sys.exit(EXIT_ERROR)

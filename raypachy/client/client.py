@@ -22,6 +22,7 @@ import httpx
 from raypachy import errors
 from raypachy.client.auth import AuthClient
 from raypachy.client.requests import build
+from raypachy.client.transactions import TransactionClient
 from raypachy.client.transport import RAW, Transport
 from raypachy.client.writes import ClientWrites, Leases
 from raypachy.pachd.api import API, UNSET, Unset
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from raypachy.storage import ChunkStore, FileData, ManifestStore
 
 
-class Client(API, AuthClient):
+class Client(TransactionClient, API, AuthClient):
     """The API of a running control plane (``raypachy.connect()``): HTTP for metadata, and
     for bytes the storage itself when this client can reach it."""
 

@@ -120,6 +120,9 @@ _RULES: dict[str, Callable[[Mapping[str, Any]], list[Need]]] = {
     "auth_set_role": lambda a: _named_object(a, _OWN_OBJECT),
     "auth_get_roles": lambda a: _named_object(a, _READ_OBJECT),
     "auth_audit": lambda a: [_ADMIN],
+    # a transaction's operations were checked as they were recorded
+    **{name: (lambda a: [_LIST]) for name in VERBS if name.endswith("_transaction")},
+    "list_transactions": lambda a: [_LIST],
     **{name: (lambda a: []) for name in ANYONE},
     **{name: (lambda a: [_ADMIN]) for name in VERBS if name.endswith("_secret")},
     **{name: (lambda a: [_ADMIN]) for name in ("list_secrets",)},

@@ -32,6 +32,7 @@ from raypachy.pfs.model import (
     Repo,
     Trigger,
 )
+from raypachy.pfs.transactions import Transaction
 from raypachy.pps.model import (
     DatumInfo,
     JobInfo,
@@ -479,7 +480,34 @@ class PipelineAPI(Protocol):
         ...
 
 
-class API(VersioningAPI, PipelineAPI, Protocol):
+class TransactionAPI(Protocol):
+    """Transactions, as pachctl's: operations recorded, then applied at once (see
+    ``raypachy.pfs.transactions``)."""
+
+    def start_transaction(self) -> Transaction:
+        """A new transaction; a client that names it records start/finish commit,
+        create/delete branch and create/update pipeline in it instead of applying them."""
+        ...
+
+    def finish_transaction(self, txn_id: str) -> Transaction:
+        """Apply the transaction's operations in one metadata write: all, or none (with a
+        one-line error naming the operation that failed)."""
+        ...
+
+    def delete_transaction(self, txn_id: str) -> None:
+        """Drop a transaction and what it recorded."""
+        ...
+
+    def inspect_transaction(self, txn_id: str) -> Transaction:
+        """A transaction with its recorded operations."""
+        ...
+
+    def list_transactions(self) -> list[Transaction]:
+        """Every transaction not yet finished or deleted, oldest first."""
+        ...
+
+
+class API(VersioningAPI, PipelineAPI, TransactionAPI, Protocol):
     """Every verb of raypachy. ``raypachy.Client`` and ``raypachy.pachd.Pachd`` implement it."""
 
     def status(self) -> dict[str, Any]:

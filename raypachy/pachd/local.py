@@ -29,6 +29,7 @@ from raypachy.errors import (
 from raypachy.pachd import triggers
 from raypachy.pachd.api import API, UNSET, Unset
 from raypachy.pachd.auth import AuthVerbs
+from raypachy.pachd.transactions import TransactionVerbs
 from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.metadata import CommitId
 from raypachy.pfs.model import (
@@ -112,7 +113,7 @@ class _Writes:
         return self.pachd._landed(self.pfs.register_layer(addr, layer, lease_id))
 
 
-class Pachd(API, AuthVerbs):
+class Pachd(TransactionVerbs, API, AuthVerbs):
     """Every verb of ``API`` in this process, over one metadata store and one storage."""
 
     threads = 2

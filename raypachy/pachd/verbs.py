@@ -168,6 +168,15 @@ _TABLE = (
        wire={"pipeline": "spec"}),
     _v("logs", "GET /v1/logs", R, "jobs", wire={"job_id": "job"}),
     _v("lineage", "GET /v1/lineage", R, "pipelines"),
+    # --- transactions (raypachy.pfs.transactions) --------------------------------------------
+    _v("start_transaction", "POST /v1/transactions", W, "transactions"),
+    _v("list_transactions", "GET /v1/transactions", R, "transactions"),
+    _v("inspect_transaction", "GET /v1/transactions/{txn_id}", R, "transactions"),
+    _v("finish_transaction", "POST /v1/transactions/{txn_id}/finish", W, "transactions",
+       pipelines=True),
+    _v("delete_transaction", "DELETE /v1/transactions/{txn_id}", W, "transactions",
+       echo={"deleted": "{txn_id}"}),
+    _v("record_in_transaction", None, INTERNAL, "transactions"),
     # --- users, tokens and roles (raypachy.server.rest.auth: each is given its caller) ------
     _v("auth_activate", "POST /v1/auth/activate", W, "auth", manual=True),
     _v("auth_whoami", "GET /v1/auth/whoami", R, "auth", manual=True),

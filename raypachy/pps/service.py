@@ -593,7 +593,8 @@ class PPS:
         the same global id once its job has ended (None while it runs), else the branch head.
 
         This is what makes a job that reads two branches of one DAG (say features and a model
-        trained on them) see both commits of the change, never a stale one.
+        trained on them) see both commits of the change, never a stale one; and a job whose
+        inputs got commits from one transaction (one id) wait until all of them finished.
         """
         inputs: dict[tuple[str, str, str], JobInput] = {}
         for leaf in iter_leaves(parse_spec(spec).input, job.pipeline):
@@ -601,6 +602,8 @@ class PPS:
             if upstream is not None and not JobState(upstream.state).terminal:
                 return None
             same_id = tx.commit(leaf.repo, job.id)
+            if same_id is not None and same_id.is_open and same_id.origin == "user":
+                return None  # a commit of the same transaction: the job waits for it
             head = same_id if same_id is not None and not same_id.is_open else None
             head = head or self._head(tx, leaf.repo, leaf.branch)
             if head is not None:

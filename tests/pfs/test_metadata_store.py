@@ -603,3 +603,52 @@ def test_auth_tokens_role_bindings_and_audit(backend: Backend) -> None:
         tx.activate_auth(300.0)
     with store.read() as tx:
         assert tx.auth_activated() == 100.0
+
+
+# --- transactions: recorded operations, and writes that join an outer write -----------------
+
+
+def test_transactions_are_kept_replaced_and_deleted(backend: Backend) -> None:
+    from raypachy.pfs.metadata import TransactionRecord
+
+    store = backend.open()
+    first = TransactionRecord("a" * 32, 1.0, ())
+    with store.write() as tx:
+        tx.put_transaction(first)
+        tx.put_transaction(TransactionRecord("b" * 32, 2.0, ({"verb": "x", "args": {"n": 1}},)))
+    with store.write() as tx:
+        tx.put_transaction(replace(first, ops=({"verb": "start_commit", "args": {"t": "a"}},)))
+    with backend.open().read() as tx:
+        assert [(t.id, t.ops) for t in tx.transactions()] == [
+            ("a" * 32, ({"verb": "start_commit", "args": {"t": "a"}},)),
+            ("b" * 32, ({"verb": "x", "args": {"n": 1}},)),
+        ]
+        assert tx.transaction("c" * 32) is None
+    with store.write() as tx:
+        assert tx.delete_transaction("a" * 32) == 1
+        assert tx.delete_transaction("a" * 32) == 0
+    with store.read() as tx:
+        assert [t.id for t in tx.transactions()] == ["b" * 32]
+
+
+def test_a_write_inside_a_write_joins_it_all_or_nothing(backend: Backend) -> None:
+    store, other = backend.open(), backend.open()
+    with store.write() as tx:
+        tx.insert_repo(RepoRecord("kept", 1.0, ""))
+    with pytest.raises(RuntimeError), store.write() as outer:
+        outer.insert_repo(RepoRecord("one", 1.0, ""))
+        with store.write() as inner:  # joins: no second transaction, no deadlock
+            inner.insert_repo(RepoRecord("two", 1.0, ""))
+        with store.read() as seen:  # a read inside the write sees the write so far
+            assert {r.name for r in seen.repos()} == {"kept", "one", "two"}
+        with other.read() as elsewhere:  # nobody else sees any of it yet
+            assert [r.name for r in elsewhere.repos()] == ["kept"]
+        raise RuntimeError("the last operation fails")
+    with other.read() as tx:
+        assert [r.name for r in tx.repos()] == ["kept"]  # neither write was kept
+    with store.write() as outer:
+        outer.insert_repo(RepoRecord("one", 1.0, ""))
+        with store.write() as inner:
+            inner.insert_repo(RepoRecord("two", 1.0, ""))
+    with other.read() as tx:
+        assert [r.name for r in tx.repos()] == ["kept", "one", "two"]

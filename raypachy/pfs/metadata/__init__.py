@@ -41,6 +41,7 @@ from raypachy.pfs.metadata.records import (
     RepoRecord,
     RoleBindingRecord,
     TokenRecord,
+    TransactionRecord,
     as_job_id,
 )
 
@@ -72,6 +73,7 @@ __all__ = [
     "RepoRecord",
     "RoleBindingRecord",
     "TokenRecord",
+    "TransactionRecord",
     "Tx",
     "as_job_id",
     "open_store",

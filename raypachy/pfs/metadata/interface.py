@@ -33,6 +33,7 @@ from raypachy.pfs.metadata.records import (
     RepoRecord,
     RoleBindingRecord,
     TokenRecord,
+    TransactionRecord,
 )
 from raypachy.pfs.model import CommitRef
 
@@ -339,7 +340,24 @@ class AuthStatements(Protocol):
         ...
 
 
-class Tx(PfsStatements, PpsStatements, AuthStatements, Protocol):
+class TransactionStatements(Protocol):
+    """Transactions: operations recorded now, applied together by ``finish transaction``."""
+
+    def transaction(self, txn_id: str) -> TransactionRecord | None: ...
+    def transactions(self) -> list[TransactionRecord]:
+        """Every transaction not yet finished or deleted, oldest first."""
+        ...
+
+    def put_transaction(self, txn: TransactionRecord) -> None:
+        """Create the transaction, or replace its operations."""
+        ...
+
+    def delete_transaction(self, txn_id: str) -> int:
+        """How many transactions were deleted (0 or 1)."""
+        ...
+
+
+class Tx(PfsStatements, PpsStatements, AuthStatements, TransactionStatements, Protocol):
     """The statements of one transaction; obtained from ``MetadataStore.read/write``."""
 
 
@@ -353,13 +371,15 @@ class MetadataStore(Protocol):
         ...
 
     def read(self) -> AbstractContextManager[Tx]:
-        """A consistent snapshot for reads."""
+        """A consistent snapshot for reads (inside a write of this thread: that write)."""
         ...
 
     def write(self) -> AbstractContextManager[Tx]:
         """One write transaction: it commits when the block ends without an error, and
         nothing of it is kept otherwise. ``BackendError`` when the database cannot be
-        written (a full disk), with nothing changed."""
+        written (a full disk), with nothing changed. A write opened inside another of the
+        same thread joins it: everything commits, or nothing, when the outer block ends
+        (how ``finish transaction`` applies its operations at once)."""
         ...
 
     def change_version(self) -> int:

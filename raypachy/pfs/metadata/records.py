@@ -296,3 +296,16 @@ class AuditRecord:
     principal: str
     action: str
     detail: str
+
+
+# --- transactions ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRecord:
+    """A transaction's recorded operations, in order: each ``{"verb": ..., "args": {...}}``
+    with its arguments as JSON values (``raypachy.pfs.transactions``)."""
+
+    id: str
+    created: float
+    ops: tuple[dict[str, Any], ...]

@@ -21,6 +21,7 @@ from raypachy.limits import PAGE_SIZE
 from raypachy.pachd import wire
 from raypachy.pachd.api import API, Unset, verb_hints
 from raypachy.pachd.verbs import Verb
+from raypachy.pfs.transactions import HEADER, RECORDED
 from raypachy.server.rest import bodies
 from raypachy.server.service import Service
 
@@ -84,7 +85,11 @@ def add_route(router: APIRouter, verb: Verb, service: Service) -> None:
             args |= {to_api.get(k, k): v for k, v in body.api_args().items()}
         if verb.cursor:
             return await _page(request, verb, service, args)
-        result = await service.call(verb.name, **args)
+        txn = request.headers.get(HEADER) if verb.name in RECORDED else None
+        if txn:  # the client's active transaction: recorded, applied when it finishes
+            result = await service.call("record_in_transaction", txn, verb.name, args)
+        else:
+            result = await service.call(verb.name, **args)
         return reply(verb, result, {verb.http_name(k): v for k, v in args.items()})
 
     endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

@@ -242,6 +242,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(3, "auth: activation, hashed tokens, role bindings, audit log", _AUTH),
+    Migration(
+        4,
+        "transactions (operations recorded until `finish transaction`)",
+        (
+            f"""CREATE TABLE transactions (
+                id {T} PRIMARY KEY,
+                created {F} NOT NULL,
+                ops TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

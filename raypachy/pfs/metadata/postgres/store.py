@@ -29,6 +29,7 @@ from raypachy.pfs.metadata.postgres.pfs_tables import PfsTables
 from raypachy.pfs.metadata.postgres.pool import WAIT_S, Pool, close_quietly, connect
 from raypachy.pfs.metadata.postgres.pps_tables import PpsTables
 from raypachy.pfs.metadata.postgres.schema import Conn, migrate
+from raypachy.pfs.metadata.postgres.txn_tables import TxnTables
 from raypachy.pfs.metadata.postgres.url import one_line
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def _rollback(conn: Conn) -> None:
             conn.execute("ROLLBACK")
 
 
-class PostgresTx(PfsTables, PpsTables, AuthTables):
+class PostgresTx(PfsTables, PpsTables, AuthTables, TxnTables):
     """The statements of one PostgreSQL transaction (``raypachy.pfs.metadata.interface.Tx``)."""
 
 
@@ -69,6 +70,7 @@ class PostgresStore:
         self._probe: Conn | None = None  # the connection change waits look through
         self._probe_lock = threading.Lock()
         self._seen = 0  # the newest change counter this process knows of
+        self._local = threading.local()  # the write this thread is inside, if any
         with connect(url, self.shown) as conn, self._errors():
             migrate(conn, self.shown)
             self._seen = self._counter(conn)
@@ -105,6 +107,10 @@ class PostgresStore:
 
     @contextmanager
     def write(self) -> Iterator[PostgresTx]:
+        joined: PostgresTx | None = getattr(self._local, "tx", None)
+        if joined is not None:  # inside a write of this thread: part of it
+            yield joined
+            return
         if self.before_write is not None:
             self.before_write()
         with self._errors(), self._pool_now().connection() as conn:
@@ -116,7 +122,11 @@ class PostgresStore:
                 row = cur.fetchone()
                 assert row is not None, "the changes row is missing"
                 version = int(row[0])
-                yield PostgresTx(conn)
+                self._local.tx = tx = PostgresTx(conn)
+                try:
+                    yield tx
+                finally:
+                    self._local.tx = None
             except BaseException:
                 _rollback(conn)
                 raise
@@ -127,6 +137,10 @@ class PostgresStore:
 
     @contextmanager
     def read(self) -> Iterator[PostgresTx]:
+        joined: PostgresTx | None = getattr(self._local, "tx", None)
+        if joined is not None:  # a read inside a write sees what the write did so far
+            yield joined
+            return
         with self._errors(), self._pool_now().connection() as conn:
             try:
                 conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")  # one snapshot

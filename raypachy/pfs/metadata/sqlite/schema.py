@@ -195,6 +195,12 @@ def _auth(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _transactions(conn: sqlite3.Connection) -> None:
+    from raypachy.pfs.metadata.sqlite.txn_tables import TABLE
+
+    conn.execute(TABLE)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -221,6 +227,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _object_metadata,
     ),
     Migration(4, "auth: activation, hashed tokens, role bindings, audit log", _auth),
+    Migration(5, "transactions (operations recorded until `finish transaction`)", _transactions),
 )
 LATEST = MIGRATIONS[-1].version
 

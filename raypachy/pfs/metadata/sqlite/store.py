@@ -22,12 +22,13 @@ from raypachy.pfs.metadata.sqlite.auth_tables import AuthTables
 from raypachy.pfs.metadata.sqlite.pfs_tables import PfsTables
 from raypachy.pfs.metadata.sqlite.pps_tables import PpsTables
 from raypachy.pfs.metadata.sqlite.schema import migrate
+from raypachy.pfs.metadata.sqlite.txn_tables import TxnTables
 
 if TYPE_CHECKING:
     from raypachy.pfs.metadata.interface import MetadataStore
 
 
-class SqliteTx(PfsTables, PpsTables, AuthTables):
+class SqliteTx(PfsTables, PpsTables, AuthTables, TxnTables):
     """The statements of one SQLite transaction (``raypachy.pfs.metadata.interface.Tx``)."""
 
 
@@ -78,16 +79,23 @@ class SqliteStore:
 
     @contextmanager
     def write(self) -> Iterator[SqliteTx]:
+        joined: SqliteTx | None = getattr(self._local, "tx", None)
+        if joined is not None:  # inside a write of this thread: part of it
+            yield joined
+            return
         if self.before_write is not None:
             self.before_write()
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
+            self._local.tx = tx = SqliteTx(conn)
             try:
-                yield SqliteTx(conn)
+                yield tx
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._local.tx = None
             conn.execute("COMMIT")
             self.changes.bump()  # wakes the waiters (commits, jobs, subscriptions)
         except sqlite3.OperationalError as e:
@@ -95,6 +103,10 @@ class SqliteStore:
 
     @contextmanager
     def read(self) -> Iterator[SqliteTx]:
+        joined: SqliteTx | None = getattr(self._local, "tx", None)
+        if joined is not None:  # a read inside a write sees what the write did so far
+            yield joined
+            return
         conn = self._conn()
         conn.execute("BEGIN")
         try:
