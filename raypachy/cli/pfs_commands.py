@@ -281,16 +281,25 @@ def edit_metadata(
     help="...once a slot of this schedule passed (@every 1h, 0 * * * *).",
 )
 @click.option("--trigger-all", is_flag=True, help="Only when every condition holds (default: any).")
+@click.option(
+    "--no-trigger", is_flag=True, help="Drop the branch's trigger (without it, a trigger stays)."
+)
 def create_branch(
     target: str, head: str | None, trigger_branch: str | None, trigger_size: str,
-    trigger_commits: int, trigger_cron: str, trigger_all: bool,
+    trigger_commits: int, trigger_cron: str, trigger_all: bool, no_trigger: bool,
 ) -> None:  # fmt: skip
     """Create a branch, or move it to --head; --trigger makes it follow another branch (as
-    Pachyderm's deferred processing: staging takes every commit, master moves in batches)."""
+    Pachyderm's deferred processing: staging takes every commit, master moves in batches).
+    As pachctl, an existing trigger stays unless --trigger replaces or --no-trigger drops it."""
     addr = parse_address(target)
     if addr.ref is None:
         raise InvalidAddressError(f"{target!r} names no branch: use repo@branch")
     conditions = trigger_size or trigger_commits or trigger_cron or trigger_all
+    if no_trigger and (trigger_branch is not None or conditions):
+        raise click.UsageError("--no-trigger drops the trigger: give no --trigger* with it")
+    if no_trigger:
+        client().create_branch(addr.repo, addr.ref, head=head, trigger=None)
+        return
     if trigger_branch is None:
         if conditions:
             raise click.UsageError("--trigger-size/-commits/-cron/-all need --trigger BRANCH")

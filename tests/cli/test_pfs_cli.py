@@ -174,6 +174,28 @@ def test_branch_trigger_from_the_cli(run, name: str) -> None:  # type: ignore[no
     assert "x" not in [b["name"] for b in _json(run("list", "branch", name, "-o", "json"))]  # type: ignore[attr-defined]
 
 
+def test_a_branch_trigger_stays_until_no_trigger_drops_it(run, name: str) -> None:  # type: ignore[no-untyped-def]
+    run("create", "repo", name)
+    run("put", "file", f"{name}@staging:/a", "-f", "-", stdin=b"a")
+    run("create", "branch", f"{name}@master", "--head", "staging", "--trigger", "staging",
+        "--trigger-commits", "1")  # fmt: skip
+    first = _json(run("inspect", "branch", f"{name}@master", "-o", "json"))["head"]  # type: ignore[index]
+    run("put", "file", f"{name}@staging:/b", "-f", "-", stdin=b"b")
+    second = _json(run("inspect", "branch", f"{name}@staging", "-o", "json"))["head"]  # type: ignore[index]
+    # as pachctl: create branch without --trigger moves the branch and keeps its trigger
+    run("create", "branch", f"{name}@master", "--head", first)
+    kept = _json(run("inspect", "branch", f"{name}@master", "-o", "json"))
+    assert kept["head"] == first and kept["trigger"]["branch"] == "staging"  # type: ignore[index]
+    err = run("create", "branch", f"{name}@master", "--no-trigger", "--trigger", "x", code=2)
+    assert b"--no-trigger" in err.stderr
+    run("create", "branch", f"{name}@master", "--no-trigger")
+    dropped = _json(run("inspect", "branch", f"{name}@master", "-o", "json"))
+    assert dropped["trigger"] is None and dropped["head"] == first  # type: ignore[index]
+    assert second != first
+    run("put", "file", f"{name}@staging:/c", "-f", "-", stdin=b"c")
+    assert _json(run("inspect", "branch", f"{name}@master", "-o", "json"))["head"] == first  # type: ignore[index]
+
+
 def test_list_verbs_take_a_limit_and_a_cursor(run, name: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     local = tmp_path / "d"
     local.mkdir()
