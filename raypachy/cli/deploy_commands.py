@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 import yaml
 
@@ -93,14 +95,35 @@ def deploy() -> None:
     is_flag=True,
     help="Print a RayJob that starts raypachy on the Helm-installed cluster.",
 )
-def kuberay(helm: str | None, existing_cluster: bool, **choices: object) -> None:
+@click.option(
+    "--secret",
+    "secret_names",
+    multiple=True,
+    metavar="NAME",
+    help="Add this secret of `raypachy create secret` as a Kubernetes Secret mounted into the "
+    "pods (repeatable).",
+)
+@click.option("--all-secrets", is_flag=True, help="Add every secret of `raypachy list secret`.")
+def kuberay(
+    helm: str | None, existing_cluster: bool, secret_names: tuple[str, ...], all_secrets: bool,
+    **choices: object,
+) -> None:  # fmt: skip
     """KubeRay manifests (or Helm values) for raypachy, as YAML on stdout.
 
     With no options: a working default to `kubectl apply -f -` (fill in the Secret first).
+    With --secret, the output holds the secrets' values: keep it as you keep them.
     """
     choices["image_groups"] = tuple(choices["image_groups"])  # type: ignore[arg-type]
-    options = KubeRayOptions(**choices)  # type: ignore[arg-type]
-    if helm == "cluster":
+    values = _secret_values(secret_names, all_secrets)
+    if values and (helm or existing_cluster):
+        raise click.UsageError(
+            "--secret/--all-secrets render Kubernetes Secrets with the RayJob: give them "
+            "without --helm and --existing-cluster"
+        )
+    options = KubeRayOptions(**choices, secrets=tuple(sorted(values)))  # type: ignore[arg-type]
+    if values:
+        click.echo(dump(list(manifests(options, values))), nl=False)
+    elif helm == "cluster":
         click.echo(HELM_DASHBOARD_NOTE + dump([cluster_values(options)]), nl=False)
     elif helm == "operator":
         click.echo(dump([operator_values()]), nl=False)
@@ -108,3 +131,16 @@ def kuberay(helm: str | None, existing_cluster: bool, **choices: object) -> None
         click.echo(HELM_DASHBOARD_NOTE + dump([rayjob_for_existing_cluster(options)]), nl=False)
     else:
         click.echo(dump(list(manifests(options))), nl=False)
+
+
+def _secret_values(names: tuple[str, ...], every: bool) -> dict[str, dict[str, bytes]]:
+    """The values of the named secrets of this user's store (``$RAYPACHY_HOME``)."""
+    if not names and not every:
+        return {}
+    from raypachy.pps.secretstore import SecretStore
+
+    store = SecretStore(os.path.expanduser(os.environ.get("RAYPACHY_HOME", "~/.raypachy")))
+    wanted = sorted({s.name for s in store.list()} if every else set(names))
+    if every and not wanted:
+        raise click.UsageError("--all-secrets: there are no secrets (`raypachy create secret`)")
+    return {name: store.values(name) for name in wanted}

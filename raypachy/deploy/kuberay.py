@@ -17,10 +17,12 @@ KubeRay >= 1.5.1 creates the token Secret and gives it to every Ray container). 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from raypachy import __version__
+from raypachy.deploy import secrets as pipeline_secrets
 from raypachy.errors import InvalidArgumentError
 from raypachy.pps.images import IMAGE_LABEL, image_label
 
@@ -62,6 +64,8 @@ class KubeRayOptions:
     # Worker groups that run a pipeline image, for ``serve --images label`` (KubeRay-native:
     # the image is the pod's, datums are routed by the raypachy.io/image node label).
     image_groups: tuple[str, ...] = ()
+    # Pipeline secrets (names only: values go to ``manifests``), mounted into every pod.
+    secrets: tuple[str, ...] = ()
 
     @property
     def gpu_selector(self) -> str:
@@ -95,6 +99,8 @@ def _env(o: KubeRayOptions) -> list[dict[str, Any]]:
         )
     env.append({"name": "RAYPACHY_TOKEN", "valueFrom": {"secretKeyRef": {
         "name": o.credentials_secret, "key": "raypachy-token", "optional": True}}})  # fmt: skip
+    if o.secrets:
+        env.append({"name": pipeline_secrets.ENV, "value": pipeline_secrets.MOUNT})
     return env
 
 
@@ -119,7 +125,17 @@ def _container(o: KubeRayOptions, name: str, cpu: str, memory: str, gpus: int = 
             {"containerPort": 8080, "name": "metrics"},
         ]
         container["volumeMounts"] = [{"name": "metadata", "mountPath": "/data"}]
+    if o.secrets:
+        mounts = pipeline_secrets.mounts(o.secrets)
+        container["volumeMounts"] = container.get("volumeMounts", []) + mounts
     return container
+
+
+def _with_secret_volumes(o: KubeRayOptions, pod: dict[str, Any]) -> dict[str, Any]:
+    """A pod spec with the volumes of the pipeline secrets its containers mount."""
+    if not o.secrets:
+        return pod
+    return pod | {"volumes": pod.get("volumes", []) + pipeline_secrets.volumes(o.secrets)}
 
 
 def ray_cluster_spec(o: KubeRayOptions) -> dict[str, Any]:
@@ -129,11 +145,11 @@ def ray_cluster_spec(o: KubeRayOptions) -> dict[str, Any]:
         "rayStartParams": {"dashboard-host": "0.0.0.0", "num-cpus": "0"},
         "template": {
             "metadata": {"labels": {"app.kubernetes.io/name": o.name, "raypachy.io/role": "head"}},
-            "spec": {
+            "spec": _with_secret_volumes(o, {
                 "containers": [_container(o, "ray-head", "2", "8Gi", ports=True)],
                 "volumes": [{"name": "metadata",
                              "persistentVolumeClaim": {"claimName": f"{o.name}-metadata"}}],
-            },
+            }),
         },
     }  # fmt: skip
     cpu = {
@@ -142,7 +158,11 @@ def ray_cluster_spec(o: KubeRayOptions) -> dict[str, Any]:
         "minReplicas": 0,
         "maxReplicas": o.cpu_workers_max,
         "rayStartParams": {},
-        "template": {"spec": {"containers": [_container(o, "ray-worker", "4", "16Gi")]}},
+        "template": {
+            "spec": _with_secret_volumes(
+                o, {"containers": [_container(o, "ray-worker", "4", "16Gi")]}
+            )
+        },
     }
     gpu = {
         "groupName": f"gpu-{o.gpu_type.lower()}",
@@ -154,13 +174,16 @@ def ray_cluster_spec(o: KubeRayOptions) -> dict[str, Any]:
         "rayStartParams": {"num-gpus": "1"},
         "labels": {"raypachy.io/gpu": o.gpu_type},
         "template": {
-            "spec": {
-                "containers": [_container(o, "ray-worker", "4", "16Gi", gpus=1)],
-                "nodeSelector": {o.gpu_node_label: o.gpu_selector},
-                "tolerations": [
-                    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-                ],
-            }
+            "spec": _with_secret_volumes(
+                o,
+                {
+                    "containers": [_container(o, "ray-worker", "4", "16Gi", gpus=1)],
+                    "nodeSelector": {o.gpu_node_label: o.gpu_selector},
+                    "tolerations": [
+                        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+                    ],
+                },
+            )
         },
     }
     image_groups = []
@@ -174,7 +197,7 @@ def ray_cluster_spec(o: KubeRayOptions) -> dict[str, Any]:
             "maxReplicas": o.cpu_workers_max,
             "rayStartParams": {},
             "labels": {IMAGE_LABEL: label},
-            "template": {"spec": {"containers": [container]}},
+            "template": {"spec": _with_secret_volumes(o, {"containers": [container]})},
         })  # fmt: skip
     return {
         "rayVersion": RAY_VERSION,
@@ -187,9 +210,19 @@ def ray_cluster_spec(o: KubeRayOptions) -> dict[str, Any]:
     }
 
 
-def manifests(o: KubeRayOptions = KubeRayOptions()) -> list[dict[str, Any]]:
-    """Secret, volume claim, RayJob (running ``raypachy serve``) and the API Service."""
+def manifests(
+    o: KubeRayOptions = KubeRayOptions(),
+    secret_values: Mapping[str, Mapping[str, bytes]] | None = None,
+) -> list[dict[str, Any]]:
+    """Secret, volume claim, RayJob (running ``raypachy serve``) and the API Service; and a
+    Secret per pipeline secret of ``o.secrets``, with its values from ``secret_values``."""
     meta = {"namespace": o.namespace}
+    values = dict(secret_values or {})
+    if sorted(values) != sorted(o.secrets):
+        raise InvalidArgumentError(
+            f"the values given are of secrets {sorted(values)}, the pods mount {sorted(o.secrets)}"
+        )
+    pipeline_secrets.check_names(o.secrets, [o.credentials_secret])
     serve = (f"raypachy serve --host 0.0.0.0 --port {API_PORT} --home /data/raypachy "
              f"--storage {o.storage} --images {o.images_mode}")  # fmt: skip
     return [
@@ -199,6 +232,7 @@ def manifests(o: KubeRayOptions = KubeRayOptions()) -> list[dict[str, Any]]:
             "metadata": {"name": o.credentials_secret, **meta},
             "stringData": {"access-key-id": "CHANGE-ME", "secret-access-key": "CHANGE-ME"},
         },
+        *pipeline_secrets.secret_documents(values, o.namespace),
         {
             "apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": {"name": f"{o.name}-metadata", **meta},

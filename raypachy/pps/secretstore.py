@@ -2,9 +2,11 @@
 ``pachctl create secret`` takes, kept by the control plane as files under its home.
 
 Each secret is ``$RAYPACHY_HOME/secrets/<name>.json`` (the directory 0700, the file 0600),
-never a row of the metadata database. Only names, key names and creation times leave this
-module; values go only to the datums of a job whose pipeline names them. No message here
-quotes a value.
+never a row of the metadata database. On KubeRay (``raypachy deploy kuberay --secret``) the
+secrets are Kubernetes Secrets mounted into the pods, ``$RAYPACHY_SECRETS_DIR/<name>/<key>``:
+those are read there, and win over a file of the same name. Only names, key names and
+creation times leave this module; values go only to the datums of a job whose pipeline
+names them. No message here quotes a value.
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from raypachy._private import private_dir
-from raypachy.errors import InvalidArgumentError, SecretExistsError, SecretNotFoundError
+from raypachy.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    SecretExistsError,
+    SecretNotFoundError,
+)
 from raypachy.pps.model import SecretInfo
 
 SECRETS_DIR = "secrets"
@@ -79,11 +86,34 @@ def parse_secret(doc: Any) -> tuple[str, dict[str, bytes]]:
     return name, values
 
 
-class SecretStore:
-    """The secrets of one installation, one private file each."""
+#: Where the pods see mounted Kubernetes Secrets (``raypachy.deploy.secrets``).
+MOUNT_ENV = "RAYPACHY_SECRETS_DIR"
 
-    def __init__(self, home: str | os.PathLike[str]) -> None:
+
+class SecretStore:
+    """The secrets of one installation, one private file each (and, on KubeRay, those of
+    the Kubernetes Secrets mounted at ``mounted``)."""
+
+    def __init__(
+        self, home: str | os.PathLike[str], mounted: str | os.PathLike[str] | None = None
+    ) -> None:
+        """``mounted`` defaults to ``$RAYPACHY_SECRETS_DIR``."""
         self.root = Path(home) / SECRETS_DIR
+        given = mounted if mounted is not None else os.environ.get(MOUNT_ENV)
+        self.mounted = Path(given) if given else None
+
+    def _mount(self, name: str) -> Path | None:
+        """The directory of a mounted Kubernetes Secret of that name, if there is one."""
+        if self.mounted is None:
+            return None
+        found = self.mounted / check_secret_name(name)
+        return found if found.is_dir() else None
+
+    @staticmethod
+    def _mounted_values(found: Path) -> dict[str, bytes]:
+        # Kubernetes keeps its own entries (..data, ..2024_...) beside the key files.
+        keys = [p for p in sorted(found.iterdir()) if not p.name.startswith(".")]
+        return {p.name: p.read_bytes() for p in keys if _KEY.fullmatch(p.name) and p.is_file()}
 
     def _path(self, name: str) -> Path:
         return self.root / f"{check_secret_name(name)}.json"
@@ -91,6 +121,11 @@ class SecretStore:
     def create(self, doc: Any) -> SecretInfo:
         """Store a Kubernetes Secret document; an existing name is refused."""
         name, values = parse_secret(doc)
+        if self._mount(name) is not None:
+            raise SecretExistsError(
+                f"secret {name} already exists: the cluster mounts it from the Kubernetes "
+                f"Secret {name}"
+            )
         root = private_dir(self.root)
         created = time.time()
         record = {"name": name, "created": created,
@@ -122,17 +157,28 @@ class SecretStore:
         return record
 
     def inspect(self, name: str) -> SecretInfo:
+        found = self._mount(name)
+        if found is not None:
+            created = datetime.fromtimestamp(found.stat().st_mtime, UTC)
+            return SecretInfo(name, tuple(sorted(self._mounted_values(found))), created)
         record = self._load(name)
         created = datetime.fromtimestamp(record["created"], UTC)
         return SecretInfo(record["name"], tuple(sorted(record["data"])), created)
 
     def list(self) -> list[SecretInfo]:
-        if not self.root.is_dir():
-            return []
-        names = sorted(p.stem for p in self.root.glob("*.json") if _NAME.fullmatch(p.stem))
-        return [self.inspect(n) for n in names]
+        names = set()
+        if self.root.is_dir():
+            names |= {p.stem for p in self.root.glob("*.json") if _NAME.fullmatch(p.stem)}
+        if self.mounted is not None and self.mounted.is_dir():
+            names |= {p.name for p in self.mounted.iterdir() if _NAME.fullmatch(p.name)}
+        return [self.inspect(n) for n in sorted(names)]
 
     def delete(self, name: str) -> None:
+        if self._mount(name) is not None:
+            raise ConflictError(
+                f"secret {name} is the Kubernetes Secret {name} mounted into the pods: delete it "
+                "with kubectl and deploy again without it"
+            )
         try:
             self._path(name).unlink()
         except FileNotFoundError:
@@ -140,4 +186,7 @@ class SecretStore:
 
     def values(self, name: str) -> dict[str, bytes]:
         """The secret's values: only for the datums of a pipeline that names it."""
+        found = self._mount(name)
+        if found is not None:
+            return self._mounted_values(found)
         return {k: base64.b64decode(v) for k, v in self._load(name)["data"].items()}
