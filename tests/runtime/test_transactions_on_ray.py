@@ -85,3 +85,26 @@ def test_a_failing_transaction_changes_nothing_and_says_why_in_one_line(
     assert "no active transaction" in c.cli("finish", "transaction", code=1).stderr.decode()
     gone = c.cli("finish", "transaction", txn, code=1).stderr.decode()
     assert f"transaction {txn} not found" in gone
+
+    # stop and resume: while stopped, commands apply at once; resumed, they are recorded
+    txn = c.cli("start", "transaction").stdout.decode().strip()
+    c.cli("stop", "transaction")
+    c.cli("create", "branch", f"{repo}@now", "--head", "master")
+    c.cli("resume", "transaction", txn)
+    spec = {"pipeline": {"name": repo + "-out"}, "input": {"pfs": {"repo": repo, "glob": "/"}},
+            "transform": {"cmd": ["sh", "-c", f"cp /pfs/{repo}/f /pfs/out/g"]}}  # fmt: skip
+    (tmp_path / "p.json").write_text(json.dumps(spec))
+    assert (
+        "added to transaction"
+        in c.cli("create", "pipeline", "-f", str(tmp_path / "p.json")).stderr.decode()
+    )
+    shown = c.cli("inspect", "transaction").stdout.decode()
+    assert f"1. create pipeline {repo}-out" in shown
+    assert repo + "-out" not in c.cli("list", "pipeline").stdout.decode()
+    c.cli("finish", "transaction")
+    # the pipeline made by the transaction gets its controller and runs
+    job = json.loads(c.cli("list", "job", "-p", repo + "-out", "-o", "json").stdout)[0]
+    c.cli("wait", "job", f"{repo}-out@{job['id']}", timeout=300)
+    assert c.cli("get", "file", f"{repo}-out@master:/g").stdout == b"1"
+    branches = json.loads(c.cli("list", "branch", repo, "-o", "json").stdout)
+    assert sorted(b["name"] for b in branches) == ["master", "now"]
