@@ -51,6 +51,17 @@ def _require(tx: Tx, txn_id: str) -> TransactionRecord:
     return rec
 
 
+def _same_kind(e: RaypachyError, message: str) -> RaypachyError:
+    """An error of ``e``'s class with another message (its family, if the class takes more)."""
+    for cls in type(e).__mro__:
+        if issubclass(cls, RaypachyError):
+            try:
+                return cls(message)
+            except TypeError:
+                continue
+    return RaypachyError(message)
+
+
 def _starts(op: dict[str, Any], repo: str) -> bool:
     return op["verb"] == "start_commit" and parse_address(op["args"]["target"]).repo == repo
 
@@ -104,7 +115,9 @@ class TransactionVerbs:
     def finish_transaction(self, txn_id: str) -> Transaction:
         """Apply every recorded operation, in order, in one metadata write; if one fails,
         nothing is applied and the transaction stays (to delete, or fix and finish)."""
-        with self.pfs.meta.write() as tx:
+        # A writer lease, taken (and visible) before the write: finishing a commit may store
+        # manifests that only the write will reference, and gc waits for live writers.
+        with self.pfs.write_lease(), self.pfs.meta.write() as tx:
             rec = _require(tx, txn_id)
             tx.delete_transaction(txn_id)
             for n, op in enumerate(rec.ops, 1):
@@ -112,10 +125,11 @@ class TransactionVerbs:
                     self._apply(op["verb"], op["args"])
                 except RaypachyError as e:
                     what = TransactionOp(op["verb"], op["args"])
-                    raise type(e)(
+                    raise _same_kind(
+                        e,
                         f"transaction {txn_id}: operation {n} ({what}) failed: {e.message}; "
                         "nothing of the transaction was applied (`raypachy delete transaction` "
-                        "drops it)"
+                        "drops it)",
                     ) from None
         return _public(rec)
 
