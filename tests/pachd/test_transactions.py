@@ -198,3 +198,31 @@ def test_client_transaction_block(setup: Setup) -> None:
         raise ValueError("the block fails")
     assert api.list_transactions() == [] and api.active_transaction is None
     assert [b.name for b in api.list_branches("a")] == ["master"]
+
+
+def test_commits_of_one_transaction_on_a_join_make_one_job(setup: Setup) -> None:
+    api, backend = setup.api, setup.backend
+    api.create_repo("a")
+    api.create_repo("b")
+    api.put_file("a@master", "/k1", b"a")
+    api.put_file("b@master", "/k1", b"b")
+    api.put_pipeline({
+        "pipeline": {"name": "jn"},
+        "input": {"join": [{"pfs": {"repo": "a", "glob": "/(*)", "join_on": "$1"}},
+                           {"pfs": {"repo": "b", "glob": "/(*)", "join_on": "$1"}}]},
+        "transform": {"cmd": ["sh", "-c", 'cat /pfs/a/* /pfs/b/* > "/pfs/out/$(ls /pfs/a)"']},
+    })  # fmt: skip
+    assert len(backend.run_jobs()) == 1
+    with setup.recording() as (rec, txn_id):
+        rec.start_commit(target="a@master")
+        rec.start_commit(target="b@master")
+    api.finish_transaction(txn_id)
+    for repo, data in (("b", b"B"), ("a", b"A")):  # either order: the job waits for both
+        api.put_file(f"{repo}@{txn_id}", "/k2", data)
+        api.finish_commit(f"{repo}@{txn_id}")
+        if repo == "b":
+            assert backend.run_jobs() == []
+    [job] = backend.run_jobs()
+    assert (job.id, job.state, job.datums.total) == (txn_id, "success", 2)
+    assert api.get_file("jn@master", "/k2") == b"AB"
+    assert len(api.list_jobs("jn")) == 2
