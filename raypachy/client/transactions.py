@@ -3,11 +3,13 @@ and the server records the operations that name one (``raypachy.pfs.transactions
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from raypachy.client.transport import Transport
+from raypachy.errors import RaypachyError
 from raypachy.pfs.transactions import HEADER, Transaction, check_transaction_id
 
 
@@ -61,7 +63,8 @@ class TransactionClient:
             yield txn
         except BaseException:
             self.use_transaction(before)
-            self.delete_transaction(txn.id)
+            with contextlib.suppress(RaypachyError):  # the block's own error is the one to see
+                self.delete_transaction(txn.id)
             raise
         self.use_transaction(before)
         self.finish_transaction(txn.id)
