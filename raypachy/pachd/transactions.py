@@ -9,6 +9,9 @@ so the store commits everything at the end, or nothing when one operation fails.
 from __future__ import annotations
 
 import time
+import types
+import typing
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -20,7 +23,7 @@ from raypachy.errors import (
     TransactionNotFoundError,
 )
 from raypachy.pachd import wire
-from raypachy.pachd.api import verb_hints
+from raypachy.pachd.api import Unset, verb_hints
 from raypachy.pfs.address import parse_address
 from raypachy.pfs.metadata import CommitId, TransactionRecord, Tx
 from raypachy.pfs.model import Branch, Commit, Trigger
@@ -60,6 +63,20 @@ def _same_kind(e: RaypachyError, message: str) -> RaypachyError:
             except TypeError:
                 continue
     return RaypachyError(message)
+
+
+def _decode(tp: Any, data: Any) -> Any:
+    """A recorded argument back in its API type: as ``wire.decode`` does, and also through
+    ``X | Unset | None`` (a recorded argument was given) and ``Iterable[X]``."""
+    origin = typing.get_origin(tp)
+    if data is not None and origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a not in (type(None), Unset)]
+        if len(options) == 1:
+            return _decode(options[0], data)
+    if origin is Iterable:
+        (item,) = typing.get_args(tp)
+        return [wire.decode(item, x) for x in data]
+    return wire.decode(tp, data)
 
 
 def _starts(op: dict[str, Any], repo: str) -> bool:
@@ -135,7 +152,7 @@ class TransactionVerbs:
 
     def _apply(self, verb: str, args: dict[str, Any]) -> Any:
         hints = verb_hints(verb)
-        decoded = {k: wire.decode(hints[k], v) for k, v in args.items()}
+        decoded = {k: _decode(hints[k], v) for k, v in args.items()}
         return getattr(self, verb)(**decoded)
 
     def record_in_transaction(self, txn_id: str, verb: str, args: dict[str, Any]) -> Any:

@@ -16,6 +16,7 @@ import pytest
 from raypachy import errors
 from raypachy.client import Client
 from raypachy.pachd import Pachd
+from raypachy.pfs.model import Trigger
 from raypachy.secrets import token_hash
 from raypachy.server.app import create_app
 from raypachy.server.service import LocalService
@@ -147,14 +148,21 @@ def test_branches_and_pipelines_wait_for_finish(setup: Setup) -> None:
     api.create_repo("b")
     api.put_file("a@master", "/x", b"1")
     api.put_file("b@master", "/y", b"2")
+    api.create_branch("b", "follows", "master", trigger=Trigger("master", commits=5))
+    every_two = Trigger("master", size="1K", commits=2)
     with setup.recording() as (rec, txn_id):
         rec.create_branch(repo="a", name="v1", head="master")
+        rec.create_branch(repo="a", name="batched", head="master", trigger=every_two)
+        rec.create_branch(repo="b", name="follows", trigger=None)
         created = rec.put_pipeline(pipeline=_cross("cr"))
         assert created.pipeline.name == "cr" and "transaction" in created.note
         assert [b.name for b in api.list_branches("a")] == ["master"]
         assert api.list_pipelines() == []
+    assert api.inspect_branch("b", "follows").trigger == Trigger("master", commits=5)
     api.finish_transaction(txn_id)
-    assert [b.name for b in api.list_branches("a")] == ["master", "v1"]
+    assert [b.name for b in api.list_branches("a")] == ["batched", "master", "v1"]
+    assert api.inspect_branch("a", "batched").trigger == every_two  # kept through the record
+    assert api.inspect_branch("b", "follows").trigger is None  # a recorded drop, applied
     assert [p.name for p in api.list_pipelines()] == ["cr"]
     [job] = backend.run_jobs()
     assert job.state == "success" and api.get_file("cr@master", "/x-y") == b"12"
