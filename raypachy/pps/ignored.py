@@ -67,13 +67,9 @@ def spec_warnings(spec: PipelineSpec, images: str = "off") -> list[str]:
         if getattr(spec, field) is not None:
             out.append(f"{field} is ignored: {what}")
     for leaf in spec.input.leaves():
-        if isinstance(leaf, PfsInput):
-            if leaf.lazy:
-                out.append(f"input {leaf.input_name}: lazy is ignored: input files are copied "
-                           f"to {_SCRATCH} before the transform runs")  # fmt: skip
-            if leaf.repo_type not in (None, "", "user"):
-                out.append(f"input {leaf.input_name}: repo_type {leaf.repo_type!r} is ignored: "
-                           f"the input reads repo {leaf.repo}")  # fmt: skip
+        if isinstance(leaf, PfsInput) and leaf.repo_type not in (None, "", "user"):
+            out.append(f"input {leaf.input_name}: repo_type {leaf.repo_type!r} is ignored: "
+                       f"the input reads repo {leaf.repo}")  # fmt: skip
     runs_image = t.image is not None and images != "off"
     if t.image is not None and images == "off":
         out.append(f"transform.image {t.image} is recorded in the version and provenance, but "

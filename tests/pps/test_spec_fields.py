@@ -42,7 +42,7 @@ FIELDS = [
     "metadata.labels", "metadata.annotations", "scheduling_spec.priority_class_name",
     "transform.user", "transform.memory_volume", "transform.image_pull_secrets",
     "transform.dockerfile", "transform.debug", "standby", "enable_stats", "cache_size",
-    "max_queue_size", "maximum_expected_uptime", "lazy", "repo_type", "transform.image",
+    "max_queue_size", "maximum_expected_uptime", "repo_type", "transform.image",
     "transform.cmd",
 ]  # fmt: skip
 
