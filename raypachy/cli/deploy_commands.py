@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import yaml
 
@@ -13,6 +15,9 @@ from raypachy.deploy.kuberay import (
     operator_values,
     rayjob_for_existing_cluster,
 )
+from raypachy.errors import InvalidSpecError
+from raypachy.pps.podgroup import PodFields, pod_fields
+from raypachy.pps.spec import read_specs
 
 _DEFAULTS = KubeRayOptions()
 
@@ -70,6 +75,14 @@ def deploy() -> None:
     help="Add a worker group running this pipeline image (routed by node label).",
 )
 @click.option(
+    "--pipeline-group",
+    "pipeline_groups",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Add a worker group for the pipeline(s) of this spec file, whose pods carry their "
+    "tolerations, metadata, priority class and node selector (their datums run only there).",
+)
+@click.option(
     "--gpu-max",
     "gpu_workers_max",
     type=click.IntRange(0),
@@ -99,6 +112,7 @@ def kuberay(helm: str | None, existing_cluster: bool, **choices: object) -> None
     With no options: a working default to `kubectl apply -f -` (fill in the Secret first).
     """
     choices["image_groups"] = tuple(choices["image_groups"])  # type: ignore[arg-type]
+    choices["pipeline_groups"] = _pipeline_groups(choices["pipeline_groups"])  # type: ignore[arg-type]
     options = KubeRayOptions(**choices)  # type: ignore[arg-type]
     if helm == "cluster":
         click.echo(HELM_DASHBOARD_NOTE + dump([cluster_values(options)]), nl=False)
@@ -108,3 +122,19 @@ def kuberay(helm: str | None, existing_cluster: bool, **choices: object) -> None
         click.echo(HELM_DASHBOARD_NOTE + dump([rayjob_for_existing_cluster(options)]), nl=False)
     else:
         click.echo(dump(list(manifests(options))), nl=False)
+
+
+def _pipeline_groups(paths: tuple[str, ...]) -> tuple[PodFields, ...]:
+    """The pod fields of every pipeline in the spec files (a spec without any is refused)."""
+    groups = []
+    for path in paths:
+        for spec in read_specs(Path(path).read_text()):
+            fields = pod_fields(spec)
+            if not fields.own_group:
+                raise InvalidSpecError(
+                    f"pipeline {spec.name} in {path} has no tolerations, metadata or "
+                    "priority_class_name, so it needs no worker group of its own: drop "
+                    "--pipeline-group for it (a node_selector alone routes by Ray labels)"
+                )
+            groups.append(fields)
+    return tuple(groups)

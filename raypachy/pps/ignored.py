@@ -6,6 +6,7 @@ accepted and then silently ignored. A field that acts as in Pachyderm is not lis
 
 from __future__ import annotations
 
+from raypachy.pps.podgroup import GROUP_LABEL, pod_fields
 from raypachy.pps.spec import PfsInput, PipelineSpec, Resources
 
 _SCRATCH = "the datum's scratch directory on the node's disk (RAYPACHY_SCRATCH)"
@@ -38,14 +39,16 @@ def spec_warnings(spec: PipelineSpec, images: str = "off") -> list[str]:
         if getattr(spec, field) is not None:
             out.append(f"{field} is ignored: the S3 sidecar runs inside the datum's task and "
                        "shares its resources")  # fmt: skip
-    if spec.metadata is not None:
-        for field in ("labels", "annotations"):
-            if getattr(spec.metadata, field):
-                out.append(f"metadata.{field} are kept in the spec only: raypachy makes no "
-                           "Kubernetes pods to put them on")  # fmt: skip
-    if spec.scheduling_spec is not None and spec.scheduling_spec.priority_class_name:
-        out.append("scheduling_spec.priority_class_name is ignored: Ray tasks have no priority "
-                   "classes")  # fmt: skip
+    pods = pod_fields(spec)
+    if pods.own_group:
+        asks = [name for name, value in (
+            ("tolerations", pods.tolerations), ("metadata.labels", pods.labels),
+            ("metadata.annotations", pods.annotations),
+            ("scheduling_spec.priority_class_name", pods.priority_class_name),
+        ) if value]  # fmt: skip
+        out.append(f"{', '.join(asks)}: its datums run only on its own worker group (Ray label "
+                   f"{GROUP_LABEL}={spec.name}), whose pods carry them: render it with "
+                   "`raypachy deploy kuberay --pipeline-group SPEC`")  # fmt: skip
     t = spec.transform
     for field, what in (
         ("user", "commands run as the worker's own user"),
