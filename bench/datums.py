@@ -11,7 +11,7 @@ class pipeline (``__init__`` once per pool actor: ``stateful_s``) and as the sam
 function pipeline (loaded for every datum: ``stateless_s``); with the class pipeline's pool
 warm, input commit finished -> its datum starting in the actor
 (``warm_trigger_to_first_datum_ms``). Last line: one JSON object.
-Run: ``python bench/datums.py [--quick] [--s3-only | --stateful-only]``.
+Run: ``python bench/datums.py [--quick] [--s3-only | --stateful-only | --warm-only]``.
 """
 
 from __future__ import annotations
@@ -283,6 +283,8 @@ def main() -> None:
                         help="only command datums vs batched command datums")  # fmt: skip
     parser.add_argument("--stateful-only", action="store_true",
                         help="only the class pipeline vs function pipeline comparison")  # fmt: skip
+    parser.add_argument("--warm-only", action="store_true",
+                        help="only the warm pool's trigger to first datum latency")  # fmt: skip
     args = parser.parse_args()
     n = 2000 if args.quick else 10_000
     n_cmd = 200 if args.quick else 1000
@@ -294,6 +296,12 @@ def main() -> None:
     result: dict = {}  # type: ignore[type-arg]
     rows: list = []  # type: ignore[type-arg]
     with local_cluster(work / "home") as (env, url):
+        if args.warm_only:
+            c = Client(url, home=env["RAYPACHY_HOME"])
+            result, rows = _warm_trigger(c)
+            c.close()
+            report("raypachy warm pool (local cluster, 2 CPUs)", rows, result)
+            return
         if args.cmd_only:
             c = Client(url, home=env["RAYPACHY_HOME"])
             result, rows = _commands(c, n_cmd, work)

@@ -108,7 +108,7 @@ def test_a_gpu_class_pipeline_runs_on_the_gpu_node_then_its_pool_goes_to_zero(
 
     client, nodes = cluster
     name = "gpuclass" + uuid.uuid4().hex[:6]
-    keep = 10
+    keep = 20  # the warm actor outlives the job's end by this much, even on a loaded machine
     client.create_pipeline(raypachy.pipeline(Model, input=raypachy.pfs(_repo(client, 4), "/*"),
                                              name=name, num_gpus=1, concurrency=1,
                                              keep_warm_s=keep))  # fmt: skip
@@ -119,6 +119,7 @@ def test_a_gpu_class_pipeline_runs_on_the_gpu_node_then_its_pool_goes_to_zero(
         node, gpus, actor, _ = line.split(" ")
         assert (node, gpus, actor) == (nodes["gpu"], "0", worker)  # Ray gave it the GPU
     assert len({line.split(" ")[3] for line in outputs}) == 1  # one actor: loaded once
+    assert _alive(worker) and ray.available_resources().get("GPU", 0) == 0  # warm, holding it
     deadline = time.monotonic() + keep + 60
     while (_alive(worker) or ray.available_resources().get("GPU", 0) < 1) and (
         time.monotonic() < deadline
