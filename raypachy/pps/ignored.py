@@ -70,6 +70,10 @@ def spec_warnings(spec: PipelineSpec, images: str = "off") -> list[str]:
         if getattr(spec, field) is not None:
             out.append(f"{field} is ignored: {what}")
     for leaf in spec.input.leaves():
+        dataset = t.python is not None and t.python.kind == "dataset"
+        if isinstance(leaf, PfsInput) and leaf.lazy and dataset:
+            out.append(f"input {leaf.input_name}: lazy is ignored by a dataset pipeline: its "
+                       "rows hold each file's bytes")  # fmt: skip
         if isinstance(leaf, PfsInput) and leaf.repo_type not in (None, "", "user"):
             out.append(f"input {leaf.input_name}: repo_type {leaf.repo_type!r} is ignored: "
                        f"the input reads repo {leaf.repo}")  # fmt: skip

@@ -170,3 +170,15 @@ def test_datum_open_names_the_inputs_when_the_file_is_not_found(local: Local) ->
     assert job.state == "failure"
     [datum] = queries.list_datums(local.pps, "twoin", job.id)
     assert "this datum has inputs ['a', 'b']: name one for /x" in datum.error
+
+
+def _rows(ds):  # type: ignore[no-untyped-def]
+    return ds
+
+
+def test_a_dataset_pipeline_says_lazy_does_not_apply(local: Local) -> None:
+    local.pfs.create_repo("big")
+    pipe = raypachy.pipeline(_rows, input=raypachy.pfs("big", lazy=True), name="rows", dataset=True)
+    warnings = local.pachd.put_pipeline(pipe).warnings
+    assert "pipeline rows: input big: lazy is ignored by a dataset pipeline: its rows hold each " \
+           "file's bytes" in warnings  # fmt: skip
