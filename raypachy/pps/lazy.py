@@ -9,9 +9,12 @@ stream that fetches only the chunks holding the bytes it asks for.
 
 Pachyderm's gotcha is a writer blocked forever on a pipe nobody opens: here the feeder never
 blocks (it polls with non-blocking opens and writes) and stops when the command ends, read or
-not. A pipe its reader closed early (``head -c``) is fed from the start again when opened
-again; one read to its end is not (as in Pachyderm, read each lazy file to its end once: a
-second full read waits for ``datum_timeout``).
+not. Each try of a datum feeds every pipe afresh. As in Pachyderm, a command should open each
+lazy file once per try: a pipe is a stream, not a file. A pipe read to its end is not fed
+again (a second open waits for ``datum_timeout``); one closed early (``head -c``) is fed from
+the start again once the feeder has seen its reader go, which a second open that comes at
+once may beat (it then reads on where the first reader stopped). To read a file twice or at
+random, use ``datum.open`` or an input that is not lazy.
 """
 
 from __future__ import annotations
