@@ -9,12 +9,10 @@ stream that fetches only the chunks holding the bytes it asks for.
 
 Pachyderm's gotcha is a writer blocked forever on a pipe nobody opens: here the feeder never
 blocks (it polls with non-blocking opens and writes) and stops when the command ends, read or
-not. Each try of a datum feeds every pipe afresh. As in Pachyderm, a command should open each
-lazy file once per try: a pipe is a stream, not a file. A pipe read to its end is not fed
-again (a second open waits for ``datum_timeout``); one closed early (``head -c``) is fed from
-the start again once the feeder has seen its reader go, which a second open that comes at
-once may beat (it then reads on where the first reader stopped). To read a file twice or at
-random, use ``datum.open`` or an input that is not lazy.
+not. Each open gets its own stream from the first byte: as soon as a reader has opened a
+pipe, a fresh one is renamed over its path (the reader keeps the old one), so reading a file
+twice, or again after ``head -c`` closed it early, works (and fetches it again). Only opens
+racing each other before the feeder notices the first share one stream.
 """
 
 from __future__ import annotations
@@ -42,10 +40,9 @@ _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 class _Stream:
     """One opened pipe: the file's bytes, fetched a chunk at a time."""
 
-    def __init__(self, fd: int, path: str, pieces: Iterator[bytes]) -> None:
-        self.fd, self.path, self.pieces = fd, path, pieces
+    def __init__(self, fd: int, pieces: Iterator[bytes]) -> None:
+        self.fd, self.pieces = fd, pieces
         self.buffer = memoryview(b"")
-        self.left = False  # the reader closed the pipe before the end
 
 
 class PipeFeeder:
@@ -53,11 +50,12 @@ class PipeFeeder:
 
     ``add(path, data)`` makes the pipe (once per datum); ``start()`` begins feeding every
     pipe (again, for a retried datum); ``stop()`` ends it whether or not the pipes were read.
-    ``fetched`` counts the bytes taken from storage.
+    ``fetched`` counts the bytes taken from storage. ``spare_dir`` (on the pipes' filesystem,
+    outside what the transform sees) is where a fresh pipe is made before it replaces one.
     """
 
-    def __init__(self, reader: Any) -> None:
-        self.reader = reader
+    def __init__(self, reader: Any, spare_dir: str) -> None:
+        self.reader, self.spare = reader, os.path.join(spare_dir, "spare-pipe")
         self.files: dict[str, FileData] = {}
         self.fetched = 0
         self._stop = threading.Event()
@@ -100,6 +98,13 @@ class PipeFeeder:
             fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_BYTES)
         return fd
 
+    def _renew(self, path: str) -> None:
+        """Put a fresh pipe at ``path``; whoever opened the old one keeps it."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.spare)
+        os.mkfifo(self.spare, 0o644)
+        os.rename(self.spare, path)
+
     def _run(self) -> None:
         pending = dict(self.files)
         streams: dict[int, _Stream] = {}
@@ -111,29 +116,25 @@ class PipeFeeder:
                     now = time.monotonic()
                     if pending and now >= next_poll:
                         opened = False
-                        for path in list(pending):
+                        for path, data in pending.items():
                             fd = self._open(path)
                             if fd is not None:
-                                data = pending.pop(path)
-                                streams[fd] = _Stream(fd, path, iter_bytes(self.reader, data))
+                                self._renew(path)  # the next open of the path: a new stream
+                                streams[fd] = _Stream(fd, iter_bytes(self.reader, data))
                                 selector.register(fd, selectors.EVENT_WRITE)
                                 opened = True
                         poll = POLL_MIN_S if opened or streams else min(poll * 2, POLL_MAX_S)
                         next_poll = now + poll
                     if not streams:
-                        if not pending:
-                            return  # every pipe fed
                         self._stop.wait(max(0.0, next_poll - time.monotonic()))
                         continue
-                    wait = max(0.0, next_poll - time.monotonic()) if pending else POLL_MAX_S
+                    wait = max(0.0, next_poll - time.monotonic())
                     for key, _ in selector.select(wait):
                         stream = streams[key.fd]
                         if not self._feed(stream):
                             selector.unregister(key.fd)
                             os.close(key.fd)  # the end of the file: the reader sees EOF
                             del streams[key.fd]
-                            if stream.left:  # nobody reads it now: a next open starts over
-                                pending[stream.path] = self.files[stream.path]
             finally:
                 for fd in streams:
                     with contextlib.suppress(OSError):
@@ -153,7 +154,6 @@ class PipeFeeder:
             except BlockingIOError:
                 return True
             except BrokenPipeError:  # the reader closed it early (`head -c`): stop fetching
-                stream.left = True
                 return False
             stream.buffer = stream.buffer[written:]
 

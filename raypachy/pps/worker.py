@@ -341,7 +341,7 @@ class _Runner:
         timeout = batch.spec.get("datum_timeout")
         self.timeout = parse_duration(timeout, "datum_timeout") if timeout is not None else None
         self.bytes_read = 0
-        self.pipes = PipeFeeder(self.reader)  # the datum's lazy files, fed as they are read
+        self.pipes = PipeFeeder(self.reader, str(root))  # lazy files, fed as they are read
         self.lazy: dict[str, dict[str, FileData]] = {}
         self.secret_env = _secret_env(t, batch.secrets)
         self.hidden = tuple(

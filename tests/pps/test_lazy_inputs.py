@@ -114,17 +114,18 @@ def test_a_lazy_datum_that_never_opens_its_pipes_does_not_hang(local: Local, big
 
 
 @needs_sandbox
-def test_a_retried_lazy_datum_is_fed_again_and_reads_the_whole_file(
+def test_each_open_of_a_lazy_file_and_each_try_reads_it_from_the_start(
     local: Local, big: bytes, tmp_path: Any
 ) -> None:
     once = tmp_path / "failed-once"
-    # The first try reads 10 bytes and fails; the second reads the pipe whole, from the start.
-    cmd = (f"if [ ! -e {once} ]; then touch {once}; head -c 10 /pfs/big/big.bin; exit 3; fi; "
-           "cat /pfs/big/big.bin > /pfs/out/copy")  # fmt: skip
+    # Each open is a stream of its own from the first byte: after an early close, after a
+    # whole read, and on the retry of a failed try.
+    cmd = (f"head -c 10 /pfs/big/big.bin > /pfs/out/ten; if [ ! -e {once} ]; then touch {once}; "
+           "exit 3; fi; cat /pfs/big/big.bin > /pfs/out/copy; cat /pfs/big/big.bin > /pfs/out/again")  # fmt: skip
     local.create(_cmd_spec("retried", cmd, datum_tries=2))
     job, _ = _run(local, "retried")
     assert job.state == "success", job
-    assert local.files("retried") == {"/copy": big}  # every byte, in order
+    assert local.files("retried") == {"/ten": big[:10], "/copy": big, "/again": big}
 
 
 def test_a_python_transform_streams_a_lazy_file_with_datum_open(local: Local, big: bytes) -> None:
