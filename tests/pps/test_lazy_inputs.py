@@ -183,3 +183,14 @@ def test_a_dataset_pipeline_says_lazy_does_not_apply(local: Local) -> None:
     warnings = local.pachd.put_pipeline(pipe).warnings
     assert "pipeline rows: input big: lazy is ignored by a dataset pipeline: its rows hold each " \
            "file's bytes" in warnings  # fmt: skip
+
+
+@needs_sandbox
+def test_a_lazy_datum_of_many_files_reads_each_in_turn(local: Local) -> None:
+    files = {f"/d/f{i:03d}": os.urandom(1000 + i) for i in range(300)}
+    local.pfs.create_repo("big")
+    local.put("big", files)
+    local.create(_cmd_spec("many", "cat /pfs/big/d/* > /pfs/out/all"))
+    job, _ = _run(local, "many")
+    assert job.state == "success", job
+    assert local.files("many") == {"/all": b"".join(files[p] for p in sorted(files))}
