@@ -187,12 +187,7 @@ def ray_cluster_spec(o: KubeRayOptions) -> dict[str, Any]:
         "enableInTreeAutoscaling": True,
         "autoscalerOptions": {"upscalingMode": "Default", "idleTimeoutSeconds": o.idle_timeout_s},
         "headGroupSpec": head,
-        "workerGroupSpecs": [
-            cpu,
-            gpu,
-            *image_groups,
-            *(_pipeline_group(p, o) for p in o.pipeline_groups),
-        ],
+        "workerGroupSpecs": [cpu, gpu, *image_groups, *_pipeline_groups(o)],
     }
 
 
@@ -221,6 +216,20 @@ def _pipeline_group(p: PodFields, o: KubeRayOptions) -> dict[str, Any]:
         "labels": _group_labels(p),
         "template": {**({"metadata": template_meta} if template_meta else {}), "spec": pod},
     }
+
+
+def _pipeline_groups(o: KubeRayOptions) -> list[dict[str, Any]]:
+    groups = [_pipeline_group(p, o) for p in o.pipeline_groups]
+    seen: dict[str, str] = {}
+    for p, group in zip(o.pipeline_groups, groups, strict=True):
+        if group["groupName"] in seen:
+            raise InvalidArgumentError(
+                f"pipelines {seen[group['groupName']]} and {p.pipeline} would share the worker "
+                f"group {group['groupName']}: give each pipeline once, with names that differ in "
+                "more than case, '_' and '-'"
+            )
+        seen[group["groupName"]] = p.pipeline
+    return groups
 
 
 def manifests(o: KubeRayOptions = KubeRayOptions()) -> list[dict[str, Any]]:

@@ -129,3 +129,11 @@ def test_bad_pod_fields_are_refused_in_one_line(change: dict[str, Any], message:
     with pytest.raises(InvalidSpecError, match=message) as e:
         parse_spec({**SPEC, **change})
     assert "\n" not in str(e.value) and str(e.value).startswith("pipeline ")
+
+
+def test_two_pipelines_cannot_share_a_group() -> None:
+    one = pod_fields(parse_spec(SPEC))
+    other = pod_fields(parse_spec({**SPEC, "pipeline": {"name": "GPU-infer"}}))
+    with pytest.raises(InvalidArgumentError, match=r"^pipelines gpu_infer and GPU-infer would "
+                       r"share the worker group pipeline-gpu-infer: "):  # fmt: skip
+        manifests(KubeRayOptions(pipeline_groups=(one, other)))
