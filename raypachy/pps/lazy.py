@@ -40,8 +40,8 @@ _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 class _Stream:
     """One opened pipe: the file's bytes, fetched a chunk at a time."""
 
-    def __init__(self, fd: int, pieces: Iterator[bytes]) -> None:
-        self.fd, self.pieces = fd, pieces
+    def __init__(self, fd: int, path: str, pieces: Iterator[bytes]) -> None:
+        self.fd, self.path, self.pieces = fd, path, pieces
         self.buffer = memoryview(b"")
 
 
@@ -58,6 +58,7 @@ class PipeFeeder:
         self.reader, self.spare = reader, os.path.join(spare_dir, "spare-pipe")
         self.files: dict[str, FileData] = {}
         self.fetched = 0
+        self.error = ""  # why a pipe was cut short (storage failed): the try fails with it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -72,6 +73,7 @@ class PipeFeeder:
         if not self.files or self._thread is not None:
             return
         self._stop.clear()
+        self.error = ""
         self._thread = threading.Thread(target=self._run, name="lazy-pipes", daemon=True)
         self._thread.start()
 
@@ -120,7 +122,7 @@ class PipeFeeder:
                             fd = self._open(path)
                             if fd is not None:
                                 self._renew(path)  # the next open of the path: a new stream
-                                streams[fd] = _Stream(fd, iter_bytes(self.reader, data))
+                                streams[fd] = _Stream(fd, path, iter_bytes(self.reader, data))
                                 selector.register(fd, selectors.EVENT_WRITE)
                                 opened = True
                         poll = POLL_MIN_S if opened or streams else min(poll * 2, POLL_MAX_S)
@@ -135,6 +137,8 @@ class PipeFeeder:
                             selector.unregister(key.fd)
                             os.close(key.fd)  # the end of the file: the reader sees EOF
                             del streams[key.fd]
+            except Exception as e:  # a pipe the feeder cannot make: the try fails with it
+                self.error = self.error or f"lazy input pipes failed: {type(e).__name__}: {e}"
             finally:
                 for fd in streams:
                     with contextlib.suppress(OSError):
@@ -144,7 +148,13 @@ class PipeFeeder:
         """Write what the pipe takes now; False when the stream is done (or its reader left)."""
         while True:
             if not stream.buffer:
-                piece = next(stream.pieces, None)  # fetches the next chunk from storage
+                try:
+                    piece = next(stream.pieces, None)  # fetches the next chunk from storage
+                except Exception as e:  # the reader gets a short file: the try must fail
+                    self.error = self.error or (
+                        f"reading lazy file {stream.path} failed: {type(e).__name__}: {e}"
+                    )
+                    return False
                 if piece is None:
                     return False
                 self.fetched += len(piece)

@@ -455,10 +455,13 @@ class _Runner:
         fetched = self.pipes.fetched
         self.pipes.start()
         try:
-            return self._attempt(datum, files)
+            ok, error, log = self._attempt(datum, files)
         finally:
             self.pipes.stop()  # read or not, no pipe outlives the try
             self.bytes_read += self.pipes.fetched - fetched
+        if self.pipes.error:  # a lazy file was cut short: whatever the transform made of it
+            return False, self.pipes.error, log + f"{self.pipes.error}\n".encode()
+        return ok, error, log
 
     def _attempt(self, datum: Datum, files: dict[str, list[Path]]) -> tuple[bool, str, bytes]:
         _empty(self.out)

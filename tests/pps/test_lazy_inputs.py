@@ -16,7 +16,7 @@ from raypachy.pps.model import JobInfo
 from raypachy.pps.spec import PipelineSpec
 from raypachy.pps.worker import BatchResult, BatchSpec, run_batch
 from raypachy.storage import ChunkStore, open_backend
-from raypachy.storage.chunkstore import CHUNK_PREFIX
+from raypachy.storage.chunkstore import CHUNK_PREFIX, chunk_key
 from tests.pps.conftest import Local, needs_sandbox
 
 MiB = 1 << 20
@@ -194,3 +194,17 @@ def test_a_lazy_datum_of_many_files_reads_each_in_turn(local: Local) -> None:
     job, _ = _run(local, "many")
     assert job.state == "success", job
     assert local.files("many") == {"/all": b"".join(files[p] for p in sorted(files))}
+
+
+@needs_sandbox
+def test_a_lazy_file_cut_short_by_storage_fails_the_datum(local: Local, big: bytes) -> None:
+    # The command would see a short file and succeed: the datum must fail instead.
+    [data] = [d for p, d in local.pfs.walk_files("big@master") if p == "/big.bin"]
+    missing = data.refs[len(data.refs) // 2].chunk
+    local.pfs.backend.delete(chunk_key(missing))
+    local.create(_cmd_spec("cut", "cat /pfs/big/big.bin > /pfs/out/copy", datum_tries=1))
+    job, _ = _run(local, "cut")
+    assert job.state == "failure", job
+    [datum] = queries.list_datums(local.pps, "cut", job.id)
+    assert datum.error.startswith("reading lazy file /")
+    assert f"ObjectMissingError: chunk {missing.hex()} is missing" in datum.error
