@@ -121,9 +121,9 @@ class PipeFeeder:
                         for path, data in pending.items():
                             fd = self._open(path)
                             if fd is not None:
-                                self._renew(path)  # the next open of the path: a new stream
                                 streams[fd] = _Stream(fd, path, iter_bytes(self.reader, data))
                                 selector.register(fd, selectors.EVENT_WRITE)
+                                self._renew(path)  # the next open of the path: a new stream
                                 opened = True
                         poll = POLL_MIN_S if opened or streams else min(poll * 2, POLL_MAX_S)
                         next_poll = now + poll
@@ -142,6 +142,18 @@ class PipeFeeder:
             finally:
                 for fd in streams:
                     with contextlib.suppress(OSError):
+                        os.close(fd)
+        if self.error:
+            self._refuse(pending)
+
+    def _refuse(self, paths: dict[str, FileData]) -> None:
+        """After a failure, answer every open with an immediate end of file until the try
+        ends, so that no reader waits forever on a pipe nobody will feed."""
+        while not self._stop.wait(POLL_MIN_S * 10):
+            for path in paths:
+                with contextlib.suppress(OSError):
+                    fd = self._open(path)
+                    if fd is not None:
                         os.close(fd)
 
     def _feed(self, stream: _Stream) -> bool:

@@ -208,3 +208,19 @@ def test_a_lazy_file_cut_short_by_storage_fails_the_datum(local: Local, big: byt
     [datum] = queries.list_datums(local.pps, "cut", job.id)
     assert datum.error.startswith("reading lazy file /")
     assert f"ObjectMissingError: chunk {missing.hex()} is missing" in datum.error
+
+
+def test_a_feeder_that_fails_answers_readers_with_an_end_of_file(tmp_path: Any) -> None:
+    from raypachy.pps.lazy import PipeFeeder
+    from raypachy.storage.entries import FileData
+
+    feeder = PipeFeeder(None, str(tmp_path / "gone"))  # no spare dir: renewing a pipe fails
+    feeder.add(str(tmp_path / "f"), FileData.empty())
+    feeder.start()
+    try:
+        for _ in range(2):  # the open that broke the feeder, and one after it: neither waits
+            with open(tmp_path / "f", "rb") as f:
+                assert f.read() == b""
+    finally:
+        feeder.stop()
+    assert feeder.error.startswith("lazy input pipes failed: FileNotFoundError")
