@@ -1,7 +1,8 @@
 """Pachyderm fields that raypachy accepts but runs differently: one warning line each.
 
 ``create pipeline`` prints these (the API returns them as ``warnings``), so that no field is
-accepted and then silently ignored. A field that acts as in Pachyderm is not listed.
+accepted and then silently ignored. A field that acts as in Pachyderm is not listed, except
+the pod fields, which act only on a worker group the user deploys: one line says so.
 """
 
 from __future__ import annotations
