@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/cli_latency.py
 	$(PY) bench/datums.py
+	$(PY) bench/lazy.py
 	$(PY) bench/data.py
 	$(PY) bench/console.py
 	$(PY) bench/s3.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 import yaml
@@ -15,6 +16,9 @@ from raypachy.deploy.kuberay import (
     operator_values,
     rayjob_for_existing_cluster,
 )
+from raypachy.errors import InvalidSpecError
+from raypachy.pps.podgroup import PodFields, pod_fields
+from raypachy.pps.spec import read_specs
 
 _DEFAULTS = KubeRayOptions()
 
@@ -72,6 +76,14 @@ def deploy() -> None:
     help="Add a worker group running this pipeline image (routed by node label).",
 )
 @click.option(
+    "--pipeline-group",
+    "pipeline_groups",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Add a worker group for the pipeline(s) of this spec file, whose pods carry their "
+    "tolerations, metadata, priority class and node selector (their datums run only there).",
+)
+@click.option(
     "--gpu-max",
     "gpu_workers_max",
     type=click.IntRange(0),
@@ -114,6 +126,7 @@ def kuberay(
     With --secret, the output holds the secrets' values: keep it as you keep them.
     """
     choices["image_groups"] = tuple(choices["image_groups"])  # type: ignore[arg-type]
+    choices["pipeline_groups"] = _pipeline_groups(choices["pipeline_groups"])  # type: ignore[arg-type]
     values = _secret_values(secret_names, all_secrets)
     if values and (helm or existing_cluster):
         raise click.UsageError(
@@ -144,3 +157,19 @@ def _secret_values(names: tuple[str, ...], every: bool) -> dict[str, dict[str, b
     if every and not wanted:
         raise click.UsageError("--all-secrets: there are no secrets (`raypachy create secret`)")
     return {name: store.values(name) for name in wanted}
+
+
+def _pipeline_groups(paths: tuple[str, ...]) -> tuple[PodFields, ...]:
+    """The pod fields of every pipeline in the spec files (a spec without any is refused)."""
+    groups = []
+    for path in paths:
+        for spec in read_specs(Path(path).read_text()):
+            fields = pod_fields(spec)
+            if not fields.own_group:
+                raise InvalidSpecError(
+                    f"pipeline {spec.name} in {path} has no tolerations, metadata or "
+                    "priority_class_name, so it needs no worker group of its own: drop "
+                    "--pipeline-group for it (a node_selector alone routes by Ray labels)"
+                )
+            groups.append(fields)
+    return tuple(groups)

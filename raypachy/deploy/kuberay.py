@@ -25,6 +25,7 @@ from raypachy import __version__
 from raypachy.deploy import secrets as pipeline_secrets
 from raypachy.errors import InvalidArgumentError
 from raypachy.pps.images import IMAGE_LABEL, image_label
+from raypachy.pps.podgroup import GROUP_LABEL, PodFields
 
 API_PORT = 8650
 RAY_VERSION = "2.60.0"  # Ray token auth needs 2.52 or later
@@ -66,6 +67,9 @@ class KubeRayOptions:
     image_groups: tuple[str, ...] = ()
     # Pipeline secrets (names only: values go to ``manifests``), mounted into every pod.
     secrets: tuple[str, ...] = ()
+    # Worker groups of one pipeline each, whose pods carry its tolerations, metadata, priority
+    # class and node selector (``raypachy.pps.podgroup``): its datums run only there.
+    pipeline_groups: tuple[PodFields, ...] = ()
 
     @property
     def gpu_selector(self) -> str:
@@ -206,8 +210,52 @@ def ray_cluster_spec(o: KubeRayOptions) -> dict[str, Any]:
         "enableInTreeAutoscaling": True,
         "autoscalerOptions": {"upscalingMode": "Default", "idleTimeoutSeconds": o.idle_timeout_s},
         "headGroupSpec": head,
-        "workerGroupSpecs": [cpu, gpu, *image_groups],
+        "workerGroupSpecs": [cpu, gpu, *image_groups, *_pipeline_groups(o)],
     }
+
+
+def _group_labels(p: PodFields) -> dict[str, str]:
+    """The Ray labels of a pipeline's group: its own, and its node selector's (so that
+    ``node_selector``, routed as a Ray label selector, matches these nodes too)."""
+    return {**p.node_selector, GROUP_LABEL: p.pipeline}
+
+
+def _pipeline_group(p: PodFields, o: KubeRayOptions) -> dict[str, Any]:
+    """One pipeline's worker group: its pod fields on the template, its Ray label."""
+    template_meta = {k: v for k, v in (("labels", p.labels), ("annotations", p.annotations)) if v}
+    pod: dict[str, Any] = {"containers": [_container(o, "ray-worker", "4", "16Gi", gpus=p.gpus)]}
+    if p.node_selector:
+        pod["nodeSelector"] = dict(p.node_selector)
+    if p.tolerations:
+        pod["tolerations"] = [dict(t) for t in p.tolerations]
+    if p.priority_class_name:
+        pod["priorityClassName"] = p.priority_class_name
+    return {
+        "groupName": f"pipeline-{p.pipeline.lower().replace('_', '-')}"[:63].strip("-"),
+        "replicas": 0,
+        "minReplicas": 0,
+        "maxReplicas": o.gpu_workers_max if p.gpus else o.cpu_workers_max,
+        "rayStartParams": {"num-gpus": str(p.gpus)} if p.gpus else {},
+        "labels": _group_labels(p),
+        "template": {
+            **({"metadata": template_meta} if template_meta else {}),
+            "spec": _with_secret_volumes(o, pod),
+        },
+    }
+
+
+def _pipeline_groups(o: KubeRayOptions) -> list[dict[str, Any]]:
+    groups = [_pipeline_group(p, o) for p in o.pipeline_groups]
+    seen: dict[str, str] = {}
+    for p, group in zip(o.pipeline_groups, groups, strict=True):
+        if group["groupName"] in seen:
+            raise InvalidArgumentError(
+                f"pipelines {seen[group['groupName']]} and {p.pipeline} would share the worker "
+                f"group {group['groupName']}: give each pipeline once, with names that differ in "
+                "more than case, '_' and '-'"
+            )
+        seen[group["groupName"]] = p.pipeline
+    return groups
 
 
 def manifests(
@@ -302,9 +350,31 @@ def cluster_values(o: KubeRayOptions = KubeRayOptions()) -> dict[str, Any]:
                 "tolerations": gpu["tolerations"],
                 "rayStartParams": {**gpu_group["rayStartParams"],
                                    "labels": f"raypachy.io/gpu={o.gpu_type}"},
-            }
+            },
+            **dict(_helm_pipeline_group(p, o) for p in o.pipeline_groups),
         },
     }  # fmt: skip
+
+
+def _helm_pipeline_group(p: PodFields, o: KubeRayOptions) -> tuple[str, dict[str, Any]]:
+    """A pipeline's worker group as the chart's ``additionalWorkerGroups`` entry."""
+    if p.priority_class_name:
+        raise InvalidArgumentError(
+            f"pipeline {p.pipeline}: the ray-cluster chart cannot set priorityClassName on a "
+            "worker group: deploy with `raypachy deploy kuberay` (no --helm) instead"
+        )
+    group = _pipeline_group(p, o)
+    pod = group["template"]["spec"]
+    labels = ",".join(f"{k}={v}" for k, v in group["labels"].items())
+    values = {
+        "disabled": False, "replicas": 0, "minReplicas": 0, "maxReplicas": group["maxReplicas"],
+        "labels": dict(p.labels), "annotations": dict(p.annotations),
+        "containerEnv": pod["containers"][0]["env"],
+        "resources": pod["containers"][0]["resources"],
+        "nodeSelector": dict(p.node_selector), "tolerations": [dict(t) for t in p.tolerations],
+        "rayStartParams": {**group["rayStartParams"], "labels": labels},
+    }  # fmt: skip
+    return group["groupName"], values
 
 
 def operator_values() -> dict[str, Any]:

@@ -50,6 +50,7 @@ class DatumInput:
     join_key: str = ""
     group_key: str = ""
     empty_files: bool = False
+    lazy: bool = False  # read on demand (named pipes, ``datum.open``), not copied first
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,7 @@ def match_items(
         group_key = _expand(pfs.group_by, match) if (pfs.group_by and match) else ""
         return DatumInput(
             name, pfs.repo, pfs.branch, commit, path, tuple(members), join_key, group_key,
-            pfs.empty_files,
+            pfs.empty_files, pfs.lazy,
         )  # fmt: skip
 
     if pattern == "/":

@@ -1,11 +1,13 @@
 """Pachyderm fields that raypachy accepts but runs differently: one warning line each.
 
 ``create pipeline`` prints these (the API returns them as ``warnings``), so that no field is
-accepted and then silently ignored. A field that acts as in Pachyderm is not listed.
+accepted and then silently ignored. A field that acts as in Pachyderm is not listed, except
+the pod fields, which act only on a worker group the user deploys: one line says so.
 """
 
 from __future__ import annotations
 
+from raypachy.pps.podgroup import GROUP_LABEL, pod_fields
 from raypachy.pps.spec import PfsInput, PipelineSpec, Resources
 
 _SCRATCH = "the datum's scratch directory on the node's disk (RAYPACHY_SCRATCH)"
@@ -38,14 +40,16 @@ def spec_warnings(spec: PipelineSpec, images: str = "off") -> list[str]:
         if getattr(spec, field) is not None:
             out.append(f"{field} is ignored: the S3 sidecar runs inside the datum's task and "
                        "shares its resources")  # fmt: skip
-    if spec.metadata is not None:
-        for field in ("labels", "annotations"):
-            if getattr(spec.metadata, field):
-                out.append(f"metadata.{field} are kept in the spec only: raypachy makes no "
-                           "Kubernetes pods to put them on")  # fmt: skip
-    if spec.scheduling_spec is not None and spec.scheduling_spec.priority_class_name:
-        out.append("scheduling_spec.priority_class_name is ignored: Ray tasks have no priority "
-                   "classes")  # fmt: skip
+    pods = pod_fields(spec)
+    if pods.own_group:
+        asks = [name for name, value in (
+            ("tolerations", pods.tolerations), ("metadata.labels", pods.labels),
+            ("metadata.annotations", pods.annotations),
+            ("scheduling_spec.priority_class_name", pods.priority_class_name),
+        ) if value]  # fmt: skip
+        out.append(f"{', '.join(asks)}: its datums run only on its own worker group (Ray label "
+                   f"{GROUP_LABEL}={spec.name}), whose pods carry them: render it with "
+                   "`raypachy deploy kuberay --pipeline-group SPEC`")  # fmt: skip
     t = spec.transform
     for field, what in (
         ("user", "commands run as the worker's own user"),
@@ -67,13 +71,13 @@ def spec_warnings(spec: PipelineSpec, images: str = "off") -> list[str]:
         if getattr(spec, field) is not None:
             out.append(f"{field} is ignored: {what}")
     for leaf in spec.input.leaves():
-        if isinstance(leaf, PfsInput):
-            if leaf.lazy:
-                out.append(f"input {leaf.input_name}: lazy is ignored: input files are copied "
-                           f"to {_SCRATCH} before the transform runs")  # fmt: skip
-            if leaf.repo_type not in (None, "", "user"):
-                out.append(f"input {leaf.input_name}: repo_type {leaf.repo_type!r} is ignored: "
-                           f"the input reads repo {leaf.repo}")  # fmt: skip
+        dataset = t.python is not None and t.python.kind == "dataset"
+        if isinstance(leaf, PfsInput) and leaf.lazy and dataset:
+            out.append(f"input {leaf.input_name}: lazy is ignored by a dataset pipeline: its "
+                       "rows hold each file's bytes")  # fmt: skip
+        if isinstance(leaf, PfsInput) and leaf.repo_type not in (None, "", "user"):
+            out.append(f"input {leaf.input_name}: repo_type {leaf.repo_type!r} is ignored: "
+                       f"the input reads repo {leaf.repo}")  # fmt: skip
     runs_image = t.image is not None and images != "off"
     if t.image is not None and images == "off":
         out.append(f"transform.image {t.image} is recorded in the version and provenance, but "

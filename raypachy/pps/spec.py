@@ -20,6 +20,7 @@ from raypachy.errors import InvalidSpecError
 from raypachy.pfs.glob import clean_pattern, compile_glob
 from raypachy.pfs.names import check_branch_name, check_repo_name, shown
 from raypachy.pps.cron import parse_schedule, parse_tick_name
+from raypachy.pps.podgroup import check_pod_fields
 from raypachy.pps.units import parse_bytes, parse_cpu, parse_duration
 from raypachy.secrets import looks_secret
 
@@ -413,7 +414,6 @@ def _unsupported(spec: PipelineSpec) -> list[str]:
         ("tf_job", "tf_job"),
         ("pod_spec", "pod_spec"),
         ("pod_patch", "pod_patch"),
-        ("tolerations", "tolerations"),
         ("determined", "determined"),
     ):
         if getattr(spec, field) not in (None, False):
@@ -544,6 +544,7 @@ def check_supported(spec: PipelineSpec) -> PipelineSpec:
         spec.datum_timeout_s()
         spec.job_timeout_s()
         check_branch_name(spec.output_branch)
+        check_pod_fields(spec)  # tolerations, metadata, priority class: its own worker group
     except InvalidSpecError as e:
         raise InvalidSpecError(f"pipeline {spec.name}: {e}") from None
     return spec

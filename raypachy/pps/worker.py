@@ -23,19 +23,21 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from raypachy.errors import ConflictError, DatumFailedError
 from raypachy.pps.batching import BatchedCommand
 from raypachy.pps.code import unpickle_function
 from raypachy.pps.codepaths import check_code_paths
 from raypachy.pps.datums import Datum
+from raypachy.pps.lazy import LazyFile, PipeFeeder
 from raypachy.pps.model import DatumState, SecretValues
 from raypachy.pps.outputs import collect as collect_outputs
 from raypachy.pps.sandbox import run_command
 from raypachy.pps.spec import check_input_name
 from raypachy.secrets import redact
 from raypachy.storage import ChunkStore, FileSetWriter, ManifestStore, open_backend
+from raypachy.storage.entries import FileData
 from raypachy.storage.manifest import ManifestInfo
 from raypachy.storage.reader import iter_bytes
 
@@ -45,7 +47,8 @@ class DatumContext:
     """What a Python transform gets for one datum (the same as a command's ``/pfs``).
 
     ``inputs[name]`` is the local directory holding that input's files for this datum, with
-    their full repo paths below it; write results under ``out``.
+    their full repo paths below it; write results under ``out``. A lazy input's files are
+    named pipes there: read them with ``open(path)``, which streams from storage.
     """
 
     inputs: dict[str, Path]
@@ -55,6 +58,30 @@ class DatumContext:
     datum_id: str
     output_commit_id: str
     pipeline: str
+    # Lazy inputs' files by input name and repo path, and where their chunks are read.
+    lazy: dict[str, dict[str, FileData]] = field(default_factory=dict)
+    reader: Any = None
+
+    def open(self, path: str | Path, name: str | None = None) -> BinaryIO:
+        """A file of the datum, opened for reading in binary: ``path`` is its repo path
+        (``"/images/a.png"``, in input ``name`` or the only input) or its local path under
+        ``inputs``. A lazy input's file is streamed from storage as it is read (seekable:
+        only the chunks holding the bytes read are fetched); any other is the local file."""
+        local = Path(path)
+        for input_name, directory in self.inputs.items():
+            if local.is_relative_to(directory) and (name is None or name == input_name):
+                name, path = input_name, "/" + local.relative_to(directory).as_posix()
+                break
+        else:
+            if name is None and len(self.inputs) == 1:
+                name = next(iter(self.inputs))
+        if name is None or name not in self.inputs:
+            raise KeyError(f"this datum has inputs {sorted(self.inputs)}: name one for {path}")
+        repo_path = "/" + str(path).lstrip("/")
+        data = self.lazy.get(name, {}).get(repo_path)
+        if data is not None:
+            return io.BufferedReader(LazyFile(self.reader, data, repo_path), LAZY_READ_BYTES)
+        return open(str(self.inputs[name]) + repo_path, "rb")
 
     def input(self, name: str | None = None) -> Path:
         """The directory of ``name``, or of the only input."""
@@ -225,6 +252,9 @@ class _Output(io.TextIOBase):
         return "".join(self.parts)
 
 
+LAZY_READ_BYTES = 1 << 20  # how much ``datum.open`` reads ahead: a chunk's worth
+
+
 class DatumTimeout(Exception):
     pass
 
@@ -311,6 +341,8 @@ class _Runner:
         timeout = batch.spec.get("datum_timeout")
         self.timeout = parse_duration(timeout, "datum_timeout") if timeout is not None else None
         self.bytes_read = 0
+        self.pipes = PipeFeeder(self.reader, str(root))  # lazy files, fed as they are read
+        self.lazy: dict[str, dict[str, FileData]] = {}
         self.secret_env = _secret_env(t, batch.secrets)
         self.hidden = tuple(
             os.fsdecode(v) for name in {s.get("name") for s in t.get("secrets") or []}
@@ -349,11 +381,18 @@ class _Runner:
             if item.name in self.s3_inputs:
                 continue  # served by the sidecar's bucket, not copied under /pfs
             base = self._input_dir(item.name)
+            lazy = item.lazy and not item.empty_files
             for path, data in item.files:
                 target = base + path
                 parent = os.path.dirname(target)
                 if parent != base and not os.path.isdir(parent):
                     self._makedirs(parent)
+                if lazy:  # nothing copied: a pipe fed from storage when the datum reads it
+                    self.pipes.add(target, data)
+                    self.lazy.setdefault(item.name, {})[path] = data
+                    self.written.append(target)
+                    placed.append(Path(target))
+                    continue
                 with open(target, "wb") as f:
                     if not item.empty_files:
                         for piece in iter_bytes(self.reader, data):
@@ -365,6 +404,8 @@ class _Runner:
 
     def clean(self) -> None:
         """Remove one datum's files so that the next datum sees only its own."""
+        self.pipes.clear()
+        self.lazy = {}
         for path in self.written:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
@@ -411,6 +452,18 @@ class _Runner:
 
     def attempt(self, datum: Datum, files: dict[str, list[Path]]) -> tuple[bool, str, bytes]:
         """One try: (succeeded, error, log)."""
+        fetched = self.pipes.fetched
+        self.pipes.start()
+        try:
+            ok, error, log = self._attempt(datum, files)
+        finally:
+            self.pipes.stop()  # read or not, no pipe outlives the try
+            self.bytes_read += self.pipes.fetched - fetched
+        if self.pipes.error:  # a lazy file was cut short: whatever the transform made of it
+            return False, self.pipes.error, log + f"{self.pipes.error}\n".encode()
+        return ok, error, log
+
+    def _attempt(self, datum: Datum, files: dict[str, list[Path]]) -> tuple[bool, str, bytes]:
         _empty(self.out)
         if self.sidecar is not None:
             self.sidecar.show(
@@ -426,6 +479,8 @@ class _Runner:
                 datum_id=datum.id,
                 output_commit_id=self.batch.output_commit,
                 pipeline=self.batch.pipeline,
+                lazy=self.lazy,
+                reader=_Counted(self) if self.lazy else None,
             )
             buffer = _Output(self.live)
             try:
@@ -521,6 +576,22 @@ class _Runner:
             writer.put(path, Path(local))
             paths.append(path)
         return paths
+
+
+class _Counted:
+    """The runner's chunk reader, counting each chunk ``datum.open`` takes from storage once
+    (a chunk read again in one try comes from the chunk store's memory cache)."""
+
+    def __init__(self, runner: _Runner) -> None:
+        self.runner = runner
+        self.seen: set[bytes] = set()
+
+    def get(self, chunk_id: bytes) -> bytes:
+        chunk: bytes = self.runner.reader.get(chunk_id)
+        if chunk_id not in self.seen:
+            self.seen.add(chunk_id)
+            self.runner.bytes_read += len(chunk)
+        return chunk
 
 
 def _secret_env(transform: dict[str, Any], values: SecretValues) -> dict[str, str]:

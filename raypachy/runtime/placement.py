@@ -16,6 +16,8 @@ from typing import Any
 
 import ray
 
+from raypachy.pps.podgroup import GROUP_LABEL
+
 ACCELERATOR_PREFIX = "accelerator_type:"
 
 
@@ -128,4 +130,8 @@ def check(options: dict[str, Any]) -> tuple[list[str], str]:
     serving = [f"{k.source} {k.name}" for k in kinds if fits(k, resources, selector)]
     if serving:
         return serving, ""
-    return [], f"no node or node type offers {_describe(resources, selector)}"
+    why = f"no node or node type offers {_describe(resources, selector)}"
+    if GROUP_LABEL in selector:  # the pipeline's pod fields act on its own worker group
+        why += (" (its tolerations, metadata or priority class need the worker group "
+                "`raypachy deploy kuberay --pipeline-group SPEC` renders for it)")  # fmt: skip
+    return [], why

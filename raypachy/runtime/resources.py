@@ -1,8 +1,10 @@
 """A pipeline's resources in Ray's words (DESIGN section 6).
 
 cpu -> ``num_cpus``, memory -> ``memory`` (bytes), gpu.number -> ``num_gpus``, gpu.type ->
-``accelerator_type``, ``scheduling_spec.node_selector`` -> ``label_selector``. Limits are
-requests when no request is given (Ray schedules on requests and enforces no limit).
+``accelerator_type``, ``scheduling_spec.node_selector`` -> ``label_selector``; tolerations,
+metadata or a priority class -> ``label_selector`` of the pipeline's own worker group
+(``raypachy.pps.podgroup``). Limits are requests when no request is given (Ray schedules on
+requests and enforces no limit).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from raypachy.pps.images import IMAGE_LABEL, image_label
+from raypachy.pps.podgroup import group_selector
 from raypachy.pps.spec import PipelineSpec, RayOptions
 
 # Kubernetes resource names are not accelerator types: they only say "a GPU".
@@ -41,6 +44,7 @@ def task_options(spec: PipelineSpec, images: str = "off") -> dict[str, Any]:
         if gpu.type not in _GENERIC_GPU:
             options["accelerator_type"] = gpu.type
     selector = dict(spec.scheduling_spec.node_selector) if spec.scheduling_spec else {}
+    selector.update(group_selector(spec))  # pod fields: only the pipeline's own worker group
     runtime_env = dict(ray_opts.runtime_env)
     image = spec.transform.image
     if image and images == "runtime_env":

@@ -82,3 +82,27 @@ def test_edges_python_and_command_pipelines(local: Local, tmp_path: Path) -> Non
     out.write_bytes(local.files("montage")["/montage.png"])
     with Image.open(out) as m:
         assert m.size == (256, 384)
+
+
+def test_digits_batch_inference_with_a_class_pipeline(local: Local, tmp_path: Path) -> None:
+    data, pipes = load(EXAMPLES / "digits" / "data.py"), load(EXAMPLES / "digits" / "pipelines.py")
+    from raypachy.runtime.resources import task_options
+
+    spec = pipes.Classifier.build("ab" * 32)
+    assert spec.transform.python.kind == "class" and spec.ray.concurrency == 2
+    assert task_options(spec)["num_gpus"] == 1  # a GPU per actor on a cluster
+    batches = data.write_batches(tmp_path, batches=4)
+    local.pfs.create_repo("digits")
+    local.put("digits", {f"/{p.name}": p.read_bytes() for p in batches[:3]})
+    local.create(pipes.Classifier)
+    [job] = local.run()
+    assert job.state == "success" and job.datums.processed == 3
+    local.put("digits", {f"/{batches[3].name}": batches[3].read_bytes()})
+    [job] = local.run()
+    assert (job.datums.processed, job.datums.skipped) == (1, 3)  # only the new batch
+    outputs = local.files("classify")
+    assert sorted(outputs) == [f"/batch-{i}.csv" for i in range(4)]
+    rows = [r.split(",") for out in outputs.values() for r in out.decode().splitlines()[1:]]
+    assert len(rows) == 1797 - data.TRAIN  # every held-out digit, once
+    accuracy = sum(p == label for p, label in rows) / len(rows)
+    assert accuracy > 0.9, accuracy

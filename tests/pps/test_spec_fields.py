@@ -39,10 +39,10 @@ EVERY_IGNORED = {
 FIELDS = [
     "resource_requests.disk", "resource_limits.cpu", "resource_limits.memory",
     "resource_limits.disk", "sidecar_resource_limits", "sidecar_resource_requests",
-    "metadata.labels", "metadata.annotations", "scheduling_spec.priority_class_name",
+    "scheduling_spec.priority_class_name",
     "transform.user", "transform.memory_volume", "transform.image_pull_secrets",
     "transform.dockerfile", "transform.debug", "standby", "enable_stats", "cache_size",
-    "max_queue_size", "maximum_expected_uptime", "lazy", "repo_type", "transform.image",
+    "max_queue_size", "maximum_expected_uptime", "repo_type", "transform.image",
     "transform.cmd",
 ]  # fmt: skip
 
@@ -55,6 +55,10 @@ def test_every_ignored_field_gets_one_warning_line_naming_it(local: Local) -> No
         assert sum(field + " " in w or field + ":" in w for w in warnings) >= 1, field
     assert len(warnings) == len(FIELDS)
     assert any("used as the request" in w for w in warnings)  # limits act as requests
+    # metadata and the priority class act on the pipeline's own worker group: said in one line
+    assert any(w.startswith("pipeline busy: metadata.labels, metadata.annotations, scheduling_"
+                            "spec.priority_class_name: its datums run only on its own worker "
+                            "group (Ray label raypachy.io/pipeline=busy)") for w in warnings)  # fmt: skip
 
 
 def test_a_plain_spec_gets_no_warning_and_the_client_logs_them(
