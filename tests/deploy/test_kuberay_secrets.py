@@ -6,6 +6,7 @@ mount (laid out as the kubelet lays it out)."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -50,7 +51,14 @@ def home(tmp_path: Path) -> Path:
 
 
 def test_secrets_become_kubernetes_secrets_mounted_into_every_pod(home: Path) -> None:
-    done = _deploy(home, "--secret", "db", "--secret", "api.keys", "--image-group", "team/e:1")
+    spec = home.parent / "tolerant.json"  # a pipeline with a worker group of its own
+    spec.write_text(json.dumps({
+        "pipeline": {"name": "tolerant"}, "input": {"pfs": {"repo": "r", "glob": "/*"}},
+        "transform": {"cmd": ["true"]},
+        "tolerations": [{"key": "spot", "operator": "Exists", "effect": "NoSchedule"}],
+    }))  # fmt: skip
+    done = _deploy(home, "--secret", "db", "--secret", "api.keys", "--image-group", "team/e:1",
+                   "--pipeline-group", str(spec))  # fmt: skip
     assert done.stderr == ""  # the values go to the manifests only, never to a log line
     docs = list(yaml.safe_load_all(done.stdout))
     secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
@@ -63,7 +71,7 @@ def test_secrets_become_kubernetes_secrets_mounted_into_every_pod(home: Path) ->
     [job] = [d for d in docs if d["kind"] == "RayJob"]
     assert unknown_keys(job, crd_schema("RayJob")) == []
     pods = _pods(job)
-    assert len(pods) == 4  # head, cpu, gpu, the image group
+    assert len(pods) == 5  # head, cpu, gpu, the image group, the pipeline's group
     for pod in pods:
         kubernetes_validate.validate(
             {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": pod},
