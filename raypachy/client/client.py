@@ -37,6 +37,7 @@ from raypachy.pfs.model import (
     FileInfo,
     FsckReport,
     GCReport,
+    Project,
     Repo,
     Trigger,
 )
@@ -134,6 +135,18 @@ class Client(API, AuthClient):
 
     def delete_repo(self, name: str, force: bool = False) -> list[str]:
         return self._call("delete_repo", name=name, force=force)  # type: ignore[no-any-return]
+
+    def create_project(self, name: str, description: str = "", update: bool = False) -> Project:
+        return self._call("create_project", name=name, description=description, update=update)  # type: ignore[no-any-return]
+
+    def inspect_project(self, name: str) -> Project:
+        return self._call("inspect_project", name=name)  # type: ignore[no-any-return]
+
+    def list_projects(self) -> list[Project]:
+        return self._call("list_projects")  # type: ignore[no-any-return]
+
+    def delete_project(self, name: str, force: bool = False) -> list[str]:
+        return self._call("delete_project", name=name, force=force)  # type: ignore[no-any-return]
 
     def create_branch(
         self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET,
@@ -534,11 +547,13 @@ class Client(API, AuthClient):
     def run_cron(self, name: str) -> list[Commit]:
         return self._call("run_cron", name=name)  # type: ignore[no-any-return]
 
-    def update_defaults(self, defaults_doc: dict[str, Any]) -> dict[str, Any]:
-        return self._call("update_defaults", defaults_doc=defaults_doc)  # type: ignore[no-any-return]
+    def update_defaults(
+        self, defaults_doc: dict[str, Any], project: str | None = None
+    ) -> dict[str, Any]:
+        return self._call("update_defaults", defaults_doc=defaults_doc, project=project)  # type: ignore[no-any-return]
 
-    def inspect_defaults(self) -> dict[str, Any]:
-        return self._call("inspect_defaults")  # type: ignore[no-any-return]
+    def inspect_defaults(self, project: str | None = None) -> dict[str, Any]:
+        return self._call("inspect_defaults", project=project)  # type: ignore[no-any-return]
 
     def rerun_pipeline(self, name: str, reprocess: bool = False) -> JobInfo:
         return self._call("rerun_pipeline", name=name, reprocess=reprocess)  # type: ignore[no-any-return]

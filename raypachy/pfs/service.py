@@ -63,6 +63,7 @@ from raypachy.pfs.model import (
     Trigger,
 )
 from raypachy.pfs.modification import Modification
+from raypachy.pfs import projects
 from raypachy.pfs.names import check_branch_name, check_repo_name, is_commit_id, normalize_path
 from raypachy.pfs.refs import DEFAULT_BRANCH, branch_history, require_repo, resolve_commit
 from raypachy.pfs.watch import follow_branch
@@ -140,8 +141,9 @@ class PFS:
 
     def create_repo(self, name: str, description: str = "", update: bool = False) -> Repo:
         """Create a repo (``update``: change the description of an existing one)."""
-        check_repo_name(name)
+        name = check_repo_name(name)
         with self.meta.write() as tx:
+            projects.require(tx, name)
             if tx.repo(name) is not None:
                 if not update:
                     raise RepoExistsError(f"repo {name} already exists")
