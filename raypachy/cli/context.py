@@ -23,14 +23,15 @@ def client() -> Any:
 
     With no address set, a command that finds no local cluster starts one and says so.
     """
+    from raypachy.cli.project_scope import Scoped
     from raypachy.client import Client
 
     if os.environ.get("RAYPACHY_ADDRESS"):
-        return Client()
+        return Scoped(Client())  # names are read in the current project
     from raypachy.runtime.cluster import start_local
     from raypachy.runtime.state import home_dir, local_api_url
 
-    return Client(local_api_url(), on_unreachable=start_local, home=home_dir())
+    return Scoped(Client(local_api_url(), on_unreachable=start_local, home=home_dir()))
 
 
 def page_options(what: str, cursor: str) -> Callable[[F], F]:

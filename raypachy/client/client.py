@@ -592,7 +592,8 @@ class Client(API, AuthClient):
         return self._call("inspect_job", pipeline=pipeline, job_id=job_id)  # type: ignore[no-any-return]
 
     def wait_job(self, pipeline: str, job_id: str, timeout: float | None = None) -> JobInfo:
-        path = f"/v1/jobs/{pipeline}/{job_id}/wait"
+        project, _, plain = pipeline.rpartition("/")  # another project's: ?project=
+        path = f"/v1/jobs/{plain}/{job_id}/wait" + (f"?project={project}" if project else "")
         return self._wait("wait_job", path, {}, timeout)  # type: ignore[no-any-return]
 
     def stop_job(self, pipeline: str, job_id: str) -> JobInfo:

@@ -65,8 +65,11 @@ def router(service: Service, chunks: Callable[[], Any], feed: JobFeed) -> APIRou
         )
 
     @api.get("/v1/pipelines/{name}/versions", tags=["pipelines"])
-    async def pipeline_versions(name: str) -> Any:
-        """Every version of a pipeline, oldest first, with its spec as JSON and YAML."""
+    async def pipeline_versions(name: str, project: str | None = None) -> Any:
+        """Every version of a pipeline, oldest first, with its spec as JSON and YAML
+        (``?project=``: a pipeline of another project)."""
+        if project and project != "default":
+            name = f"{project}/{name}"
         versions: list[dict[str, Any]] = to_json(await service.call("list_pipeline_versions", name))
         for v in versions:
             v["yaml"] = yaml.safe_dump(v["spec"], sort_keys=False)
