@@ -103,8 +103,10 @@ def _qualify_spec(spec: Any, project: str) -> Any:
     if project == DEFAULT_PROJECT or not isinstance(spec, dict):
         return spec
     named = spec.get("pipeline")
-    if isinstance(named, dict) and named.get("project") in (None, "") and "/" not in str(
-        named.get("name", "")
+    if (
+        isinstance(named, dict)
+        and named.get("project") in (None, "")
+        and "/" not in str(named.get("name", ""))
     ):
         return {**spec, "pipeline": {**named, "project": {"name": project}}}
     return spec

@@ -125,7 +125,8 @@ _READ_OBJECT = {"repo": P.REPO_READ, "project": P.PROJECT_LIST, "cluster": P.CLU
 
 _RULES: dict[str, Callable[[Mapping[str, Any]], list[Need]]] = {
     "create_repo": lambda a: (
-        _on(P.REPO_WRITE, a.get("name")) if a.get("update")
+        _on(P.REPO_WRITE, a.get("name"))
+        if a.get("update")
         else [Need(P.PROJECT_CREATE, project_of(a.get("name")))]
     ),
     "create_project": lambda a: (

@@ -242,6 +242,7 @@ def join_project(verb: Verb, http: dict[str, Any]) -> dict[str, Any]:
             out[p] = f"{project}/{value}"
     return out
 
+
 #: The operations a front door, or a controller, may ask the metadata side by name.
 NAMES = frozenset(VERBS)
 

@@ -35,7 +35,7 @@ from raypachy.errors import (
     RepoNotFoundError,
     WaitTimeoutError,
 )
-from raypachy.pfs import files, fsck, history, localfs, served, usermeta
+from raypachy.pfs import files, fsck, history, localfs, projects, served, usermeta
 from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.commits import Commits, Removal
 from raypachy.pfs.gc import collect_garbage
@@ -63,7 +63,6 @@ from raypachy.pfs.model import (
     Trigger,
 )
 from raypachy.pfs.modification import Modification
-from raypachy.pfs import projects
 from raypachy.pfs.names import check_branch_name, check_repo_name, is_commit_id, normalize_path
 from raypachy.pfs.refs import DEFAULT_BRANCH, branch_history, require_repo, resolve_commit
 from raypachy.pfs.watch import follow_branch

@@ -1,10 +1,10 @@
 """Cluster and project defaults for pipelines (Pachyderm 2.9+):
-``{"create_pipeline_request": {...}}``, merged under every pipeline created or updated afterwards (the spec's own fields win; objects
-merge key by key, anything else is replaced); a project's defaults go between the cluster's
-and the spec of each pipeline of that project. Pipelines created before keep their specs
-until they are updated.
+``{"create_pipeline_request": {...}}``, merged under every pipeline created or updated
+afterwards (the spec's own fields win; objects merge key by key, anything else is
+replaced); a project's defaults go between the cluster's and the spec of each pipeline of
+that project. Pipelines created before keep their specs until they are updated.
 
-The document is kept in the metadata store, beside the users' metadata of repos.
+The documents are kept in the metadata store, beside the users' metadata of repos.
 """
 
 from __future__ import annotations

@@ -514,9 +514,8 @@ def _unsupported(spec: PipelineSpec) -> list[str]:
         out.append("transform.datum_batching for a Python function (a class pipeline loads "
                    "its model once per worker: use one)")  # fmt: skip
     for leaf in spec.input.leaves():
-        if isinstance(leaf, PfsInput):
-            if leaf.commit:
-                out.append(f"input.pfs.commit (pinned input commits) on {leaf.repo}")
+        if isinstance(leaf, PfsInput) and leaf.commit:
+            out.append(f"input.pfs.commit (pinned input commits) on {leaf.repo}")
     return out
 
 

@@ -58,7 +58,9 @@ def test_a_pipeline_of_one_project_reads_a_repo_of_another(
     assert head["project"] == staging
     job = first_job(local_cluster, f"{staging}/edges")
     assert (job["pipeline"], job["project"], job["state"]) == (
-        f"{staging}/edges", staging, "success"
+        f"{staging}/edges",
+        staging,
+        "success",
     ), job["reason"]
     assert sorted(i["repo"] for i in job["inputs"]) == sorted([f"{raw}/{repo}",
                                                                f"{staging}/{repo}"])  # fmt: skip
@@ -74,8 +76,12 @@ def test_a_pipeline_of_one_project_reads_a_repo_of_another(
     done = subprocess.run([RAYPACHY, "inspect", "repo", repo, "-o", "json"], env=env,
                           capture_output=True, check=True)  # fmt: skip
     assert json.loads(done.stdout)["description"] == "staged"
-    settings = {**local_cluster.env, "RAYPACHY_HOME": str(tmp_path / "client"),
-                "RAYPACHY_ADDRESS": local_cluster.api_url, "RAYPACHY_TOKEN": local_cluster.token}
+    settings = {
+        **local_cluster.env,
+        "RAYPACHY_HOME": str(tmp_path / "client"),
+        "RAYPACHY_ADDRESS": local_cluster.api_url,
+        "RAYPACHY_TOKEN": local_cluster.token,
+    }
     for args in (["config", "set", "project", raw], ["inspect", "repo", repo, "-o", "json"]):
         done = subprocess.run([RAYPACHY, *args], env=settings, capture_output=True, check=True)
     assert json.loads(done.stdout)["description"] == "raw"

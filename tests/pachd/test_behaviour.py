@@ -640,7 +640,9 @@ def test_projects(setup: Setup) -> None:
     api.create_repo("images", "plain")
     staged = api.create_repo("staging/images", "staged")
     assert (staged.name, staged.project) == ("staging/images", "staging")
-    assert to_json(staged)["project"] == "staging" and api.inspect_repo("images").project == "default"
+    assert (
+        to_json(staged)["project"] == "staging" and api.inspect_repo("images").project == "default"
+    )
     api.put_file("images@master", "/a", b"from default")
     api.put_file("staging/images@master", "/b", b"from staging")
     assert api.get_file("staging/images@master", "/b") == b"from staging"
@@ -655,8 +657,11 @@ def test_projects(setup: Setup) -> None:
                                 {"pfs": {"repo": "images", "glob": "/*"}}]},
             "transform": {"cmd": ["sh", "-c", "cp /pfs/images/* /pfs/out/"]}}  # fmt: skip
     info = api.create_pipeline(spec)
-    assert (info.name, info.project, info.inputs) == ("staging/edges", "staging",
-                                                      ("images", "staging/images"))
+    assert (info.name, info.project, info.inputs) == (
+        "staging/edges",
+        "staging",
+        ("images", "staging/images"),
+    )
     assert to_json(info)["project"] == "staging"
     backend.run_jobs()
     [job] = api.list_jobs("staging/edges")

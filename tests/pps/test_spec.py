@@ -177,9 +177,15 @@ def test_the_project_object_form_of_pachyderm_2_5_is_accepted() -> None:
 
 
 def test_inputs_read_the_pipelines_project_unless_they_name_one() -> None:
-    spec = _spec_with({"cross": [{"pfs": {"repo": "a", "glob": "/*"}},
-                                 {"pfs": {"repo": "b", "glob": "/*", "project": "other"}},
-                                 {"pfs": {"repo": "c", "glob": "/*", "project": "default"}}]})
+    spec = _spec_with(
+        {
+            "cross": [
+                {"pfs": {"repo": "a", "glob": "/*"}},
+                {"pfs": {"repo": "b", "glob": "/*", "project": "other"}},
+                {"pfs": {"repo": "c", "glob": "/*", "project": "default"}},
+            ]
+        }
+    )
     spec["pipeline"] = {"name": "edges", "project": "staging"}  # the plain string form
     parsed = parse_spec(spec)
     assert parsed.name == "staging/edges"
