@@ -27,7 +27,7 @@ ANYONE = ("wait_change", "heartbeat_lease", "release_lease", "acquire_lease", "s
 
 #: Verbs any known caller may ask with the arguments that need nothing (Pachyderm lets every
 #: user create projects and see which exist).
-_OPEN = ("create_project", "list_projects", "inspect_project")
+OPEN = ("create_project", "list_projects", "inspect_project")
 
 
 def _repo(address: object) -> str:
@@ -179,7 +179,7 @@ def needs(verb: str, args: Mapping[str, Any]) -> list[Need] | None:
     rule = _RULES.get(verb)
     if rule is not None:
         found = rule(args)
-        open_ = verb in ANYONE or verb in _OPEN
+        open_ = verb in ANYONE or verb in OPEN
         return found if found or open_ else None  # an argument it reads is missing
     row = VERBS.get(verb)
     if row is None or row.access is Access.INTERNAL:

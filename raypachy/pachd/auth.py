@@ -42,6 +42,7 @@ from raypachy.pfs.metadata import (
     TokenRecord,
     Tx,
 )
+from raypachy.pfs import projects
 from raypachy.pfs.model import project_of_key
 from raypachy.pfs.service import PFS
 from raypachy.secrets import token_hash
@@ -211,6 +212,11 @@ class Auth:
         binding = RoleBindingRecord(kind, name, check_principal(principal), role)
         with self.meta.write() as tx:
             self._active(tx)
+            if kind == "project" and not remove and not projects.exists(tx, name):
+                raise InvalidArgumentError(
+                    f"project {name!r} does not exist: create it first "
+                    f"(`raypachy create project {name}`)"
+                )
             if remove:
                 if not tx.remove_role_binding(binding):
                     raise NotFoundError(f"{binding.principal} holds no {role} on {kind} {name}")

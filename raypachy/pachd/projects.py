@@ -70,11 +70,13 @@ def delete(pachd: Pachd, name: str, force: bool) -> list[str]:
     deleted = []
     for key in pipelines:
         pachd.delete_pipeline(key)
+        pachd.auth_deleted(key)  # its output repo's roles go with it
         deleted.append(f"pipeline {key}")
     for key in repos:
         if key not in pipelines:  # a pipeline's output repo went with it
             for line in pachd.delete_repo(key, force=True):
                 deleted.append(f"warning: {line}")
+            pachd.auth_deleted(key)
             deleted.append(f"repo {key}")
     with pachd.pfs.meta.write() as tx:
         defaults.forget(tx, name)
