@@ -667,6 +667,8 @@ def test_projects(setup: Setup) -> None:
     [job] = api.list_jobs("staging/edges")
     assert (job.project, job.state) == ("staging", JobState.SUCCESS), job.reason
     assert api.inspect_job("staging/edges", job.id).datums.processed == 2
+    assert api.wait_job("staging/edges", job.id, timeout=30).id == job.id
+    assert [v.current for v in api.list_pipeline_versions("staging/edges")] == [True]
     assert len(api.list_datums("staging/edges", job.id)) == 2
     assert api.get_file("staging/edges@master", "/a") == b"from default"
     assert api.get_file("staging/edges@master", "/b") == b"from staging"
