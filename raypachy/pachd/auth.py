@@ -35,6 +35,7 @@ from raypachy.pachd.roles import (
     check_role,
     check_user,
 )
+from raypachy.pfs import projects
 from raypachy.pfs.metadata import (
     AuditRecord,
     MetadataStore,
@@ -42,7 +43,6 @@ from raypachy.pfs.metadata import (
     TokenRecord,
     Tx,
 )
-from raypachy.pfs import projects
 from raypachy.pfs.model import project_of_key
 from raypachy.pfs.service import PFS
 from raypachy.secrets import token_hash
