@@ -19,7 +19,8 @@ from raypachy.pfs.names import DEFAULT_PROJECT, check_project_name
 from raypachy.pps.spec import parse_spec
 
 _KIND, _REPO, _NAME = "defaults", "", "cluster"
-_PROJECT_REPO = "project"  # a project's defaults: (kind, "project", its name)
+# A project's defaults: (kind, "", "project/<its name>"); rows of a repo named '' never
+# exist, so deleting a repo never drops them.
 _KEY = "create_pipeline_request"
 #: What a spec needs besides the defaults, to check that the defaults parse.
 _SKELETON = {"pipeline": {"name": "defaults"}, "input": {"pfs": {"repo": "any-input"}}}
@@ -59,7 +60,7 @@ def _where(project: str | None) -> tuple[str, str]:
     """The (repo, name) a project's defaults are kept under; the cluster's for None."""
     if project is None:
         return _REPO, _NAME
-    return _PROJECT_REPO, check_project_name(project)
+    return _REPO, f"project/{check_project_name(project)}"
 
 
 def read(tx: Tx, project: str | None = None) -> dict[str, Any]:

@@ -705,6 +705,9 @@ def test_project_defaults(setup: Setup) -> None:
     assert api.update_defaults(team, project="team") == team
     assert api.inspect_defaults(project="team") == team
     assert api.inspect_defaults() == cluster
+    api.create_repo("project")  # a repo whose name is a word the defaults are kept by
+    api.delete_repo("project")
+    assert api.inspect_defaults(project="team") == team  # its deletion dropped nothing else
     spec = {"pipeline": {"name": "p", "project": "team"}, "input": {"pfs": {"repo": "nums"}},
             "transform": {"cmd": ["true"], "env": {"C": "spec"}}}  # fmt: skip
     made = api.create_pipeline(spec)  # cluster < project < spec
