@@ -210,3 +210,22 @@ def test_a_project_named_twice_differently_or_badly_is_refused() -> None:
     spec["pipeline"] = {"name": "p", "project": "no way"}
     with pytest.raises(InvalidSpecError, match="invalid project name"):
         parse_spec(spec)
+
+
+def test_a_decorated_pipeline_names_its_project_and_its_inputs_projects() -> None:
+    @raypachy.pipeline(
+        input=raypachy.union(
+            raypachy.pfs("images", glob="/*", project="raw"), raypachy.pfs("images", glob="/*")
+        ),
+        name="staging/edges",
+    )
+    def edges(datum):  # type: ignore[no-untyped-def]
+        return None
+
+    spec = edges.build("a" * 64)
+    assert spec.name == "staging/edges"
+    leaves = [leaf for leaf in spec.input.leaves() if isinstance(leaf, PfsInput)]
+    assert [(leaf.repo, leaf.input_name) for leaf in leaves] == [
+        ("raw/images", "images"),
+        ("staging/images", "images"),
+    ]
