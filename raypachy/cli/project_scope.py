@@ -83,10 +83,12 @@ def current() -> str:
 
 
 def qualify(name: str, project: str) -> str:
-    """A repo or pipeline name read in ``project``."""
-    if not isinstance(name, str) or not name or "/" in name or project == DEFAULT_PROJECT:
+    """A repo or pipeline name read in ``project`` (``default/x`` is ``x``)."""
+    if not isinstance(name, str) or not name:
         return name
-    return f"{project}/{name}"
+    if "/" in name:
+        return name.removeprefix(f"{DEFAULT_PROJECT}/")
+    return name if project == DEFAULT_PROJECT else f"{project}/{name}"
 
 
 def qualify_address(text: str, project: str) -> str:

@@ -29,13 +29,14 @@ def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
         ("images@master:/a/b.txt", "team/images@master:/a/b.txt"),
         ("images@master^2", "team/images@master^2"),
         ("other/images@dev", "other/images@dev"),  # names its own project
+        ("default/images@dev", "images@dev"),
         ("a" * 32, "a" * 32),  # a commit set's global id is no repo
         ("images@" + "a" * 32, "team/images@" + "a" * 32),
     ],
 )
 def test_addresses_are_read_in_the_current_project(text: str, expected: str) -> None:
     assert qualify_address(text, "team") == expected
-    assert qualify_address(text, "default") == text
+    assert qualify_address(text, "default") == text.removeprefix("default/")
 
 
 def test_flag_then_env_then_settings_file_then_default(monkeypatch: pytest.MonkeyPatch) -> None:
