@@ -56,7 +56,8 @@ def _job_cells(job: JobInfo) -> list[str]:
 
 def _pipeline_cells(p: PipelineInfo) -> list[str]:
     state = p.state + (f" / {p.last_job_state}" if p.last_job_state else "")
-    return [p.name, p.version[:8], ",".join(p.inputs), ago(p.created), state, p.description]
+    return [p.project, p.name.rpartition("/")[2], p.version[:8], ",".join(p.inputs),
+            ago(p.created), state, p.description]  # fmt: skip
 
 
 def _specs(spec_file: str | None, python: str | None, jsonnet: str | None = None,
@@ -150,7 +151,8 @@ def list_pipeline(name: str | None, history: str | None, output: str | None) -> 
             str(v.spec.get("description", "")),
         ])  # fmt: skip
         return
-    columns = ["NAME", "VERSION", "INPUT", "CREATED", "STATE / LAST JOB", "DESCRIPTION"]
+    columns = ["PROJECT", "NAME", "VERSION", "INPUT", "CREATED", "STATE / LAST JOB",
+               "DESCRIPTION"]  # fmt: skip
     found = [c.inspect_pipeline(name)] if name else c.list_pipelines()
     emit(output, found, columns, _pipeline_cells)
 

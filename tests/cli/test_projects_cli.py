@@ -41,6 +41,9 @@ def test_a_pipeline_of_one_project_reads_a_repo_of_another(
     assert [(r["name"], r["project"], r["description"]) for r in mine] == [
         (f"{raw}/{repo}", raw, "raw")
     ]  # only the project's repos
+    header, row = run("list", "repo", "--project", raw).stdout.decode().splitlines()
+    assert header.split() == ["PROJECT", "NAME", "CREATED", "SIZE", "DESCRIPTION"]
+    assert row.split()[:2] == [raw, repo]  # as pachctl shows them: project, then name
     every = {r["name"] for r in _json(run("list", "repo", "-A", "-o", "json"))}
     assert {f"{raw}/{repo}", f"{staging}/{repo}"} <= every
     # A pipeline of staging reads its own images and raw's: the union of both.
