@@ -37,6 +37,14 @@ def create_project(name: str, description: str, update: bool) -> None:
 
 
 @click.command("project")
+@click.argument("name")
+@click.option("-d", "--description", required=True, help="What the project holds.")
+def update_project(name: str, description: str) -> None:
+    """Change a project's description."""
+    client().create_project(name, description=description, update=True)
+
+
+@click.command("project")
 @output_option
 def list_project(output: str | None) -> None:
     """List projects (* marks the current one)."""
@@ -119,6 +127,7 @@ def scope(cli: click.Group) -> None:
 
 NOUNS: dict[str, list[Any]] = {
     "create": [create_project],
+    "update": [update_project],
     "list": [list_project],
     "inspect": [inspect_project],
     "delete": [delete_project],

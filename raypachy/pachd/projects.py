@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from raypachy.errors import InvalidArgumentError, ProjectNotEmptyError
+from raypachy.errors import ConflictError, InvalidArgumentError, ProjectNotEmptyError
 from raypachy.pfs import projects
 from raypachy.pfs.model import Project
 from raypachy.pfs.names import DEFAULT_PROJECT, check_project_name
@@ -36,14 +36,23 @@ def list_all(pachd: Pachd) -> list[Project]:
 
 
 def _contents(pachd: Pachd, name: str) -> tuple[list[str], list[str]]:
-    """The keys of the project's pipelines, readers first, and of its repos."""
+    """The keys of the project's pipelines, readers first, and of its repos; refuses a
+    project whose pipelines' outputs feed pipelines of other projects."""
     with pachd.pfs.meta.read() as tx:
-        rows = {r.name: r for r in tx.pipelines() if projects.project_of(r.name) == name}
+        every = {r.name: r for r in tx.pipelines()}
         repos = [r.name for r in tx.repos() if projects.project_of(r.name) == name]
     reads = {
         key: {leaf.repo for leaf in iter_leaves(parse_spec(row.spec).input, key)}
-        for key, row in rows.items()
+        for key, row in every.items()
     }
+    rows = {key: row for key, row in every.items() if projects.project_of(key) == name}
+    for key in sorted(every):
+        fed = sorted(reads[key] & set(rows))
+        if key not in rows and fed:
+            raise ConflictError(
+                f"pipeline {key} of another project reads the output of {fed[0]}: delete "
+                f"or update it before project {name}"
+            )
     ordered: list[str] = []
     todo = set(rows)
     while todo:  # a pipeline goes once no pipeline left reads its output

@@ -31,6 +31,9 @@ def test_a_pipeline_of_one_project_reads_a_repo_of_another(
     assert {"default", raw, staging} <= set(listed)
     assert listed[raw]["description"] == "landing zone" and listed[raw]["created"]
     assert {"name", "description", "created"} <= set(listed["default"])
+    run("update", "project", raw, "-d", "the landing zone")
+    shown = _json(run("inspect", "project", raw, "-o", "json"))
+    assert (shown["name"], shown["description"]) == (raw, "the landing zone")
     # Names are unique per project: raw/images and staging/images are two repos.
     run("create", "repo", repo, "--project", raw, "-d", "raw")
     run("create", "repo", f"{staging}/{repo}", "-d", "staged")

@@ -692,6 +692,22 @@ def test_projects(setup: Setup) -> None:
     assert api.delete_project("empty") == []
 
 
+def test_a_project_feeding_another_projects_pipeline_is_not_deleted_half(setup: Setup) -> None:
+    api = setup.api
+    api.create_project("up")
+    api.create_repo("up/raw")
+    copy = {"input": {"pfs": {"repo": "raw"}}, "transform": {"cmd": ["true"]}}
+    api.create_pipeline({**copy, "pipeline": {"name": "first", "project": "up"}})
+    api.create_pipeline({**copy, "input": {"pfs": {"repo": "first", "project": "up"}},
+                         "pipeline": {"name": "down"}})  # fmt: skip
+    with pytest.raises(errors.ConflictError, match="pipeline down of another project reads "
+                                                   "the output of up/first"):  # fmt: skip
+        api.delete_project("up", force=True)
+    assert api.inspect_pipeline("up/first").name == "up/first"  # nothing was deleted
+    api.delete_pipeline("down")
+    assert api.delete_project("up", force=True) == ["pipeline up/first", "repo up/raw"]
+
+
 def test_project_defaults(setup: Setup) -> None:
     api = setup.api
     api.create_project("team")
