@@ -655,7 +655,9 @@ def test_projects(setup: Setup) -> None:
     spec = {"pipeline": {"name": "edges", "project": {"name": "staging"}},
             "input": {"union": [{"pfs": {"repo": "images", "glob": "/*", "project": "default"}},
                                 {"pfs": {"repo": "images", "glob": "/*"}}]},
-            "transform": {"cmd": ["sh", "-c", "cp /pfs/images/* /pfs/out/"]}}  # fmt: skip
+            "transform": {"cmd": ["sh", "-c", "cp /pfs/images/* /pfs/out/; for f in /pfs/images/*;"
+                                  " do echo $PPS_PROJECT_NAME $PPS_PIPELINE_NAME > "
+                                  "/pfs/out/who-$(basename $f); done"]}}  # fmt: skip
     info = api.create_pipeline(spec)
     assert (info.name, info.project, info.inputs) == (
         "staging/edges",
@@ -672,6 +674,7 @@ def test_projects(setup: Setup) -> None:
     assert len(api.list_datums("staging/edges", job.id)) == 2
     assert api.get_file("staging/edges@master", "/a") == b"from default"
     assert api.get_file("staging/edges@master", "/b") == b"from staging"
+    assert api.get_file("staging/edges@master", "/who-a") == b"staging edges\n"  # as Pachyderm
     assert api.stop_pipeline("staging/edges").state == "stopped"
     assert api.start_pipeline("staging/edges").state == "running"
     with pytest.raises(errors.RepoNotFoundError):
