@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from raypachy.pfs.names import check_project_name
+
 
 class Access(enum.Enum):
     READ = "read"  # changes nothing: safe to retry
@@ -235,7 +237,7 @@ def join_project(verb: Verb, http: dict[str, Any]) -> dict[str, Any]:
     if not params or not http.get("project"):
         return http
     out = dict(http)
-    project = str(out.pop("project"))
+    project = check_project_name(str(out.pop("project")))
     for p in params:
         value = out.get(p)
         if isinstance(value, str) and value and "/" not in value and project != "default":

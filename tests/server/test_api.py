@@ -150,3 +150,10 @@ def test_another_projects_repo_travels_as_its_name_and_a_project_query(
     assert progress.status_code == 200 and progress.json()["job"]["pipeline"] == "staging/copy"
     deleted = api.delete("/v1/projects/staging", params={"force": True}).json()
     assert deleted["project"] == "staging" and "pipeline staging/copy" in deleted["deleted"]
+
+
+def test_a_bad_project_in_the_query_is_refused_in_one_line(api: TestClient) -> None:
+    for path in ("/v1/repos/images", "/v1/pipelines/p/versions", "/v1/jobs/p/latest/datums"):
+        bad = api.get(path, params={"project": "../x"})
+        assert bad.status_code == 400, (path, bad.text)
+        assert "invalid project name" in bad.json()["message"]
