@@ -81,8 +81,10 @@ def delete(pachd: Pachd, name: str, force: bool) -> list[str]:
         pachd.delete_pipeline(key)
         pachd.auth_deleted(key)  # its output repo's roles go with it
         deleted.append(f"pipeline {key}")
+    with pachd.pfs.meta.read() as tx:  # what is left: pipelines took their output and tick repos
+        repos = [r.name for r in tx.repos() if projects.project_of(r.name) == name]
     for key in repos:
-        if key not in pipelines:  # a pipeline's output repo went with it
+        if key not in pipelines:
             for line in pachd.delete_repo(key, force=True):
                 deleted.append(f"warning: {line}")
             pachd.auth_deleted(key)

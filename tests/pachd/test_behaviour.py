@@ -693,6 +693,14 @@ def test_projects(setup: Setup) -> None:
         api.delete_project("default")
     api.create_project("empty")
     assert api.delete_project("empty") == []
+    # A cron pipeline's tick repo goes with its pipeline; the project still goes.
+    api.create_project("ticks")
+    api.create_pipeline({"pipeline": {"name": "tick", "project": "ticks"},
+                         "input": {"cron": {"name": "every", "spec": "@every 1h"}},
+                         "transform": {"cmd": ["true"]}})  # fmt: skip
+    assert "ticks/tick_every" in {r.name for r in api.list_repos()}
+    assert api.delete_project("ticks", force=True) == ["pipeline ticks/tick"]
+    assert {r.project for r in api.list_repos()} == {"default"}
 
 
 def test_a_project_feeding_another_projects_pipeline_is_not_deleted_half(setup: Setup) -> None:
