@@ -8,15 +8,17 @@ builtin so that ordinary ``except KeyError`` / ``except ValueError`` code works:
     ├── NotFoundError (KeyError)                 code "not_found"       HTTP 404
     │   ├── RepoNotFoundError, BranchNotFoundError, CommitNotFoundError, PathNotFoundError
     │   ├── PipelineNotFoundError, JobNotFoundError, DatumNotFoundError
-    │   └── SecretNotFoundError, TransactionNotFoundError
+    │   └── SecretNotFoundError, TransactionNotFoundError, ProjectNotFoundError
     ├── AlreadyExistsError                       code "already_exists"  HTTP 409
-    │   └── RepoExistsError, BranchExistsError, PipelineExistsError, SecretExistsError
+    │   ├── RepoExistsError, BranchExistsError, PipelineExistsError, SecretExistsError
+    │   └── ProjectExistsError
     ├── ConflictError                            code "conflict"        HTTP 409
     │   ├── CommitConflictError   (a branch moved under you: compare-and-swap lost)
     │   ├── CommitFinishedError   (writing to, or finishing, a finished commit)
     │   ├── CommitOpenError       (the operation needs a finished commit)
     │   ├── GCBusyError           (gc and writers exclude each other)
-    │   └── LeaseExpiredError     (a writer's lease lapsed: what it stored may be gone)
+    │   ├── LeaseExpiredError     (a writer's lease lapsed: what it stored may be gone)
+    │   └── ProjectNotEmptyError  (a project to delete still holds repos or pipelines)
     ├── InvalidArgumentError (ValueError)        code "invalid_argument" HTTP 400
     │   ├── InvalidNameError, InvalidPathError, InvalidAddressError, InvalidGlobError
     │   ├── InvalidSpecError, IngestError (a URL to put files from could not be read)
@@ -109,6 +111,10 @@ class SecretNotFoundError(NotFoundError):
     pass
 
 
+class ProjectNotFoundError(NotFoundError):
+    pass
+
+
 # --- already exists ----------------------------------------------------------------
 
 
@@ -130,6 +136,10 @@ class PipelineExistsError(AlreadyExistsError):
 
 
 class SecretExistsError(AlreadyExistsError):
+    pass
+
+
+class ProjectExistsError(AlreadyExistsError):
     pass
 
 
@@ -159,6 +169,10 @@ class GCBusyError(ConflictError):
 
 class LeaseExpiredError(ConflictError):
     """A writer's lease is unknown or lapsed, so gc may have removed what it stored."""
+
+
+class ProjectNotEmptyError(ConflictError):
+    """A project to delete still holds repos or pipelines (``--force`` deletes them)."""
 
 
 # --- invalid arguments -------------------------------------------------------------

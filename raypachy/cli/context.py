@@ -23,6 +23,7 @@ def client() -> Any:
 
     With no address set, a command that finds no local cluster starts one and says so.
     """
+    from raypachy.cli.project_scope import Scoped
     from raypachy.client import Client
     from raypachy.client.config import read_config
 
@@ -36,7 +37,7 @@ def client() -> Any:
     active = read_config().get("active_transaction")  # `raypachy start transaction`
     if isinstance(active, str):
         made.use_transaction(active)
-    return made
+    return Scoped(made)  # names are read in the current project
 
 
 def page_options(what: str, cursor: str) -> Callable[[F], F]:

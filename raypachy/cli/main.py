@@ -16,6 +16,8 @@ from raypachy.cli.migrate_command import migrate
 from raypachy.cli.pfs_commands import NOUNS, fsck, gc
 from raypachy.cli.pps_commands import COMMANDS as PPS_COMMANDS
 from raypachy.cli.pps_commands import NOUNS as PPS_NOUNS
+from raypachy.cli.project_commands import NOUNS as PROJECT_NOUNS
+from raypachy.cli.project_commands import config, scope
 from raypachy.cli.transaction_commands import NOUNS as TXN_NOUNS
 from raypachy.cli.transaction_commands import recorded_note
 from raypachy.errors import RaypachyError
@@ -38,16 +40,18 @@ def cli() -> None:
     """
 
 
-for verb in sorted(set(NOUNS) | set(PPS_NOUNS) | set(TXN_NOUNS)):
-    commands = NOUNS.get(verb, []) + PPS_NOUNS.get(verb, []) + TXN_NOUNS.get(verb, [])
+for verb in sorted(set(NOUNS) | set(PPS_NOUNS) | set(PROJECT_NOUNS) | set(TXN_NOUNS)):
+    commands = (NOUNS.get(verb, []) + PPS_NOUNS.get(verb, []) + PROJECT_NOUNS.get(verb, [])
+                + TXN_NOUNS.get(verb, []))  # fmt: skip
     group = _Verb(verb, help=f"{verb.capitalize()} " + ", ".join(c.name for c in commands) + ".")
     for command in commands:
         group.add_command(command)
     cli.add_command(group)
 cli.add_command(gc)
 cli.add_command(fsck)
-for command in [*COMMANDS, *PPS_COMMANDS, deploy, console, migrate, auth]:
+for command in [*COMMANDS, *PPS_COMMANDS, deploy, console, migrate, auth, config]:
     cli.add_command(command)
+scope(cli)  # --project on every repo, file, commit, branch, pipeline and job verb
 
 
 @cli.command("version")

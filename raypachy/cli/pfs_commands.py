@@ -21,7 +21,11 @@ from raypachy.pfs.names import is_commit_id
 
 
 def _repo_cells(r: Repo) -> list[str]:
-    return [r.name, ago(r.created), human_size(r.size_bytes), r.description]
+    return [r.project, r.name.rpartition("/")[2], ago(r.created), human_size(r.size_bytes),
+            r.description]  # fmt: skip
+
+
+REPO_COLUMNS = ["PROJECT", "NAME", "CREATED", "SIZE", "DESCRIPTION"]
 
 
 def _commit_cells(c: Commit) -> list[str]:
@@ -68,7 +72,7 @@ def create_repo(name: str, description: str, update: bool) -> None:
 @output_option
 def list_repo(output: str | None) -> None:
     """List repos."""
-    emit(output, client().list_repos(), ["NAME", "CREATED", "SIZE", "DESCRIPTION"], _repo_cells)
+    emit(output, client().list_repos(), REPO_COLUMNS, _repo_cells)
 
 
 @click.command("repo")
@@ -76,9 +80,7 @@ def list_repo(output: str | None) -> None:
 @output_option
 def inspect_repo(name: str, output: str | None) -> None:
     """Show one repo."""
-    emit(
-        output, client().inspect_repo(name), ["NAME", "CREATED", "SIZE", "DESCRIPTION"], _repo_cells
-    )
+    emit(output, client().inspect_repo(name), REPO_COLUMNS, _repo_cells)
 
 
 @click.command("repo")

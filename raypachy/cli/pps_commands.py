@@ -56,7 +56,8 @@ def _job_cells(job: JobInfo) -> list[str]:
 
 def _pipeline_cells(p: PipelineInfo) -> list[str]:
     state = p.state + (f" / {p.last_job_state}" if p.last_job_state else "")
-    return [p.name, p.version[:8], ",".join(p.inputs), ago(p.created), state, p.description]
+    return [p.project, p.name.rpartition("/")[2], p.version[:8], ",".join(p.inputs),
+            ago(p.created), state, p.description]  # fmt: skip
 
 
 def _specs(spec_file: str | None, python: str | None, jsonnet: str | None = None,
@@ -150,7 +151,8 @@ def list_pipeline(name: str | None, history: str | None, output: str | None) -> 
             str(v.spec.get("description", "")),
         ])  # fmt: skip
         return
-    columns = ["NAME", "VERSION", "INPUT", "CREATED", "STATE / LAST JOB", "DESCRIPTION"]
+    columns = ["PROJECT", "NAME", "VERSION", "INPUT", "CREATED", "STATE / LAST JOB",
+               "DESCRIPTION"]  # fmt: skip
     found = [c.inspect_pipeline(name)] if name else c.list_pipelines()
     emit(output, found, columns, _pipeline_cells)
 
@@ -558,9 +560,8 @@ def rerun_pipeline(name: str, reprocess: bool) -> None:
 
 
 @click.command("defaults")
-@click.option(
-    "--cluster", is_flag=True, default=True, help="The cluster's defaults (the only kind)."
-)
+@click.option("--cluster", is_flag=True, default=True, help="The cluster's defaults.")
+@click.option("--project", help="This project's defaults (cluster < project < spec).")
 @click.option(
     "-f",
     "--file",
@@ -568,9 +569,10 @@ def rerun_pipeline(name: str, reprocess: bool) -> None:
     required=True,
     help='A JSON/YAML file: {"create_pipeline_request": {...}} (- for stdin).',
 )
-def update_defaults(cluster: bool, defaults_file: str) -> None:
-    """Set the cluster defaults: spec fields merged under every pipeline created or updated
-    from now on (the spec's own fields win)."""
+def update_defaults(cluster: bool, project: str | None, defaults_file: str) -> None:
+    """Set the cluster (or a project's) defaults: spec fields merged under every pipeline
+    created or updated from now on (the spec's own fields win over the project's, the
+    project's over the cluster's)."""
     import yaml
 
     text = sys.stdin.read() if defaults_file == "-" else Path(defaults_file).read_text()
@@ -578,17 +580,17 @@ def update_defaults(cluster: bool, defaults_file: str) -> None:
         doc = yaml.safe_load(text)
     except yaml.YAMLError:
         raise click.BadParameter(f"{defaults_file} is not JSON or YAML", param_hint="-f") from None
-    client().update_defaults(doc)
-    say("updated the cluster defaults (pipelines created or updated from now on get them)")
+    client().update_defaults(doc, project=project)
+    which = f"project {project}'s" if project else "the cluster"
+    say(f"updated {which} defaults (pipelines created or updated from now on get them)")
 
 
 @click.command("defaults")
-@click.option(
-    "--cluster", is_flag=True, default=True, help="The cluster's defaults (the only kind)."
-)
-def inspect_defaults(cluster: bool) -> None:
-    """Print the cluster defaults as JSON."""
-    print_json(client().inspect_defaults())
+@click.option("--cluster", is_flag=True, default=True, help="The cluster's defaults.")
+@click.option("--project", help="This project's defaults.")
+def inspect_defaults(cluster: bool, project: str | None) -> None:
+    """Print the cluster (or a project's) defaults as JSON."""
+    print_json(client().inspect_defaults(project=project))
 
 
 NOUNS: dict[str, list[Any]] = {

@@ -38,6 +38,7 @@ from raypachy.pfs.model import (
     FileInfo,
     FsckReport,
     GCReport,
+    Project,
     Repo,
     Trigger,
 )
@@ -135,6 +136,18 @@ class Client(TransactionClient, API, AuthClient):
 
     def delete_repo(self, name: str, force: bool = False) -> list[str]:
         return self._call("delete_repo", name=name, force=force)  # type: ignore[no-any-return]
+
+    def create_project(self, name: str, description: str = "", update: bool = False) -> Project:
+        return self._call("create_project", name=name, description=description, update=update)  # type: ignore[no-any-return]
+
+    def inspect_project(self, name: str) -> Project:
+        return self._call("inspect_project", name=name)  # type: ignore[no-any-return]
+
+    def list_projects(self) -> list[Project]:
+        return self._call("list_projects")  # type: ignore[no-any-return]
+
+    def delete_project(self, name: str, force: bool = False) -> list[str]:
+        return self._call("delete_project", name=name, force=force)  # type: ignore[no-any-return]
 
     def create_branch(
         self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET,
@@ -535,11 +548,13 @@ class Client(TransactionClient, API, AuthClient):
     def run_cron(self, name: str) -> list[Commit]:
         return self._call("run_cron", name=name)  # type: ignore[no-any-return]
 
-    def update_defaults(self, defaults_doc: dict[str, Any]) -> dict[str, Any]:
-        return self._call("update_defaults", defaults_doc=defaults_doc)  # type: ignore[no-any-return]
+    def update_defaults(
+        self, defaults_doc: dict[str, Any], project: str | None = None
+    ) -> dict[str, Any]:
+        return self._call("update_defaults", defaults_doc=defaults_doc, project=project)  # type: ignore[no-any-return]
 
-    def inspect_defaults(self) -> dict[str, Any]:
-        return self._call("inspect_defaults")  # type: ignore[no-any-return]
+    def inspect_defaults(self, project: str | None = None) -> dict[str, Any]:
+        return self._call("inspect_defaults", project=project)  # type: ignore[no-any-return]
 
     def rerun_pipeline(self, name: str, reprocess: bool = False) -> JobInfo:
         return self._call("rerun_pipeline", name=name, reprocess=reprocess)  # type: ignore[no-any-return]
@@ -578,7 +593,8 @@ class Client(TransactionClient, API, AuthClient):
         return self._call("inspect_job", pipeline=pipeline, job_id=job_id)  # type: ignore[no-any-return]
 
     def wait_job(self, pipeline: str, job_id: str, timeout: float | None = None) -> JobInfo:
-        path = f"/v1/jobs/{pipeline}/{job_id}/wait"
+        project, _, plain = pipeline.rpartition("/")  # another project's: ?project=
+        path = f"/v1/jobs/{plain}/{job_id}/wait" + (f"?project={project}" if project else "")
         return self._wait("wait_job", path, {}, timeout)  # type: ignore[no-any-return]
 
     def stop_job(self, pipeline: str, job_id: str) -> JobInfo:

@@ -1,7 +1,7 @@
 """``raypachy://`` paths: ``repo@ref/path`` with ``ref`` a branch, a commit id or ``branch^N``.
 
-A bare ``repo`` means its default branch. ``default/repo@ref/path`` names the same place
-(the one project there is); any other project prefix is refused until projects exist.
+A bare ``repo`` means its default branch. ``project/repo@ref/path`` names a repo of another
+project (Pachyderm 2.5+); ``default/repo@ref/path`` names the same place as ``repo@ref/path``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,11 @@ from raypachy.pfs.refs import DEFAULT_BRANCH
 
 PROTOCOL = "raypachy"
 DEFAULT_PROJECT = "default"
+
+
+def prefix_key(project: str, spec: str) -> str:
+    """``repo@ref`` of ``project`` as an address (``project/repo@ref``; plain in default)."""
+    return spec if project == DEFAULT_PROJECT else f"{project}/{spec}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +60,7 @@ def parse_fs_path(text: str) -> FsPath | None:
         return None
     parts = text.split("/")
     if "@" not in parts[0] and len(parts) > 1 and "@" in parts[1]:
-        if parts[0] != DEFAULT_PROJECT:
-            raise InvalidAddressError(
-                f"raypachy://{text}: projects are not supported yet (only {DEFAULT_PROJECT!r}); "
-                f"write raypachy://{parts[1]}/{'/'.join(parts[2:])}"
-            )
-        prefix, spec, rest = f"{parts[0]}/{parts[1]}", parts[1], parts[2:]
+        prefix, spec, rest = f"{parts[0]}/{parts[1]}", prefix_key(parts[0], parts[1]), parts[2:]
     else:
         prefix, spec, rest = parts[0], parts[0], parts[1:]
     if ":" in spec:

@@ -4,8 +4,9 @@
 route; the API server asks it before each request (``raypachy.server.access``). A verb that
 names a repo needs read or write on it by its access in the verb table, a pipeline's verbs
 act on its output repo (of the same name), listings across repos need ``projectViewer``,
-creating a repo or a pipeline ``projectWriter`` (and read on every input), and what spans
-the cluster (gc, fsck, secrets, the audit log) ``clusterAdmin``.
+creating a repo or a pipeline ``projectWriter`` on its project (and read on every input),
+creating a project nothing (its creator owns it), deleting one ``projectOwner``, and what
+spans the cluster (gc, fsck, secrets, the audit log) ``clusterAdmin``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ _ADMIN = Need(P.CLUSTER_ADMIN)
 #: Verbs any known caller may ask (they name nothing of anyone else's).
 ANYONE = ("wait_change", "heartbeat_lease", "release_lease", "acquire_lease", "status",
           "auth_whoami", "auth_check", "auth_revoke", "config")  # fmt: skip
+
+#: Verbs any known caller may ask with the arguments that need nothing (Pachyderm lets every
+#: user create projects and see which exist).
+OPEN = ("create_project", "list_projects", "inspect_project")
 
 
 def _repo(address: object) -> str:
@@ -44,15 +49,35 @@ def _commit_target(a: Mapping[str, Any]) -> list[Need]:
     return _on(P.REPO_WRITE, target) if "@" in target else [_ADMIN]
 
 
+def _project(value: object) -> str:
+    """A project as a spec writes it: ``"p"`` or ``{"name": "p"}``; "" when none."""
+    if isinstance(value, dict):
+        value = value.get("name")
+    return value if isinstance(value, str) else ""
+
+
+def _key(project: str, name: str) -> str:
+    if "/" in name or project in ("", DEFAULT_PROJECT):
+        return name
+    return f"{project}/{name}"
+
+
+def project_of(key: object) -> str:
+    """The project of a repo or pipeline key (``staging/images``), or of an address."""
+    return _repo(key).rpartition("/")[0] or DEFAULT_PROJECT
+
+
 def _input_repos(spec: object) -> list[str]:
-    """The repos a pipeline spec reads (its pfs inputs), from the spec as sent."""
+    """The repos a pipeline spec reads (its pfs inputs, by key), from the spec as sent; an
+    input that names no project reads the pipeline's."""
     found: list[str] = []
+    home = project_of(pipeline_name(spec))
 
     def walk(node: object) -> None:
         if isinstance(node, dict):
             pfs = node.get("pfs")
             if isinstance(pfs, dict) and isinstance(pfs.get("repo"), str):
-                found.append(pfs["repo"])
+                found.append(_key(_project(pfs.get("project")) or home, pfs["repo"]))
             for key in ("cross", "union", "join", "group"):
                 for child in node.get(key) or ():
                     walk(child)
@@ -63,13 +88,16 @@ def _input_repos(spec: object) -> list[str]:
 
 
 def pipeline_name(spec: object) -> str:
-    """The name a pipeline spec gives (``pipeline.name``, or ``pipeline`` as a string)."""
+    """The key a pipeline spec gives (``pipeline.name``, after ``project/`` when it names
+    a project other than the default), or ``pipeline`` as a string."""
     if not isinstance(spec, dict):
         return ""
     named = spec.get("pipeline")
+    project = ""
     if isinstance(named, dict):
+        project = _project(named.get("project"))
         named = named.get("name")
-    return named if isinstance(named, str) else ""
+    return _key(project, named) if isinstance(named, str) else ""
 
 
 def _put_pipeline(a: Mapping[str, Any]) -> list[Need]:
@@ -77,7 +105,12 @@ def _put_pipeline(a: Mapping[str, Any]) -> list[Need]:
     reads = _on(P.REPO_READ, *_input_repos(spec))
     if a.get("update"):
         return [*reads, *_on(P.REPO_WRITE, pipeline_name(spec))]
-    return [*reads, _CREATE]
+    return [*reads, Need(P.PROJECT_CREATE, project_of(pipeline_name(spec)))]
+
+
+def _in_project(perm: Permission, arg: str) -> Callable[[Mapping[str, Any]], list[Need]]:
+    """A need on the project an argument (a repo or pipeline key) lives in."""
+    return lambda a: [Need(perm, project_of(a.get(arg)))] if a.get(arg) else [_LIST]
 
 
 def _named_object(a: Mapping[str, Any], perms: Mapping[str, Permission]) -> list[Need]:
@@ -91,7 +124,17 @@ _OWN_OBJECT = {"repo": P.REPO_OWN, "project": P.PROJECT_OWN, "cluster": P.CLUSTE
 _READ_OBJECT = {"repo": P.REPO_READ, "project": P.PROJECT_LIST, "cluster": P.CLUSTER_ADMIN}
 
 _RULES: dict[str, Callable[[Mapping[str, Any]], list[Need]]] = {
-    "create_repo": lambda a: _on(P.REPO_WRITE, a.get("name")) if a.get("update") else [_CREATE],
+    "create_repo": lambda a: (
+        _on(P.REPO_WRITE, a.get("name"))
+        if a.get("update")
+        else [Need(P.PROJECT_CREATE, project_of(a.get("name")))]
+    ),
+    "create_project": lambda a: (
+        [Need(P.PROJECT_OWN, str(a.get("name") or ""))] if a.get("update") else []
+    ),  # as in Pachyderm, every user may create a project (and owns what it creates)
+    "list_projects": lambda a: [],
+    "inspect_project": lambda a: [],
+    "delete_project": lambda a: [Need(P.PROJECT_OWN, str(a.get("name") or ""))],
     "list_repos": lambda a: [_LIST],
     "inspect_repo": lambda a: _on(P.REPO_READ, a.get("name")),
     "delete_repo": lambda a: _on(P.REPO_OWN, a.get("name")),
@@ -108,7 +151,10 @@ _RULES: dict[str, Callable[[Mapping[str, Any]], list[Need]]] = {
     "put_pipeline": _put_pipeline,
     "preview_datums": lambda a: _on(P.REPO_READ, *_input_repos(a.get("pipeline"))),
     "list_pipelines": lambda a: [_LIST],
-    "inspect_defaults": lambda a: [_LIST],  # (update_defaults: a clusterAdmin's, by default)
+    "inspect_defaults": lambda a: [Need(P.PROJECT_LIST, str(a.get("project") or "default"))],
+    "update_defaults": lambda a: (
+        [Need(P.PROJECT_OWN, str(a["project"]))] if a.get("project") else [_ADMIN]
+    ),
     "delete_pipeline": lambda a: _on(P.REPO_OWN, a.get("name")),
     "store_code": lambda a: [_CREATE],
     "register_code": lambda a: [_CREATE],
@@ -136,7 +182,8 @@ def needs(verb: str, args: Mapping[str, Any]) -> list[Need] | None:
     rule = _RULES.get(verb)
     if rule is not None:
         found = rule(args)
-        return found if found or verb in ANYONE else None  # an argument it reads is missing
+        open_ = verb in ANYONE or verb in OPEN
+        return found if found or open_ else None  # an argument it reads is missing
     row = VERBS.get(verb)
     if row is None or row.access is Access.INTERNAL:
         return None

@@ -29,6 +29,7 @@ from raypachy.pfs.model import (
     FileInfo,
     FsckReport,
     GCReport,
+    Project,
     Repo,
     Trigger,
 )
@@ -86,6 +87,26 @@ class VersioningAPI(Protocol):
     def delete_repo(self, name: str, force: bool = False) -> list[str]:
         """Delete a repo; one that pipelines read or write only with ``force``, which returns
         what breaks (one line per pipeline)."""
+        ...
+
+    # --- projects ------------------------------------------------------------------------
+
+    def create_project(self, name: str, description: str = "", update: bool = False) -> Project:
+        """Create a project: a namespace of repos and pipelines (``update``: change the
+        description of an existing one)."""
+        ...
+
+    def inspect_project(self, name: str) -> Project:
+        """One project (``default`` always exists)."""
+        ...
+
+    def list_projects(self) -> list[Project]:
+        """Every project, ``default`` first."""
+        ...
+
+    def delete_project(self, name: str, force: bool = False) -> list[str]:
+        """Delete an empty project; with ``force`` its pipelines and repos first (their
+        keys are returned). ``default`` cannot be deleted."""
         ...
 
     # --- branches ------------------------------------------------------------------------
@@ -360,13 +381,17 @@ class PipelineAPI(Protocol):
         pipeline as it was N versions before the current one."""
         ...
 
-    def update_defaults(self, defaults_doc: dict[str, Any]) -> dict[str, Any]:
-        """Replace the cluster defaults, ``{"create_pipeline_request": {...}}``: spec fields
+    def update_defaults(
+        self, defaults_doc: dict[str, Any], project: str | None = None
+    ) -> dict[str, Any]:
+        """Replace the cluster (or, with ``project``, that project's) defaults,
+        ``{"create_pipeline_request": {...}}``; cluster < project < spec: spec fields
         merged under every pipeline created or updated from now on (as Pachyderm 2.9+)."""
         ...
 
-    def inspect_defaults(self) -> dict[str, Any]:
-        """The cluster defaults (``{"create_pipeline_request": {}}`` when none are set)."""
+    def inspect_defaults(self, project: str | None = None) -> dict[str, Any]:
+        """The cluster (or a project's) defaults (``{"create_pipeline_request": {}}`` when
+        none are set)."""
         ...
 
     def rerun_pipeline(self, name: str, reprocess: bool = False) -> JobInfo:

@@ -35,6 +35,7 @@ from raypachy.pachd.roles import (
     check_role,
     check_user,
 )
+from raypachy.pfs import projects
 from raypachy.pfs.metadata import (
     AuditRecord,
     MetadataStore,
@@ -42,6 +43,7 @@ from raypachy.pfs.metadata import (
     TokenRecord,
     Tx,
 )
+from raypachy.pfs.model import project_of_key
 from raypachy.pfs.service import PFS
 from raypachy.secrets import token_hash
 
@@ -62,11 +64,18 @@ def _grants(bindings: Iterable[RoleBindingRecord], need: Need) -> bool:
         role = ROLES.get(b.role)
         if role is None or need.permission not in role.permissions:
             continue
-        if b.kind in ("cluster", "project"):  # the one project holds every repo
+        if b.kind == "cluster" or (b.kind == need.kind and b.name == need.name):
             return True
-        if b.kind == "repo" and need.kind == "repo" and b.name == need.name:
-            return True
+        if b.kind == "project" and need.kind == "repo" and project_of_key(need.name) == b.name:
+            return True  # a project's roles hold on every repo in it
     return False
+
+
+def _reaches(b: RoleBindingRecord, kind: str, name: str) -> bool:
+    """Does a binding say anything about the object (kind, name)?"""
+    if b.kind == "cluster" or (b.kind == kind and b.name == name):
+        return True
+    return b.kind == "project" and kind == "repo" and project_of_key(name) == b.name
 
 
 class Auth:
@@ -203,6 +212,11 @@ class Auth:
         binding = RoleBindingRecord(kind, name, check_principal(principal), role)
         with self.meta.write() as tx:
             self._active(tx)
+            if kind == "project" and not remove and not projects.exists(tx, name):
+                raise InvalidArgumentError(
+                    f"project {name!r} does not exist: create it first "
+                    f"(`raypachy create project {name}`)"
+                )
             if remove:
                 if not tx.remove_role_binding(binding):
                     raise NotFoundError(f"{binding.principal} holds no {role} on {kind} {name}")
@@ -224,10 +238,7 @@ class Auth:
         with self.meta.read() as tx:
             active = tx.auth_activated() is not None
             bindings = tx.principal_bindings(principal) if active else []
-        reaching = [
-            b for b in bindings
-            if b.kind in ("cluster", "project") or (b.kind == kind and b.name == name)
-        ]  # fmt: skip
+        reaching = [b for b in bindings if _reaches(b, kind, name)]
         allowed = sorted(
             p.value for p in Permission
             if PERMISSION_KIND[p] == kind and _grants(reaching, Need(p, name))
@@ -242,17 +253,20 @@ class Auth:
         with self.meta.read() as tx:
             return tx.audit(since, min(limit, AUDIT_PAGE))
 
-    def created(self, principal: str, repo: str) -> None:
-        """The creator of a repo (or a pipeline's output repo) becomes its repoOwner."""
+    def created(self, principal: str, repo: str, kind: str = "repo") -> None:
+        """The creator of a repo (or a pipeline's output repo) becomes its repoOwner; of a
+        project, its projectOwner."""
         if not principal or principal == ROOT:
             return
+        role = "projectOwner" if kind == "project" else "repoOwner"
         with self.meta.write() as tx:
-            tx.add_role_binding(RoleBindingRecord("repo", repo, principal, "repoOwner"))
+            tx.add_role_binding(RoleBindingRecord(kind, repo, principal, role))
 
-    def deleted(self, repo: str) -> None:
-        """A deleted repo's roles go with it (a new repo of that name starts bare)."""
+    def deleted(self, repo: str, kind: str = "repo") -> None:
+        """A deleted repo's (or project's) roles go with it (a new one of that name starts
+        bare)."""
         with self.meta.write() as tx:
-            tx.delete_role_bindings("repo", repo)
+            tx.delete_role_bindings(kind, repo)
 
     def proof_key(self, ref: str) -> str | None:
         """The token hash whose ``token_ref`` is ``ref``, for the server's proof."""
@@ -282,13 +296,13 @@ class AuthVerbs:
         """Who asks (by the token's hash), once they hold every need; audits ``action``."""
         return self._auth.authorize(hashed, presented, needs, action, detail)
 
-    def auth_created(self, principal: str, repo: str) -> None:
-        """The creator of a repo becomes its repoOwner."""
-        self._auth.created(principal, repo)
+    def auth_created(self, principal: str, repo: str, kind: str = "repo") -> None:
+        """The creator of a repo becomes its repoOwner (of a project, its projectOwner)."""
+        self._auth.created(principal, repo, kind)
 
-    def auth_deleted(self, repo: str) -> None:
-        """A deleted repo's roles go with it."""
-        self._auth.deleted(repo)
+    def auth_deleted(self, repo: str, kind: str = "repo") -> None:
+        """A deleted repo's (or project's) roles go with it."""
+        self._auth.deleted(repo, kind)
 
     def auth_proof_key(self, ref: str) -> str | None:
         """The token hash a client's ``token_ref`` names (for the server's proof)."""

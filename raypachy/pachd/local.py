@@ -26,6 +26,7 @@ from raypachy.errors import (
     UnavailableError,
     WaitTimeoutError,
 )
+from raypachy.pachd import projects as project_verbs
 from raypachy.pachd import triggers
 from raypachy.pachd.api import API, UNSET, Unset
 from raypachy.pachd.auth import AuthVerbs
@@ -40,6 +41,7 @@ from raypachy.pfs.model import (
     FileInfo,
     FsckReport,
     GCReport,
+    Project,
     Repo,
     Trigger,
 )
@@ -183,6 +185,20 @@ class Pachd(TransactionVerbs, API, AuthVerbs):
             )
         self.pfs.delete_repo(name, force=force)
         return [f"{user}: its next jobs fail until the repo exists again" for user in users]
+
+    # --- projects -----------------------------------------------------------------------
+
+    def create_project(self, name: str, description: str = "", update: bool = False) -> Project:
+        return project_verbs.create(self, name, description, update)
+
+    def inspect_project(self, name: str) -> Project:
+        return project_verbs.inspect(self, name)
+
+    def list_projects(self) -> list[Project]:
+        return project_verbs.list_all(self)
+
+    def delete_project(self, name: str, force: bool = False) -> list[str]:
+        return project_verbs.delete(self, name, force)
 
     def create_branch(
         self, repo: str, name: str, head: str | None = None, expected_head: object = UNSET,
@@ -455,7 +471,7 @@ class Pachd(TransactionVerbs, API, AuthVerbs):
     ) -> PipelineCreated:
         spec = spec_of(pipeline, self.store_code)
         with self.pfs.meta.read() as tx:
-            spec = defaults.apply(tx, spec)  # the cluster defaults under the spec
+            spec = defaults.apply(tx, spec)  # the cluster's, then its project's, defaults under
         wanted = self._input_triggers(parse_spec(spec))  # checked before anything changes
         info, note = self.pps.create_pipeline(spec, update, reprocess, self.images)
         for repo, branch, trigger in wanted:  # the input branch follows its trigger branch
@@ -489,14 +505,16 @@ class Pachd(TransactionVerbs, API, AuthVerbs):
     def rerun_pipeline(self, name: str, reprocess: bool = False) -> JobInfo:
         return history.rerun(self.pps, name, reprocess)
 
-    def update_defaults(self, defaults_doc: dict[str, Any]) -> dict[str, Any]:
+    def update_defaults(
+        self, defaults_doc: dict[str, Any], project: str | None = None
+    ) -> dict[str, Any]:
         with self.pfs.meta.write() as tx:
-            defaults.write(tx, defaults_doc)
-            return defaults.read(tx)
+            defaults.write(tx, defaults_doc, project)
+            return defaults.read(tx, project)
 
-    def inspect_defaults(self) -> dict[str, Any]:
+    def inspect_defaults(self, project: str | None = None) -> dict[str, Any]:
         with self.pfs.meta.read() as tx:
-            return defaults.read(tx)
+            return defaults.read(tx, project)
 
     def list_pipelines(self) -> list[PipelineInfo]:
         return self.pps.list_pipelines()

@@ -1,8 +1,8 @@
 """Users and roles, Pachyderm's model: what each role lets its holder do, and on what.
 
 A role is held by a principal (``user:alice``; ``pach:root`` is the root user that ``auth
-activate`` creates) on an object: a repo, a project (only ``default`` exists: every repo is
-in it) or the cluster. A repo role granted on the project holds on every repo in it.
+activate`` creates) on an object: a repo, a project (``default`` holds the repos named
+without one) or the cluster. A repo role granted on a project holds on every repo in it.
 
 ==============  ===============  ===========================================================
 role            granted on       lets its holder
@@ -106,6 +106,7 @@ PERMISSION_KIND: Mapping[Permission, str] = MappingProxyType(
 
 _PRINCIPAL = re.compile(r"^(user|pipeline|pach):[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 _TTL = re.compile(r"^(\d+)([smhdw])$")
 _TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -154,9 +155,10 @@ def check_object(kind: str, name: str) -> tuple[str, str]:
         raise InvalidArgumentError(f"bad object kind {kind!r}: give repo, project or cluster")
     if kind == "cluster":
         return kind, ""
-    if kind == "project" and name != DEFAULT_PROJECT:
+    if kind == "project" and not _NAME.match(name):
         raise InvalidArgumentError(
-            f"project {name!r} does not exist: raypachy has one project, {DEFAULT_PROJECT!r}"
+            f"bad project name {name!r}: use 1-63 letters, digits, '_' or '-' "
+            f"(the default project is {DEFAULT_PROJECT!r})"
         )
     if not name:
         raise InvalidArgumentError(f"give the name of the {kind}")

@@ -11,10 +11,13 @@ Import cost matters: the CLI loads this module, so it holds plain data only.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+
+from raypachy.pfs.names import check_project_name
 
 
 class Access(enum.Enum):
@@ -78,6 +81,12 @@ _TABLE = (
     _v("inspect_repo", "GET /v1/repos/{name}", R, "repos"),
     _v("delete_repo", "DELETE /v1/repos/{name}", W, "repos", key="warnings",
        echo={"deleted": "{name}"}),
+    # --- projects (a repo or pipeline of another project: ?project=P beside its name) --------
+    _v("create_project", "POST /v1/projects", W, "projects", body="CreateProject"),
+    _v("list_projects", "GET /v1/projects", R, "projects"),
+    _v("inspect_project", "GET /v1/projects/{name}", R, "projects"),
+    _v("delete_project", "DELETE /v1/projects/{name}", W, "projects", key="deleted",
+       echo={"project": "{name}"}, pipelines=True),
     _v("list_branches", "GET /v1/repos/{repo}/branches", R, "branches"),
     _v("inspect_branch", "GET /v1/repos/{repo}/branches/{name}", R, "branches"),
     _v("create_branch", "PUT /v1/repos/{repo}/branches/{name}", W, "branches", body="PutBranch"),
@@ -205,6 +214,45 @@ _TABLE = (
 )  # fmt: skip
 
 VERBS: Mapping[str, Verb] = MappingProxyType({v.name: v for v in _TABLE})
+
+
+def qualified_params(verb: Verb) -> tuple[str, ...]:
+    """The path parameters of ``verb``'s route that name a repo or a pipeline. A name of
+    another project than ``default`` (``staging/images``) travels as its plain name in the
+    path and ``?project=staging`` beside it, so a path segment never holds a ``/``."""
+    if verb.route is None:
+        return ()
+    found = re.findall(r"{(\w+)(?::\w+)?}", verb.path)
+    return tuple(
+        p for p in found
+        if p in ("repo", "pipeline") or (p == "name" and verb.tag in ("repos", "pipelines"))
+    )  # fmt: skip
+
+
+def split_project(verb: Verb, http: dict[str, Any]) -> dict[str, Any]:
+    """``http`` (a request's arguments by HTTP name) with its repo or pipeline path
+    parameters as plain names and their project as ``project``."""
+    out = dict(http)
+    for p in qualified_params(verb):
+        value = out.get(p)
+        if isinstance(value, str) and "/" in value:
+            out["project"], _, out[p] = value.rpartition("/")
+    return out
+
+
+def join_project(verb: Verb, http: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of ``split_project``: ``?project=`` goes back into the names."""
+    params = qualified_params(verb)
+    if not params or not http.get("project"):
+        return http
+    out = dict(http)
+    project = check_project_name(str(out.pop("project")))
+    for p in params:
+        value = out.get(p)
+        if isinstance(value, str) and value and "/" not in value and project != "default":
+            out[p] = f"{project}/{value}"
+    return out
+
 
 #: The operations a front door, or a controller, may ask the metadata side by name.
 NAMES = frozenset(VERBS)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
+
+from raypachy.pfs.names import DEFAULT_PROJECT
 
 CommitId = str  # 32 hex characters; one user change gives one id to every commit it causes
 
@@ -14,10 +16,18 @@ def utc(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
+def project_of_key(key: str) -> str:
+    """The project of a repo or pipeline key (``staging/images`` -> ``staging``)."""
+    return key.rpartition("/")[0] or DEFAULT_PROJECT
+
+
 def to_json(obj: Any) -> Any:
     """Turn domain objects (and lists of them) into plain JSON values."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        out = {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        for name in getattr(obj, "JSON_EXTRA", ()):
+            out[name] = to_json(getattr(obj, name))
+        return out
     if isinstance(obj, datetime):
         return obj.isoformat()
     if isinstance(obj, (list, tuple)):
@@ -39,12 +49,28 @@ class CommitRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Project:
+    """A namespace of repos and pipelines (Pachyderm 2.5+); ``default`` always exists."""
+
+    name: str
+    description: str
+    created: datetime | None  # None for the default project, which nobody created
+
+
+@dataclass(frozen=True, slots=True)
 class Repo:
     name: str
     created: datetime
     description: str
     size_bytes: int  # of the master branch head, as in Pachyderm
     metadata: dict[str, str] = field(default_factory=dict)  # the user's key-value pairs
+
+    #: Shown in JSON beside the fields (read-only: derived from the key).
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("project",)
+
+    @property
+    def project(self) -> str:
+        return project_of_key(self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +94,13 @@ class Branch:
     metadata: dict[str, str] = field(default_factory=dict)
     trigger: Trigger | None = None
 
+    #: Shown in JSON beside the fields (read-only: derived from the key).
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("project",)
+
+    @property
+    def project(self) -> str:
+        return project_of_key(self.repo)
+
 
 @dataclass(frozen=True, slots=True)
 class Commit:
@@ -88,6 +121,13 @@ class Commit:
     @property
     def ref(self) -> CommitRef:
         return CommitRef(self.repo, self.id)
+
+    #: Shown in JSON beside the fields (read-only: derived from the key).
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("project",)
+
+    @property
+    def project(self) -> str:
+        return project_of_key(self.repo)
 
 
 @dataclass(frozen=True, slots=True)

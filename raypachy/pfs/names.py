@@ -19,12 +19,30 @@ def shown(text: object, limit: int = 80) -> str:
     return r if len(r) <= limit else f"{r[: limit - 15]}...' ({len(str(text))} chars)"
 
 
-def check_repo_name(name: str) -> str:
+#: The project every installation has; its repos and pipelines go by their plain names.
+DEFAULT_PROJECT = "default"
+
+
+def check_project_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise InvalidNameError(
-            f"invalid repo name {shown(name)}: use 1-63 letters, digits, '_' or '-'"
+            f"invalid project name {shown(name)}: use 1-63 letters, digits, '_' or '-'"
         )
     return name
+
+
+def check_repo_name(name: str) -> str:
+    """A repo (or pipeline) name, plain or qualified by its project (``staging/images``);
+    returns its key: the plain name in the default project, ``project/name`` elsewhere."""
+    project, sep, plain = name.rpartition("/") if isinstance(name, str) else ("", "", name)
+    if not isinstance(plain, str) or not _NAME_RE.match(plain):
+        raise InvalidNameError(
+            f"invalid repo name {shown(name)}: use 1-63 letters, digits, '_' or '-' "
+            "(after 'project/' to name another project's repo)"
+        )
+    if sep:
+        check_project_name(project)
+    return plain if project in ("", DEFAULT_PROJECT) else name
 
 
 def check_branch_name(name: str) -> str:

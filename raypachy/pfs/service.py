@@ -35,7 +35,7 @@ from raypachy.errors import (
     RepoNotFoundError,
     WaitTimeoutError,
 )
-from raypachy.pfs import files, fsck, history, localfs, served, usermeta
+from raypachy.pfs import files, fsck, history, localfs, projects, served, usermeta
 from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.commits import Commits, Removal
 from raypachy.pfs.gc import collect_garbage
@@ -140,8 +140,9 @@ class PFS:
 
     def create_repo(self, name: str, description: str = "", update: bool = False) -> Repo:
         """Create a repo (``update``: change the description of an existing one)."""
-        check_repo_name(name)
+        name = check_repo_name(name)
         with self.meta.write() as tx:
+            projects.require(tx, name)
             if tx.repo(name) is not None:
                 if not update:
                     raise RepoExistsError(f"repo {name} already exists")

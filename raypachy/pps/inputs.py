@@ -20,12 +20,16 @@ def pfs(
     group_by: str = "",
     lazy: bool = False,
     empty_files: bool = False,
+    project: str | None = None,
 ) -> Input:
-    """Read ``repo@branch``; each glob match is one datum (``/pfs/<name>`` in commands)."""
+    """Read ``repo@branch``; each glob match is one datum (``/pfs/<name>`` in commands).
+    ``project`` (or ``repo="project/repo"``): a repo of another project than the
+    pipeline's."""
     return Input(
         pfs=PfsInput(
             repo=repo, glob=glob, name=name, branch=branch, join_on=join_on,
             outer_join=outer_join, group_by=group_by, lazy=lazy, empty_files=empty_files,
+            project=project,
         )
     )  # fmt: skip
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from raypachy.pfs.metadata.records import DatumCounts as DatumCounts  # a job's, shown as is
 from raypachy.pfs.metadata.records import JobInput
-from raypachy.pfs.model import CommitRef
+from raypachy.pfs.model import CommitRef, project_of_key
 
 
 class JobState(enum.StrEnum):
@@ -53,6 +53,13 @@ class PipelineInfo:
     can_run_on: tuple[str, ...] = ()  # nodes and node types that fit (known on a cluster)
     placement: str = ""  # why nothing fits, when nothing does
 
+    #: Shown in JSON beside the fields (read-only: derived from the key).
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("project",)
+
+    @property
+    def project(self) -> str:
+        return project_of_key(self.name)
+
 
 @dataclass(frozen=True, slots=True)
 class JobInfo:
@@ -69,6 +76,13 @@ class JobInfo:
     reason: str
     # How the egress after this job went (url, state, written, deleted, error), if any.
     egress: dict[str, Any] | None = None
+
+    #: Shown in JSON beside the fields (read-only: derived from the key).
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("project",)
+
+    @property
+    def project(self) -> str:
+        return project_of_key(self.pipeline)
 
 
 @dataclass(frozen=True, slots=True)

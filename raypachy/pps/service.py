@@ -32,6 +32,7 @@ from raypachy.errors import (
     SecretNotFoundError,
     WaitTimeoutError,
 )
+from raypachy.pfs import projects
 from raypachy.pfs.metadata import (
     CheckpointDatum,
     CheckpointRecord,
@@ -148,6 +149,7 @@ class PPS:
         name, version, now = spec.name, version_of(spec), time.time()
         leaves = list(iter_leaves(spec.input, name))
         with self.pfs.meta.write() as tx:
+            projects.require(tx, name)  # its project must exist
             old = tx.pipeline(name)
             if old is not None and not update:
                 raise PipelineExistsError(

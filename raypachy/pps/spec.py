@@ -13,12 +13,25 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from raypachy.errors import InvalidSpecError
 from raypachy.pfs.glob import clean_pattern, compile_glob
-from raypachy.pfs.names import check_branch_name, check_repo_name, shown
+from raypachy.pfs.names import (
+    DEFAULT_PROJECT,
+    check_branch_name,
+    check_project_name,
+    check_repo_name,
+    shown,
+)
 from raypachy.pps.cron import parse_schedule, parse_tick_name
 from raypachy.pps.podgroup import check_pod_fields
 from raypachy.pps.units import parse_bytes, parse_cpu, parse_duration
@@ -56,9 +69,31 @@ def _project_name(value: Any) -> Any:
     return value
 
 
+def _split_key(data: Any, field: str, what: str) -> Any:
+    """``{field: "proj/x"}`` -> ``{field: "x", "project": "proj"}`` (one project named twice
+    differently is refused)."""
+    if not isinstance(data, dict) or not isinstance(data.get(field), str):
+        return data
+    owner, sep, plain = data[field].rpartition("/")
+    if not sep:
+        return data
+    given = _project_name(data.get("project"))
+    if given not in (None, "", owner) and not {given, owner} <= {"", DEFAULT_PROJECT}:
+        raise ValueError(
+            f"{what} {data[field]!r} names project {owner!r} but its project is {given!r}: "
+            "name the project once"
+        )
+    return {**data, field: plain, "project": owner}
+
+
 class PipelineName(_Spec):
     name: str
     project: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _qualified(cls, data: Any) -> Any:
+        return _split_key(data, "name", "pipeline name")
 
     @field_validator("name")
     @classmethod
@@ -68,7 +103,15 @@ class PipelineName(_Spec):
     @field_validator("project", mode="before")
     @classmethod
     def _project(cls, v: Any) -> Any:
-        return _project_name(v)
+        v = _project_name(v)
+        return check_project_name(v) if isinstance(v, str) and v else v
+
+    @property
+    def key(self) -> str:
+        """The pipeline's key: its name, after ``project/`` outside the default project."""
+        if self.project in (None, "", DEFAULT_PROJECT):
+            return self.name
+        return f"{self.project}/{self.name}"
 
 
 class Secret(_Spec):
@@ -204,6 +247,17 @@ class PfsInput(_Spec):
     commit: str | None = None
     repo_type: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _qualified(cls, data: Any) -> Any:
+        """``repo`` becomes the repo's key (``project/repo`` outside the default project)."""
+        data = _split_key(data, "repo", "input repo")
+        if isinstance(data, dict) and isinstance(data.get("repo"), str):
+            project = _project_name(data.get("project"))
+            if isinstance(project, str) and project not in ("", DEFAULT_PROJECT):
+                return {**data, "repo": f"{check_project_name(project)}/{data['repo']}"}
+        return data
+
     @field_validator("repo")
     @classmethod
     def _repo(cls, v: str) -> str:
@@ -227,7 +281,8 @@ class PfsInput(_Spec):
 
     @property
     def input_name(self) -> str:
-        return self.name or self.repo
+        """``/pfs/<input_name>``: the pfs.name, else the repo's plain name (as in Pachyderm)."""
+        return self.name or self.repo.rpartition("/")[2]
 
 
 class CronInput(_Spec):
@@ -382,16 +437,31 @@ class PipelineSpec(_Spec):
     update: bool | None = None
     maximum_expected_uptime: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _inputs_in_its_project(cls, data: Any) -> Any:
+        """An input that names no project reads the pipeline's project (as in Pachyderm)."""
+        if not isinstance(data, dict):
+            return data
+        pipeline = _split_key(data.get("pipeline"), "name", "pipeline name")
+        project = _project_name(pipeline.get("project")) if isinstance(pipeline, dict) else None
+        if not isinstance(project, str) or project in ("", DEFAULT_PROJECT):
+            return data
+        return {**data, "input": _with_project(data.get("input"), project)}
+
     @property
     def name(self) -> str:
-        return self.pipeline.name
+        """The pipeline's key (``project/name`` outside the default project)."""
+        return self.pipeline.key
 
     def to_json(self) -> dict[str, Any]:
         """The canonical form: snake_case, without unset fields."""
         data: dict[str, Any] = self.model_dump(
             mode="json", exclude_none=True, exclude_defaults=True
         )
-        data["pipeline"] = {"name": self.name}
+        data["pipeline"] = {"name": self.pipeline.name}
+        if self.pipeline.key != self.pipeline.name:
+            data["pipeline"]["project"] = {"name": self.pipeline.project}
         return data
 
     def canonical(self) -> str:
@@ -404,6 +474,23 @@ class PipelineSpec(_Spec):
 
     def job_timeout_s(self) -> float | None:
         return None if self.job_timeout is None else parse_duration(self.job_timeout, "job_timeout")
+
+
+def _with_project(node: Any, project: str) -> Any:
+    """An input tree whose pfs inputs without a project read ``project``."""
+    if isinstance(node, list):
+        return [_with_project(child, project) for child in node]
+    if not isinstance(node, dict):
+        return node
+    out = dict(node)
+    for kind, child in node.items():
+        if kind == "pfs" and isinstance(child, dict):
+            repo = child.get("repo")
+            if isinstance(repo, str) and "/" not in repo and child.get("project") in (None, ""):
+                out[kind] = {**child, "project": project}
+        elif kind in ("cross", "union", "join", "group"):
+            out[kind] = _with_project(child, project)
+    return out
 
 
 def _unsupported(spec: PipelineSpec) -> list[str]:
@@ -426,14 +513,9 @@ def _unsupported(spec: PipelineSpec) -> list[str]:
     if t.datum_batching and t.python is not None:
         out.append("transform.datum_batching for a Python function (a class pipeline loads "
                    "its model once per worker: use one)")  # fmt: skip
-    if spec.pipeline.project not in (None, "", "default"):
-        out.append(f"projects (pipeline.project {spec.pipeline.project!r})")
     for leaf in spec.input.leaves():
-        if isinstance(leaf, PfsInput):
-            if leaf.project not in (None, "", "default"):
-                out.append(f"projects (input {leaf.repo} in project {leaf.project!r})")
-            if leaf.commit:
-                out.append(f"input.pfs.commit (pinned input commits) on {leaf.repo}")
+        if isinstance(leaf, PfsInput) and leaf.commit:
+            out.append(f"input.pfs.commit (pinned input commits) on {leaf.repo}")
     return out
 
 

@@ -428,7 +428,9 @@ class _Runner:
             "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
             "PACH_JOB_ID": self.batch.job,
             "PACH_OUTPUT_COMMIT_ID": self.batch.output_commit,
-            "PPS_PIPELINE_NAME": self.batch.pipeline,
+            # As Pachyderm: the pipeline's plain name, and its project beside it.
+            "PPS_PIPELINE_NAME": self.batch.pipeline.rpartition("/")[2],
+            "PPS_PROJECT_NAME": self.batch.pipeline.rpartition("/")[0] or "default",
             **{str(k): str(v) for k, v in self.transform.get("env", {}).items()},
             **self.secret_env,
         }

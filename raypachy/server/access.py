@@ -25,7 +25,7 @@ from raypachy.errors import PermissionDeniedError
 from raypachy.pachd.access import described, needs, pipeline_name
 from raypachy.pachd.auth import Identity
 from raypachy.pachd.roles import Need, Permission
-from raypachy.pachd.verbs import VERBS, Access
+from raypachy.pachd.verbs import VERBS, Access, join_project
 from raypachy.secrets import token_hash
 from raypachy.server.service import Service
 
@@ -81,6 +81,8 @@ class AccessCheck:
                 body = None
             if isinstance(body, Mapping):
                 http |= dict(body)
+        if row is not None:
+            http = join_project(row, http)
         names = {row.http_name(a): a for a in row.wire} if row is not None else {}
         if "id" in http and verb in ("start_commit",):
             names["id"] = "commit_id"
@@ -143,7 +145,11 @@ class AccessCheck:
 
     async def _after(self, verb: str, args: Mapping[str, Any], principal: str) -> None:
         """What a mutation changes of the roles: creators own, deleted repos lose theirs."""
-        if verb == "create_repo" and not _truthy(args.get("update")):
+        if verb == "create_project" and not _truthy(args.get("update")):
+            await self.service.call("auth_created", principal, str(args.get("name")), "project")
+        elif verb == "delete_project":
+            await self.service.call("auth_deleted", str(args.get("name")), "project")
+        elif verb == "create_repo" and not _truthy(args.get("update")):
             await self.service.call("auth_created", principal, str(args.get("name")))
         elif verb == "put_pipeline" and not _truthy(args.get("update")):
             await self.service.call("auth_created", principal, pipeline_name(args.get("pipeline")))

@@ -9,6 +9,7 @@ import os
 import pickle
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import fsspec
@@ -39,6 +40,7 @@ def test_the_filesystem_does_not_import_ray() -> None:
         ("iris@master/raw/iris-1.csv", "iris", "master", 0, "/raw/iris-1.csv"),
         ("iris@dev^2/a//b/", "iris", "dev", 2, "/a/b"),
         ("default/iris@v3/2024", "iris", "v3", 0, "/2024"),
+        ("proj/sales@v3/2024", "proj/sales", "v3", 0, "/2024"),  # a repo of project proj
         (f"iris@{'c' * 32}/x", "iris", "c" * 32, 0, "/x"),
     ],
 )
@@ -51,7 +53,7 @@ def test_paths(text: str, repo: str, ref: str, ancestry: int, path: str) -> None
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("proj/sales@v3/2024", "projects are not supported yet"),
+        ("no project/sales@v3/2024", "invalid project name"),
         ("bad name@master/x", "invalid repo name"),
         ("iris@master/a/../b", "contains '.' or '..'"),
         ("iris@master:/x.csv", "write the path after a '/'"),
@@ -68,6 +70,17 @@ def test_project_prefix_default_names_the_same_place(fs: RaypachyFileSystem, lay
     assert fs.ls(f"default/{layout}@master/subdir", detail=False)[0].startswith(
         f"default/{layout}@master/subdir/"
     )
+
+
+def test_a_repo_of_another_project_reads_and_writes(fs: RaypachyFileSystem, client: Client) -> None:
+    project = f"p{uuid.uuid4().hex[:8]}"
+    client.create_project(project)
+    client.create_repo(f"{project}/sales")
+    fs.pipe_file(f"{project}/sales@master/2024.csv", b"a,b\n")
+    assert client.get_file(f"{project}/sales@master", "/2024.csv") == b"a,b\n"
+    assert fs.cat_file(f"{project}/sales@master/2024.csv") == b"a,b\n"
+    assert fs.ls(f"{project}/sales@master", detail=False) == [f"{project}/sales@master/2024.csv"]
+    client.delete_project(project, force=True)
 
 
 # --- listing and info --------------------------------------------------------------------

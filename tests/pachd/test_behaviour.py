@@ -19,7 +19,7 @@ from raypachy import errors
 from raypachy.client import Client
 from raypachy.pachd import API, Pachd
 from raypachy.pachd.api import PipelineAPI, VersioningAPI
-from raypachy.pfs.model import CommitRef, Trigger
+from raypachy.pfs.model import CommitRef, Trigger, to_json
 from raypachy.pps.model import JobState
 from raypachy.secrets import token_hash
 from raypachy.server.app import create_app
@@ -622,6 +622,134 @@ def test_run_cron_ticks_now(setup: Setup) -> None:
         api.run_cron("plainp")
     with pytest.raises(errors.PipelineNotFoundError):
         api.run_cron("nope")
+
+
+def test_projects(setup: Setup) -> None:
+    api, backend = setup.api, setup.backend
+    assert [p.name for p in api.list_projects()] == ["default"]
+    made = api.create_project("staging", "pre-production")
+    assert (made.name, made.description) == ("staging", "pre-production") and made.created
+    with pytest.raises(errors.ProjectExistsError):
+        api.create_project("staging")
+    assert api.create_project("staging", "pre", update=True).description == "pre"
+    assert api.inspect_project("staging").description == "pre"
+    assert [p.name for p in api.list_projects()] == ["default", "staging"]
+    with pytest.raises(errors.ProjectNotFoundError, match="raypachy create project nope"):
+        api.create_repo("nope/images")
+    # Names are unique per project: two repos called images.
+    api.create_repo("images", "plain")
+    staged = api.create_repo("staging/images", "staged")
+    assert (staged.name, staged.project) == ("staging/images", "staging")
+    assert (
+        to_json(staged)["project"] == "staging" and api.inspect_repo("images").project == "default"
+    )
+    api.put_file("images@master", "/a", b"from default")
+    api.put_file("staging/images@master", "/b", b"from staging")
+    assert api.get_file("staging/images@master", "/b") == b"from staging"
+    assert [f.path for f in api.list_files("images@master:/")] == ["/a"]
+    assert [b.name for b in api.list_branches("staging/images")] == ["master"]
+    assert api.inspect_branch("staging/images", "master").project == "staging"
+    [commit] = api.list_commits("staging/images")
+    assert commit.project == "staging" and to_json(commit)["project"] == "staging"
+    # A pipeline of staging reads its own project's images and the default project's.
+    spec = {"pipeline": {"name": "edges", "project": {"name": "staging"}},
+            "input": {"union": [{"pfs": {"repo": "images", "glob": "/*", "project": "default"}},
+                                {"pfs": {"repo": "images", "glob": "/*"}}]},
+            "transform": {"cmd": ["sh", "-c", "cp /pfs/images/* /pfs/out/; for f in /pfs/images/*;"
+                                  " do echo $PPS_PROJECT_NAME $PPS_PIPELINE_NAME > "
+                                  "/pfs/out/who-$(basename $f); done"]}}  # fmt: skip
+    info = api.create_pipeline(spec)
+    assert (info.name, info.project, info.inputs) == (
+        "staging/edges",
+        "staging",
+        ("images", "staging/images"),
+    )
+    assert to_json(info)["project"] == "staging"
+    backend.run_jobs()
+    [job] = api.list_jobs("staging/edges")
+    assert (job.project, job.state) == ("staging", JobState.SUCCESS), job.reason
+    assert api.inspect_job("staging/edges", job.id).datums.processed == 2
+    assert api.wait_job("staging/edges", job.id, timeout=30).id == job.id
+    assert [v.current for v in api.list_pipeline_versions("staging/edges")] == [True]
+    assert len(api.list_datums("staging/edges", job.id)) == 2
+    assert api.get_file("staging/edges@master", "/a") == b"from default"
+    assert api.get_file("staging/edges@master", "/b") == b"from staging"
+    assert api.get_file("staging/edges@master", "/who-a") == b"staging edges\n"  # as Pachyderm
+    assert api.stop_pipeline("staging/edges").state == "stopped"
+    assert api.start_pipeline("staging/edges").state == "running"
+    with pytest.raises(errors.RepoNotFoundError):
+        api.inspect_repo("edges")  # the output repo lives in staging
+    # A project that holds repos or pipelines is deleted only with force.
+    with pytest.raises(errors.ProjectNotEmptyError, match=r"still holds 1 pipeline\(s\) and"):
+        api.delete_project("staging")
+    assert api.inspect_pipeline("staging/edges").state == "running"  # nothing was deleted
+    deleted = api.delete_project("staging", force=True)
+    assert {"pipeline staging/edges", "repo staging/images"} <= set(deleted)
+    assert [p.name for p in api.list_projects()] == ["default"]
+    assert [r.name for r in api.list_repos()] == ["images"]
+    with pytest.raises(errors.ProjectNotFoundError):
+        api.inspect_project("staging")
+    with pytest.raises(errors.InvalidArgumentError, match="default project cannot be deleted"):
+        api.delete_project("default")
+    api.create_project("empty")
+    assert api.delete_project("empty") == []
+    # A cron pipeline's tick repo goes with its pipeline; the project still goes.
+    api.create_project("ticks")
+    api.create_pipeline({"pipeline": {"name": "tick", "project": "ticks"},
+                         "input": {"cron": {"name": "every", "spec": "@every 1h"}},
+                         "transform": {"cmd": ["true"]}})  # fmt: skip
+    assert "ticks/tick_every" in {r.name for r in api.list_repos()}
+    assert api.delete_project("ticks", force=True) == ["pipeline ticks/tick"]
+    assert {r.project for r in api.list_repos()} == {"default"}
+
+
+def test_a_project_feeding_another_projects_pipeline_is_not_deleted_half(setup: Setup) -> None:
+    api = setup.api
+    api.create_project("up")
+    api.create_repo("up/raw")
+    copy = {"input": {"pfs": {"repo": "raw"}}, "transform": {"cmd": ["true"]}}
+    api.create_pipeline({**copy, "pipeline": {"name": "first", "project": "up"}})
+    api.create_pipeline({**copy, "input": {"pfs": {"repo": "first", "project": "up"}},
+                         "pipeline": {"name": "down"}})  # fmt: skip
+    with pytest.raises(errors.ConflictError, match="pipeline down of another project reads "
+                                                   "the output of up/first"):  # fmt: skip
+        api.delete_project("up", force=True)
+    assert api.inspect_pipeline("up/first").name == "up/first"  # nothing was deleted
+    api.delete_pipeline("down")
+    assert api.delete_project("up", force=True) == ["pipeline up/first", "repo up/raw"]
+
+
+def test_project_defaults(setup: Setup) -> None:
+    api = setup.api
+    api.create_project("team")
+    api.create_repo("team/nums")
+    api.create_repo("nums")
+    cluster = {"create_pipeline_request": {
+        "datum_tries": 7, "description": "cluster",
+        "transform": {"env": {"A": "cluster", "B": "cluster"}}}}  # fmt: skip
+    team = {"create_pipeline_request": {"datum_tries": 5, "transform": {"env": {"B": "team"}}}}
+    api.update_defaults(cluster)
+    assert api.update_defaults(team, project="team") == team
+    assert api.inspect_defaults(project="team") == team
+    assert api.inspect_defaults() == cluster
+    api.create_repo("project")  # a repo whose name is a word the defaults are kept by
+    api.delete_repo("project")
+    assert api.inspect_defaults(project="team") == team  # its deletion dropped nothing else
+    spec = {"pipeline": {"name": "p", "project": "team"}, "input": {"pfs": {"repo": "nums"}},
+            "transform": {"cmd": ["true"], "env": {"C": "spec"}}}  # fmt: skip
+    made = api.create_pipeline(spec)  # cluster < project < spec
+    assert (made.spec["datum_tries"], made.description) == (5, "cluster")
+    assert made.spec["transform"]["env"] == {"A": "cluster", "B": "team", "C": "spec"}
+    assert made.inputs == ("team/nums",)
+    plain = api.create_pipeline({**spec, "pipeline": {"name": "p"}})  # the default project
+    assert plain.spec["datum_tries"] == 7 and plain.spec["transform"]["env"]["B"] == "cluster"
+    with pytest.raises(errors.ProjectNotFoundError):
+        api.inspect_defaults(project="nope")
+    with pytest.raises(errors.ProjectNotFoundError):
+        api.update_defaults(team, project="nope")
+    api.update_defaults({"create_pipeline_request": {}})
+    api.delete_project("team", force=True)
+    api.delete_pipeline("p")
 
 
 def test_every_verb_was_asked_of_both() -> None:

@@ -12,9 +12,24 @@ def test_valid_repo_names(name: str) -> None:
     assert check_repo_name(name) == name
 
 
-@pytest.mark.parametrize("name", ["", "x" * 64, "has space", "dot.name", "slash/x", "at@x", "é"])
+@pytest.mark.parametrize("name", ["", "x" * 64, "has space", "dot.name", "slash/", "at@x", "é"])
 def test_invalid_repo_names(name: str) -> None:
     with pytest.raises(InvalidNameError, match="invalid repo name"):
+        check_repo_name(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [("staging/images", "staging/images"), ("default/images", "images"), ("images", "images")],
+)
+def test_a_repo_name_may_name_its_project(name: str, key: str) -> None:
+    assert check_repo_name(name) == key
+    assert parse_address(f"{name}@master:/a").repo == key
+
+
+@pytest.mark.parametrize("name", ["/x", "bad project/x", "a.b/x", "a/b/x"])
+def test_a_bad_project_in_a_repo_name_is_refused(name: str) -> None:
+    with pytest.raises(InvalidNameError, match="invalid project name"):
         check_repo_name(name)
 
 

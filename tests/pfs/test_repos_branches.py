@@ -7,6 +7,7 @@ from raypachy.errors import (
     CommitConflictError,
     InvalidNameError,
     PathNotFoundError,
+    ProjectNotFoundError,
     RepoExistsError,
     RepoNotFoundError,
 )
@@ -36,9 +37,11 @@ def test_create_repo_twice_and_update(pfs: PFS) -> None:
 
 
 def test_bad_repo_names_create_nothing(pfs: PFS) -> None:
-    for bad in ["", "a/b", "..", "x" * 64]:
+    for bad in ["", "a/b/c", "..", "x" * 64, "/b"]:
         with pytest.raises(InvalidNameError):
             pfs.create_repo(bad)
+    with pytest.raises(ProjectNotFoundError, match="raypachy create project a"):
+        pfs.create_repo("a/b")  # a repo of a project nobody created
     assert pfs.list_repos() == []
 
 

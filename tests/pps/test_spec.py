@@ -10,12 +10,10 @@ import pytest
 
 import raypachy
 from raypachy.errors import InvalidSpecError
-from raypachy.pps.spec import parse_spec, read_specs
+from raypachy.pps.spec import PfsInput, parse_spec, read_specs
 
 SPECS = Path(__file__).parents[3] / "shared" / "pachyderm-specs"
-REFUSED = {
-    "opencv-edges-union.pipeline.json": "projects",
-}
+REFUSED: dict[str, str] = {}
 FIXTURES = sorted(p for p in SPECS.glob("*") if p.suffix in (".json", ".yml", ".yaml"))
 
 
@@ -169,8 +167,65 @@ def test_the_project_object_form_of_pachyderm_2_5_is_accepted() -> None:
     spec["pipeline"] = {"name": "p", "project": {"name": "default"}}
     assert parse_spec(spec).pipeline.project == "default"
     spec["pipeline"] = {"name": "p", "project": {"name": "team"}}
-    with pytest.raises(InvalidSpecError, match=r"projects .* not supported yet"):
-        parse_spec(spec)
+    # The pipeline lives in team; its input names the default project, so it reads r there.
+    parsed = parse_spec(spec)
+    assert parsed.name == "team/p"
+    assert [leaf.repo for leaf in parsed.input.leaves() if isinstance(leaf, PfsInput)] == ["r"]
     spec["pipeline"] = {"name": "p"}
     spec["input"] = {"cron": {"name": "tick", "spec": "@every 1m", "project": {"name": "default"}}}
     assert parse_spec(spec).input.cron is not None
+
+
+def test_inputs_read_the_pipelines_project_unless_they_name_one() -> None:
+    spec = _spec_with(
+        {
+            "cross": [
+                {"pfs": {"repo": "a", "glob": "/*"}},
+                {"pfs": {"repo": "b", "glob": "/*", "project": "other"}},
+                {"pfs": {"repo": "c", "glob": "/*", "project": "default"}},
+            ]
+        }
+    )
+    spec["pipeline"] = {"name": "edges", "project": "staging"}  # the plain string form
+    parsed = parse_spec(spec)
+    assert parsed.name == "staging/edges"
+    leaves = [leaf for leaf in parsed.input.leaves() if isinstance(leaf, PfsInput)]
+    assert [leaf.repo for leaf in leaves] == ["staging/a", "other/b", "c"]
+    # /pfs/<name> is the plain repo name, as in Pachyderm
+    assert [leaf.input_name for leaf in leaves] == ["a", "b", "c"]
+    # the stored form parses back to the same pipeline (its version hash is stable)
+    again = parse_spec(parsed.to_json())
+    assert again.canonical() == parsed.canonical()
+    assert parsed.to_json()["pipeline"] == {"name": "edges", "project": {"name": "staging"}}
+    # a default-project pipeline keeps the canonical form it had before projects
+    plain = parse_spec(_spec_with({"pfs": {"repo": "r"}}))
+    assert plain.to_json()["pipeline"] == {"name": "p"}
+
+
+def test_a_project_named_twice_differently_or_badly_is_refused() -> None:
+    spec = _spec_with({"pfs": {"repo": "r"}})
+    spec["pipeline"] = {"name": "a/p", "project": "b"}
+    with pytest.raises(InvalidSpecError, match="names project 'a' but its project is 'b'"):
+        parse_spec(spec)
+    spec["pipeline"] = {"name": "p", "project": "no way"}
+    with pytest.raises(InvalidSpecError, match="invalid project name"):
+        parse_spec(spec)
+
+
+def test_a_decorated_pipeline_names_its_project_and_its_inputs_projects() -> None:
+    @raypachy.pipeline(
+        input=raypachy.union(
+            raypachy.pfs("images", glob="/*", project="raw"), raypachy.pfs("images", glob="/*")
+        ),
+        name="staging/edges",
+    )
+    def edges(datum):  # type: ignore[no-untyped-def]
+        return None
+
+    spec = edges.build("a" * 64)
+    assert spec.name == "staging/edges"
+    leaves = [leaf for leaf in spec.input.leaves() if isinstance(leaf, PfsInput)]
+    assert [(leaf.repo, leaf.input_name) for leaf in leaves] == [
+        ("raw/images", "images"),
+        ("staging/images", "images"),
+    ]

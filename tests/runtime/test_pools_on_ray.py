@@ -200,3 +200,24 @@ def test_an_actor_dying_on_every_try_fails_its_datums_after_datum_tries(
     assert len(_inits(tmp_path)) == 2  # one actor per try, each replaced when it died
     assert "batch task failed" in job["reason"] and "died" in job["reason"].lower()
     c.cli("delete", "pipeline", pipe)  # its replaced actor would stay warm for 60 s
+
+
+def test_a_class_pipeline_of_another_project_runs_on_its_pool(
+    local_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    c = local_cluster
+    project, src, pipe = unique("team"), unique("src"), unique("pool")
+    c.cli("create", "project", project)
+    c.cli("create", "repo", f"{project}/{src}")
+    c.cli("put", "file", f"{project}/{src}@master:/f0", "-f", "-", stdin=b"0")
+    # The pipeline names its project; its input (no project) is read in the same one.
+    (tmp_path / project).mkdir()  # (the helper names the file after the pipeline)
+    path = _pipeline_file(tmp_path, src, f"{project}/{pipe}", "concurrency=1, keep_warm_s=0",
+                          CALL_WRITES_PID)  # fmt: skip
+    c.cli("create", "pipeline", "--python", str(path))
+    job = first_job(c, f"{project}/{pipe}")
+    assert (job["state"], job["project"], job["datums"]["processed"]) == ("success", project, 1)
+    [(pid, actor)] = _inits(tmp_path)
+    assert actor == f"raypachy:{project}/{pipe}:worker:0"
+    assert c.client().get_file(f"{project}/{pipe}@master", "/f0") == str(pid).encode()
+    c.cli("delete", "project", project, "--force")

@@ -120,3 +120,40 @@ def test_upload_and_download_through_the_api(
     assert client.get_file("r@master", "/blob") == payload
     with pytest.raises(errors.PathNotFoundError):
         client.get_file("r@master", "/missing")
+
+
+def test_another_projects_repo_travels_as_its_name_and_a_project_query(
+    api: TestClient, client: Client
+) -> None:
+    """A path segment never holds a '/': staging/images is /v1/repos/images?project=staging."""
+    assert api.post("/v1/projects", json={"name": "staging"}).status_code == 200
+    assert api.post("/v1/repos", json={"name": "staging/images", "description": "s"}).is_success
+    assert api.post("/v1/repos", json={"name": "images", "description": "d"}).is_success
+    staged = api.get("/v1/repos/images", params={"project": "staging"}).json()
+    assert (staged["name"], staged["project"], staged["description"]) == (
+        "staging/images", "staging", "s"
+    )  # fmt: skip
+    assert api.get("/v1/repos/images").json()["description"] == "d"
+    assert api.get("/v1/repos/images", params={"project": "default"}).json()["project"] == "default"
+    missing = api.get("/v1/repos/images", params={"project": "nope"})
+    assert missing.status_code == 404 and "nope/images" in missing.json()["message"]
+    # the console's routes read the project the same way
+    spec = {"pipeline": {"name": "copy", "project": "staging"},
+            "input": {"pfs": {"repo": "images", "glob": "/"}}, "transform": {"cmd": ["true"]}}  # fmt: skip
+    assert api.post("/v1/pipelines", json={"spec": spec}).is_success
+    versions = api.get("/v1/pipelines/copy/versions", params={"project": "staging"}).json()
+    assert [v["pipeline"] for v in versions] == ["staging/copy"]
+    assert api.get("/v1/pipelines/copy/versions").status_code == 404
+    client.put_file("staging/images@master", "/a", b"a")
+    [job] = api.get("/v1/jobs", params={"pipeline": "staging/copy"}).json()
+    progress = api.get(f"/v1/jobs/copy/{job['id']}/progress", params={"project": "staging"})
+    assert progress.status_code == 200 and progress.json()["job"]["pipeline"] == "staging/copy"
+    deleted = api.delete("/v1/projects/staging", params={"force": True}).json()
+    assert deleted["project"] == "staging" and "pipeline staging/copy" in deleted["deleted"]
+
+
+def test_a_bad_project_in_the_query_is_refused_in_one_line(api: TestClient) -> None:
+    for path in ("/v1/repos/images", "/v1/pipelines/p/versions", "/v1/jobs/p/latest/datums"):
+        bad = api.get(path, params={"project": "../x"})
+        assert bad.status_code == 400, (path, bad.text)
+        assert "invalid project name" in bad.json()["message"]

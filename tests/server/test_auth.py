@@ -23,7 +23,7 @@ from raypachy.errors import (
     UnavailableError,
 )
 from raypachy.pachd import Pachd
-from raypachy.pachd.access import ANYONE
+from raypachy.pachd.access import ANYONE, OPEN
 from raypachy.pfs import PFS
 from raypachy.secrets import token_hash
 from raypachy.server.access import route_verb
@@ -239,6 +239,46 @@ def test_creating_a_pipeline_needs_read_on_its_inputs(active: tuple[Served, Clie
     assert root.get_roles("repo", "edges") == []  # its roles went with it
 
 
+def test_project_roles_hold_on_the_repos_of_that_project_only(
+    active: tuple[Served, Client],
+) -> None:
+    served, root = active
+    root.create_project("team")
+    for repo in ("team/images", "images"):
+        root.create_repo(repo)
+        root.put_file(f"{repo}@master", "/a.txt", b"a")
+    alice = served.client(root.create_token("alice")["token"])
+    root.set_role("project", "team", "user:alice", "repoReader")
+    assert alice.get_file("team/images@master", "/a.txt") == b"a"
+    with pytest.raises(PermissionDeniedError, match="lacks repoReader on repo images"):
+        alice.get_file("images@master", "/a.txt")  # the default project's repo of that name
+    with pytest.raises(PermissionDeniedError, match="lacks projectWriter on project team"):
+        alice.create_repo("team/more")
+    root.set_role("project", "team", "user:alice", "projectWriter")
+    alice.create_repo("team/more")  # its creator owns it
+    alice.delete_repo("team/more")
+    with pytest.raises(PermissionDeniedError, match="lacks projectWriter on project default"):
+        alice.create_repo("more")
+    with pytest.raises(PermissionDeniedError, match="lacks repoWriter on repo team/images"):
+        alice.put_file("team/images@master", "/b.txt", b"b")
+    # A pipeline of team that reads team's images: projectWriter there, read on its input.
+    spec = {**_spec("edges", "images"), "pipeline": {"name": "edges", "project": "team"}}
+    alice.create_pipeline(spec)
+    assert alice.inspect_pipeline("team/edges").project == "team"
+    # Any user may create a project and owns it; deleting one needs projectOwner.
+    bob = served.client(root.create_token("bob")["token"])
+    bob.create_project("bobs")
+    assert {"principal": "user:bob", "role": "projectOwner", "kind": "project",
+            "name": "bobs"} in root.get_roles("project", "bobs")  # fmt: skip
+    with pytest.raises(PermissionDeniedError, match="lacks projectOwner on project team"):
+        bob.delete_project("team", force=True)
+    bob.create_repo("bobs/data")
+    assert root.get_roles("repo", "bobs/data") != []  # bob owns what he created
+    assert bob.delete_project("bobs", force=True) == ["repo bobs/data"]
+    assert root.get_roles("project", "bobs") == []  # its roles went with it
+    assert root.get_roles("repo", "bobs/data") == []  # and its repos' roles
+
+
 def test_roles_bad_input_is_one_line(active: tuple[Served, Client]) -> None:
     _, root = active
     root.create_repo("raw")
@@ -308,7 +348,7 @@ def test_every_route_of_the_openapi_spec_checks_its_caller(active: tuple[Served,
         as_nobody = httpx.request(
             method, url, headers={"Authorization": f"Bearer {nobody_token}"}, timeout=10, **kw
         )
-        if verb not in ANYONE:
+        if verb not in ANYONE and verb not in OPEN:  # (any user may create a project)
             assert as_nobody.status_code == 403, (method, path, as_nobody.text)
             assert as_nobody.json()["message"].startswith("user:nobody lacks "), as_nobody.text
 

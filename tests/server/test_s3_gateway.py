@@ -24,7 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from raypachy.pachd import Pachd
-from raypachy.pfs import PFS
+from raypachy.pfs import PFS, projects
 from raypachy.secrets import token_hash
 from raypachy.server.s3 import create_s3_app
 from raypachy.server.service import LocalService
@@ -117,6 +117,25 @@ def test_project_suffix_and_missing_buckets(gw: Gateway) -> None:
         with pytest.raises(ClientError) as e:
             s3.head_bucket(Bucket=name)
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_a_project_s_repos_are_buckets_branch_repo_project(gw: Gateway) -> None:
+    with gw.pfs.meta.write() as tx:
+        projects.create(tx, "team", "")
+    repo_with_branch(gw.pfs, "images")
+    repo_with_branch(gw.pfs, "team/images")
+    gw.pfs.put_file("images@master", "/a.txt", b"default")
+    s3 = gw.client()
+    s3.put_object(Bucket="master.images.team", Key="a.txt", Body=b"team")
+    assert gw.pfs.get_file("team/images@master", "/a.txt") == b"team"  # the project's repo
+    assert s3.get_object(Bucket="master.images", Key="a.txt")["Body"].read() == b"default"
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert names == ["master.images", "master.images.team"]
+    s3.create_bucket(Bucket="dev.images.team")
+    assert [b.name for b in gw.pfs.list_branches("team/images")] == ["dev", "master"]
+    with pytest.raises(ClientError) as e:
+        s3.list_objects_v2(Bucket="master.images.no_project")
+    assert code_of(e) == ("NoSuchBucket", 404)
 
 
 # --- listing -------------------------------------------------------------------------------

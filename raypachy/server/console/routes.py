@@ -65,8 +65,11 @@ def router(service: Service, chunks: Callable[[], Any], feed: JobFeed) -> APIRou
         )
 
     @api.get("/v1/pipelines/{name}/versions", tags=["pipelines"])
-    async def pipeline_versions(name: str) -> Any:
-        """Every version of a pipeline, oldest first, with its spec as JSON and YAML."""
+    async def pipeline_versions(name: str, project: str | None = None) -> Any:
+        """Every version of a pipeline, oldest first, with its spec as JSON and YAML
+        (``?project=``: a pipeline of another project)."""
+        if project and project != "default":
+            name = f"{project}/{name}"
         versions: list[dict[str, Any]] = to_json(await service.call("list_pipeline_versions", name))
         for v in versions:
             v["yaml"] = yaml.safe_dump(v["spec"], sort_keys=False)
@@ -120,9 +123,13 @@ def router(service: Service, chunks: Callable[[], Any], feed: JobFeed) -> APIRou
 
     @api.get("/v1/jobs/{pipeline}/{job}/progress", tags=["jobs"])
     async def job_progress(
-        pipeline: str, job: str, limit: int = Query(1000, ge=1, le=PAGE_SIZE)
-    ) -> Any:
-        """A job and its first ``limit`` datums: those of finished batches while it runs."""
+        pipeline: str, job: str, limit: int = Query(1000, ge=1, le=PAGE_SIZE),
+        project: str | None = None,
+    ) -> Any:  # fmt: skip
+        """A job and its first ``limit`` datums: those of finished batches while it runs
+        (``?project=``: a pipeline of another project)."""
+        if project and project != "default":
+            pipeline = f"{project}/{pipeline}"
         info = await service.call("inspect_job", pipeline, job)
         if JobState(info.state).terminal:
             datums = to_json(await service.call("list_datums", pipeline, job, limit))

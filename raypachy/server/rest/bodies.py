@@ -47,6 +47,12 @@ class CreateRepo(Body):
     update: bool = False
 
 
+class CreateProject(Body):
+    name: str
+    description: str = ""
+    update: bool = False
+
+
 class TriggerBody(Body):
     branch: str
     size: str = ""
@@ -96,6 +102,7 @@ class StartCommit(Body):
 
 class Defaults(Body):
     defaults: dict[str, Any] = Field(description='{"create_pipeline_request": {...}}')
+    project: str | None = Field(None, description="A project's defaults (none: the cluster's).")
 
 
 class EditMetadata(Body):

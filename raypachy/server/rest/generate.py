@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from raypachy.limits import PAGE_SIZE
 from raypachy.pachd import wire
 from raypachy.pachd.api import API, Unset, verb_hints
-from raypachy.pachd.verbs import Verb
+from raypachy.pachd.verbs import Verb, join_project, qualified_params
 from raypachy.pfs.transactions import HEADER, RECORDED
 from raypachy.server.rest import bodies
 from raypachy.server.service import Service
@@ -60,6 +60,11 @@ def add_route(router: APIRouter, verb: Verb, service: Service) -> None:
     params = [inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)]
     params += [inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY, annotation=str)
                for p in in_path]  # fmt: skip
+    if qualified_params(verb):  # a repo or pipeline of another project: ?project=P
+        params.append(inspect.Parameter(
+            "project", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+            default=Query(None, description="The project of the repo or pipeline named."),
+        ))  # fmt: skip
     if model is not None:
         params.append(inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=model))
     else:
@@ -80,6 +85,9 @@ def add_route(router: APIRouter, verb: Verb, service: Service) -> None:
     async def endpoint(**kw: Any) -> Any:
         request: Request = kw.pop("request")
         body = kw.pop("body", None)
+        kw = join_project(verb, kw)
+        if qualified_params(verb):
+            kw.pop("project", None)  # (join_project keeps it when no name needed it)
         args = {to_api.get(k, k): None if _ABSENT.get(k, ...) == v else v for k, v in kw.items()}
         if body is not None:
             args |= {to_api.get(k, k): v for k, v in body.api_args().items()}

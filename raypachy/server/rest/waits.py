@@ -34,8 +34,13 @@ def router(service: Service, waits: Waits) -> APIRouter:
         return wire.encode(await waits.until(client_of(request), check, timeout, late))
 
     @api.post("/v1/jobs/{pipeline}/{job}/wait", tags=["jobs"])
-    async def wait_job(request: Request, pipeline: str, job: str, body: bodies.Timeout) -> Any:
-        """Until the job ends."""
+    async def wait_job(
+        request: Request, pipeline: str, job: str, body: bodies.Timeout,
+        project: str | None = None,
+    ) -> Any:  # fmt: skip
+        """Until the job ends (``?project=``: a pipeline of another project)."""
+        if project and project != "default":
+            pipeline = f"{project}/{pipeline}"
         timeout = wait_seconds(body.timeout)
 
         async def check() -> tuple[bool, Any]:

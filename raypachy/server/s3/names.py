@@ -1,9 +1,9 @@
 """Bucket names and object keys, as Pachyderm's S3 gateway spells them.
 
 A bucket is ``<branch>.<repo>`` (read and write the branch head), ``<commit id>.<repo>``
-(read-only: one finished commit) or either followed by ``.<project>``; raypachy has one
-project, ``default``. Repo and branch names hold no dots, so the split is unambiguous. An
-object key is a file path without its leading ``/``.
+(read-only: one finished commit) or either followed by ``.<project>`` (Pachyderm 2.5+;
+without it, the ``default`` project). Project, repo and branch names hold no dots, so the
+split is unambiguous. An object key is a file path without its leading ``/``.
 """
 
 from __future__ import annotations
@@ -11,9 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from raypachy.errors import InvalidArgumentError, S3Error
-from raypachy.pfs.names import check_branch_name, check_repo_name, is_commit_id, normalize_path
+from raypachy.pfs.names import (
+    DEFAULT_PROJECT,
+    check_branch_name,
+    check_project_name,
+    check_repo_name,
+    is_commit_id,
+    normalize_path,
+)
 
-DEFAULT_PROJECT = "default"
 MAX_KEY_BYTES = 1024
 
 
@@ -30,7 +36,7 @@ class BucketName:
         return f"{self.repo}@{self.ref}"
 
     def __str__(self) -> str:
-        return f"{self.ref}.{self.repo}"
+        return bucket_name(self.repo, self.ref)
 
 
 def no_such_bucket(name: str, why: str = "") -> S3Error:
@@ -42,15 +48,17 @@ def no_such_bucket(name: str, why: str = "") -> S3Error:
 def parse_bucket(name: str) -> BucketName:
     """``master.images`` -> images@master; ``NoSuchBucket`` for a name that cannot be one."""
     parts = name.split(".")
-    if len(parts) == 3:
-        if parts[2] != DEFAULT_PROJECT:
-            raise no_such_bucket(name, f"raypachy has one project, {DEFAULT_PROJECT!r}")
-        parts = parts[:2]
+    project = parts.pop() if len(parts) == 3 else DEFAULT_PROJECT
     if len(parts) != 2:
-        raise no_such_bucket(name, "bucket names are <branch>.<repo> or <commit id>.<repo>")
+        raise no_such_bucket(
+            name, "bucket names are <branch>.<repo>[.<project>] or <commit id>.<repo>[.<project>]"
+        )
     ref, repo = parts
     try:
         check_repo_name(repo)
+        check_project_name(project)
+        if project != DEFAULT_PROJECT:
+            repo = f"{project}/{repo}"
         if not is_commit_id(ref):
             check_branch_name(ref)
     except InvalidArgumentError as e:
@@ -59,7 +67,9 @@ def parse_bucket(name: str) -> BucketName:
 
 
 def bucket_name(repo: str, branch: str) -> str:
-    return f"{branch}.{repo}"
+    """The bucket of a branch (or commit) of a repo (by key): ``branch.repo[.project]``."""
+    project, _, plain = repo.rpartition("/")
+    return f"{branch}.{plain}.{project}" if project else f"{branch}.{plain}"
 
 
 def key_path(key: str) -> str:

@@ -22,7 +22,7 @@ from raypachy.pfs.model import Commit
 from raypachy.server import writes
 from raypachy.server.s3.body import Body
 from raypachy.server.s3.buckets import Blob, BlobReader, StoredPart, read_only
-from raypachy.server.s3.names import BucketName, key_path, parse_bucket
+from raypachy.server.s3.names import BucketName, bucket_name, key_path, parse_bucket
 from raypachy.server.s3.ranges import iter_range
 from raypachy.server.s3.wire import ObjectInfo
 from raypachy.server.service import Service
@@ -226,7 +226,7 @@ class PfsCatalog:
                 branches = await self.service.call("list_branches", repo.name)
             except NotFoundError:  # deleted meanwhile
                 continue
-            out += [(f"{b.name}.{repo.name}", repo.created) for b in branches]
+            out += [(bucket_name(repo.name, b.name), repo.created) for b in branches]
         return sorted(out)
 
     async def bucket(self, name: str) -> PfsBucket:

@@ -28,7 +28,17 @@ function headers(extra = {}) {
   return t ? { ...extra, Authorization: `Bearer ${t}` } : extra;
 }
 
+/** A repo or pipeline of another project (``staging%2Fimages`` in the path) travels as
+ * its plain name and ``?project=staging``: a path segment never holds a slash. */
+function projected(path, params) {
+  const m = path.match(/^(\/v1\/(?:repos|pipelines|jobs)\/)([^/?]+)(.*)$/);
+  if (!m || !m[2].includes("%2F")) return [path, params];
+  const [project, name] = decodeURIComponent(m[2]).split("/");
+  return [`${m[1]}${encodeURIComponent(name)}${m[3]}`, { ...(params ?? {}), project }];
+}
+
 function url(path, params) {
+  [path, params] = projected(path, params);
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params ?? {})) if (v !== null && v !== undefined) q.set(k, v);
   const text = q.toString();
