@@ -9,8 +9,9 @@ from typing import Any
 import click
 
 from raypachy.cli.context import client, output_option
-from raypachy.cli.project_scope import current, read_config, set_flags, write_config
+from raypachy.cli.project_scope import current, set_flags, write_config
 from raypachy.cli.render import ago, emit, say
+from raypachy.client.config import read_config
 from raypachy.errors import InvalidArgumentError
 from raypachy.pfs.model import Project
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from raypachy.cli import project_scope
-from raypachy.client.config import config_path
 from raypachy.cli.project_scope import Scoped, current, qualify_address, write_config
+from raypachy.client.config import config_path
 from raypachy.errors import InvalidArgumentError, InvalidNameError
 from raypachy.pachd import Pachd
 
