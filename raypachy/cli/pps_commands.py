@@ -176,6 +176,8 @@ def inspect_pipeline(name: str, output: str | None) -> None:
                 "last_job_state"):  # fmt: skip
         click.echo(f"{key + ':':16}{getattr(info, key)}")
     click.echo(f"{'inputs:':16}{', '.join(info.inputs)}")
+    if info.service_url:
+        click.echo(f"{'service url:':16}{info.service_url}")
     click.echo(f"{'resources:':16}{json.dumps(info.resources) if info.resources else '1 CPU'}")
     if info.ray_options:
         click.echo(f"{'ray options:':16}{json.dumps(info.ray_options)}")
@@ -196,7 +198,8 @@ def delete_pipeline(name: str, keep_repo: bool) -> None:
 @click.command("pipeline")
 @click.argument("name")
 def stop_pipeline(name: str) -> None:
-    """Stop a pipeline: new data no longer triggers jobs."""
+    """Stop a pipeline: new data no longer triggers jobs (a spout's or service's process
+    stops)."""
     client().stop_pipeline(name)
 
 
@@ -412,6 +415,8 @@ def logs(pipeline: str | None, job_id: str | None, datum: str | None, follow: bo
 
 
 def _log_head(pipeline: str, entry: dict[str, Any]) -> str:
+    if not entry["job"]:  # a spout's or service's process: no jobs
+        return f"--- {pipeline} process ({entry['state']})"
     what = f"datum {entry['datum']}" if entry["datum"] else "workers"  # a class's __init__
     head = f"--- {pipeline}@{entry['job']} {what} ({entry['state']})"
     return head + (f": {entry['error']}" if entry["error"] else "")
