@@ -192,8 +192,8 @@ class PPS:
                 "previous version (use --reprocess to run them again)"
             )
         started = f"started job {name}@{job.id}" if job else "it will run when its inputs have data"
-        if kind_of(row.spec) is not None:
-            started = f"its {kind_of(row.spec)} process starts on the cluster (raypachy logs -p {name})"
+        if (kind := kind_of(row.spec)) is not None:
+            started = f"its {kind} process starts on the cluster (raypachy logs -p {name})"
         note = "; ".join(n for n in (note, started, image_note) if n)
         return self.inspect_pipeline(name), note
 

@@ -1,0 +1,488 @@
+"""Spouts and services on Ray: one restartable actor per pipeline runs its process for good.
+
+The actor, named ``raypachy:<pipeline>:spout`` (or ``:service``) in the dashboard, starts the
+process in its ``__init__``; when the process exits or crashes the actor exits too and Ray
+starts it again (``max_restarts=-1``), as Kubernetes restarts a spout's pod. A command runs
+as a datum's does (``/pfs`` bound privately), with ``RAYPACHY_ADDRESS`` and the means to
+authenticate in its environment, so ``raypachy put file`` inside it commits as the pipeline;
+a ``@raypachy.spout`` function is called with a connected ``Client`` and its output repo.
+
+A service's actor materialises its inputs' heads under ``/pfs/<input>``, watches them, and
+starts its command again on each new input commit; ``external_port`` is forwarded to the
+``internal_port`` the command listens on.
+
+What the process prints goes to the pipeline's process log (its last MiB, rewritten about
+once a second), which ``raypachy logs -p`` shows. The controller host's
+``ProcessSupervisor`` keeps the actor in step with the pipeline: made when it runs, killed
+(process and all) when it is stopped, deleted or changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+import ray
+
+from raypachy.pps.datums import iter_leaves
+from raypachy.pps.longrunning import Kind, kind_of, process_log_key
+from raypachy.pps.sandbox import sandbox_argv
+from raypachy.pps.spec import PipelineSpec
+from raypachy.runtime.names import METADATA_ACTOR, NAMESPACE, long_running_name, unwrap
+from raypachy.runtime.resources import task_options
+from raypachy.secrets import redact
+from raypachy.storage import ChunkStore, ManifestStore, open_backend
+from raypachy.storage.reader import iter_bytes
+from raypachy.storage.tree import Tree
+
+LOG_BYTES = 1 << 20  # the process log keeps this much of the end of what it printed
+LOG_EVERY_S = 1.0
+RESTART_PAUSE_S = 1.0  # a crashing process is started again at most about once a second
+WATCH_S = 1.0  # how often a service looks at its inputs' heads
+STOP_GRACE_S = 5.0  # SIGTERM, then SIGKILL after this
+NAME_FREE_S = 30.0  # how long a new actor waits for a killed one's name to be released
+
+
+class ProcessLog:
+    """The end of what a process printed, kept in the storage backend across restarts."""
+
+    def __init__(self, storage: str, pipeline: str) -> None:
+        self.backend = open_backend(storage)
+        self.key = process_log_key(pipeline)
+        self.lock = threading.Lock()
+        try:
+            self.data = bytearray(self.backend.get(self.key)[-LOG_BYTES:])
+        except Exception:  # none yet
+            self.data = bytearray()
+        self.dirty = False
+        threading.Thread(target=self._flush_loop, name="process-log", daemon=True).start()
+
+    def write(self, piece: bytes) -> None:
+        with self.lock:
+            self.data += piece
+            if len(self.data) > 2 * LOG_BYTES:
+                del self.data[: len(self.data) - LOG_BYTES]
+            self.dirty = True
+
+    def note(self, line: str) -> None:
+        self.write(f"[raypachy] {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} "
+                   f"{line}\n".encode())  # fmt: skip
+
+    def flush(self) -> None:
+        with self.lock:
+            if not self.dirty:
+                return
+            data, self.dirty = bytes(self.data[-LOG_BYTES:]), False
+        text = redact(data.decode("utf-8", "surrogateescape"))
+        with contextlib.suppress(Exception):  # storage away for a moment: the next flush
+            self.backend.put(self.key, text.encode("utf-8", "surrogateescape"))
+
+    def _flush_loop(self) -> None:
+        while True:
+            time.sleep(LOG_EVERY_S)
+            self.flush()
+
+
+class _Tee:
+    """``sys.stdout`` of a Python spout: to the process log and to the worker's own log."""
+
+    def __init__(self, log: ProcessLog, stream: Any) -> None:
+        self.log, self.stream = log, stream
+
+    def write(self, text: str) -> int:
+        self.log.write(text.encode("utf-8", "surrogateescape"))
+        with contextlib.suppress(Exception):
+            self.stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(Exception):
+            self.stream.flush()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: killed when the actor's process dies (PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def _api_env() -> dict[str, str]:
+    """What lets a process reach the API as the pipeline: the address, and the home whose
+    token the client reads on this machine (or ``RAYPACHY_TOKEN``, set on remote workers)."""
+    env: dict[str, str] = {}
+    address = os.environ.get("RAYPACHY_ADDRESS")
+    if not address:
+        from raypachy.runtime.discovery import api_url_on_ray
+
+        with contextlib.suppress(Exception):
+            address = api_url_on_ray() or ""
+    if address:
+        env["RAYPACHY_ADDRESS"] = address
+    with contextlib.suppress(Exception):
+        meta = ray.get_actor(METADATA_ACTOR, namespace=NAMESPACE)
+        home = ray.get(meta.home.remote(), timeout=30)
+        if home:
+            env["RAYPACHY_HOME"] = home
+    return env
+
+
+class _Proxy:
+    """Forwards ``host:external`` to ``127.0.0.1:internal`` (a service's external port)."""
+
+    def __init__(self, host: str, external: int, internal: int) -> None:
+        self.host, self.external, self.internal = host, external, internal
+        self.error = ""
+        self.ready = threading.Event()
+        threading.Thread(target=self._run, name="service-proxy", daemon=True).start()
+        self.ready.wait(NAME_FREE_S)
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        deadline = time.monotonic() + NAME_FREE_S
+        while True:
+            try:  # the port of a killed predecessor may take a moment to be free
+                server = await asyncio.start_server(self._handle, self.host, self.external,
+                                                    reuse_address=True)  # fmt: skip
+                break
+            except OSError as e:
+                if time.monotonic() > deadline:
+                    self.error = f"cannot listen on {self.host}:{self.external}: {e.strerror}"
+                    self.ready.set()
+                    return
+                await asyncio.sleep(0.2)
+        self.ready.set()
+        async with server:
+            await server.serve_forever()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.internal)
+        except OSError:  # the process is not listening (yet)
+            writer.close()
+            return
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        for w in (writer, up_writer):
+            w.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while piece := await reader.read(65536):
+            writer.write(piece)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()  # half-close: the other way may still be answering
+    except (ConnectionError, OSError):
+        writer.close()
+
+
+@ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=4)
+class LongRunningProcess:
+    """A spout's or service's process; this actor exits when the process does (Ray then
+    starts it again)."""
+
+    def __init__(self, pipeline: str, storage: str, spec: dict[str, Any]) -> None:
+        if ray.get_runtime_context().was_current_actor_reconstructed:
+            time.sleep(RESTART_PAUSE_S)
+        self.pipeline, self.storage = pipeline, storage
+        self.spec = PipelineSpec.model_validate(spec)
+        self.kind: Kind = kind_of(spec) or "spout"
+        self.log = ProcessLog(storage, pipeline)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.root = tempfile.mkdtemp(prefix=f"raypachy-{self.kind}-")
+        self.meta = ray.get_actor(METADATA_ACTOR, namespace=NAMESPACE)
+        self.api_env = _api_env()
+        self.heads: dict[str, tuple[str, str]] = {}
+        self.url = ""
+        self.proxy: _Proxy | None = None
+        service = self.spec.service
+        if service is not None:
+            host = ray.util.get_node_ip_address()
+            port = service.external_port or service.internal_port
+            if service.external_port and service.external_port != service.internal_port:
+                self.proxy = _Proxy(host, service.external_port, service.internal_port)
+                if self.proxy.error:
+                    self.log.note(self.proxy.error)
+            self.url = f"http://{host}:{port}"
+        python = self.spec.transform.python
+        if python is not None:
+            threading.Thread(target=self._run_function, name="spout", daemon=True).start()
+            return
+        if service is not None:
+            self.heads = self._heads()
+            self._materialize(self.heads)
+        self._start()
+        if service is not None:
+            threading.Thread(target=self._watch, name="inputs", daemon=True).start()
+
+    # --- what the supervisor and tests ask ------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        proc = self.proc
+        return {
+            "kind": self.kind, "actor_pid": os.getpid(), "url": self.url,
+            "pid": proc.pid if proc is not None and proc.poll() is None else None,
+            "inputs": {name: commit for name, (_, commit) in self.heads.items()},
+        }  # fmt: skip
+
+    def stop(self) -> None:
+        """Stop the process (and what it started) before the actor is killed."""
+        self.stopping = True
+        self._kill()
+        self.log.note(f"{self.kind} stopped")
+        self.log.flush()
+
+    # --- a command -----------------------------------------------------------------------
+
+    def _env(self) -> dict[str, str]:
+        env = {
+            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+            "PPS_PIPELINE_NAME": self.pipeline,
+            **self.api_env,
+            **{str(k): str(v) for k, v in self.spec.transform.env.items()},
+        }
+        for name in self.heads:
+            env[name] = f"/pfs/{name}"
+        return {**os.environ, **env, "RAYPACHY_WORKDIR": self._workdir()}
+
+    def _workdir(self) -> str:
+        return self.spec.transform.working_dir or self.root
+
+    def _start(self) -> None:
+        t = self.spec.transform
+        pfs = os.path.join(self.root, "pfs")
+        os.makedirs(os.path.join(pfs, "out"), exist_ok=True)
+        argv = sandbox_argv(list(t.cmd), pfs, self._workdir())
+        with self.lock:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                env=self._env(), start_new_session=True, preexec_fn=_die_with_parent,
+            )  # fmt: skip
+            proc = self.proc
+        assert proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write("\n".join(t.stdin).encode() + (b"\n" if t.stdin else b""))
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
+        self.log.note(f"{self.kind} started: pid {proc.pid}, {' '.join(t.cmd)[:200]}")
+        threading.Thread(target=self._read, args=(proc,), name="output", daemon=True).start()
+
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        while piece := os.read(proc.stdout.fileno(), 65536):
+            self.log.write(piece)
+        code = proc.wait()
+        with self.lock:
+            replaced = proc is not self.proc  # a service restarted on new input
+        if replaced or self.stopping:
+            return
+        self._exit(f"process exited with code {code}")
+
+    def _exit(self, why: str) -> None:
+        """The process ended by itself: this actor ends too, and Ray starts it again."""
+        self.log.note(f"{why}: restarting")
+        self.log.flush()
+        self._kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+        os._exit(1)
+
+    def _kill(self) -> None:
+        with self.lock:
+            proc = self.proc
+        self._kill_one(proc)
+
+    # --- a Python spout ------------------------------------------------------------------
+
+    def _run_function(self) -> None:
+        from raypachy.client import Client
+        from raypachy.pps.worker import load_transform
+
+        sys.stdout = _Tee(self.log, sys.stdout)
+        sys.stderr = _Tee(self.log, sys.stderr)
+        python = self.spec.transform.python
+        assert python is not None
+        self.log.note(f"spout started: {python.function} in pid {os.getpid()}")
+        try:
+            fn = load_transform(self.storage, python.code)
+            home = self.api_env.get("RAYPACHY_HOME")
+            client = Client(self.api_env.get("RAYPACHY_ADDRESS"), home=home)
+            fn(client, self.pipeline)
+            why = "spout function returned"
+        except BaseException:
+            import traceback
+
+            self.log.write(traceback.format_exc().encode())
+            why = "spout function raised"
+        self._exit(why)
+
+    # --- a service's inputs --------------------------------------------------------------
+
+    def _call(self, name: str, *args: Any) -> Any:
+        return unwrap(ray.get(self.meta.call.remote(name, args, {}), timeout=60))
+
+    def _heads(self) -> dict[str, tuple[str, str]]:
+        """Each input's newest finished commit (inputs without one are left out)."""
+        heads: dict[str, tuple[str, str]] = {}
+        for leaf in iter_leaves(self.spec.input, self.pipeline):
+            try:
+                commit = self._call("inspect_commit", f"{leaf.repo}@{leaf.branch}")
+                while commit.finished is None and commit.parent:
+                    commit = self._call("inspect_commit", f"{leaf.repo}@{commit.parent}")
+            except Exception:  # no commit yet (or the metadata actor restarting)
+                continue
+            if commit.finished is not None:
+                heads[leaf.input_name] = (leaf.repo, commit.id)
+        return heads
+
+    def _materialize(self, heads: dict[str, tuple[str, str]]) -> None:
+        """Write each input's head under ``pfs/<input>`` (the old files go)."""
+        backend = open_backend(self.storage)
+        manifests, chunks = ManifestStore(backend), ChunkStore(backend)
+        pfs = os.path.join(self.root, "pfs")
+        for leaf in iter_leaves(self.spec.input, self.pipeline):
+            base = os.path.join(pfs, leaf.input_name)
+            shutil.rmtree(base, ignore_errors=True)
+            os.makedirs(base)
+            if leaf.input_name not in heads:
+                continue
+            repo, commit = heads[leaf.input_name]
+            layers = self._call("commit_layers", repo, commit)
+            for path, data in Tree([manifests.open(m.id) for m in layers if m.rows]).scan():
+                target = base + path
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "wb") as f:
+                    for piece in iter_bytes(chunks, data):
+                        f.write(piece)
+
+    def _watch(self) -> None:
+        """Start the command again on each new input commit (Pachyderm's services do)."""
+        while not self.stopping:
+            time.sleep(WATCH_S)
+            try:
+                heads = self._heads()
+            except Exception:  # the metadata actor restarting: look again
+                continue
+            if heads == self.heads or self.stopping:
+                continue
+            with self.lock:
+                old, self.proc = self.proc, None
+            self._kill_one(old)
+            try:
+                self._materialize(heads)
+            except Exception as e:
+                self._exit(f"cannot read the new input ({type(e).__name__}: {e})")
+            self.heads = heads
+            shown = ", ".join(f"{r}@{c}" for r, c in heads.values())
+            self.log.note(f"new input {shown}: starting the service again")
+            self._start()
+
+    @staticmethod
+    def _kill_one(proc: subprocess.Popen[bytes] | None) -> None:
+        """SIGTERM to the process group, SIGKILL if it lingers."""
+        if proc is None or proc.poll() is not None:
+            return
+        for signum in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signum)
+            try:
+                proc.wait(STOP_GRACE_S)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+def actor_options(spec: PipelineSpec, images: str) -> dict[str, Any]:
+    """Ray options of the process's actor: the pipeline's resources, except that a process
+    that asks for none takes no CPU (it mostly waits, and must not starve the datums)."""
+    options = {k: v for k, v in task_options(spec, images).items() if k != "max_retries"}
+    if spec.resource_requests is None and spec.resource_limits is None:
+        options["num_cpus"] = 0
+    return options
+
+
+class ProcessSupervisor:
+    """Keeps one pipeline's spout or service actor in step with the pipeline, on a thread
+    of the controller host: woken by ``poke`` whenever a pipeline or its state changes."""
+
+    def __init__(self, pipeline: str, storage: str, images: str, call: Any) -> None:
+        self.pipeline, self.storage, self.images, self.call = pipeline, storage, images, call
+        self.woken = threading.Event()
+        self.stopped = threading.Event()
+        self.actor: Any = None
+        self.key = ""  # the version the actor runs
+        self.last_error = ""
+        self.woken.set()
+        threading.Thread(target=self._loop, name=f"process:{pipeline}", daemon=True).start()
+
+    def poke(self) -> None:
+        self.woken.set()
+
+    def stop(self) -> None:
+        """The pipeline was deleted: its process goes."""
+        self.stopped.set()
+        self.woken.set()
+        self._kill()
+
+    def _loop(self) -> None:
+        while not self.stopped.is_set():
+            self.woken.wait()
+            self.woken.clear()
+            if self.stopped.is_set():
+                return
+            try:
+                self._reconcile()
+                self.last_error = ""
+            except Exception as e:  # the metadata actor restarting: look again soon
+                self.last_error = f"{type(e).__name__}: {e}"
+                self.stopped.wait(1.0)
+                self.woken.set()
+
+    def _reconcile(self) -> None:
+        info = self.call("inspect_pipeline", self.pipeline)
+        kind = kind_of(info.spec)
+        if kind is None or info.state != "running":
+            self._kill()
+            return
+        if self.actor is not None and self.key == info.version:
+            return
+        self._kill()
+        spec = PipelineSpec.model_validate(info.spec)
+        self.actor = self._create(kind, spec)
+        self.key = info.version
+
+    def _create(self, kind: Kind, spec: PipelineSpec) -> Any:
+        options = actor_options(spec, self.images)
+        name = long_running_name(self.pipeline, kind)
+        deadline = time.monotonic() + NAME_FREE_S
+        while True:
+            try:
+                return LongRunningProcess.options(  # type: ignore[attr-defined]
+                    name=name, namespace=NAMESPACE, **options
+                ).remote(self.pipeline, self.storage, spec.to_json())
+            except ValueError:  # the name of a killed actor is not released yet
+                if time.monotonic() > deadline or self.stopped.is_set():
+                    raise
+                time.sleep(0.1)
+
+    def _kill(self) -> None:
+        actor, self.actor, self.key = self.actor, None, ""
+        if actor is None:
+            return
+        with contextlib.suppress(Exception):  # already gone, or never started
+            ray.get(actor.stop.remote(), timeout=STOP_GRACE_S * 2 + 5)
+        with contextlib.suppress(Exception):
+            ray.kill(actor, no_restart=True)
