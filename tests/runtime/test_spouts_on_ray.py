@@ -122,7 +122,9 @@ def test_command_spout_commits_feeds_downstream_and_stops_and_starts(
 def test_a_crashing_spout_is_restarted(local_cluster: LocalCluster, tmp_path: Path) -> None:
     c = local_cluster
     spout = unique("crash")
-    script = f'date +%s%N | raypachy put file {spout}@master:/runs/$$ -f - && echo "run $$" && exit 3'
+    script = (
+        f'date +%s%N | raypachy put file {spout}@master:/runs/$$ -f - && echo "run $$" && exit 3'
+    )
     _create(c, tmp_path, _spout_spec(spout, script))
     _until("two runs", lambda: len(_commits(c, spout)) >= 2)
     log = _log(c, spout)
