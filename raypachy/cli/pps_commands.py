@@ -427,6 +427,8 @@ def _follow(c: Any, targets: list[tuple[str, str | None]], datum: str | None) ->
     printed: dict[tuple[str, str, str], int] = {}  # characters of each datum's log shown
     states: dict[tuple[str, str, str], str] = {}
     at_line_start = True
+    # A spout's or service's process log (a pipeline without jobs) is followed until ^C.
+    processes = {name for name, job in targets if job is None and _runs_a_process(c, name)}
 
     def write(text: str) -> None:
         nonlocal at_line_start
@@ -439,9 +441,13 @@ def _follow(c: Any, targets: list[tuple[str, str | None]], datum: str | None) ->
             c.inspect_job(name, job) if job else (c.list_jobs(name, limit=1) or [None])[0]
             for name, job in targets
         ]
-        ended = all(j is None or JobState(j.state).terminal for j in jobs)
+        ended = all(
+            JobState(j.state).terminal if j is not None else name not in processes
+            for (name, _), j in zip(targets, jobs, strict=True)
+        )
         for (name, job), found in zip(targets, jobs, strict=True):
-            for entry in c.logs(name, job, datum) if found is not None else []:
+            shown = found is not None or (name in processes and datum is None)
+            for entry in c.logs(name, job, datum) if shown else []:
                 key = (name, entry["job"], entry["datum"])
                 if key not in printed or (entry["error"] and states.get(key) != entry["state"]):
                     write("" if at_line_start else "\n")
@@ -455,6 +461,11 @@ def _follow(c: Any, targets: list[tuple[str, str | None]], datum: str | None) ->
             write("" if at_line_start else "\n")
             return
         time.sleep(0.5)
+
+
+def _runs_a_process(c: Any, pipeline: str) -> bool:
+    spec = c.inspect_pipeline(pipeline).spec
+    return spec.get("spout") is not None or spec.get("service") is not None
 
 
 def _tree(node: dict[str, Any], depth: int = 0) -> None:

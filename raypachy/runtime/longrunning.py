@@ -422,6 +422,7 @@ class ProcessSupervisor:
         self.pipeline, self.storage, self.images, self.call = pipeline, storage, images, call
         self.woken = threading.Event()
         self.stopped = threading.Event()
+        self.lock = threading.Lock()  # one of reconcile and stop at a time
         self.actor: Any = None
         self.key = ""  # the version the actor runs
         self.last_error = ""
@@ -432,10 +433,15 @@ class ProcessSupervisor:
         self.woken.set()
 
     def stop(self) -> None:
-        """The pipeline was deleted: its process goes."""
+        """The pipeline was deleted: its process goes (on a thread: the host's sync that
+        calls this does not wait for the process to end)."""
         self.stopped.set()
         self.woken.set()
-        self._kill()
+        threading.Thread(target=self._stop, name=f"stop:{self.pipeline}", daemon=True).start()
+
+    def _stop(self) -> None:
+        with self.lock:
+            self._kill()
 
     def _loop(self) -> None:
         while not self.stopped.is_set():
@@ -444,7 +450,10 @@ class ProcessSupervisor:
             if self.stopped.is_set():
                 return
             try:
-                self._reconcile()
+                with self.lock:
+                    if self.stopped.is_set():
+                        return
+                    self._reconcile()
                 self.last_error = ""
             except Exception as e:  # the metadata actor restarting: look again soon
                 self.last_error = f"{type(e).__name__}: {e}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import textwrap
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LocalCluster, free_port
+from tests.conftest import RAYPACHY, LocalCluster, free_port
 from tests.runtime.cluster_jobs import unique
 
 pytestmark = pytest.mark.ray
@@ -100,6 +101,7 @@ def test_command_spout_commits_feeds_downstream_and_stops_and_starts(
     log = _until("the spout's log", lambda: (t := _log(c, spout)) and "tick 2" in t and t)
     [pid] = _pids(log)
     assert _alive(pid)
+    _follows_the_log(c, spout, max(int(n) for n in re.findall(r"tick (\d+)", log)))
     info = json.loads(c.cli("inspect", "pipeline", spout, "-o", "json").stdout)
     assert info["state"] == "running" and info["service_url"] == ""
 
@@ -117,6 +119,26 @@ def test_command_spout_commits_feeds_downstream_and_stops_and_starts(
     c.cli("delete", "pipeline", down)
     c.cli("delete", "pipeline", spout)
     _until(f"pid {new[-1]} to end", lambda: not _alive(new[-1]), timeout=60)
+
+
+def _follows_the_log(c: LocalCluster, spout: str, seen: int) -> None:
+    """``logs -p SPOUT -f`` prints the process log as it grows (until it is stopped)."""
+    follow = subprocess.Popen([RAYPACHY, "logs", "-p", spout, "-f"], env=c.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        assert follow.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = follow.stdout.readline().decode()
+            found = re.fullmatch(r"tick (\d+)\n", line)
+            if found and int(found.group(1)) > seen + 1:
+                return
+            assert line, "logs -f ended"
+        raise AssertionError("logs -f printed no new tick")
+    finally:
+        follow.kill()
+        follow.wait()
+        follow.stdout.close()  # type: ignore[union-attr]
 
 
 def test_a_crashing_spout_is_restarted(local_cluster: LocalCluster, tmp_path: Path) -> None:
