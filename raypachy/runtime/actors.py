@@ -104,7 +104,13 @@ class MetadataActor:
         from raypachy.runtime.placement import check
         from raypachy.runtime.resources import task_options
 
-        options = task_options(parse_spec(info.spec), self.images)
+        spec = parse_spec(info.spec)
+        if spec.spout is not None or spec.service is not None:  # one actor, not datum tasks
+            from raypachy.runtime.longrunning import actor_options
+
+            options = actor_options(spec, self.images)
+        else:
+            options = task_options(spec, self.images)
         serving, problem = check(options)
         return replace(info, ray_options=options, can_run_on=tuple(serving), placement=problem,
                        service_url=self._service_url(info))  # fmt: skip

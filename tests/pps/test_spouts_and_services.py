@@ -79,6 +79,8 @@ def test_no_jobs_for_a_service_and_a_spout_writes_its_own_repo(local: Local) -> 
     assert "spout process starts" in note
     local.put("site", {"/index.html": b"hi"})
     assert local.pps.list_jobs("web") == [] and local.pps.list_jobs("events") == []
+    with pytest.raises(ConflictError, match="is a service: it runs one process, not jobs"):
+        local.pachd.rerun_pipeline("web")
     # The spout commits to its output repo through the API, as a user; a usual pipeline's
     # output repo stays its jobs' only.
     local.put("events", {"/e/1": b"1"})

@@ -104,6 +104,7 @@ def test_command_spout_commits_feeds_downstream_and_stops_and_starts(
     _follows_the_log(c, spout, max(int(n) for n in re.findall(r"tick (\d+)", log)))
     info = json.loads(c.cli("inspect", "pipeline", spout, "-o", "json").stdout)
     assert info["state"] == "running" and info["service_url"] == ""
+    assert info["ray_options"]["num_cpus"] == 0  # a process that asks for none holds no CPU
 
     c.cli("stop", "pipeline", spout)
     _until(f"pid {pid} to end", lambda: not _alive(pid), timeout=60)
@@ -157,10 +158,12 @@ def test_a_crashing_spout_is_restarted(local_cluster: LocalCluster, tmp_path: Pa
 
 SPOUT_FUNCTION = """
 import time
+import ray
 import raypachy
 
 @raypachy.spout(output="{name}")
 def produce(client, repo):
+    print("actor", ray.get_runtime_context().get_actor_name(), flush=True)
     for i in range(3):
         client.put_file(f"{{repo}}@master", f"/n/{{i}}", str(i * i).encode())
         print("wrote", i, flush=True)
@@ -178,7 +181,7 @@ def test_python_spout_gets_a_connected_client(local_cluster: LocalCluster, tmp_p
     _until("three commits", lambda: len(_commits(c, spout)) >= 3)
     assert c.cli("get", "file", f"{spout}@master:/n/2").stdout == b"4"
     log = _until("the spout's log", lambda: (t := _log(c, spout)) and "wrote 2" in t and t)
-    assert "spout started" in log
+    assert "spout started" in log and f"actor raypachy:{spout}:spout" in log
     c.cli("delete", "pipeline", spout)
 
 
