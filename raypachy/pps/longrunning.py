@@ -54,8 +54,15 @@ def kind_of(spec: dict[str, Any]) -> Kind | None:
 
 
 def check_long_running(name: str, spout: Any, service: Any, has_input: bool,
-                       python: Any) -> None:  # fmt: skip
+                       transform: Any) -> None:  # fmt: skip
     """One line for a spout or service spec that cannot run."""
+    python = transform.python
+    if (spout is not None or service is not None) and transform.secrets:
+        raise InvalidSpecError(
+            f"pipeline {name}: transform.secrets is not supported for a "
+            f"{'spout' if spout is not None else 'service'} yet: give the workers the value in "
+            "their environment"
+        )
     if spout is not None:
         if service is not None or spout.service is not None:
             raise InvalidSpecError(

@@ -475,7 +475,7 @@ def _check_names(pipeline: str, node: Input) -> set[str]:
 def check_supported(spec: PipelineSpec) -> PipelineSpec:
     """Refuse, in one line, the first Pachyderm feature raypachy does not run yet."""
     check_long_running(spec.name, spec.spout, spec.service, not spec.input.is_empty(),
-                       spec.transform.python)  # fmt: skip
+                       spec.transform)  # fmt: skip
     problems = _unsupported(spec)
     if problems:
         raise InvalidSpecError(

@@ -38,7 +38,7 @@ from raypachy.pps.datums import iter_leaves
 from raypachy.pps.longrunning import Kind, kind_of, process_log_key
 from raypachy.pps.sandbox import sandbox_argv
 from raypachy.pps.spec import PipelineSpec
-from raypachy.runtime.names import METADATA_ACTOR, NAMESPACE, long_running_name, unwrap
+from raypachy.runtime.names import API_ACTOR, METADATA_ACTOR, NAMESPACE, long_running_name, unwrap
 from raypachy.runtime.resources import task_options
 from raypachy.secrets import redact
 from raypachy.storage import ChunkStore, ManifestStore, open_backend
@@ -122,10 +122,8 @@ def _api_env() -> dict[str, str]:
     env: dict[str, str] = {}
     address = os.environ.get("RAYPACHY_ADDRESS")
     if not address:
-        from raypachy.runtime.discovery import api_url_on_ray
-
         with contextlib.suppress(Exception):
-            address = api_url_on_ray() or ""
+            address = _api_url()
     if address:
         env["RAYPACHY_ADDRESS"] = address
     with contextlib.suppress(Exception):
@@ -134,6 +132,18 @@ def _api_env() -> dict[str, str]:
         if home:
             env["RAYPACHY_HOME"] = home
     return env
+
+
+def _api_url() -> str:
+    """The API's URL as seen from this node: an API serving on every address of the head is
+    reached at the head's address (the GCS's), one on loopback only on the head itself."""
+    api = ray.get_actor(API_ACTOR, namespace=NAMESPACE)
+    info = ray.get(api.info.remote(), timeout=30)
+    host = info["host"]
+    if host in ("0.0.0.0", "::"):
+        host = ray.get_runtime_context().gcs_address.rsplit(":", 1)[0]
+    host = f"[{host}]" if ":" in host else host
+    return f"{'https' if info.get('tls') else 'http'}://{host}:{info['port']}"
 
 
 class _Proxy:

@@ -12,6 +12,7 @@ import pytest
 import raypachy
 from raypachy.errors import ConflictError, InvalidSpecError
 from raypachy.pps.longrunning import process_log_key
+from raypachy.pps.service import PPS
 from raypachy.pps.spec import parse_spec
 from tests.pps.conftest import Local
 
@@ -43,6 +44,12 @@ def test_a_spout_has_no_input_and_a_service_its_ports() -> None:
         (_spout(spout={"service": {"internal_port": 80}}), "a spout that is also a service"),
         (_spout(service={"internal_port": 80}), "a spout that is also a service"),
         (_spout(spout=None), "pipeline events: missing field 'input'"),
+        (
+            _spout(
+                transform={"cmd": ["x"], "secrets": [{"name": "s", "key": "k", "env_var": "V"}]}
+            ),
+            "transform.secrets is not supported for a spout yet",
+        ),
     ],
 )
 def test_bad_spout_or_service_spec_is_one_line(spec: dict[str, Any], message: str) -> None:
@@ -84,7 +91,9 @@ def test_no_jobs_for_a_service_and_a_spout_writes_its_own_repo(local: Local) -> 
     # The spout commits to its output repo through the API, as a user; a usual pipeline's
     # output repo stays its jobs' only.
     local.put("events", {"/e/1": b"1"})
-    assert local.files("events") == {"/e/1": b"1"}
+    PPS(local.pfs)  # a restarted control plane leaves the spout's repo open to its writes
+    local.put("events", {"/e/2": b"2"})
+    assert local.files("events") == {"/e/1": b"1", "/e/2": b"2"}
     local.create({"pipeline": {"name": "copy"}, "transform": {"cmd": ["true"]},
                   "input": {"pfs": {"repo": "data"}}})  # fmt: skip
     with pytest.raises(ConflictError, match="only its jobs"):
