@@ -5,7 +5,8 @@ process in its ``__init__``; when the process exits or crashes the actor exits t
 starts it again (``max_restarts=-1``), as Kubernetes restarts a spout's pod. A command runs
 as a datum's does (``/pfs`` bound privately), with ``RAYPACHY_ADDRESS`` and the means to
 authenticate in its environment, so ``raypachy put file`` inside it commits as the pipeline;
-a ``@raypachy.spout`` function is called with a connected ``Client`` and its output repo.
+a ``@raypachy.spout`` function runs in a process of its own too (``raypachy.client.spout``),
+called with a connected ``Client`` and its output repo.
 
 A service's actor materialises its inputs' heads under ``/pfs/<input>``, watches them, and
 starts its command again on each new input commit; ``external_port`` is forwarded to the
@@ -91,23 +92,6 @@ class ProcessLog:
         while True:
             time.sleep(LOG_EVERY_S)
             self.flush()
-
-
-class _Tee:
-    """``sys.stdout`` of a Python spout: to the process log and to the worker's own log."""
-
-    def __init__(self, log: ProcessLog, stream: Any) -> None:
-        self.log, self.stream = log, stream
-
-    def write(self, text: str) -> int:
-        self.log.write(text.encode("utf-8", "surrogateescape"))
-        with contextlib.suppress(Exception):
-            self.stream.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        with contextlib.suppress(Exception):
-            self.stream.flush()
 
 
 def _die_with_parent() -> None:
@@ -228,10 +212,6 @@ class LongRunningProcess:
                 if self.proxy.error:
                     self.log.note(self.proxy.error)
             self.url = f"http://{host}:{port}"
-        python = self.spec.transform.python
-        if python is not None:
-            threading.Thread(target=self._run_function, name="spout", daemon=True).start()
-            return
         if service is not None:
             self.heads = self._heads()
             self._materialize(self.heads)
@@ -267,16 +247,26 @@ class LongRunningProcess:
         }
         for name in self.heads:
             env[name] = f"/pfs/{name}"
+        if self.spec.transform.python is not None:
+            env["PYTHONUNBUFFERED"] = "1"  # its prints reach the log as they are made
         return {**os.environ, **env, "RAYPACHY_WORKDIR": self._workdir()}
 
     def _workdir(self) -> str:
         return self.spec.transform.working_dir or self.root
 
-    def _start(self) -> None:
+    def _argv(self) -> tuple[list[str], str]:
+        """What runs, and how the log names it."""
         t = self.spec.transform
+        if t.python is not None:  # the function, given a client, in a process of its own
+            code = [sys.executable, "-m", "raypachy.client.spout", self.storage, t.python.code]
+            return [*code, self.pipeline], t.python.function
         pfs = os.path.join(self.root, "pfs")
         os.makedirs(os.path.join(pfs, "out"), exist_ok=True)
-        argv = sandbox_argv(list(t.cmd), pfs, self._workdir())
+        return sandbox_argv(list(t.cmd), pfs, self._workdir()), " ".join(t.cmd)[:200]
+
+    def _start(self) -> None:
+        t = self.spec.transform
+        argv, shown = self._argv()
         with self.lock:
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -288,7 +278,8 @@ class LongRunningProcess:
             proc.stdin.write("\n".join(t.stdin).encode() + (b"\n" if t.stdin else b""))
         with contextlib.suppress(BrokenPipeError):
             proc.stdin.close()
-        self.log.note(f"{self.kind} started: pid {proc.pid}, {' '.join(t.cmd)[:200]}")
+        actor = ray.get_runtime_context().get_actor_name()
+        self.log.note(f"{self.kind} started: pid {proc.pid} in actor {actor}: {shown}")
         threading.Thread(target=self._read, args=(proc,), name="output", daemon=True).start()
 
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
@@ -314,30 +305,6 @@ class LongRunningProcess:
         with self.lock:
             proc = self.proc
         self._kill_one(proc)
-
-    # --- a Python spout ------------------------------------------------------------------
-
-    def _run_function(self) -> None:
-        from raypachy.client import Client
-        from raypachy.pps.worker import load_transform
-
-        sys.stdout = _Tee(self.log, sys.stdout)
-        sys.stderr = _Tee(self.log, sys.stderr)
-        python = self.spec.transform.python
-        assert python is not None
-        self.log.note(f"spout started: {python.function} in pid {os.getpid()}")
-        try:
-            fn = load_transform(self.storage, python.code)
-            home = self.api_env.get("RAYPACHY_HOME")
-            client = Client(self.api_env.get("RAYPACHY_ADDRESS"), home=home)
-            fn(client, self.pipeline)
-            why = "spout function returned"
-        except BaseException:
-            import traceback
-
-            self.log.write(traceback.format_exc().encode())
-            why = "spout function raised"
-        self._exit(why)
 
     # --- a service's inputs --------------------------------------------------------------
 
