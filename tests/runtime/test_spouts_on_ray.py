@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import textwrap
 import time
@@ -140,6 +141,26 @@ def _follows_the_log(c: LocalCluster, spout: str, seen: int) -> None:
         follow.kill()
         follow.wait()
         follow.stdout.close()  # type: ignore[union-attr]
+
+
+def test_a_spout_comes_back_after_the_controller_host_dies(
+    local_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """The spout's actor is the controller host's: it goes with the host (its process with
+    it), and the restarted host starts it again from the database."""
+    c = local_cluster
+    spout = unique("survive")
+    _create(c, tmp_path, _spout_spec(spout, TICKS.format(name=spout)))
+    [pid] = _until("the spout's pid", lambda: _pids(_log(c, spout)))
+    host = c.client().status()["metadata"]["controllers"][spout]["pid"]
+    os.kill(host, signal.SIGKILL)
+    _until(f"pid {pid} to end", lambda: not _alive(pid), timeout=60)
+    new = _until("a new pid", lambda: [p for p in _pids(_log(c, spout)) if p != pid])
+    count = len(_commits(c, spout))
+    _until("commits after the restart", lambda: len(_commits(c, spout)) > count)
+    assert _alive(new[-1])
+    c.cli("delete", "pipeline", spout)
+    _until(f"pid {new[-1]} to end", lambda: not _alive(new[-1]), timeout=60)
 
 
 def test_a_crashing_spout_is_restarted(local_cluster: LocalCluster, tmp_path: Path) -> None:
