@@ -56,7 +56,8 @@ def _job_cells(job: JobInfo) -> list[str]:
 
 def _pipeline_cells(p: PipelineInfo) -> list[str]:
     state = p.state + (f" / {p.last_job_state}" if p.last_job_state else "")
-    return [p.name, p.version[:8], ",".join(p.inputs), ago(p.created), state, p.description]
+    inputs = ",".join(p.inputs) or ("(spout)" if p.spec.get("spout") is not None else "")
+    return [p.name, p.version[:8], inputs, ago(p.created), state, p.description]
 
 
 def _specs(spec_file: str | None, python: str | None, jsonnet: str | None = None,

@@ -201,6 +201,7 @@ def test_python_spout_gets_a_connected_client(local_cluster: LocalCluster, tmp_p
     assert c.cli("get", "file", f"{spout}@master:/n/2").stdout == b"4"
     log = _until("the spout's log", lambda: (t := _log(c, spout)) and "wrote 2" in t and t)
     assert f"spout started: pid {_pids(log)[0]} in actor raypachy:{spout}:spout" in log
+    assert "(spout)" in c.cli("list", "pipeline", spout).stdout.decode()
     c.cli("delete", "pipeline", spout)
 
 
