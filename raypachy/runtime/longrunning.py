@@ -35,6 +35,7 @@ from typing import Any
 
 import ray
 
+from raypachy.errors import NotFoundError
 from raypachy.pps.datums import iter_leaves
 from raypachy.pps.longrunning import Kind, kind_of, process_log_key
 from raypachy.pps.sandbox import sandbox_argv
@@ -213,7 +214,7 @@ class LongRunningProcess:
                     self.log.note(self.proxy.error)
             self.url = f"http://{host}:{port}"
         if service is not None:
-            self.heads = self._heads()
+            self.heads = self._first_heads()
             self._materialize(self.heads)
         self._start()
         if service is not None:
@@ -235,6 +236,7 @@ class LongRunningProcess:
         self._kill()
         self.log.note(f"{self.kind} stopped")
         self.log.flush()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     # --- a command -----------------------------------------------------------------------
 
@@ -311,15 +313,28 @@ class LongRunningProcess:
     def _call(self, name: str, *args: Any) -> Any:
         return unwrap(ray.get(self.meta.call.remote(name, args, {}), timeout=60))
 
+    def _first_heads(self) -> dict[str, tuple[str, str]]:
+        """The heads to start with, riding out a restarting metadata actor."""
+        deadline = time.monotonic() + NAME_FREE_S * 2
+        while True:
+            try:
+                return self._heads()
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(WATCH_S)
+
     def _heads(self) -> dict[str, tuple[str, str]]:
-        """Each input's newest finished commit (inputs without one are left out)."""
+        """Each input's newest finished commit (inputs without one are left out); raises
+        when the metadata actor does not answer, so a service never restarts on a head it
+        could not read."""
         heads: dict[str, tuple[str, str]] = {}
         for leaf in iter_leaves(self.spec.input, self.pipeline):
             try:
                 commit = self._call("inspect_commit", f"{leaf.repo}@{leaf.branch}")
                 while commit.finished is None and commit.parent:
                     commit = self._call("inspect_commit", f"{leaf.repo}@{commit.parent}")
-            except Exception:  # no commit yet (or the metadata actor restarting)
+            except NotFoundError:  # no commit yet
                 continue
             if commit.finished is not None:
                 heads[leaf.input_name] = (leaf.repo, commit.id)
