@@ -202,6 +202,12 @@ def test_python_spout_gets_a_connected_client(local_cluster: LocalCluster, tmp_p
     log = _until("the spout's log", lambda: (t := _log(c, spout)) and "wrote 2" in t and t)
     assert f"spout started: pid {_pids(log)[0]} in actor raypachy:{spout}:spout" in log
     assert "(spout)" in c.cli("list", "pipeline", spout).stdout.decode()
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps({**_spout_spec(unique("bad"), "true"), "input": {"pfs": {"repo": spout}}})
+    )
+    error = c.cli("create", "pipeline", "-f", str(bad), code=1).stderr.decode().strip()
+    assert "a spout has no input" in error and "\n" not in error, error
     c.cli("delete", "pipeline", spout)
 
 
