@@ -1,8 +1,10 @@
 """Spouts and services on Ray: one restartable actor per pipeline runs its process for good.
 
 The actor, named ``raypachy:<pipeline>:spout`` (or ``:service``) in the dashboard, starts the
-process in its ``__init__``; when the process exits or crashes the actor exits too and Ray
-starts it again (``max_restarts=-1``), as Kubernetes restarts a spout's pod. A command runs
+process in its ``__init__``. When the process exits or crashes the actor starts it again,
+after a pause that doubles while it keeps crashing (1 s up to 30 s; back to 1 s once it ran
+a minute), as Kubernetes restarts a pod's container; when the actor itself dies (its node,
+its worker), Ray starts it again (``max_restarts=-1``). A command runs
 as a datum's does (``/pfs`` bound privately), with ``RAYPACHY_ADDRESS`` and the means to
 authenticate in its environment, so ``raypachy put file`` inside it commits as the pipeline;
 a ``@raypachy.spout`` function runs in a process of its own too (``raypachy.client.spout``),
@@ -49,7 +51,9 @@ from raypachy.storage.tree import Tree
 
 LOG_BYTES = 1 << 20  # the process log keeps this much of the end of what it printed
 LOG_EVERY_S = 1.0
-RESTART_PAUSE_S = 1.0  # a crashing process is started again at most about once a second
+RESTART_PAUSE_S = 1.0  # a crashed process is started again after this, doubled while it
+MAX_PAUSE_S = 30.0  # keeps crashing (up to this), and back to the first once it ran
+HEALTHY_S = 60.0  # this long
 WATCH_S = 1.0  # how often a service looks at its inputs' heads
 STOP_GRACE_S = 5.0  # SIGTERM, then SIGKILL after this
 NAME_FREE_S = 30.0  # how long a new actor waits for a killed one's name to be released
@@ -185,8 +189,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 @ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=4)
 class LongRunningProcess:
-    """A spout's or service's process; this actor exits when the process does (Ray then
-    starts it again)."""
+    """A spout's or service's process, started again when it exits."""
 
     def __init__(self, pipeline: str, storage: str, spec: dict[str, Any]) -> None:
         if ray.get_runtime_context().was_current_actor_reconstructed:
@@ -198,6 +201,9 @@ class LongRunningProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.lock = threading.Lock()
         self.stopping = False
+        self.stopped = threading.Event()  # wakes a restart pause
+        self.pause = RESTART_PAUSE_S
+        self.started = 0.0  # when the process last started (monotonic)
         self.root = tempfile.mkdtemp(prefix=f"raypachy-{self.kind}-")
         self.meta = ray.get_actor(METADATA_ACTOR, namespace=NAMESPACE)
         self.api_env = _api_env()
@@ -233,6 +239,7 @@ class LongRunningProcess:
     def stop(self) -> None:
         """Stop the process (and what it started) before the actor is killed."""
         self.stopping = True
+        self.stopped.set()
         self._kill()
         self.log.note(f"{self.kind} stopped")
         self.log.flush()
@@ -267,6 +274,13 @@ class LongRunningProcess:
         return sandbox_argv(list(t.cmd), pfs, self._workdir()), " ".join(t.cmd)[:200]
 
     def _start(self) -> None:
+        """Start the process, and a thread that reads its output and restarts it. (The
+        spawning thread must outlive the process: PR_SET_PDEATHSIG fires when the thread
+        that started a child ends, not only its process.)"""
+        proc = self._spawn()
+        threading.Thread(target=self._run, args=(proc,), name="output", daemon=True).start()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
         t = self.spec.transform
         argv, shown = self._argv()
         with self.lock:
@@ -275,6 +289,7 @@ class LongRunningProcess:
                 env=self._env(), start_new_session=True, preexec_fn=_die_with_parent,
             )  # fmt: skip
             proc = self.proc
+        self.started = time.monotonic()
         assert proc.stdin is not None
         with contextlib.suppress(BrokenPipeError):
             proc.stdin.write("\n".join(t.stdin).encode() + (b"\n" if t.stdin else b""))
@@ -282,21 +297,36 @@ class LongRunningProcess:
             proc.stdin.close()
         actor = ray.get_runtime_context().get_actor_name()
         self.log.note(f"{self.kind} started: pid {proc.pid} in actor {actor}: {shown}")
-        threading.Thread(target=self._read, args=(proc,), name="output", daemon=True).start()
+        return proc
 
-    def _read(self, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stdout is not None
-        while piece := os.read(proc.stdout.fileno(), 65536):
-            self.log.write(piece)
-        code = proc.wait()
-        with self.lock:
-            replaced = proc is not self.proc  # a service restarted on new input
-        if replaced or self.stopping:
-            return
-        self._exit(f"process exited with code {code}")
+    def _run(self, proc: subprocess.Popen[bytes]) -> None:
+        """Log what the process prints; when it ends by itself, start it again (from this
+        thread, which then reads the new one)."""
+        while True:
+            assert proc.stdout is not None
+            while piece := os.read(proc.stdout.fileno(), 65536):
+                self.log.write(piece)
+            proc.stdout.close()
+            code = proc.wait()
+            with self.lock:
+                replaced = proc is not self.proc  # a service restarted on new input
+            if replaced or self.stopping:
+                return
+            if time.monotonic() - self.started >= HEALTHY_S:
+                self.pause = RESTART_PAUSE_S
+            self.log.note(f"process exited with code {code}: restarting in {self.pause:g}s")
+            self.stopped.wait(self.pause)
+            self.pause = min(self.pause * 2, MAX_PAUSE_S)
+            with self.lock:
+                if proc is not self.proc or self.stopping:  # replaced or stopped meanwhile
+                    return
+            try:
+                proc = self._spawn()
+            except Exception as e:  # cannot start at all: the actor goes, Ray restarts it
+                self._exit(f"cannot start the process again ({type(e).__name__}: {e})")
 
     def _exit(self, why: str) -> None:
-        """The process ended by itself: this actor ends too, and Ray starts it again."""
+        """This actor cannot go on: it ends, and Ray starts it again."""
         self.log.note(f"{why}: restarting")
         self.log.flush()
         self._kill()
