@@ -6,6 +6,7 @@ accepted and then silently ignored. A field that acts as in Pachyderm is not lis
 
 from __future__ import annotations
 
+from raypachy.pps.longrunning import long_running_warnings
 from raypachy.pps.spec import PfsInput, PipelineSpec, Resources
 
 _SCRATCH = "the datum's scratch directory on the node's disk (RAYPACHY_SCRATCH)"
@@ -66,6 +67,7 @@ def spec_warnings(spec: PipelineSpec, images: str = "off") -> list[str]:
     ):
         if getattr(spec, field) is not None:
             out.append(f"{field} is ignored: {what}")
+    out += long_running_warnings(spec.spout, spec.service)
     for leaf in spec.input.leaves():
         if isinstance(leaf, PfsInput):
             if leaf.lazy:

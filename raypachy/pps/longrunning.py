@@ -92,6 +92,20 @@ def check_long_running(name: str, spout: Any, service: Any, has_input: bool,
         )
 
 
+def long_running_warnings(spout: SpoutSpec | None, service: ServiceSpec | None) -> list[str]:
+    """The spout and service fields that act differently here (one line each)."""
+    out = []
+    if spout is not None and spout.overwrite is not None:
+        out.append("spout.overwrite is ignored (Pachyderm 1.x): a spout's commits add to its "
+                   "output repo; delete files in the commit to replace them")  # fmt: skip
+    if service is not None:
+        for field in ("type", "ip", "annotations"):
+            if getattr(service, field) is not None:
+                out.append(f"service.{field} is ignored: no Kubernetes Service is made; the "
+                           "process listens on its node (external_port forwarded)")  # fmt: skip
+    return out
+
+
 def process_log_key(pipeline: str) -> str:
     """What a spout's or service's process printed (its tail), in the storage backend."""
     return f"logs/{pipeline}/process/log"

@@ -11,6 +11,7 @@ import pytest
 
 import raypachy
 from raypachy.errors import ConflictError, InvalidSpecError
+from raypachy.pps.ignored import spec_warnings
 from raypachy.pps.longrunning import process_log_key
 from raypachy.pps.service import PPS
 from raypachy.pps.spec import parse_spec
@@ -56,6 +57,13 @@ def test_bad_spout_or_service_spec_is_one_line(spec: dict[str, Any], message: st
     with pytest.raises(InvalidSpecError) as e:
         parse_spec(spec)
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_fields_that_act_differently_are_warned_of() -> None:
+    spout = parse_spec(_spout(spout={"overwrite": True}))
+    service = parse_spec(_service({"internal_port": 80, "type": "NodePort"}))
+    assert "spout.overwrite" in [w.split(" is ")[0] for w in spec_warnings(spout)]
+    assert "service.type" in [w.split(" is ")[0] for w in spec_warnings(service)]
 
 
 def test_the_spout_decorator() -> None:
