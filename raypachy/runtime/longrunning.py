@@ -219,10 +219,15 @@ class LongRunningProcess:
                 if self.proxy.error:
                     self.log.note(self.proxy.error)
             self.url = f"http://{host}:{port}"
-        if service is not None:
-            self.heads = self._first_heads()
-            self._materialize(self.heads)
-        self._start()
+        try:
+            if service is not None:
+                self.heads = self._first_heads()
+                self._materialize(self.heads)
+            self._start()
+        except Exception as e:  # no sandbox, storage away: say so in the pipeline's logs
+            self.log.note(f"cannot start the {self.kind}: {type(e).__name__}: {e}")
+            self.log.flush()
+            raise
         if service is not None:
             threading.Thread(target=self._watch, name="inputs", daemon=True).start()
 
