@@ -22,7 +22,6 @@ once a second), which ``raypachy logs -p`` shows. The controller host's
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import os
@@ -39,64 +38,23 @@ import ray
 
 from raypachy.errors import NotFoundError
 from raypachy.pps.datums import iter_leaves
-from raypachy.pps.longrunning import Kind, kind_of, process_log_key
+from raypachy.pps.longrunning import Kind, kind_of
 from raypachy.pps.sandbox import sandbox_argv
 from raypachy.pps.spec import PipelineSpec
 from raypachy.runtime.names import API_ACTOR, METADATA_ACTOR, NAMESPACE, long_running_name, unwrap
+from raypachy.runtime.portforward import PortForward
+from raypachy.runtime.processlog import ProcessLog
 from raypachy.runtime.resources import task_options
-from raypachy.secrets import redact
 from raypachy.storage import ChunkStore, ManifestStore, open_backend
 from raypachy.storage.reader import iter_bytes
 from raypachy.storage.tree import Tree
 
-LOG_BYTES = 1 << 20  # the process log keeps this much of the end of what it printed
-LOG_EVERY_S = 1.0
 RESTART_PAUSE_S = 1.0  # a crashed process is started again after this, doubled while it
 MAX_PAUSE_S = 30.0  # keeps crashing (up to this), and back to the first once it ran
 HEALTHY_S = 60.0  # this long
 WATCH_S = 1.0  # how often a service looks at its inputs' heads
 STOP_GRACE_S = 5.0  # SIGTERM, then SIGKILL after this
 NAME_FREE_S = 30.0  # how long a new actor waits for a killed one's name to be released
-
-
-class ProcessLog:
-    """The end of what a process printed, kept in the storage backend across restarts."""
-
-    def __init__(self, storage: str, pipeline: str) -> None:
-        self.backend = open_backend(storage)
-        self.key = process_log_key(pipeline)
-        self.lock = threading.Lock()
-        try:
-            self.data = bytearray(self.backend.get(self.key)[-LOG_BYTES:])
-        except Exception:  # none yet
-            self.data = bytearray()
-        self.dirty = False
-        threading.Thread(target=self._flush_loop, name="process-log", daemon=True).start()
-
-    def write(self, piece: bytes) -> None:
-        with self.lock:
-            self.data += piece
-            if len(self.data) > 2 * LOG_BYTES:
-                del self.data[: len(self.data) - LOG_BYTES]
-            self.dirty = True
-
-    def note(self, line: str) -> None:
-        self.write(f"[raypachy] {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} "
-                   f"{line}\n".encode())  # fmt: skip
-
-    def flush(self) -> None:
-        with self.lock:
-            if not self.dirty:
-                return
-            data, self.dirty = bytes(self.data[-LOG_BYTES:]), False
-        text = redact(data.decode("utf-8", "surrogateescape"))
-        with contextlib.suppress(Exception):  # storage away for a moment: the next flush
-            self.backend.put(self.key, text.encode("utf-8", "surrogateescape"))
-
-    def _flush_loop(self) -> None:
-        while True:
-            time.sleep(LOG_EVERY_S)
-            self.flush()
 
 
 def _die_with_parent() -> None:
@@ -135,58 +93,6 @@ def _api_url() -> str:
     return f"{'https' if info.get('tls') else 'http'}://{host}:{info['port']}"
 
 
-class _Proxy:
-    """Forwards ``host:external`` to ``127.0.0.1:internal`` (a service's external port)."""
-
-    def __init__(self, host: str, external: int, internal: int) -> None:
-        self.host, self.external, self.internal = host, external, internal
-        self.error = ""
-        self.ready = threading.Event()
-        threading.Thread(target=self._run, name="service-proxy", daemon=True).start()
-        self.ready.wait(NAME_FREE_S)
-
-    def _run(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        deadline = time.monotonic() + NAME_FREE_S
-        while True:
-            try:  # the port of a killed predecessor may take a moment to be free
-                server = await asyncio.start_server(self._handle, self.host, self.external,
-                                                    reuse_address=True)  # fmt: skip
-                break
-            except OSError as e:
-                if time.monotonic() > deadline:
-                    self.error = f"cannot listen on {self.host}:{self.external}: {e.strerror}"
-                    self.ready.set()
-                    return
-                await asyncio.sleep(0.2)
-        self.ready.set()
-        async with server:
-            await server.serve_forever()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.internal)
-        except OSError:  # the process is not listening (yet)
-            writer.close()
-            return
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        for w in (writer, up_writer):
-            w.close()
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while piece := await reader.read(65536):
-            writer.write(piece)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()  # half-close: the other way may still be answering
-    except (ConnectionError, OSError):
-        writer.close()
-
-
 @ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=4)
 class LongRunningProcess:
     """A spout's or service's process, started again when it exits."""
@@ -209,13 +115,13 @@ class LongRunningProcess:
         self.api_env = _api_env()
         self.heads: dict[str, tuple[str, str]] = {}
         self.url = ""
-        self.proxy: _Proxy | None = None
+        self.proxy: PortForward | None = None
         service = self.spec.service
         if service is not None:
             host = ray.util.get_node_ip_address()
             port = service.external_port or service.internal_port
             if service.external_port and service.external_port != service.internal_port:
-                self.proxy = _Proxy(host, service.external_port, service.internal_port)
+                self.proxy = PortForward(host, service.external_port, service.internal_port)
                 if self.proxy.error:
                     self.log.note(self.proxy.error)
             self.url = f"http://{host}:{port}"
