@@ -175,7 +175,15 @@ def test_a_crashing_spout_is_restarted(local_cluster: LocalCluster, tmp_path: Pa
     assert "process exited with code 3: restarting in 1s" in log, log
     assert len(set(_pids(log))) >= 3, log
     assert "code -" not in log, log  # no restarted process killed by a signal
+    # A fixed spout, by `update pipeline`: its process replaces the crashing one.
+    path = tmp_path / "fixed.json"
+    path.write_text(json.dumps(_spout_spec(spout, TICKS.format(name=spout))))
+    c.cli("update", "pipeline", "-f", str(path))
+    _until("the new version's ticks", lambda: "tick 2" in _log(c, spout))
+    [fixed] = [p for p in _pids(_log(c, spout)) if p not in _pids(log)][-1:]
+    assert _alive(fixed)
     c.cli("delete", "pipeline", spout)
+    _until(f"pid {fixed} to end", lambda: not _alive(fixed), timeout=60)
 
 
 SPOUT_FUNCTION = """
