@@ -345,6 +345,7 @@ class PipelineController:
             "job": self.job,
             "last_error": redact(self.last_error[-2000:]),
             "pool": sorted(self.pool.actors),
+            **self.process.status(),
         }
 
     def stop(self) -> None:

@@ -358,12 +358,19 @@ class ProcessSupervisor:
         self.lock = threading.Lock()  # one of reconcile and stop at a time
         self.actor: Any = None
         self.key = ""  # the version the actor runs
+        self.name = ""  # the actor's name, while there is one
         self.last_error = ""
         self.woken.set()
         threading.Thread(target=self._loop, name=f"process:{pipeline}", daemon=True).start()
 
     def poke(self) -> None:
         self.woken.set()
+
+    def status(self) -> dict[str, str]:
+        """The process's actor, for ``raypachy status`` (nothing for other pipelines)."""
+        if not self.name and not self.last_error:
+            return {}
+        return {"process": self.name, "process_error": self.last_error}
 
     def stop(self) -> None:
         """The pipeline was deleted: its process goes (on a thread: the host's sync that
@@ -404,7 +411,7 @@ class ProcessSupervisor:
         self._kill()
         spec = PipelineSpec.model_validate(info.spec)
         self.actor = self._create(kind, spec)
-        self.key = info.version
+        self.key, self.name = info.version, long_running_name(self.pipeline, kind)
 
     def _create(self, kind: Kind, spec: PipelineSpec) -> Any:
         options = actor_options(spec, self.images)
@@ -421,7 +428,7 @@ class ProcessSupervisor:
                 time.sleep(0.1)
 
     def _kill(self) -> None:
-        actor, self.actor, self.key = self.actor, None, ""
+        actor, self.actor, self.key, self.name = self.actor, None, "", ""
         if actor is None:
             return
         with contextlib.suppress(Exception):  # already gone, or never started

@@ -106,6 +106,8 @@ def test_command_spout_commits_feeds_downstream_and_stops_and_starts(
     info = json.loads(c.cli("inspect", "pipeline", spout, "-o", "json").stdout)
     assert info["state"] == "running" and info["service_url"] == ""
     assert info["ray_options"]["num_cpus"] == 0  # a process that asks for none holds no CPU
+    status = c.client().status()["metadata"]["controllers"][spout]
+    assert status["process"] == f"raypachy:{spout}:spout", status
 
     c.cli("stop", "pipeline", spout)
     _until(f"pid {pid} to end", lambda: not _alive(pid), timeout=60)
