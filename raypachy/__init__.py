@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from raypachy.client import Client, connect
     from raypachy.pachd import API, Pachd
     from raypachy.pfs.service import PFS
-    from raypachy.pps.decorator import Pipeline, pipeline
+    from raypachy.pps.decorator import Pipeline, pipeline, spout
     from raypachy.pps.inputs import cron, cross, group, join, union
     from raypachy.pps.nextdatum import next_datum
     from raypachy.pps.worker import DatumContext
@@ -33,6 +33,7 @@ _LAZY = {
     "PFS": "raypachy.pfs.service",
     "pipeline": "raypachy.pps.decorator",
     "Pipeline": "raypachy.pps.decorator",
+    "spout": "raypachy.pps.decorator",
     "DatumContext": "raypachy.pps.worker",
     "cross": "raypachy.pps.inputs",
     "union": "raypachy.pps.inputs",
@@ -59,6 +60,7 @@ __all__ = [
     "next_datum",
     "pfs",
     "pipeline",
+    "spout",
     "union",
 ]
 

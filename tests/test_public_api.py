@@ -15,7 +15,7 @@ def test_exported_names() -> None:
     assert sorted(raypachy.__all__) == [
         "API", "Client", "DatumContext", "PFS", "Pachd", "Pipeline", "RaypachyError",
         "__version__", "connect",
-        "cron", "cross", "group", "join", "next_datum", "pfs", "pipeline", "union",
+        "cron", "cross", "group", "join", "next_datum", "pfs", "pipeline", "spout", "union",
     ]  # fmt: skip
     for name in raypachy.__all__:
         assert getattr(raypachy, name) is not None

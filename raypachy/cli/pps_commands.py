@@ -56,7 +56,8 @@ def _job_cells(job: JobInfo) -> list[str]:
 
 def _pipeline_cells(p: PipelineInfo) -> list[str]:
     state = p.state + (f" / {p.last_job_state}" if p.last_job_state else "")
-    return [p.project, p.name.rpartition("/")[2], p.version[:8], ",".join(p.inputs),
+    inputs = ",".join(p.inputs) or ("(spout)" if p.spec.get("spout") is not None else "")
+    return [p.project, p.name.rpartition("/")[2], p.version[:8], inputs,
             ago(p.created), state, p.description]  # fmt: skip
 
 
@@ -178,6 +179,8 @@ def inspect_pipeline(name: str, output: str | None) -> None:
                 "last_job_state"):  # fmt: skip
         click.echo(f"{key + ':':16}{getattr(info, key)}")
     click.echo(f"{'inputs:':16}{', '.join(info.inputs)}")
+    if info.service_url:
+        click.echo(f"{'service url:':16}{info.service_url}")
     click.echo(f"{'resources:':16}{json.dumps(info.resources) if info.resources else '1 CPU'}")
     if info.ray_options:
         click.echo(f"{'ray options:':16}{json.dumps(info.ray_options)}")
@@ -198,7 +201,8 @@ def delete_pipeline(name: str, keep_repo: bool) -> None:
 @click.command("pipeline")
 @click.argument("name")
 def stop_pipeline(name: str) -> None:
-    """Stop a pipeline: new data no longer triggers jobs."""
+    """Stop a pipeline: new data no longer triggers jobs (a spout's or service's process
+    stops)."""
     client().stop_pipeline(name)
 
 
@@ -414,6 +418,8 @@ def logs(pipeline: str | None, job_id: str | None, datum: str | None, follow: bo
 
 
 def _log_head(pipeline: str, entry: dict[str, Any]) -> str:
+    if not entry["job"]:  # a spout's or service's process: no jobs
+        return f"--- {pipeline} process ({entry['state']})"
     what = f"datum {entry['datum']}" if entry["datum"] else "workers"  # a class's __init__
     head = f"--- {pipeline}@{entry['job']} {what} ({entry['state']})"
     return head + (f": {entry['error']}" if entry["error"] else "")
@@ -424,6 +430,8 @@ def _follow(c: Any, targets: list[tuple[str, str | None]], datum: str | None) ->
     printed: dict[tuple[str, str, str], int] = {}  # characters of each datum's log shown
     states: dict[tuple[str, str, str], str] = {}
     at_line_start = True
+    # A spout's or service's process log (a pipeline without jobs) is followed until ^C.
+    processes = {name for name, job in targets if job is None and _runs_a_process(c, name)}
 
     def write(text: str) -> None:
         nonlocal at_line_start
@@ -436,9 +444,13 @@ def _follow(c: Any, targets: list[tuple[str, str | None]], datum: str | None) ->
             c.inspect_job(name, job) if job else (c.list_jobs(name, limit=1) or [None])[0]
             for name, job in targets
         ]
-        ended = all(j is None or JobState(j.state).terminal for j in jobs)
+        ended = all(
+            JobState(j.state).terminal if j is not None else name not in processes
+            for (name, _), j in zip(targets, jobs, strict=True)
+        )
         for (name, job), found in zip(targets, jobs, strict=True):
-            for entry in c.logs(name, job, datum) if found is not None else []:
+            shown = found is not None or (name in processes and datum is None)
+            for entry in c.logs(name, job, datum) if shown else []:
                 key = (name, entry["job"], entry["datum"])
                 if key not in printed or (entry["error"] and states.get(key) != entry["state"]):
                     write("" if at_line_start else "\n")
@@ -452,6 +464,11 @@ def _follow(c: Any, targets: list[tuple[str, str | None]], datum: str | None) ->
             write("" if at_line_start else "\n")
             return
         time.sleep(0.5)
+
+
+def _runs_a_process(c: Any, pipeline: str) -> bool:
+    spec = c.inspect_pipeline(pipeline).spec
+    return spec.get("spout") is not None or spec.get("service") is not None
 
 
 def _tree(node: dict[str, Any], depth: int = 0) -> None:

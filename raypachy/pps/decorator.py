@@ -106,6 +106,7 @@ OPTIONS: dict[str, Option] = {
     "dataset": Option(
         (bool,), ("transform", "python", "kind"), doc="f(ds) -> ds over the job's new datums"
     ),
+    "spout": Option((bool,), ("spout",), doc="f(client, repo) runs for good (@raypachy.spout)"),
 }
 
 _CLASS_ONLY = ("concurrency", "keep_warm_s")
@@ -142,6 +143,11 @@ class Pipeline:
             raise InvalidSpecError(f"@raypachy.pipeline decorates a function, not {fn!r}")
         self.fn = fn
         self._options = _check(dict(options))
+        if self._options.get("spout") and (isinstance(fn, type) or "input" in self._options):
+            raise InvalidSpecError(
+                f"@raypachy.spout takes a function f(client, repo) and no input, not "
+                f"{'the class ' + fn.__name__ if isinstance(fn, type) else 'an input'}"
+            )
         if self._options.get("dataset") and isinstance(fn, type):
             raise InvalidSpecError(
                 f"dataset=True takes a function f(ds) -> ds, not the class {fn.__name__}: "
@@ -174,10 +180,13 @@ class Pipeline:
         return name
 
     @property
-    def kind(self) -> Literal["function", "class", "dataset"]:
-        """``function`` (one datum per call), ``class`` (an actor pool) or ``dataset``."""
+    def kind(self) -> Literal["function", "class", "dataset", "spout"]:
+        """``function`` (one datum per call), ``class`` (an actor pool), ``dataset`` or
+        ``spout`` (runs for good)."""
         if isinstance(self.fn, type):
             return "class"
+        if self._options.get("spout"):
+            return "spout"
         return "dataset" if self._options.get("dataset") else "function"
 
     def options(self, **options: Any) -> Pipeline:
@@ -196,13 +205,15 @@ class Pipeline:
         if self.fn.__doc__ and "description" not in self._options:
             data["description"] = self.fn.__doc__.strip().splitlines()[0]
         for key, value in self._options.items():
-            if value is None or key in ("name", "dataset"):
+            if value is None or key in ("name", "dataset", "spout"):
                 continue
             node = data
             path = OPTIONS[key].path
             for part in path[:-1]:
                 node = node.setdefault(part, {})
             node[path[-1]] = value.model_dump(exclude_defaults=True) if key == "input" else value
+        if self._options.get("spout"):
+            data["spout"] = {}
         data["transform"]["python"] = PythonCode(
             code=code_key,
             function=function_label(self.fn),
@@ -213,7 +224,7 @@ class Pipeline:
 
     def build(self, code_key: str = "") -> PipelineSpec:
         """The validated spec (``InvalidSpecError`` names what is wrong)."""
-        if "input" not in self._options:
+        if "input" not in self._options and not self._options.get("spout"):
             raise InvalidSpecError(
                 f"pipeline {self.name} has no input: "
                 "use @raypachy.pipeline(input=raypachy.pfs(...))"
@@ -229,6 +240,25 @@ class Pipeline:
 
 def pipeline(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Turn a function of one datum into a pipeline; works bare or with options."""
+    if fn is not None:
+        return Pipeline(fn, options)
+    _check(options)
+    return lambda f: Pipeline(f, options)
+
+
+def spout(fn: Callable[..., Any] | None = None, /, *, output: str | None = None,
+          **options: Any) -> Any:  # fmt: skip
+    """A spout: ``fn(client, repo)`` runs for good on a restartable Ray actor and commits to
+    its output repo ``repo`` (named ``output``, default the function's name) with ``client``,
+    a connected ``raypachy.Client``; pipelines reading that repo run on its commits::
+
+        @raypachy.spout(output="events")
+        def poll(client, repo):
+            while True:
+                client.put_file(f"{repo}@master", f"/{time.time_ns()}.json", fetch())
+                time.sleep(60)
+    """
+    options = {**options, "spout": True, **({"name": output} if output else {})}
     if fn is not None:
         return Pipeline(fn, options)
     _check(options)

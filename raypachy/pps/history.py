@@ -15,6 +15,7 @@ from raypachy.errors import (
 )
 from raypachy.pfs.metadata import PipelineVersion as VersionId
 from raypachy.pfs.model import utc
+from raypachy.pps.longrunning import kind_of
 from raypachy.pps.model import JobInfo, PipelineInfo, PipelineVersion
 from raypachy.pps.service import LIVE_STATES, PPS, new_job_id
 
@@ -60,6 +61,11 @@ def rerun(pps: PPS, name: str, reprocess: bool = False) -> JobInfo:
         if row.state != "running":
             raise ConflictError(
                 f"pipeline {name} is stopped: start it first (`raypachy start pipeline {name}`)"
+            )
+        if (kind := kind_of(row.spec)) is not None:
+            raise ConflictError(
+                f"pipeline {name} is a {kind}: it runs one process, not jobs; restart it with "
+                f"`raypachy stop pipeline {name}` then `raypachy start pipeline {name}`"
             )
         if reprocess:
             row = replace(row, salt=secrets.token_hex(8), updated=time.time())

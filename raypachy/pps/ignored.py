@@ -8,6 +8,7 @@ the pod fields, which act only on a worker group the user deploys: one line says
 from __future__ import annotations
 
 from raypachy.pps.podgroup import GROUP_LABEL, pod_fields
+from raypachy.pps.longrunning import long_running_warnings
 from raypachy.pps.spec import PfsInput, PipelineSpec, Resources
 
 _SCRATCH = "the datum's scratch directory on the node's disk (RAYPACHY_SCRATCH)"
@@ -70,6 +71,7 @@ def spec_warnings(spec: PipelineSpec, images: str = "off") -> list[str]:
     ):
         if getattr(spec, field) is not None:
             out.append(f"{field} is ignored: {what}")
+    out += long_running_warnings(spec.spout, spec.service)
     for leaf in spec.input.leaves():
         dataset = t.python is not None and t.python.kind == "dataset"
         if isinstance(leaf, PfsInput) and leaf.lazy and dataset:

@@ -52,6 +52,7 @@ class PipelineInfo:
     ray_options: dict[str, Any] = field(default_factory=dict)  # the datum tasks' Ray options
     can_run_on: tuple[str, ...] = ()  # nodes and node types that fit (known on a cluster)
     placement: str = ""  # why nothing fits, when nothing does
+    service_url: str = ""  # where a service pipeline's process is reached (known on a cluster)
 
     #: Shown in JSON beside the fields (read-only: derived from the key).
     JSON_EXTRA: ClassVar[tuple[str, ...]] = ("project",)

@@ -26,6 +26,7 @@ from raypachy.pfs.metadata import (
 from raypachy.pfs.model import CommitRef
 from raypachy.pfs.names import is_commit_id, normalize_path
 from raypachy.pps.datums import Datum, input_key, iter_leaves, plan
+from raypachy.pps.longrunning import kind_of, process_log_key
 from raypachy.pps.model import DatumInfo, DatumInput, JobInfo, JobState
 from raypachy.pps.service import PPS, new_job_id
 from raypachy.pps.spec import parse_spec
@@ -162,6 +163,10 @@ def read_logs(
     While the job runs, its datums have no rows yet: the logs of datums that ended are
     listed as ``finished``, and what running datums printed so far as ``running``.
     """
+    if job is None and datum is None:
+        process = _process_log(pps, pipeline)
+        if process is not None:
+            return process
     row = _job_row(pps, pipeline, job)
     with pps.pfs.meta.read() as tx:
         rows = tx.job_datums(pipeline, row.id, DatumId(datum) if datum else None)
@@ -183,6 +188,22 @@ def read_logs(
     if datum and not out and not rows:
         raise DatumNotFoundError(f"datum {datum} not found in job {pipeline}@{row.id}")
     return out
+
+
+def _process_log(pps: PPS, pipeline: str) -> list[dict[str, Any]] | None:
+    """A spout's or service's process output (None for a pipeline with jobs)."""
+    with pps.pfs.meta.read() as tx:
+        row = tx.pipeline(pipeline)
+    if row is None or kind_of(row.spec) is None:
+        return None
+    backend = pps.pfs.backend
+    key = process_log_key(pipeline)
+    try:
+        text = backend.get(key).decode(errors="replace")
+    except ObjectMissingError:  # not started yet
+        text = ""
+    state = "running" if row.state == "running" else row.state
+    return [{"job": "", "datum": "", "state": state, "error": "", "log": text}]
 
 
 def _unrecorded_logs(

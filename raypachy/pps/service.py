@@ -58,6 +58,7 @@ from raypachy.pps.codepaths import hash_code_paths
 from raypachy.pps.datums import input_key, iter_leaves
 from raypachy.pps.egress import read_status
 from raypachy.pps.images import check_images
+from raypachy.pps.longrunning import kind_of
 from raypachy.pps.model import (
     DatumCounts,
     DatumState,
@@ -116,7 +117,8 @@ class PPS:
         """Output repos made before repos had writers: only their pipeline writes them."""
         with self.pfs.meta.read() as tx:
             loose = [p.name for p in tx.pipelines()
-                     if tx.repo(p.name) is not None and tx.repo_writer(p.name) is None]  # fmt: skip
+                     if tx.repo(p.name) is not None and tx.repo_writer(p.name) is None
+                     and kind_of(p.spec) != "spout"]  # fmt: skip
         if loose:
             with self.pfs.meta.write() as tx:
                 for name in loose:
@@ -173,7 +175,8 @@ class PPS:
                         "pick another pipeline name"
                     )
                 tx.insert_repo(RepoRecord(name, now, f"output of pipeline {name}"))
-                tx.set_repo_writer(name, f"pipeline {name}")
+            # A spout commits to its output repo itself, through the API, as a user does.
+            tx.set_repo_writer(name, None if spec.spout is not None else f"pipeline {name}")
             for leaf in leaves:
                 if tx.repo(leaf.repo) is None:  # cron tick repos
                     tx.insert_repo(RepoRecord(leaf.repo, now, f"ticks of pipeline {name}"))
@@ -191,6 +194,8 @@ class PPS:
                 "previous version (use --reprocess to run them again)"
             )
         started = f"started job {name}@{job.id}" if job else "it will run when its inputs have data"
+        if (kind := kind_of(row.spec)) is not None:
+            started = f"its {kind} process starts on the cluster (raypachy logs -p {name})"
         note = "; ".join(n for n in (note, started, image_note) if n)
         return self.inspect_pipeline(name), note
 
@@ -375,6 +380,8 @@ class PPS:
     def _new_job(self, tx: Tx, row: PipelineRecord, job_id: JobId) -> JobRecord | None:
         if row.state != "running" or tx.job(row.name, job_id) is not None:
             return None
+        if kind_of(row.spec) is not None:
+            return None  # a spout's or service's process runs for good: no jobs, no datums
         inputs = self._heads(tx, parse_spec(row.spec), row.name)
         if not inputs:
             return None

@@ -33,6 +33,7 @@ from raypachy.pfs.names import (
     shown,
 )
 from raypachy.pps.cron import parse_schedule, parse_tick_name
+from raypachy.pps.longrunning import ServiceSpec, SpoutSpec, check_long_running
 from raypachy.pps.podgroup import check_pod_fields
 from raypachy.pps.units import parse_bytes, parse_cpu, parse_duration
 from raypachy.secrets import looks_secret
@@ -143,10 +144,11 @@ class PythonCode(_Spec):
     code: str = Field(description="storage key of the pickled function")
     function: str = Field(description="module:qualname, for people")
     source_hash: str = ""
-    kind: Literal["function", "class", "dataset"] = Field(
+    kind: Literal["function", "class", "dataset", "spout"] = Field(
         "function",
         description="a class runs on a pool of actors: __init__ once per actor; a dataset "
-        "function maps the job's new datums as one Ray Dataset to its output rows",
+        "function maps the job's new datums as one Ray Dataset to its output rows; a spout "
+        "function runs for good, given a client and its output repo",
     )
 
     @field_validator("code")
@@ -336,7 +338,13 @@ class Input(_Spec):
             raise InvalidSpecError(f"input.{kinds[0]} is empty: list the inputs it combines")
         return kinds[0]
 
+    def is_empty(self) -> bool:
+        """No input at all: a spout's (it reads nothing)."""
+        return all(getattr(self, k) is None for k in type(self).model_fields)
+
     def leaves(self) -> list[PfsInput | CronInput]:
+        if self.is_empty():
+            return []
         kind = self.kind()
         if kind == "pfs":
             return [self.pfs]  # type: ignore[list-item]
@@ -401,7 +409,7 @@ class PipelineSpec(_Spec):
     description: str = ""
     metadata: Metadata | None = None
     transform: Transform
-    input: Input
+    input: Input = Input()  # empty for a spout only
     parallelism_spec: ParallelismSpec | None = None
     resource_requests: Resources | None = None
     resource_limits: Resources | None = None
@@ -418,8 +426,8 @@ class PipelineSpec(_Spec):
     # Pachyderm features accepted by the parser and refused by ``check_supported``.
     egress: Egress | None = None
     s3_out: bool | None = None
-    service: dict[str, Any] | None = None
-    spout: dict[str, Any] | None = None
+    service: ServiceSpec | None = None
+    spout: SpoutSpec | None = None
     tf_job: dict[str, Any] | None = None
     pod_spec: str | None = None
     pod_patch: str | None = None
@@ -496,8 +504,6 @@ def _with_project(node: Any, project: str) -> Any:
 def _unsupported(spec: PipelineSpec) -> list[str]:
     out = []
     for field, what in (
-        ("service", "service pipelines"),
-        ("spout", "spout pipelines"),
         ("tf_job", "tf_job"),
         ("pod_spec", "pod_spec"),
         ("pod_patch", "pod_patch"),
@@ -550,6 +556,8 @@ def _check_names(pipeline: str, node: Input) -> set[str]:
 
 def check_supported(spec: PipelineSpec) -> PipelineSpec:
     """Refuse, in one line, the first Pachyderm feature raypachy does not run yet."""
+    check_long_running(spec.name, spec.spout, spec.service, not spec.input.is_empty(),
+                       spec.transform)  # fmt: skip
     problems = _unsupported(spec)
     if problems:
         raise InvalidSpecError(
@@ -604,7 +612,7 @@ def check_supported(spec: PipelineSpec) -> PipelineSpec:
         raise InvalidSpecError(
             f"pipeline {spec.name}: transform.cmd is empty: give a command to run"
         )
-    for name in _check_names(spec.name, spec.input):
+    for name in _check_names(spec.name, spec.input) if spec.spout is None else ():
         try:
             check_input_name(name)
         except InvalidSpecError as e:

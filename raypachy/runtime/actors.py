@@ -104,9 +104,34 @@ class MetadataActor:
         from raypachy.runtime.placement import check
         from raypachy.runtime.resources import task_options
 
-        options = task_options(parse_spec(info.spec), self.images)
+        spec = parse_spec(info.spec)
+        if spec.spout is not None or spec.service is not None:  # one actor, not datum tasks
+            from raypachy.runtime.longrunning import actor_options
+
+            options = actor_options(spec, self.images)
+        else:
+            options = task_options(spec, self.images)
         serving, problem = check(options)
-        return replace(info, ray_options=options, can_run_on=tuple(serving), placement=problem)
+        return replace(info, ray_options=options, can_run_on=tuple(serving), placement=problem,
+                       service_url=self._service_url(info))  # fmt: skip
+
+    @staticmethod
+    def _service_url(info: Any) -> str:
+        """Where a running service pipeline's process is reached ("" for other pipelines)."""
+        from raypachy.runtime.names import long_running_name
+
+        if info.spec.get("service") is None or info.state != "running":
+            return ""
+        try:
+            actor = ray.get_actor(long_running_name(info.name, "service"), namespace=NAMESPACE)
+            url: str = ray.get(actor.info.remote(), timeout=5)["url"]
+        except Exception:  # not started yet, or restarting
+            return ""
+        return url
+
+    def home(self) -> str:
+        """The installation's home (a spout's process reads the API token there)."""
+        return str(self.pachd.pfs.home or "")
 
     def reconcile_controllers(self) -> list[str]:
         """One controller per pipeline, in the controller host: tell it which."""

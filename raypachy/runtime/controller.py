@@ -32,6 +32,7 @@ from raypachy.pps.stateful import is_class_pipeline
 from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult
 from raypachy.runtime import metrics
 from raypachy.runtime.datasets import DatasetExecutor
+from raypachy.runtime.longrunning import ProcessSupervisor
 from raypachy.runtime.names import unwrap
 from raypachy.runtime.placement import check
 from raypachy.runtime.pool import PARTIAL_EVERY_S, WorkerPool, progress
@@ -317,6 +318,7 @@ class PipelineController:
         self.job = ""  # the job being run now, if any
         self.executor: RayExecutor | DatasetExecutor | None = None
         self.pool = WorkerPool(pipeline, storage)  # a class pipeline's warm actors
+        self.process = ProcessSupervisor(pipeline, storage, images, self.host.call)  # spouts
         threading.Thread(target=self._loop, name=f"jobs:{pipeline}", daemon=True).start()
         threading.Thread(target=self._cron_loop, name=f"cron:{pipeline}", daemon=True).start()
 
@@ -325,8 +327,10 @@ class PipelineController:
         self.woken.set()
 
     def poke_cron(self) -> None:
-        """The pipeline's spec may have changed: read its cron inputs again."""
+        """The pipeline's spec may have changed: read its cron inputs again (and start, stop
+        or replace a spout's or service's process)."""
         self.cron_poked.set()
+        self.process.poke()
 
     def datum_progress(self, job: str, batch: str, states: dict[str, int]) -> None:
         """A running batch says which of its datums have ended (progress per datum)."""
@@ -341,6 +345,7 @@ class PipelineController:
             "job": self.job,
             "last_error": redact(self.last_error[-2000:]),
             "pool": sorted(self.pool.actors),
+            **self.process.status(),
         }
 
     def stop(self) -> None:
@@ -352,6 +357,7 @@ class PipelineController:
         if executor is not None:
             executor.cancel()
         self.pool.release()
+        self.process.stop()
 
     def _idle_wait(self) -> float:
         """How long an idle controller sleeps unless woken: until its warm pool expires."""

@@ -23,6 +23,11 @@ def pool_worker_name(pipeline: str, slot: int) -> str:
     return f"raypachy:{pipeline}:worker:{slot}"
 
 
+def long_running_name(pipeline: str, kind: str) -> str:
+    """The actor of a spout's or service's process (``kind``), as the dashboard shows it."""
+    return f"raypachy:{pipeline}:{kind}"
+
+
 def unwrap(reply: tuple[bool, Any]) -> Any:
     """The value of a metadata actor reply, or its error raised again."""
     ok, value = reply
