@@ -7,8 +7,8 @@ the pod fields, which act only on a worker group the user deploys: one line says
 
 from __future__ import annotations
 
-from raypachy.pps.podgroup import GROUP_LABEL, pod_fields
 from raypachy.pps.longrunning import long_running_warnings
+from raypachy.pps.podgroup import GROUP_LABEL, pod_fields
 from raypachy.pps.spec import PfsInput, PipelineSpec, Resources
 
 _SCRATCH = "the datum's scratch directory on the node's disk (RAYPACHY_SCRATCH)"
