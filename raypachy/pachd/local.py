@@ -30,6 +30,7 @@ from raypachy.pachd import triggers
 from raypachy.pachd.api import API, UNSET, Unset
 from raypachy.pachd.auth import AuthVerbs
 from raypachy.pfs.address import Address, parse_address
+from raypachy.pfs.controller_leases import ControllerLeases, Holder
 from raypachy.pfs.metadata import CommitId
 from raypachy.pfs.model import (
     Branch,
@@ -593,6 +594,18 @@ class Pachd(API, AuthVerbs):
     def claim_job(self, pipeline: str) -> JobClaim | None:
         """Take the next job of a pipeline to run, if any (its controller asks)."""
         return self.pps.claim_job(pipeline)
+
+    def take_controller_lease(self, pipeline: str, host: str, pid: int) -> Holder | None:
+        """The pipeline's controller lease for a controller host (None: another drives it)."""
+        return ControllerLeases(self.pfs.meta).take(pipeline, host, pid)
+
+    def renew_controller_lease(self, pipeline: str, holder: Holder) -> bool:
+        """Renew a controller lease; False once its holder lost it."""
+        return ControllerLeases(self.pfs.meta).renew(pipeline, holder)
+
+    def release_controller_lease(self, pipeline: str, holder: Holder) -> None:
+        """Give a controller lease up."""
+        ControllerLeases(self.pfs.meta).release(pipeline, holder)
 
     def update_job(self, pipeline: str, job_id: str, **fields: Any) -> None:
         """Change a job's state, reason or counts."""
