@@ -180,7 +180,9 @@ _TABLE = (
     _v("auth_audit", "GET /v1/auth/audit", R, "auth", manual=True),
     *(
         _v(name, None, INTERNAL, "auth")
-        for name in ("authorize", "auth_created", "auth_deleted", "auth_proof_key")
+        for name in (
+            "authorize", "audit_mutation", "auth_created", "auth_deleted", "auth_proof_key"
+        )
     ),
     # --- what the API server's waits ask (raypachy.server.rest.waits) ------------------------
     _v("commit_set_state", None, INTERNAL, "commits"),

@@ -277,6 +277,33 @@ def test_audit_log_records_who_did_what_when(active: tuple[Served, Client]) -> N
     assert root.audit(since=time.time() + 60) == []
     with pytest.raises(PermissionDeniedError, match="lacks clusterAdmin"):
         alice.audit()
+    assert {a["outcome"] for a in root.audit(since=started)} == {"ok"}
+
+
+def test_a_failed_or_denied_mutation_is_audited_with_its_outcome(
+    active: tuple[Served, Client],
+) -> None:
+    served, root = active
+    alice = served.client(root.create_token("alice")["token"])
+    bob = served.client(root.create_token("bob")["token"])
+    root.set_role("project", "default", "user:alice", "projectWriter")
+    started = time.time()
+    alice.create_repo("mine")
+    with pytest.raises(AlreadyExistsError):  # the handler fails: the entry is written all the same
+        alice.create_repo("mine")
+    with pytest.raises(PermissionDeniedError):  # refused before any handler runs
+        bob.delete_repo("mine")
+    entries = [(a["principal"], a["action"], a["detail"], a["outcome"])
+               for a in root.audit(since=started)]  # fmt: skip
+    assert entries[0] == ("user:alice", "create_repo", "name=mine", "ok")
+    who, action, detail, outcome = entries[1]
+    assert (who, action, detail) == ("user:alice", "create_repo", "name=mine")
+    assert outcome == "failed: RepoExistsError: repo mine already exists"
+    who, action, detail, outcome = entries[2]
+    assert (who, action, detail) == ("user:bob", "delete_repo", "name=mine")
+    assert outcome.startswith("denied: user:bob lacks repoOwner on repo mine"), outcome
+    assert len(entries) == 3
+    assert [r.name for r in root.list_repos()] == ["mine"]  # the denied delete changed nothing
 
 
 # --- no route is left unchecked ------------------------------------------------------------

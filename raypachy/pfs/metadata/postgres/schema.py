@@ -242,6 +242,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(3, "auth: activation, hashed tokens, role bindings, audit log", _AUTH),
+    Migration(
+        4,
+        "audit_log.outcome (how each audited mutation ended)",
+        ("ALTER TABLE audit_log ADD COLUMN outcome TEXT NOT NULL DEFAULT ''",),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

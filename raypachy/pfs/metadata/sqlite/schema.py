@@ -195,6 +195,10 @@ def _auth(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _audit_outcomes(conn: sqlite3.Connection) -> None:
+    add_column(conn, "audit_log", "outcome", "TEXT NOT NULL DEFAULT ''")
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -221,6 +225,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _object_metadata,
     ),
     Migration(4, "auth: activation, hashed tokens, role bindings, audit log", _auth),
+    Migration(5, "audit_log.outcome (how each audited mutation ended)", _audit_outcomes),
 )
 LATEST = MIGRATIONS[-1].version
 
