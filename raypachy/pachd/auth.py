@@ -6,7 +6,8 @@ none, reaches it on loopback) may do everything. ``activate`` creates the root u
 names a user by its token, and each needs the roles its verb asks for
 (``raypachy.pachd.access``). The cluster's API token stays root's: whoever holds it holds
 the database too. Tokens are kept as their SHA-256 only; every mutation a user asks is
-written to the audit log in the transaction that allows it.
+written to the audit log with its outcome: a denied one as it is refused, an allowed one once
+its handler ended (``ok``, or ``failed: <why>``).
 """
 
 from __future__ import annotations
