@@ -230,6 +230,10 @@ def test_creating_a_pipeline_needs_read_on_its_inputs(active: tuple[Served, Clie
     with pytest.raises(PermissionDeniedError, match="user:alice lacks repoReader on repo labels"):
         alice.create_pipeline(_spec("from-labels", "labels"))
     alice.create_pipeline(_spec("edges", "images"))
+    # Updating it to read a repo she cannot read is refused just the same.
+    with pytest.raises(PermissionDeniedError, match="user:alice lacks repoReader on repo labels"):
+        alice.update_pipeline(_spec("edges", "labels"))
+    assert alice.inspect_pipeline("edges").spec["input"]["pfs"]["repo"] == "images"
     # Its creator owns the pipeline's output repo: it may update and delete it.
     assert {"principal": "user:alice", "role": "repoOwner", "kind": "repo", "name": "edges"} in (
         root.get_roles("repo", "edges")
