@@ -3,6 +3,7 @@ and every route of the OpenAPI spec checking its caller."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import time
@@ -19,6 +20,7 @@ from raypachy.errors import (
     AlreadyExistsError,
     InvalidArgumentError,
     PermissionDeniedError,
+    RepoNotFoundError,
     UnauthenticatedError,
     UnavailableError,
 )
@@ -352,6 +354,7 @@ def test_role_table_over_the_s3_gateway(tmp_path: Path) -> None:
     from botocore.config import Config
     from botocore.exceptions import ClientError
 
+    from raypachy.server.access import CheckedService
     from raypachy.server.s3 import create_s3_app
 
     pfs = PFS.open(str(tmp_path / "home"))
@@ -417,6 +420,22 @@ def test_role_table_over_the_s3_gateway(tmp_path: Path) -> None:
                 ("user:w", "target=open@master"),
                 ("user:a", "target=shut@master"),
             ]
+            assert {a["outcome"] for a in writes} == {"ok"}
+            # Through the gateway too, a write that fails is audited with its outcome.
+            checked = CheckedService(service, token_hash(CLUSTER_TOKEN))
+            checked.bind(tokens["a"])
+            with pytest.raises(RepoNotFoundError):
+                asyncio.run(checked.call("delete_repo", "nosuchrepo"))
+            failed = root.audit()[-1]
+            assert (failed["principal"], failed["action"], failed["detail"]) == (
+                "user:a",
+                "delete_repo",
+                "name=nosuchrepo",
+            )
+            assert failed["outcome"] == (
+                "failed: RepoNotFoundError: repo nosuchrepo not found: create it with "
+                "`raypachy create repo nosuchrepo`"
+            )
         finally:
             for client in served.clients:
                 client.close()
