@@ -128,7 +128,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller fuzz and load")
     parser.add_argument("--load-only", action="store_true",
-                        help="only the load test, on SQLite and on PostgreSQL")  # fmt: skip
+                        help="only the load tests: SQLite, PostgreSQL, two clusters")  # fmt: skip
     args = parser.parse_args()
     work = bench_dir() / "reliability"
     shutil.rmtree(work, ignore_errors=True)
