@@ -1,7 +1,9 @@
 """Reliability in one run: faults injected and survived, bad inputs rejected, the API fuzzed,
 writers racing gc (finish, job stop and code upload against a gc held mid-run, 200 rounds),
 the load test (8 writers x 200 commits, a pipeline consuming, gc running) with the metadata
-in SQLite and again in PostgreSQL (a real server started here, fsync on), and what a hostile
+in SQLite and again in PostgreSQL (a real server started here, fsync on), the same load
+through two clusters (two homes, two Ray heads) sharing one PostgreSQL and one storage, and
+what a hostile
 web page (DNS rebinding, cross-site requests) or another local user sends to the local API.
 
 Faults are the fault tests themselves (each kills or breaks something on purpose and ends
@@ -102,12 +104,31 @@ def pg_load(work: Path, writers: int, commits: int):  # type: ignore[no-untyped-
         server.close()
 
 
+def two_clusters_load(work: Path, writers: int, commits: int):  # type: ignore[no-untyped-def]
+    """The load through two `raypachy up` clusters on one PostgreSQL and one storage: the
+    writers of each branch take turns between them; nothing may be lost."""
+    server = start_pg_server(durable=True)
+    shared = {"RAYPACHY_STORAGE": f"file://{work / 'two-clusters-storage'}",
+              "RAYPACHY_CONTROLLER_LEASE_S": "10"}  # fmt: skip
+    try:
+        url = server.create_database("raypachy")
+        meta = {"RAYPACHY_METADATA": url, **shared}
+        with (
+            local_cluster(work / "two-a-home", meta) as (env_a, api_a),
+            local_cluster(work / "two-b-home", meta) as (env_b, api_b),
+        ):
+            return run_load(api_a, writers, commits, home=env_a["RAYPACHY_HOME"],
+                            others=((api_b, env_b["RAYPACHY_HOME"]),))  # fmt: skip
+    finally:
+        server.close()
+
+
 def main() -> None:
     logging.getLogger("raypachy").setLevel(logging.ERROR)  # notes such as "started job ..."
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller fuzz and load")
     parser.add_argument("--load-only", action="store_true",
-                        help="only the load test, on SQLite and on PostgreSQL")  # fmt: skip
+                        help="only the load tests: SQLite, PostgreSQL, two clusters")  # fmt: skip
     args = parser.parse_args()
     work = bench_dir() / "reliability"
     shutil.rmtree(work, ignore_errors=True)
@@ -149,6 +170,8 @@ def main() -> None:
     lost = len(lr.lost) + len(lr.broken_chains)
     pg = pg_load(work, 8, commits)
     pg_lost = len(pg.lost) + len(pg.broken_chains)
+    two = two_clusters_load(work, 8, commits)
+    two_lost = len(two.lost) + len(two.broken_chains)
 
     rows += [
         ("load: 8 writers x commits", f"8 x {commits} in {lr.seconds:.1f} s", ""),
@@ -166,6 +189,11 @@ def main() -> None:
          f"{len(pg.bad_provenance)} / {len(pg.fsck_problems)}", "0 / 0"),
         ("load, PostgreSQL metadata: pipeline caught up after", f"{pg.catch_up_s:.1f} s",
          f"SQLite {lr.catch_up_s:.1f} s"),
+        ("load, two clusters on one PostgreSQL: commits/s held", f"{two.commits_per_s:.1f}",
+         f"one cluster {pg.commits_per_s:.1f}"),
+        ("load, two clusters on one PostgreSQL: lost commits", str(two_lost), "0"),
+        ("load, two clusters: bad provenance / fsck problems",
+         f"{len(two.bad_provenance)} / {len(two.fsck_problems)}", "0 / 0"),
         *[(f"local API: {c.label}", f"{'yes' if c.refused else 'NO'} ({c.status})",
            f"yes ({c.expected})") for c in access],
         ("local API: token sent to a server squatting on the port", str(squatter_tokens), "0"),
@@ -173,6 +201,8 @@ def main() -> None:
     problems += [*lr.lost, *lr.broken_chains, *lr.bad_provenance, *lr.fsck_problems]
     problems += [f"postgres: {p}" for p in
                  (*pg.lost, *pg.broken_chains, *pg.bad_provenance, *pg.fsck_problems)]  # fmt: skip
+    two_problems = (*two.lost, *two.broken_chains, *two.bad_provenance, *two.fsck_problems)
+    problems += [f"two clusters: {p}" for p in two_problems]
     problems += [f"local API served: {c.label} ({c.status})" for c in access if not c.refused]
     for problem in problems[:20]:
         print("problem:", problem)
@@ -181,6 +211,8 @@ def main() -> None:
         "lost_commits": lost,
         "pg_load_commits_per_s": round(pg.commits_per_s, 1),
         "pg_lost_commits": pg_lost,
+        "two_clusters_commits_per_s": round(two.commits_per_s, 1),
+        "two_clusters_lost_commits": two_lost,
         "local_access_refused": sum(c.refused for c in access),
         "local_access_checks": len(access),
         "token_sent_to_squatter": squatter_tokens,

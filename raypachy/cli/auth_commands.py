@@ -146,7 +146,8 @@ def _since(text: str | None) -> float:
 @click.option("--limit", type=click.IntRange(1, 10_000), default=1000, show_default=True)
 @output_option
 def audit(since: str | None, limit: int, output: str | None) -> None:
-    """Every mutation users asked: who, what, when (clusterAdmin)."""
+    """Every mutation users asked: who, what, when, and how it ended (clusterAdmin)."""
     entries = client().audit(_since(since), limit)
-    emit(output, entries, ["WHEN", "WHO", "WHAT", "ON"],
-         lambda a: [_when(a["at"]), a["principal"], a["action"], a["detail"]])  # fmt: skip
+    emit(output, entries, ["WHEN", "WHO", "WHAT", "ON", "OUTCOME"],
+         lambda a: [_when(a["at"]), a["principal"], a["action"], a["detail"],
+                    a.get("outcome", "")])  # fmt: skip

@@ -98,6 +98,19 @@ def deploy() -> None:
     show_default=True,
 )
 @click.option(
+    "--metadata",
+    default="",
+    help="Keep the metadata in PostgreSQL: postgresql://user@host[:port]/database, without "
+    "the password (it comes from the Secret of --metadata-secret, key password). Default: "
+    "SQLite on the head's volume.",
+)
+@click.option(
+    "--metadata-secret",
+    default=_DEFAULTS.metadata_secret,
+    show_default=True,
+    help="The Secret holding the PostgreSQL password (key password).",
+)
+@click.option(
     "--helm",
     type=click.Choice(["cluster", "operator"]),
     help="Print Helm values for the ray-cluster or kuberay-operator chart.",

@@ -4,7 +4,9 @@
 whose entrypoint is ``raypachy serve`` (the control plane) on a RayCluster with a head that
 exposes the raypachy API, a CPU worker group and a GPU worker group that scales from zero,
 in-tree autoscaling with an idle timeout, storage on S3 with credentials from a Secret, and
-the metadata database on a persistent volume. ``--helm`` prints values for the
+the metadata database on a persistent volume (or, with ``--metadata postgresql://...``, in
+PostgreSQL: the URL without its password, which comes from a Secret as ``PGPASSWORD`` and is
+never rendered). ``--helm`` prints values for the
 ``kuberay-operator`` and ``ray-cluster`` charts instead (the files in ``helm-values/``).
 
 The Ray dashboard listens on the pod network (``dashboard-host: 0.0.0.0``): KubeRay submits
@@ -24,6 +26,7 @@ from typing import Any
 from raypachy import __version__
 from raypachy.deploy import secrets as pipeline_secrets
 from raypachy.errors import InvalidArgumentError
+from raypachy.pfs.metadata.locations import POSTGRES_SCHEMES, mask
 from raypachy.pps.images import IMAGE_LABEL, image_label
 from raypachy.pps.podgroup import GROUP_LABEL, PodFields
 
@@ -62,6 +65,10 @@ class KubeRayOptions:
     gpu_workers_max: int = 2
     idle_timeout_s: int = 60
     metadata_volume: str = "10Gi"
+    # PostgreSQL for the metadata (empty: SQLite on the volume); its password is the key
+    # ``password`` of the Secret ``metadata_secret``.
+    metadata: str = ""
+    metadata_secret: str = "raypachy-postgres"
     # Worker groups that run a pipeline image, for ``serve --images label`` (KubeRay-native:
     # the image is the pod's, datums are routed by the raypachy.io/image node label).
     image_groups: tuple[str, ...] = ()
@@ -85,6 +92,25 @@ class KubeRayOptions:
             ) from None
 
     @property
+    def metadata_url(self) -> str:
+        """``metadata`` once checked: a PostgreSQL URL without a password (empty: SQLite)."""
+        url = self.metadata
+        if not url:
+            return ""
+        if not url.lower().startswith(POSTGRES_SCHEMES):
+            raise InvalidArgumentError(
+                f"--metadata {mask(url)}: give postgresql://user@host[:port]/database (or "
+                "leave it out for SQLite on the head's volume)"
+            )
+        if mask(url) != url:
+            raise InvalidArgumentError(
+                f"--metadata {mask(url)}: leave the password out of the URL (it would be "
+                f"written into the manifest in clear); put it in the Secret "
+                f"{self.metadata_secret}, key password"
+            )
+        return url
+
+    @property
     def images_mode(self) -> str:
         return "label" if self.image_groups else "off"
 
@@ -105,6 +131,10 @@ def _env(o: KubeRayOptions) -> list[dict[str, Any]]:
         "name": o.credentials_secret, "key": "raypachy-token", "optional": True}}})  # fmt: skip
     if o.secrets:
         env.append({"name": pipeline_secrets.ENV, "value": pipeline_secrets.MOUNT})
+    if o.metadata_url:  # libpq reads PGPASSWORD: the password never shows in the manifest
+        env.append({"name": "RAYPACHY_METADATA", "value": o.metadata_url})
+        env.append({"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {
+            "name": o.metadata_secret, "key": "password"}}})  # fmt: skip
     return env
 
 
@@ -273,6 +303,11 @@ def manifests(
     pipeline_secrets.check_names(o.secrets, [o.credentials_secret])
     serve = (f"raypachy serve --host 0.0.0.0 --port {API_PORT} --home /data/raypachy "
              f"--storage {o.storage} --images {o.images_mode}")  # fmt: skip
+    postgres = [{
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": o.metadata_secret, **meta},
+        "stringData": {"password": "CHANGE-ME"},
+    }] if o.metadata_url else []  # fmt: skip
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": o.namespace}},
         {
@@ -281,6 +316,7 @@ def manifests(
             "stringData": {"access-key-id": "CHANGE-ME", "secret-access-key": "CHANGE-ME"},
         },
         *pipeline_secrets.secret_documents(values, o.namespace),
+        *postgres,
         {
             "apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": {"name": f"{o.name}-metadata", **meta},

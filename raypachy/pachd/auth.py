@@ -6,7 +6,8 @@ none, reaches it on loopback) may do everything. ``activate`` creates the root u
 names a user by its token, and each needs the roles its verb asks for
 (``raypachy.pachd.access``). The cluster's API token stays root's: whoever holds it holds
 the database too. Tokens are kept as their SHA-256 only; every mutation a user asks is
-written to the audit log in the transaction that allows it.
+written to the audit log with its outcome: a denied one as it is refused, an allowed one once
+its handler ended (``ok``, or ``failed: <why>``).
 """
 
 from __future__ import annotations
@@ -124,17 +125,28 @@ class Auth:
         detail: str = "",
     ) -> Identity:
         """Who asks, once they hold every need; with ``action`` (a mutation) it is written
-        to the audit log. ``PermissionDeniedError`` names the least role missing."""
+        to the audit log if it is denied (an allowed one is, once it ended: ``record``).
+        ``PermissionDeniedError`` names the least role missing."""
         needs = list(needs)
         with self.meta.read() as tx:
             who = self._identify(tx, hashed, presented)
             if not who.active:
                 return who
-            self._check(tx, who.principal, needs, action)
+            try:
+                self._check(tx, who.principal, needs, action)
+            except PermissionDeniedError as e:
+                denied = e
+            else:
+                return who
         if action:
-            with self.meta.write() as tx:
-                tx.add_audit(AuditRecord(time.time(), who.principal, action, detail))
-        return who
+            self.record(who.principal, action, detail, f"denied: {denied.message}")
+        raise denied
+
+    def record(self, principal: str, action: str, detail: str, outcome: str) -> None:
+        """Write a mutation to the audit log with how it ended (ok, failed: why)."""
+        entry = AuditRecord(time.time(), principal, action, detail, outcome[:1000])
+        with self.meta.write() as tx:
+            tx.add_audit(entry)
 
     def _check(self, tx: Tx, principal: str, needs: list[Need], action: str) -> None:
         if not needs:
@@ -164,7 +176,7 @@ class Auth:
             tx.activate_auth(now)
             tx.insert_token(TokenRecord(token_hash(token), ROOT, now, None))
             tx.add_role_binding(RoleBindingRecord("cluster", "", ROOT, "clusterAdmin"))
-            tx.add_audit(AuditRecord(now, ROOT, "auth_activate", ""))
+            tx.add_audit(AuditRecord(now, ROOT, "auth_activate", "", "ok"))
         return token
 
     def create_token(self, caller: str, user: str, ttl_s: float | None) -> dict[str, object]:
@@ -178,7 +190,7 @@ class Auth:
         with self.meta.write() as tx:
             self._active(tx)
             tx.insert_token(TokenRecord(token_hash(token), principal, now, expires))
-            tx.add_audit(AuditRecord(now, caller, "auth_create_token", principal))
+            tx.add_audit(AuditRecord(now, caller, "auth_create_token", principal, "ok"))
         return {"user": principal, "token": token, "expires": expires}
 
     def revoke(self, caller: str, token: str | None, user: str | None) -> int:
@@ -200,7 +212,7 @@ class Auth:
                     self._check(tx, caller, [Need(Permission.CLUSTER_ADMIN)], "revoke")
                 count = tx.delete_user_tokens(principal)
                 what = principal
-            tx.add_audit(AuditRecord(time.time(), caller, "auth_revoke", what))
+            tx.add_audit(AuditRecord(time.time(), caller, "auth_revoke", what, "ok"))
         return count
 
     def set_role(
@@ -224,7 +236,7 @@ class Auth:
                 tx.add_role_binding(binding)
             action = "auth_remove_role" if remove else "auth_set_role"
             detail = f"{kind} {name} {role} {binding.principal}".replace("  ", " ")
-            tx.add_audit(AuditRecord(time.time(), caller, action, detail))
+            tx.add_audit(AuditRecord(time.time(), caller, action, detail, "ok"))
             return tx.role_bindings(kind, name)
 
     def get_roles(self, kind: str, name: str) -> list[RoleBindingRecord]:
@@ -295,6 +307,10 @@ class AuthVerbs:
     ) -> Identity:
         """Who asks (by the token's hash), once they hold every need; audits ``action``."""
         return self._auth.authorize(hashed, presented, needs, action, detail)
+
+    def audit_mutation(self, principal: str, action: str, detail: str, outcome: str) -> None:
+        """Write an allowed mutation to the audit log once it ended, with its outcome."""
+        self._auth.record(principal, action, detail, outcome)
 
     def auth_created(self, principal: str, repo: str, kind: str = "repo") -> None:
         """The creator of a repo becomes its repoOwner (of a project, its projectOwner)."""

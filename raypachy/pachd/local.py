@@ -31,7 +31,9 @@ from raypachy.pachd import triggers
 from raypachy.pachd.api import API, UNSET, Unset
 from raypachy.pachd.auth import AuthVerbs
 from raypachy.pachd.transactions import TransactionVerbs
+from raypachy.pachd.pipeline_auth import PipelineAuth, input_repos
 from raypachy.pfs.address import Address, parse_address
+from raypachy.pfs.controller_leases import ControllerLeases, Holder
 from raypachy.pfs.metadata import CommitId
 from raypachy.pfs.model import (
     Branch,
@@ -55,6 +57,7 @@ from raypachy.pps.model import (
     JobClaim,
     JobInfo,
     JobState,
+    JobToken,
     PipelineCreated,
     PipelineInfo,
     PipelineVersion,
@@ -474,6 +477,7 @@ class Pachd(TransactionVerbs, API, AuthVerbs):
             spec = defaults.apply(tx, spec)  # the cluster's, then its project's, defaults under
         wanted = self._input_triggers(parse_spec(spec))  # checked before anything changes
         info, note = self.pps.create_pipeline(spec, update, reprocess, self.images)
+        PipelineAuth(self.pfs.meta).grant(info.name, input_repos(spec, info.name))
         for repo, branch, trigger in wanted:  # the input branch follows its trigger branch
             self.pfs.create_branch(repo, branch, trigger=trigger)
         warnings = tuple(
@@ -524,6 +528,7 @@ class Pachd(TransactionVerbs, API, AuthVerbs):
 
     def delete_pipeline(self, name: str, keep_repo: bool = False) -> None:
         self.pps.delete_pipeline(name, keep_repo)
+        PipelineAuth(self.pfs.meta).forget(name)
 
     def stop_pipeline(self, name: str) -> PipelineInfo:
         return self.pps.set_pipeline_state(name, running=False)
@@ -611,7 +616,29 @@ class Pachd(TransactionVerbs, API, AuthVerbs):
 
     def claim_job(self, pipeline: str) -> JobClaim | None:
         """Take the next job of a pipeline to run, if any (its controller asks)."""
-        return self.pps.claim_job(pipeline)
+        return self._with_token(self.pps.claim_job(pipeline))
+
+    def _with_token(self, claim: JobClaim | None) -> JobClaim | None:
+        """Once auth is active, a job runs as its pipeline: the pipeline's roles, and a
+        fresh token of it for the job's datums."""
+        if claim is None:
+            return None
+        auth = PipelineAuth(self.pfs.meta)
+        auth.grant(claim.pipeline, input_repos(claim.spec, claim.pipeline))
+        token = auth.mint(claim.pipeline)
+        return claim if token is None else replace(claim, token=JobToken(token))
+
+    def take_controller_lease(self, pipeline: str, host: str, pid: int) -> Holder | None:
+        """The pipeline's controller lease for a controller host (None: another drives it)."""
+        return ControllerLeases(self.pfs.meta).take(pipeline, host, pid)
+
+    def renew_controller_lease(self, pipeline: str, holder: Holder) -> bool:
+        """Renew a controller lease; False once its holder lost it."""
+        return ControllerLeases(self.pfs.meta).renew(pipeline, holder)
+
+    def release_controller_lease(self, pipeline: str, holder: Holder) -> None:
+        """Give a controller lease up."""
+        ControllerLeases(self.pfs.meta).release(pipeline, holder)
 
     def update_job(self, pipeline: str, job_id: str, **fields: Any) -> None:
         """Change a job's state, reason or counts."""
@@ -697,7 +724,7 @@ class Pachd(TransactionVerbs, API, AuthVerbs):
         while progress:
             progress = False
             for p in self.pps.list_pipelines():
-                while (claim := self.pps.claim_job(p.name)) is not None:
+                while (claim := self._with_token(self.pps.claim_job(p.name))) is not None:
                     info = run_job(claim, self.pps, self.pfs.manifests, self.pfs.backend.uri,
                                    SerialExecutor(), parallelism)  # fmt: skip
                     if info is not None:

@@ -198,7 +198,9 @@ _TABLE = (
     _v("auth_audit", "GET /v1/auth/audit", R, "auth", manual=True),
     *(
         _v(name, None, INTERNAL, "auth")
-        for name in ("authorize", "auth_created", "auth_deleted", "auth_proof_key")
+        for name in (
+            "authorize", "audit_mutation", "auth_created", "auth_deleted", "auth_proof_key"
+        )
     ),
     # --- what the API server's waits ask (raypachy.server.rest.waits) ------------------------
     _v("commit_set_state", None, INTERNAL, "commits"),
@@ -208,7 +210,8 @@ _TABLE = (
         for name in (
             "pipelines_with_jobs", "claim_job", "update_job", "job_is_live", "datum_states",
             "commit_layers", "tick_cron", "take_datum_restarts", "checkpoint_batch", "checkpoints",
-            "finish_job", "fail_job",
+            "finish_job", "fail_job", "take_controller_lease", "renew_controller_lease",
+            "release_controller_lease",
         )
     ),
 )  # fmt: skip

@@ -161,7 +161,16 @@ def run_job(
     counts = [len(datums), len(done), len(skipped), 0, 0]
     host.update_job(pipeline, job_id, counts=tuple(counts))
     batches = [
-        BatchSpec(pipeline, job_id, claim.output_commit, storage, claim.spec, part, claim.secrets)
+        BatchSpec(
+            pipeline,
+            job_id,
+            claim.output_commit,
+            storage,
+            claim.spec,
+            part,
+            claim.secrets,
+            claim.token,
+        )
         for part in batches_of(spec, todo, parallelism)
     ]
     timeout = spec.job_timeout_s()

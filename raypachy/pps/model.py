@@ -146,6 +146,8 @@ class JobClaim:
     output_commit: str
     # What transform.secrets names, resolved by the control plane for this job's datums.
     secrets: SecretValues = field(default_factory=lambda: SecretValues())
+    # The pipeline's own token for this job (auth active): its datums' RAYPACHY_TOKEN.
+    token: JobToken = field(default_factory=lambda: JobToken())
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,29 @@ class SecretInfo:
     name: str
     keys: tuple[str, ...]
     created: datetime
+
+
+class JobToken:
+    """A job's token (``raypachy.pachd.pipeline_auth``), shown as a placeholder only."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str = "") -> None:
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JobToken) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __repr__(self) -> str:
+        return "JobToken(***)" if self.value else "JobToken()"
+
+    __str__ = __repr__
 
 
 class SecretValues:

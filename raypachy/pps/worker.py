@@ -31,7 +31,7 @@ from raypachy.pps.code import unpickle_function
 from raypachy.pps.codepaths import check_code_paths
 from raypachy.pps.datums import Datum
 from raypachy.pps.lazy import LazyFile, PipeFeeder
-from raypachy.pps.model import DatumState, SecretValues
+from raypachy.pps.model import DatumState, JobToken, SecretValues
 from raypachy.pps.outputs import collect as collect_outputs
 from raypachy.pps.sandbox import run_command
 from raypachy.pps.spec import check_input_name
@@ -101,6 +101,7 @@ class BatchSpec:
     spec: dict[str, Any]
     datums: tuple[Datum, ...]
     secrets: SecretValues = field(default_factory=SecretValues)  # what transform.secrets names
+    token: JobToken = field(default_factory=JobToken)  # the pipeline's own, for this job
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +349,9 @@ class _Runner:
             os.fsdecode(v) for name in {s.get("name") for s in t.get("secrets") or []}
             for v in batch.secrets.get(str(name)).values()
         )  # fmt: skip
+        if batch.token:  # the datums talk to the API as the pipeline, never as its creator
+            self.secret_env["RAYPACHY_TOKEN"] = batch.token.value
+            self.hidden = (*self.hidden, batch.token.value)
         self.live = _LiveLog(stores.chunks.backend, batch.pipeline, batch.job, self.hidden)
         self.secret_dir, self.binds = _secret_files(t, batch.secrets)
         self.fn: Callable[..., Any] | None = transform

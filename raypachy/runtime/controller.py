@@ -21,7 +21,7 @@ from typing import Any
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError, RuntimeEnvSetupError
 
-from raypachy.errors import RaypachyError, TransformInitError
+from raypachy.errors import LeaseExpiredError, RaypachyError, TransformInitError
 from raypachy.pfs.leases import beat_until
 from raypachy.pps.datasets import is_dataset_pipeline
 from raypachy.pps.jobrun import run_job
@@ -34,6 +34,7 @@ from raypachy.runtime import metrics
 from raypachy.runtime.datasets import DatasetExecutor
 from raypachy.runtime.longrunning import ProcessSupervisor
 from raypachy.runtime.names import unwrap
+from raypachy.runtime.pipeline_lease import PipelineLease
 from raypachy.runtime.placement import check
 from raypachy.runtime.pool import PARTIAL_EVERY_S, WorkerPool, progress
 from raypachy.runtime.resources import default_parallelism, task_options
@@ -62,10 +63,13 @@ class ActorHost:
     def __init__(self, meta: Any) -> None:
         self.meta = meta
         self.lease_id = ""  # the write lease of the job being run: results are checked under it
+        self.fenced = ""  # why this controller may no longer drive its job (lost its lease)
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the metadata actor, riding out its restart. Repeating a call whose reply was
         lost is harmless: job calls are idempotent, and a second lease expires unused."""
+        if self.fenced:  # another control plane drives the job now: touch nothing of it
+            raise LeaseExpiredError(f"this controller no longer drives the job: {self.fenced}")
         deadline = time.monotonic() + META_RESTART_S
         while True:
             try:
@@ -309,6 +313,8 @@ class PipelineController:
         self.storage = storage
         self.images = images
         self.host = ActorHost(meta)  # one each: it carries the lease of this pipeline's job
+        # Of several control planes on one database, the holder of this drives the pipeline.
+        self.lease = PipelineLease(pipeline, self.host.call)
         self.manifests = manifests
         self.reporter = reporter  # the host's handle: running batches report datums to it
         self.stop_event = threading.Event()
@@ -370,21 +376,38 @@ class PipelineController:
     def _loop(self) -> None:
         while not self.stop_event.is_set():
             self.woken.clear()  # before claiming: a wake-up from now on is not lost
+            self.host.fenced = ""
             try:
-                claim = self.host.call("claim_job", self.pipeline)
+                # Kept while idle (it lapses unless taken again): the next job stays here.
+                held = self.lease.hold()
+                claim = self.host.call("claim_job", self.pipeline) if held else None
             except Exception as e:  # the metadata actor restarting: try again shortly
                 self.last_error = f"{type(e).__name__}: {e}"
                 self.stop_event.wait(1.0)
                 continue
             if claim is None:
                 self.pool.expire()
-                self.woken.wait(self._idle_wait())
+                if held:
+                    self.woken.wait(self._idle_wait())
+                else:  # not woken by changes: they come from the holder, renewing its lease
+                    self.stop_event.wait(min(self._idle_wait(), self.lease.retry_s))
                 continue
             self.job = claim.job
             try:
-                self._run(claim)
+                with self.lease.kept(self._lease_lost):
+                    self._run(claim)
             finally:
                 self.job = ""
+        with contextlib.suppress(Exception):  # the pipeline is gone: so is its lease
+            self.lease.release()
+
+    def _lease_lost(self, why: str) -> None:
+        """Another control plane took the pipeline over: stop this job's batches."""
+        self.last_error = f"job {self.job}: {why}"
+        self.host.fenced = why
+        executor = self.executor
+        if executor is not None:
+            executor.cancel()
 
     def _cron_loop(self) -> None:
         """Write cron ticks when they are due. PPS decides from the database what is due and
@@ -393,6 +416,9 @@ class PipelineController:
         while not self.stop_event.is_set():
             self.cron_poked.clear()
             try:
+                if not self.lease.hold():  # another control plane ticks this pipeline
+                    self.stop_event.wait(self.lease.retry_s)
+                    continue
                 due = self.host.call("tick_cron", self.pipeline)
             except Exception as e:  # the metadata actor restarting: try again shortly
                 self.last_error = f"cron: {type(e).__name__}: {e}"
@@ -459,6 +485,8 @@ class PipelineController:
         except Exception as e:
             reason = e.message if isinstance(e, RaypachyError) else f"{type(e).__name__}: {e}"
             self.last_error = traceback.format_exc()
+            if self.host.fenced:  # not ours to fail: the control plane that took over runs it
+                return
             try:
                 self.host.call("fail_job", self.pipeline, job, f"job could not run: {reason}")
             except Exception:

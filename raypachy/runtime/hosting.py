@@ -77,8 +77,9 @@ class ControllerHost:
     def _call(self, name: str, *args: Any) -> Any:
         return unwrap(ray.get(self.meta.call.remote(name, args, {})))
 
-    def _adopt(self) -> None:
-        """After a restart nobody tells the host which pipelines exist: ask."""
+    def _adopt(self, again: bool = False) -> None:
+        """After a restart nobody tells the host which pipelines exist: ask (``again``: a
+        pipeline appeared that this host does not know)."""
         while True:
             try:
                 names = [p.name for p in self._call("list_pipelines")]
@@ -86,7 +87,7 @@ class ControllerHost:
                 self.last_error = f"{type(e).__name__}: {e}"
                 threading.Event().wait(RETRY_S)
                 continue
-            if not self.synced:  # else the metadata actor's own word came first
+            if again or not self.synced:  # else the metadata actor's own word came first
                 self.sync(names)
             return
 
@@ -102,6 +103,9 @@ class ControllerHost:
                 version = None
                 threading.Event().wait(RETRY_S)
                 continue
+            if any(name not in self.controllers for name in busy):
+                # Created through another control plane on the same database: adopt it.
+                threading.Thread(target=self._adopt, args=(True,), daemon=True).start()
             for name in busy:
                 controller = self.controllers.get(name)
                 if controller is not None:

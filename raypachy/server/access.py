@@ -3,7 +3,8 @@
 The route names its verb (the verb table's route, or ``EXTRA`` for the console's and the
 cluster's own routes); ``raypachy.pachd.access.needs`` says what the verb needs from its
 arguments (path, query and JSON body); the metadata side says who the token is and whether
-they hold it (one call, ``authorize``, which also writes a mutation to the audit log). A
+they hold it (one call, ``authorize``, which also writes a denied mutation to the audit
+log; an allowed one is written once its handler ended, with its outcome, failed or not). A
 route no rule covers is refused. Before ``auth activate`` the cluster's token is all there
 is, and the server asks the database again at most every ``RECHECK_S`` seconds whether
 someone activated auth meanwhile (activating through this server takes effect at once).
@@ -19,9 +20,9 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 
-from raypachy.errors import PermissionDeniedError
+from raypachy.errors import PermissionDeniedError, RaypachyError
 from raypachy.pachd.access import described, needs, pipeline_name
 from raypachy.pachd.auth import Identity
 from raypachy.pachd.roles import Need, Permission
@@ -55,6 +56,19 @@ _BY_ROUTE = {(v.method, _bare(v.path)): v.name for v in VERBS.values() if v.rout
 def route_verb(method: str, path: str) -> str | None:
     """The verb a route (``GET``, ``/v1/repos/{name}``) serves, if any rule covers it."""
     return _BY_ROUTE.get((method, _bare(path)))
+
+
+def outcome_of(error: BaseException | None) -> str:
+    """How a mutation ended, for the audit log: ``ok`` or ``failed: <one line>``."""
+    if error is None:
+        return "ok"
+    if isinstance(error, RaypachyError):
+        why = f"{type(error).__name__}: {error.message}"
+    elif isinstance(error, HTTPException):
+        why = f"HTTP {error.status_code}: {error.detail}"
+    else:
+        why = type(error).__name__
+    return "failed: " + " ".join(why.split())[:500]
 
 
 def _truthy(value: object) -> bool:
@@ -118,18 +132,18 @@ class AccessCheck:
         if needed is None:
             needed = [Need(Permission.CLUSTER_ADMIN)]
         hashed, presented = self._bearer(request)
-        # Mutations are audited in the transaction that allows them; the auth verbs audit
-        # themselves, with what they did.
+        # A denied mutation is audited as it is refused, an allowed one once its handler
+        # ended (ok or failed: why); the auth verbs audit themselves, with what they did.
         mutation = verb in VERBS and VERBS[verb].access is Access.WRITE
         mutation = mutation and not verb.startswith("auth_")
+        detail = described(verb, args) if mutation else ""
         owner = presented != "token"  # all there is before activation
         if owner and not self._active and time.monotonic() < self._inactive_until:
             identity = Identity("", active=False)
         else:
             identity = await self.service.call(
-                "authorize", hashed, presented, needed,
-                verb if mutation else "", described(verb, args) if mutation else "",
-            )  # fmt: skip
+                "authorize", hashed, presented, needed, verb if mutation else "", detail
+            )
             if identity.active:
                 self._active = True
             else:
@@ -137,7 +151,17 @@ class AccessCheck:
                     0.0 if verb == "auth_activate" else RECHECK_S
                 )
         request.state.identity = identity
-        yield
+        if mutation and identity.active:
+            try:
+                yield
+            except BaseException as e:
+                await self.service.call(
+                    "audit_mutation", identity.principal, verb, detail, outcome_of(e)
+                )
+                raise
+            await self.service.call("audit_mutation", identity.principal, verb, detail, "ok")
+        else:
+            yield
         if verb == "auth_activate":
             self._active = True
         if identity.active:
@@ -215,9 +239,18 @@ class CheckedService:
             if needed is None:
                 needed = [Need(Permission.CLUSTER_ADMIN)]
             write = name in VERBS and VERBS[name].access is Access.WRITE
-            await self._authorize(
-                needed, name if write else "", described(name, named) if write else ""
-            )
+            detail = described(name, named) if write else ""
+            identity = await self._authorize(needed, name if write else "", detail)
+            if write and identity.active:  # audited once it ended, with its outcome
+                try:
+                    result = await self.service.call(name, *args, **kwargs)
+                except BaseException as e:
+                    await self.service.call(
+                        "audit_mutation", identity.principal, name, detail, outcome_of(e)
+                    )
+                    raise
+                await self.service.call("audit_mutation", identity.principal, name, detail, "ok")
+                return result
         return await self.service.call(name, *args, **kwargs)
 
     async def wait_change(self, since: int | None, timeout: float) -> int:

@@ -186,6 +186,15 @@ def test_gpu_group_scales_from_zero_and_autoscaling_is_on() -> None:
         ("configs/rayjob-serve.yaml", ["--existing-cluster"]),
         ("helm-values/ray-cluster.yaml", ["--helm", "cluster"]),
         ("helm-values/kuberay-operator.yaml", ["--helm", "operator"]),
+        (
+            "helm-values/ray-cluster-postgres.yaml",
+            [
+                "--helm",
+                "cluster",
+                "--metadata",
+                "postgresql://raypachy@postgres.raypachy.svc:5432/raypachy",
+            ],
+        ),
     ],
 )
 def test_checked_in_files_are_the_rendered_defaults(path: str, args: list[str]) -> None:
@@ -245,3 +254,81 @@ def test_the_dashboard_on_the_pod_network_needs_rays_token(options: KubeRayOptio
                              text=True, check=True).stdout  # fmt: skip
         assert out.startswith("# The Ray dashboard (port 8265, with the Ray Jobs API) listens on")
         assert "Ray\n# auth OFF" in out and "NetworkPolicy" in out
+
+
+# --- PostgreSQL metadata: the URL in the manifest, the password only in a Secret ---------------
+
+PG = KubeRayOptions(metadata="postgresql://raypachy@postgres.db.svc:5432/raypachy")
+
+
+def test_postgres_metadata_validates_and_takes_its_password_from_a_secret() -> None:
+    docs = manifests(PG)
+    job = next(m for m in docs if m["kind"] == "RayJob")
+    schema = crd_schema("RayJob")
+    jsonschema.validate(job, schema)
+    assert unknown_keys(job, schema) == []
+    for doc in docs:
+        if doc["kind"] != "RayJob":
+            kubernetes_validate.validate(doc, "1.30", strict=True)
+    [secret] = [
+        d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == PG.metadata_secret
+    ]
+    assert secret["stringData"] == {"password": "CHANGE-ME"}
+    cluster = job["spec"]["rayClusterSpec"]
+    for group in [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]:
+        env = group["template"]["spec"]["containers"][0]["env"]
+        assert {"name": "RAYPACHY_METADATA", "value": PG.metadata} in env
+        assert {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {
+            "name": "raypachy-postgres", "key": "password"}}} in env  # fmt: skip
+    # The default keeps SQLite on the head's volume, and renders no PostgreSQL at all.
+    assert "RAYPACHY_METADATA" not in dump(list(manifests()))
+    values = cluster_values(PG)
+    text = (SHARED / "ray-cluster-values.yaml").read_text()
+    assert values_problems(values, chart_keys(text), yaml.safe_load(text)) == []
+    assert {"name": "RAYPACHY_METADATA", "value": PG.metadata} in values["head"]["containerEnv"]
+
+
+def test_a_metadata_url_with_a_password_or_another_scheme_is_refused() -> None:
+    base = [RAYPACHY, "deploy", "kuberay"]
+    cases = {
+        "postgresql://raypachy:hunter2@db:5432/rp": (
+            "error: --metadata postgresql://raypachy:***@db:5432/rp: leave the password out of "
+            "the URL (it would be written into the manifest in clear); put it in the Secret "
+            "raypachy-postgres, key password\n"
+        ),
+        "postgresql://raypachy@db/rp?password=hunter2": (
+            "error: --metadata postgresql://raypachy@db/rp?password=***: leave the password out "
+            "of the URL (it would be written into the manifest in clear); put it in the Secret "
+            "raypachy-postgres, key password\n"
+        ),
+        "mysql://db/rp": (
+            "error: --metadata mysql://db/rp: give postgresql://user@host[:port]/database (or "
+            "leave it out for SQLite on the head's volume)\n"
+        ),
+    }
+    for url, expected in cases.items():
+        for extra in ([], ["--helm", "cluster"]):
+            refused = subprocess.run([*base, *extra, "--metadata", url], capture_output=True,
+                                     text=True)  # fmt: skip
+            assert (refused.returncode, refused.stdout, refused.stderr) == (1, "", expected)
+            assert "hunter2" not in refused.stderr
+
+
+def test_the_secret_password_reaches_postgres_as_pgpassword(
+    pg_url: str, pg_stores: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the pods do: the URL without its password, the password in PGPASSWORD."""
+    from raypachy.errors import UnavailableError
+    from raypachy.pfs.metadata import open_store
+    from raypachy.pfs.metadata.locations import mask
+
+    user_part, rest = pg_url.split("://", 1)[1].split("@", 1)
+    user, password = user_part.split(":", 1)
+    bare = f"postgresql://{user}@{rest}"
+    assert mask(bare) == bare
+    monkeypatch.setenv("PGPASSWORD", "not-it")
+    with pytest.raises(UnavailableError, match="cannot open the metadata database"):
+        open_store(bare)
+    monkeypatch.setenv("PGPASSWORD", password)
+    with open_store(bare).read() as tx:
+        assert tx.repos() == []

@@ -70,9 +70,17 @@ class LoadReport:
         return self.made / self.seconds if self.seconds else 0.0
 
 
-def run_load(url: str, writers: int = 8, commits: int = 200, home: str | None = None) -> LoadReport:
+def run_load(
+    url: str,
+    writers: int = 8,
+    commits: int = 200,
+    home: str | None = None,
+    others: tuple[tuple[str, str | None], ...] = (),
+) -> LoadReport:
     """Run the load against the API at ``url`` (its token in ``home``) and check everything
-    it wrote."""
+    it wrote. With ``others`` (more control planes of the same database, as (url, home)),
+    writers take turns by pairs: each branch is written through every control plane."""
+    targets = [(url, home), *others]
     client = Client(url, home=home)
     repo = "load" + uuid.uuid4().hex[:8]
     client.create_repo(repo)
@@ -101,7 +109,9 @@ def run_load(url: str, writers: int = 8, commits: int = 200, home: str | None = 
     gc_thread.start()
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(writers) as pool:
-        results = pool.starmap(_write, [(url, home, repo, w, commits) for w in range(writers)])
+        results = pool.starmap(
+            _write, [(*targets[(w // 2) % len(targets)], repo, w, commits) for w in range(writers)]
+        )
     report.seconds = time.monotonic() - started
     stop.set()
     gc_thread.join()

@@ -3,6 +3,7 @@ and every route of the OpenAPI spec checking its caller."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import time
@@ -19,6 +20,7 @@ from raypachy.errors import (
     AlreadyExistsError,
     InvalidArgumentError,
     PermissionDeniedError,
+    RepoNotFoundError,
     UnauthenticatedError,
     UnavailableError,
 )
@@ -230,6 +232,10 @@ def test_creating_a_pipeline_needs_read_on_its_inputs(active: tuple[Served, Clie
     with pytest.raises(PermissionDeniedError, match="user:alice lacks repoReader on repo labels"):
         alice.create_pipeline(_spec("from-labels", "labels"))
     alice.create_pipeline(_spec("edges", "images"))
+    # Updating it to read a repo she cannot read is refused just the same.
+    with pytest.raises(PermissionDeniedError, match="user:alice lacks repoReader on repo labels"):
+        alice.update_pipeline(_spec("edges", "labels"))
+    assert alice.inspect_pipeline("edges").spec["input"]["pfs"]["repo"] == "images"
     # Its creator owns the pipeline's output repo: it may update and delete it.
     assert {"principal": "user:alice", "role": "repoOwner", "kind": "repo", "name": "edges"} in (
         root.get_roles("repo", "edges")
@@ -317,6 +323,33 @@ def test_audit_log_records_who_did_what_when(active: tuple[Served, Client]) -> N
     assert root.audit(since=time.time() + 60) == []
     with pytest.raises(PermissionDeniedError, match="lacks clusterAdmin"):
         alice.audit()
+    assert {a["outcome"] for a in root.audit(since=started)} == {"ok"}
+
+
+def test_a_failed_or_denied_mutation_is_audited_with_its_outcome(
+    active: tuple[Served, Client],
+) -> None:
+    served, root = active
+    alice = served.client(root.create_token("alice")["token"])
+    bob = served.client(root.create_token("bob")["token"])
+    root.set_role("project", "default", "user:alice", "projectWriter")
+    started = time.time()
+    alice.create_repo("mine")
+    with pytest.raises(AlreadyExistsError):  # the handler fails: the entry is written all the same
+        alice.create_repo("mine")
+    with pytest.raises(PermissionDeniedError):  # refused before any handler runs
+        bob.delete_repo("mine")
+    entries = [(a["principal"], a["action"], a["detail"], a["outcome"])
+               for a in root.audit(since=started)]  # fmt: skip
+    assert entries[0] == ("user:alice", "create_repo", "name=mine", "ok")
+    who, action, detail, outcome = entries[1]
+    assert (who, action, detail) == ("user:alice", "create_repo", "name=mine")
+    assert outcome == "failed: RepoExistsError: repo mine already exists"
+    who, action, detail, outcome = entries[2]
+    assert (who, action, detail) == ("user:bob", "delete_repo", "name=mine")
+    assert outcome.startswith("denied: user:bob lacks repoOwner on repo mine"), outcome
+    assert len(entries) == 3
+    assert [r.name for r in root.list_repos()] == ["mine"]  # the denied delete changed nothing
 
 
 # --- no route is left unchecked ------------------------------------------------------------
@@ -361,6 +394,7 @@ def test_role_table_over_the_s3_gateway(tmp_path: Path) -> None:
     from botocore.config import Config
     from botocore.exceptions import ClientError
 
+    from raypachy.server.access import CheckedService
     from raypachy.server.s3 import create_s3_app
 
     pfs = PFS.open(str(tmp_path / "home"))
@@ -426,6 +460,22 @@ def test_role_table_over_the_s3_gateway(tmp_path: Path) -> None:
                 ("user:w", "target=open@master"),
                 ("user:a", "target=shut@master"),
             ]
+            assert {a["outcome"] for a in writes} == {"ok"}
+            # Through the gateway too, a write that fails is audited with its outcome.
+            checked = CheckedService(service, token_hash(CLUSTER_TOKEN))
+            checked.bind(tokens["a"])
+            with pytest.raises(RepoNotFoundError):
+                asyncio.run(checked.call("delete_repo", "nosuchrepo"))
+            failed = root.audit()[-1]
+            assert (failed["principal"], failed["action"], failed["detail"]) == (
+                "user:a",
+                "delete_repo",
+                "name=nosuchrepo",
+            )
+            assert failed["outcome"] == (
+                "failed: RepoNotFoundError: repo nosuchrepo not found: create it with "
+                "`raypachy create repo nosuchrepo`"
+            )
         finally:
             for client in served.clients:
                 client.close()

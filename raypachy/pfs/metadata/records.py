@@ -290,12 +290,14 @@ class RoleBindingRecord:
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
-    """One mutation: who did what, when."""
+    """One mutation: who did what, when, and how it ended (``outcome``: ``ok``, ``failed:
+    <why>`` or ``denied: <why>``; empty in entries written before outcomes were kept)."""
 
     at: float
     principal: str
     action: str
     detail: str
+    outcome: str = ""
 
 
 # --- transactions ------------------------------------------------------------------------

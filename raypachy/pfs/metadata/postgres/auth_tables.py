@@ -80,13 +80,20 @@ class AuthTables:
 
     def add_audit(self, entry: AuditRecord) -> None:
         self.conn.execute(
-            "INSERT INTO audit_log (at, principal, action, detail) VALUES (%s, %s, %s, %s)",
-            (entry.at, text(entry.principal), text(entry.action), text(entry.detail)),
+            "INSERT INTO audit_log (at, principal, action, detail, outcome) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (
+                entry.at,
+                text(entry.principal),
+                text(entry.action),
+                text(entry.detail),
+                text(entry.outcome),
+            ),
         )
 
     def audit(self, since: float, limit: int) -> list[AuditRecord]:
         rows = self.conn.execute(
-            "SELECT at, principal, action, detail FROM audit_log WHERE at >= %s "
+            "SELECT at, principal, action, detail, outcome FROM audit_log WHERE at >= %s "
             "ORDER BY seq LIMIT %s",
             (since, limit),
         )

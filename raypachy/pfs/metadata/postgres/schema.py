@@ -253,6 +253,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        5,
+        "audit_log.outcome (how each audited mutation ended)",
+        ("ALTER TABLE audit_log ADD COLUMN outcome TEXT NOT NULL DEFAULT ''",),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -107,13 +107,13 @@ class AuthTables:
 
     def add_audit(self, entry: AuditRecord) -> None:
         self.conn.execute(
-            "INSERT INTO audit_log (at, principal, action, detail) VALUES (?, ?, ?, ?)",
-            (entry.at, entry.principal, entry.action, entry.detail),
+            "INSERT INTO audit_log (at, principal, action, detail, outcome) VALUES (?, ?, ?, ?, ?)",
+            (entry.at, entry.principal, entry.action, entry.detail, entry.outcome),
         )
 
     def audit(self, since: float, limit: int) -> list[AuditRecord]:
         rows = self.conn.execute(
-            "SELECT at, principal, action, detail FROM audit_log WHERE at >= ? "
+            "SELECT at, principal, action, detail, outcome FROM audit_log WHERE at >= ? "
             "ORDER BY seq LIMIT ?",
             (since, limit),
         )

@@ -201,6 +201,10 @@ def _transactions(conn: sqlite3.Connection) -> None:
     conn.execute(TABLE)
 
 
+def _audit_outcomes(conn: sqlite3.Connection) -> None:
+    add_column(conn, "audit_log", "outcome", "TEXT NOT NULL DEFAULT ''")
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -228,6 +232,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(4, "auth: activation, hashed tokens, role bindings, audit log", _auth),
     Migration(5, "transactions (operations recorded until `finish transaction`)", _transactions),
+    Migration(6, "audit_log.outcome (how each audited mutation ended)", _audit_outcomes),
 )
 LATEST = MIGRATIONS[-1].version
 
