@@ -30,8 +30,8 @@ from raypachy.pachd import projects as project_verbs
 from raypachy.pachd import triggers
 from raypachy.pachd.api import API, UNSET, Unset
 from raypachy.pachd.auth import AuthVerbs
-from raypachy.pachd.transactions import TransactionVerbs
 from raypachy.pachd.pipeline_auth import PipelineAuth, input_repos
+from raypachy.pachd.transactions import TransactionVerbs
 from raypachy.pfs.address import Address, parse_address
 from raypachy.pfs.controller_leases import ControllerLeases, Holder
 from raypachy.pfs.metadata import CommitId
