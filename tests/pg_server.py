@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from raypachy._procs import pid_alive
+
 SUPERUSER = "raypachy"
 RUNNER = "raypachy-pg"  # the user created to run the server when none fits
 
@@ -125,9 +127,9 @@ class PgServer:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL if kill else signal.SIGINT)
         deadline = time.monotonic() + 60
-        while _alive(self.pid) and time.monotonic() < deadline:
+        while pid_alive(self.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _alive(self.pid):
+        if pid_alive(self.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
         self.pid = 0
@@ -151,16 +153,6 @@ class PgServer:
     def drop_database(self, name: str) -> None:
         with self.admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as f:  # a zombie is gone too
-        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
 
 
 def start_pg_server(durable: bool = False, extra: list[str] | tuple[str, ...] = ()) -> PgServer:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import raypachy
+from raypachy._procs import pid_alive
 from tests.conftest import LocalCluster
 from tests.runtime.cluster_jobs import first_job, head_job, unique
 
@@ -197,20 +198,10 @@ def test_stopping_a_dataset_job_kills_its_run(local_cluster: LocalCluster, tmp_p
     client.stop_job(pipe, job_id)
     assert client.wait_job(pipe, job_id, timeout=60).state == "killed"
     deadline = time.monotonic() + 60
-    while _alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not _alive(pid), "the dataset's task outlived its stopped job"
+    assert not pid_alive(pid), "the dataset's task outlived its stopped job"
     client.delete_pipeline(pipe)
-
-
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_a_running_dataset_job_shows_its_datums_as_their_rows_are_written(

@@ -7,13 +7,13 @@ the tests count how many times the "model" was loaded, and in which process.
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
+from raypachy._procs import pid_alive
 from tests.conftest import LocalCluster
 from tests.runtime.cluster_jobs import first_job, head_job, unique
 
@@ -44,14 +44,6 @@ def _inits(tmp_path: Path) -> list[tuple[int, str]]:
     marker = tmp_path / "inits"
     lines = marker.read_text().splitlines() if marker.exists() else []
     return [(int(pid), name) for pid, name in (line.split() for line in lines)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 CALL_WRITES_PID = """
@@ -86,7 +78,7 @@ def test_init_runs_once_per_actor_across_datums_and_warm_jobs(
     c.cli("create", "pipeline", "--python", str(path))
     job = first_job(c, pipe)
     first = _inits(tmp_path)
-    assert first and all(_alive(pid) for pid, _ in first)  # warm after the job
+    assert first and all(pid_alive(pid) for pid, _ in first)  # warm after the job
     assert job["state"] == "success" and job["datums"]["processed"] == 8
     assert 1 <= len(first) <= 2  # at most `concurrency` instances for 8 datums in 8 batches
     pids = {pid for pid, _ in first}
@@ -114,9 +106,9 @@ def test_init_runs_once_per_actor_across_datums_and_warm_jobs(
         assert ran and ran == hooks(job_id, "finish") and set(ran) <= pids
 
     deadline = time.monotonic() + keep + 60
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(pid_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(1)
-    assert not any(_alive(pid) for pid in pids), "the pool outlived keep_warm_s"
+    assert not any(pid_alive(pid) for pid in pids), "the pool outlived keep_warm_s"
 
 
 def test_keep_warm_zero_releases_at_job_end_and_a_crashed_actor_is_replaced(
@@ -146,9 +138,9 @@ def test_keep_warm_zero_releases_at_job_end_and_a_crashed_actor_is_replaced(
     outputs = {int(client.get_file(f"{pipe}@master", f"/f{i}")) for i in range(4)}
     assert outputs == {survivor}
     deadline = time.monotonic() + 30
-    while _alive(survivor) and time.monotonic() < deadline:
+    while pid_alive(survivor) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not _alive(survivor), "keep_warm_s=0 kept the actor after the job"
+    assert not pid_alive(survivor), "keep_warm_s=0 kept the actor after the job"
 
 
 def test_init_failure_fails_the_job_with_its_traceback(

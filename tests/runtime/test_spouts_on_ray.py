@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from raypachy._procs import pid_alive
 from tests.conftest import RAYPACHY, LocalCluster, free_port
 from tests.runtime.cluster_jobs import unique
 
@@ -43,14 +44,6 @@ def _log(c: LocalCluster, pipeline: str) -> str:
 
 def _pids(log: str) -> list[int]:
     return [int(p) for p in re.findall(r"started: pid (\d+)", log)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _commits(c: LocalCluster, repo: str) -> list[dict[str, Any]]:
@@ -101,7 +94,7 @@ def test_command_spout_commits_feeds_downstream_and_stops_and_starts(
     assert any(re.fullmatch(r"/\d+", p) for p in outputs), outputs
     log = _until("the spout's log", lambda: (t := _log(c, spout)) and "tick 2" in t and t)
     [pid] = _pids(log)
-    assert _alive(pid)
+    assert pid_alive(pid)
     _follows_the_log(c, spout, max(int(n) for n in re.findall(r"tick (\d+)", log)))
     info = json.loads(c.cli("inspect", "pipeline", spout, "-o", "json").stdout)
     assert info["state"] == "running" and info["service_url"] == ""
@@ -110,7 +103,7 @@ def test_command_spout_commits_feeds_downstream_and_stops_and_starts(
     assert status["process"] == f"raypachy:{spout}:spout", status
 
     c.cli("stop", "pipeline", spout)
-    _until(f"pid {pid} to end", lambda: not _alive(pid), timeout=60)
+    _until(f"pid {pid} to end", lambda: not pid_alive(pid), timeout=60)
     time.sleep(2)  # nothing commits any more
     before = len(_commits(c, spout))
     time.sleep(3)
@@ -119,10 +112,10 @@ def test_command_spout_commits_feeds_downstream_and_stops_and_starts(
     c.cli("start", "pipeline", spout)
     _until("a commit after start", lambda: len(_commits(c, spout)) > before)
     new = _until("a new pid", lambda: [p for p in _pids(_log(c, spout)) if p != pid])
-    assert _alive(new[-1])
+    assert pid_alive(new[-1])
     c.cli("delete", "pipeline", down)
     c.cli("delete", "pipeline", spout)
-    _until(f"pid {new[-1]} to end", lambda: not _alive(new[-1]), timeout=60)
+    _until(f"pid {new[-1]} to end", lambda: not pid_alive(new[-1]), timeout=60)
 
 
 def _follows_the_log(c: LocalCluster, spout: str, seen: int) -> None:
@@ -156,13 +149,13 @@ def test_a_spout_comes_back_after_the_controller_host_dies(
     [pid] = _until("the spout's pid", lambda: _pids(_log(c, spout)))
     host = c.client().status()["metadata"]["controllers"][spout]["pid"]
     os.kill(host, signal.SIGKILL)
-    _until(f"pid {pid} to end", lambda: not _alive(pid), timeout=60)
+    _until(f"pid {pid} to end", lambda: not pid_alive(pid), timeout=60)
     new = _until("a new pid", lambda: [p for p in _pids(_log(c, spout)) if p != pid])
     count = len(_commits(c, spout))
     _until("commits after the restart", lambda: len(_commits(c, spout)) > count)
-    assert _alive(new[-1])
+    assert pid_alive(new[-1])
     c.cli("delete", "pipeline", spout)
-    _until(f"pid {new[-1]} to end", lambda: not _alive(new[-1]), timeout=60)
+    _until(f"pid {new[-1]} to end", lambda: not pid_alive(new[-1]), timeout=60)
 
 
 def test_a_crashing_spout_is_restarted(local_cluster: LocalCluster, tmp_path: Path) -> None:
@@ -183,14 +176,15 @@ def test_a_crashing_spout_is_restarted(local_cluster: LocalCluster, tmp_path: Pa
     c.cli("update", "pipeline", "-f", str(path))
     _until("the new version's ticks", lambda: "tick 2" in _log(c, spout))
     [fixed] = [p for p in _pids(_log(c, spout)) if p not in _pids(log)][-1:]
-    assert _alive(fixed)
+    assert pid_alive(fixed)
     c.cli("delete", "pipeline", spout)
-    _until(f"pid {fixed} to end", lambda: not _alive(fixed), timeout=60)
+    _until(f"pid {fixed} to end", lambda: not pid_alive(fixed), timeout=60)
 
 
 SPOUT_FUNCTION = """
 import time
 import raypachy
+
 
 @raypachy.spout(output="{name}")
 def produce(client, repo):
@@ -254,4 +248,4 @@ def test_service_serves_its_input_head_and_restarts_on_a_new_commit(
     assert "starting the service again" in _log(c, name)
     [first, *_] = _pids(_log(c, name))
     c.cli("delete", "pipeline", name)
-    _until("the server to end", lambda: not _alive(first) and not served(), timeout=60)
+    _until("the server to end", lambda: not pid_alive(first) and not served(), timeout=60)
