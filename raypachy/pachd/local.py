@@ -628,6 +628,13 @@ class Pachd(TransactionVerbs, API, AuthVerbs):
         token = auth.mint(claim.pipeline)
         return claim if token is None else replace(claim, token=JobToken(token))
 
+    def pipeline_token(self, pipeline: str) -> str | None:
+        """A fresh token for a spout's or service's process, which acts as its pipeline (its
+        roles only, never the cluster's); None before auth is activated."""
+        auth = PipelineAuth(self.pfs.meta)
+        auth.grant(pipeline, input_repos(self.pps.inspect_pipeline(pipeline).spec, pipeline))
+        return auth.mint(pipeline)
+
     def take_controller_lease(self, pipeline: str, host: str, pid: int) -> Holder | None:
         """The pipeline's controller lease for a controller host (None: another drives it)."""
         return ControllerLeases(self.pfs.meta).take(pipeline, host, pid)

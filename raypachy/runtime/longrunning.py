@@ -126,6 +126,10 @@ class LongRunningProcess:
                     self.log.note(self.proxy.error)
             self.url = f"http://{host}:{port}"
         try:
+            token = self._call("pipeline_token", pipeline)
+            if token:  # auth is active: the process acts as its pipeline, not as the cluster
+                self.api_env["RAYPACHY_TOKEN"] = token
+                self.log.hidden.append(token)
             if service is not None:
                 self.heads = self._first_heads()
                 self._materialize(self.heads)

@@ -30,6 +30,7 @@ class ProcessLog:
         except Exception:  # none yet
             self.data = bytearray()
         self.dirty = False
+        self.hidden: list[str] = []  # values shown as *** (the process's own token)
         threading.Thread(target=self._flush_loop, name="process-log", daemon=True).start()
 
     def write(self, piece: bytes) -> None:
@@ -49,6 +50,8 @@ class ProcessLog:
                 return
             data, self.dirty = bytes(self.data[-LOG_BYTES:]), False
         text = redact(data.decode("utf-8", "surrogateescape"))
+        for value in self.hidden:
+            text = text.replace(value, "***")
         with contextlib.suppress(Exception):  # storage away for a moment: the next flush
             self.backend.put(self.key, text.encode("utf-8", "surrogateescape"))
 
