@@ -43,7 +43,6 @@ def test_datums_and_spouts_act_as_their_pipeline(secured: LocalCluster, tmp_path
     c = secured
     for repo in ("other", "src"):
         c.cli("create", "repo", repo)
-    c.cli("put", "file", "src@master:/a", "-f", "-", stdin=b"alpha")
     copy = f"{_try_other_then_own('/pfs/out/outcome')}; cp /pfs/src/a /pfs/out/a"
     copier = {
         "pipeline": {"name": "copier"},
@@ -59,6 +58,7 @@ def test_datums_and_spouts_act_as_their_pipeline(secured: LocalCluster, tmp_path
         path = tmp_path / f"{spec['pipeline']['name']}.json"  # type: ignore[index]
         path.write_text(json.dumps(spec))
         c.cli("create", "pipeline", "-f", str(path))
+    c.cli("put", "file", "src@master:/a", "-f", "-", stdin=b"alpha")
 
     commit = json.loads(c.cli("inspect", "commit", "src@master", "-o", "json").stdout)["id"]
     c.cli("wait", "commit", commit, "-o", "json", timeout=300)
