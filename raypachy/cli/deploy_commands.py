@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -164,8 +163,9 @@ def _secret_values(names: tuple[str, ...], every: bool) -> dict[str, dict[str, b
     if not names and not every:
         return {}
     from raypachy.pps.secretstore import SecretStore
+    from raypachy.runtime.state import home_dir
 
-    store = SecretStore(os.path.expanduser(os.environ.get("RAYPACHY_HOME", "~/.raypachy")))
+    store = SecretStore(home_dir())
     wanted = sorted({s.name for s in store.list()} if every else set(names))
     if every and not wanted:
         raise click.UsageError("--all-secrets: there are no secrets (`raypachy create secret`)")

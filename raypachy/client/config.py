@@ -11,14 +11,14 @@ from typing import Any
 
 from raypachy._private import private_dir, private_file
 from raypachy.errors import InvalidArgumentError
+from raypachy.runtime.state import home_dir
 
 
 def config_path() -> Path:
     given = os.environ.get("RAYPACHY_CONFIG")
     if given:
         return Path(given).expanduser()
-    home = os.path.expanduser(os.environ.get("RAYPACHY_HOME", "~/.raypachy"))
-    return Path(home) / "config.json"
+    return home_dir() / "config.json"
 
 
 def read_config() -> dict[str, Any]:
