@@ -621,9 +621,9 @@ class Pachd(TransactionVerbs, API, AuthVerbs):
     def _with_token(self, claim: JobClaim | None) -> JobClaim | None:
         """Once auth is active, a job runs as its pipeline: the pipeline's roles, and a
         fresh token of it for the job's datums."""
-        if claim is None:
-            return None
         auth = PipelineAuth(self.pfs.meta)
+        if claim is None or not auth.active():  # no write, no spec parse, on the job path
+            return claim
         auth.grant(claim.pipeline, input_repos(claim.spec, claim.pipeline))
         token = auth.mint(claim.pipeline)
         return claim if token is None else replace(claim, token=JobToken(token))
@@ -632,6 +632,8 @@ class Pachd(TransactionVerbs, API, AuthVerbs):
         """A fresh token for a spout's or service's process, which acts as its pipeline (its
         roles only, never the cluster's); None before auth is activated."""
         auth = PipelineAuth(self.pfs.meta)
+        if not auth.active():
+            return None
         auth.grant(pipeline, input_repos(self.pps.inspect_pipeline(pipeline).spec, pipeline))
         return auth.mint(pipeline)
 

@@ -34,6 +34,11 @@ class PipelineAuth:
     def __init__(self, meta: MetadataStore) -> None:
         self.meta = meta
 
+    def active(self) -> bool:
+        """Whether auth is activated (a read: the job path asks it before any write)."""
+        with self.meta.read() as tx:
+            return tx.auth_activated() is not None
+
     def grant(self, pipeline: str, inputs: Iterable[str]) -> None:
         """repoReader on each input, repoWriter on the output, and no other role (a no-op
         before auth is activated)."""
