@@ -3,10 +3,11 @@
 ``needs(verb, args)`` is the one place that says it, for every verb of the table with a
 route; the API server asks it before each request (``raypachy.server.access``). A verb that
 names a repo needs read or write on it by its access in the verb table, a pipeline's verbs
-act on its output repo (of the same name), listings across repos need ``projectViewer``,
-creating a repo or a pipeline ``projectWriter`` on its project (and read on every input),
-creating a project nothing (its creator owns it), deleting one ``projectOwner``, and what
-spans the cluster (gc, fsck, secrets, the audit log) ``clusterAdmin``.
+act on its output repo (of the same name), listings across repos need nothing and answer
+with what the caller may read (``pachd.visibility``), creating a repo or a pipeline
+``projectWriter`` on its project (and read on every input), creating a project nothing (its
+creator owns it), deleting one ``projectOwner``, and what spans the cluster (gc, fsck,
+secrets, the audit log) ``clusterAdmin``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from raypachy.pachd.roles import DEFAULT_PROJECT, KINDS, Need, Permission
 from raypachy.pachd.verbs import VERBS, Access
+from raypachy.pachd.visibility import SIFTED
 
 P = Permission
 _LIST = Need(P.PROJECT_LIST, DEFAULT_PROJECT)
@@ -135,12 +137,12 @@ _RULES: dict[str, Callable[[Mapping[str, Any]], list[Need]]] = {
     "list_projects": lambda a: [],
     "inspect_project": lambda a: [],
     "delete_project": lambda a: [Need(P.PROJECT_OWN, str(a.get("name") or ""))],
-    "list_repos": lambda a: [_LIST],
+    "list_repos": lambda a: [],  # answered with what the caller sees (pachd.visibility)
     "inspect_repo": lambda a: _on(P.REPO_READ, a.get("name")),
     "delete_repo": lambda a: _on(P.REPO_OWN, a.get("name")),
-    "list_commits": lambda a: _on(P.REPO_READ, a.get("repo")) or [_LIST],
-    "commit_set": lambda a: [_LIST],
-    "wait_commit_set": lambda a: [_LIST],
+    "list_commits": lambda a: _on(P.REPO_READ, a.get("repo")),
+    "commit_set": lambda a: [],
+    "wait_commit_set": lambda a: [],
     "delete_commit": _commit_target,
     "squash_commit": _commit_target,
     "diff_files": lambda a: _on(P.REPO_READ, a.get("new"), a.get("old")),
@@ -150,7 +152,7 @@ _RULES: dict[str, Callable[[Mapping[str, Any]], list[Need]]] = {
     "fsck": lambda a: [_ADMIN],
     "put_pipeline": _put_pipeline,
     "preview_datums": lambda a: _on(P.REPO_READ, *_input_repos(a.get("pipeline"))),
-    "list_pipelines": lambda a: [_LIST],
+    "list_pipelines": lambda a: [],
     "inspect_defaults": lambda a: [Need(P.PROJECT_LIST, str(a.get("project") or "default"))],
     "update_defaults": lambda a: (
         [Need(P.PROJECT_OWN, str(a["project"]))] if a.get("project") else [_ADMIN]
@@ -158,7 +160,7 @@ _RULES: dict[str, Callable[[Mapping[str, Any]], list[Need]]] = {
     "delete_pipeline": lambda a: _on(P.REPO_OWN, a.get("name")),
     "store_code": lambda a: [_CREATE],
     "register_code": lambda a: [_CREATE],
-    "list_jobs": lambda a: _on(P.REPO_READ, a.get("pipeline")) or [_LIST],
+    "list_jobs": lambda a: _on(P.REPO_READ, a.get("pipeline")),
     "logs": lambda a: _on(P.REPO_READ, a.get("pipeline")) or [_LIST],
     "lineage": lambda a: _on(P.REPO_READ, a.get("target")) or [_LIST],
     "auth_activate": lambda a: [_ADMIN],  # before activation: whoever holds the cluster token
@@ -182,7 +184,7 @@ def needs(verb: str, args: Mapping[str, Any]) -> list[Need] | None:
     rule = _RULES.get(verb)
     if rule is not None:
         found = rule(args)
-        open_ = verb in ANYONE or verb in OPEN
+        open_ = verb in ANYONE or verb in OPEN or verb in SIFTED
         return found if found or open_ else None  # an argument it reads is missing
     row = VERBS.get(verb)
     if row is None or row.access is Access.INTERNAL:

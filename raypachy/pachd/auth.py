@@ -36,6 +36,7 @@ from raypachy.pachd.roles import (
     check_role,
     check_user,
 )
+from raypachy.pachd.visibility import Sight, sight_of
 from raypachy.pfs import projects
 from raypachy.pfs.metadata import (
     AuditRecord,
@@ -158,6 +159,13 @@ class Auth:
                 raise PermissionDeniedError(
                     f"{principal} lacks {LEAST_ROLE[need.permission]} on {need.describe()}{doing}"
                 )
+
+    def sight(self, principal: str) -> Sight | None:
+        """What ``principal``'s listings show (None before activation: everything)."""
+        with self.meta.read() as tx:
+            if tx.auth_activated() is None:
+                return None
+            return sight_of(tx.principal_bindings(principal))
 
     def require(self, principal: str, needs: Iterable[Need]) -> None:
         with self.meta.read() as tx:
@@ -319,6 +327,10 @@ class AuthVerbs:
     def auth_deleted(self, repo: str, kind: str = "repo") -> None:
         """A deleted repo's (or project's) roles go with it."""
         self._auth.deleted(repo, kind)
+
+    def auth_sight(self, principal: str) -> Sight | None:
+        """What a principal's listings show (``raypachy.pachd.visibility``)."""
+        return self._auth.sight(principal)
 
     def auth_proof_key(self, ref: str) -> str | None:
         """The token hash a client's ``token_ref`` names (for the server's proof)."""

@@ -199,7 +199,8 @@ _TABLE = (
     *(
         _v(name, None, INTERNAL, "auth")
         for name in (
-            "authorize", "audit_mutation", "auth_created", "auth_deleted", "auth_proof_key"
+            "authorize", "audit_mutation", "auth_created", "auth_deleted", "auth_proof_key",
+            "auth_sight",
         )
     ),
     # --- what the API server's waits ask (raypachy.server.rest.waits) ------------------------

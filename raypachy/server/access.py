@@ -5,9 +5,11 @@ cluster's own routes); ``raypachy.pachd.access.needs`` says what the verb needs 
 arguments (path, query and JSON body); the metadata side says who the token is and whether
 they hold it (one call, ``authorize``, which also writes a denied mutation to the audit
 log; an allowed one is written once its handler ended, with its outcome, failed or not). A
-route no rule covers is refused. Before ``auth activate`` the cluster's token is all there
-is, and the server asks the database again at most every ``RECHECK_S`` seconds whether
-someone activated auth meanwhile (activating through this server takes effect at once).
+listing across objects needs no role: its route answers with what the caller may read
+(``request.state.sight``, ``raypachy.pachd.visibility``). A route no rule covers is
+refused. Before ``auth activate`` the cluster's token is all there is, and the server asks
+the database again at most every ``RECHECK_S`` seconds whether someone activated auth
+meanwhile (activating through this server takes effect at once).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from raypachy.pachd.access import described, needs, pipeline_name
 from raypachy.pachd.auth import Identity
 from raypachy.pachd.roles import Need, Permission
 from raypachy.pachd.verbs import VERBS, Access, join_project
+from raypachy.pachd.visibility import SIFTED, Sight, sift
 from raypachy.secrets import token_hash
 from raypachy.server.service import Service
 
@@ -151,6 +154,9 @@ class AccessCheck:
                     0.0 if verb == "auth_activate" else RECHECK_S
                 )
         request.state.identity = identity
+        request.state.sight = None  # None: everything (auth is not active)
+        if verb in SIFTED and identity.active:
+            request.state.sight = await self.service.call("auth_sight", identity.principal)
         if mutation and identity.active:
             try:
                 yield
@@ -181,6 +187,12 @@ class AccessCheck:
             verb == "delete_pipeline" and not _truthy(args.get("keep_repo"))
         ):
             await self.service.call("auth_deleted", str(args.get("name")))
+
+
+def sight_of_request(request: Request) -> Sight | None:
+    """What the request's caller sees of a listing (None: everything)."""
+    sight: Sight | None = getattr(request.state, "sight", None)
+    return sight
 
 
 # --- the S3 gateway: each verb it asks is checked for the request's signer ------------------
@@ -251,6 +263,9 @@ class CheckedService:
                     raise
                 await self.service.call("audit_mutation", identity.principal, name, detail, "ok")
                 return result
+            if name in SIFTED and identity.active:  # a listing: what the signer may read
+                sight = await self.service.call("auth_sight", identity.principal)
+                return sift(name, await self.service.call(name, *args, **kwargs), sight)
         return await self.service.call(name, *args, **kwargs)
 
     async def wait_change(self, since: int | None, timeout: float) -> int:

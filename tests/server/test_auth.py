@@ -26,6 +26,7 @@ from raypachy.errors import (
 )
 from raypachy.pachd import Pachd
 from raypachy.pachd.access import ANYONE, OPEN
+from raypachy.pachd.visibility import SIFTED
 from raypachy.pfs import PFS
 from raypachy.secrets import token_hash
 from raypachy.server.access import route_verb
@@ -138,7 +139,6 @@ OPS: dict[str, Op] = {
     "inspect_repo": lambda c, r: c.inspect_repo(r),
     "get_file": lambda c, r: c.get_file(f"{r}@master", "/a.txt"),
     "list_commits": lambda c, r: c.list_commits(r),
-    "list_repos": lambda c, r: c.list_repos(),
     "put_file": lambda c, r: c.put_file(f"{r}@master", "/b.txt", b"b"),
     "create_branch": lambda c, r: c.create_branch(r, "dev", "master"),
     "delete_repo": lambda c, r: c.delete_repo(r),
@@ -164,6 +164,13 @@ def _cases(role: str | None, on: str, allowed: set[str]) -> list[Case]:
     return [Case(role, on, verb, verb in allowed) for verb in OPS]
 
 
+#: Listings across repos: allowed to anyone, they answer with what the caller may read.
+LISTINGS: dict[str, Callable[[Client], set[str]]] = {
+    "list_repos": lambda c: {r.name for r in c.list_repos()},
+    "list_all_commits": lambda c: {x.repo for x in c.list_commits()},
+    "list_pipelines": lambda c: {p.name for p in c.list_pipelines()},
+}
+
 _READS = {"inspect_repo", "get_file", "list_commits", "get_roles"}
 _WRITES = _READS | {"put_file", "create_branch"}
 _OWNS = _WRITES | {"delete_repo", "set_role"}
@@ -173,11 +180,22 @@ CASES = [
     *_cases("repoWriter", "repo", _WRITES),
     *_cases("repoOwner", "repo", _OWNS),
     *_cases("repoReader", "project", _READS),  # a repo role on the project: every repo
-    *_cases("projectViewer", "project", {"list_repos"}),
-    *_cases("projectWriter", "project", {"list_repos", "create_repo"}),
-    *_cases("projectOwner", "project", _OWNS | {"list_repos", "create_repo", "create_pipeline"}),
+    *_cases("projectViewer", "project", set()),
+    *_cases("projectWriter", "project", {"create_repo"}),
+    *_cases("projectOwner", "project", _OWNS | {"create_repo", "create_pipeline"}),
     *_cases("clusterAdmin", "cluster", set(OPS)),
 ]
+
+#: What each (role, on) sees of a listing: nothing, the case's repo only, or every repo
+#: (the table's repos are all in the default project).
+SIGHT = {
+    (None, "repo"): "nothing",
+    ("repoReader", "repo"): "its repo", ("repoWriter", "repo"): "its repo",
+    ("repoOwner", "repo"): "its repo",
+    ("repoReader", "project"): "all", ("projectViewer", "project"): "all",
+    ("projectWriter", "project"): "all", ("projectOwner", "project"): "all",
+    ("clusterAdmin", "cluster"): "all",
+}  # fmt: skip
 
 
 ROLES_ON = sorted({(c.role, c.on) for c in CASES}, key=str)
@@ -220,6 +238,24 @@ def test_role_table_over_http(shared: tuple[Served, Client], role_on: tuple[str,
         pattern = rf"user:{user} lacks (repo|project|cluster)\w+ on "
         assert re.match(pattern, message), (case, message)
         assert root.inspect_repo(repo).name == repo  # a refused request changed nothing
+    # Listings are never refused: they answer with the objects the caller may read.
+    n = next(_NAMES)
+    repo, user = f"r{n}", f"user{n}"
+    root.create_repo(repo)
+    root.put_file(f"{repo}@master", "/a.txt", b"a")
+    client = served.client(root.create_token(user)["token"])
+    if role_on[0] is not None:
+        name = {"repo": repo, "project": "default", "cluster": ""}[role_on[1]]
+        root.set_role(role_on[1], name, f"user:{user}", role_on[0])
+    for listing, names in LISTINGS.items():
+        everything = names(root)
+        assert len(everything) > 1 or listing == "list_pipelines", listing  # others' too
+        expected = {
+            "nothing": set(),
+            "its repo": {repo} & everything,  # (no pipeline writes a case's repo)
+            "all": everything,
+        }[SIGHT[role_on]]
+        assert names(client) == expected, (role_on, listing)
 
 
 def test_creating_a_pipeline_needs_read_on_its_inputs(active: tuple[Served, Client]) -> None:
@@ -378,9 +414,19 @@ def test_every_route_of_the_openapi_spec_checks_its_caller(active: tuple[Served,
         unknown = httpx.request(method, url, headers={"Authorization": "Bearer nope"}, **kw)
         assert unknown.status_code == 401, (method, path, unknown.text)
         # A user without roles is refused whatever needs a role.
-        as_nobody = httpx.request(
-            method, url, headers={"Authorization": f"Bearer {nobody_token}"}, timeout=10, **kw
-        )
+        headers = {"Authorization": f"Bearer {nobody_token}"}
+        if path == "/v1/events/jobs":  # a stream: its first event is the jobs it shows
+            with httpx.stream(method, url, headers=headers, timeout=10) as events:
+                assert events.status_code == 200, (method, path)
+                first = next(events.iter_lines())
+            assert first == "event: snapshot", first
+            continue
+        as_nobody = httpx.request(method, url, headers=headers, timeout=10, **kw)
+        if verb in SIFTED:  # a listing: answered with what the caller may read, never refused
+            assert as_nobody.status_code in (200, 404), (method, path, as_nobody.text)
+            if as_nobody.status_code == 200:
+                assert as_nobody.json() == [], (method, path, as_nobody.text)
+            continue
         if verb not in ANYONE and verb not in OPEN:  # (any user may create a project)
             assert as_nobody.status_code == 403, (method, path, as_nobody.text)
             assert as_nobody.json()["message"].startswith("user:nobody lacks "), as_nobody.text
@@ -436,7 +482,7 @@ def test_role_table_over_the_s3_gateway(tmp_path: Path) -> None:
 
             table = [
                 ("r", get, "master.open", True), ("r", put, "master.open", False),
-                ("r", get, "master.shut", False), ("r", listing, "", False),
+                ("r", get, "master.shut", False),
                 ("w", get, "master.open", True), ("w", put, "master.open", True),
                 ("w", put, "master.shut", False),
                 ("none", get, "master.open", False), ("none", put, "master.open", False),
@@ -453,6 +499,14 @@ def test_role_table_over_the_s3_gateway(tmp_path: Path) -> None:
                 error = denied.value.response
                 assert error["Error"]["Code"] == "AccessDenied", (user, op, bucket, error)
                 assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+            # ListBuckets answers with the buckets the signer may read: never refused.
+            def buckets(user: str) -> list[str]:
+                return [b["Name"] for b in s3[user].list_buckets()["Buckets"]]
+
+            assert buckets("r") == buckets("w") == ["master.open"]
+            assert buckets("none") == []
+            assert buckets("a") == ["master.open", "master.shut"]
             assert sorted(f.path for f in root.list_files("open@master")) == ["/a.txt", "/w.txt"]
             assert root.get_file("shut@master", "/a.txt") == b"x"  # the admin's put (a.txt)
             writes = [a for a in root.audit() if a["action"] == "register_layer"]

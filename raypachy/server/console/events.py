@@ -5,7 +5,7 @@ moves (at most twice a second), asks for the jobs that can still move (``list_re
 the newest ones, the running ones, the ones that just ended); it pushes each job whose state
 or counts changed to every subscriber. An idle cluster costs one long poll per ten seconds.
 A new subscriber first gets a snapshot, so nothing that happened before it connected is
-missed.
+missed. Each subscriber sees only the jobs of the pipelines it may read (its ``sight``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from raypachy.pachd.visibility import Sight, sift
 from raypachy.pfs.model import to_json
 from raypachy.server.service import Service
 
@@ -91,12 +92,14 @@ class JobFeed:
                 self.subscribers.discard(queue)
 
     async def stream(
-        self, limit: int, alive: Any, stream_s: float = STREAM_S
+        self, limit: int, alive: Any, stream_s: float = STREAM_S, sight: Sight | None = None
     ) -> AsyncIterator[str]:
-        """The events of one page: a snapshot, then each change (``alive()``: still there?)."""
+        """The events of one page: a snapshot, then each change (``alive()``: still there?),
+        of the jobs ``sight`` sees (None: all)."""
         loop = asyncio.get_running_loop()
         async with self.subscribe() as queue:
-            yield sse("snapshot", {"jobs": await self.jobs(limit)})
+            jobs = sift("list_recent_jobs", await self.jobs(limit), sight)
+            yield sse("snapshot", {"jobs": jobs})
             deadline = loop.time() + stream_s
             while loop.time() < deadline and queue in self.subscribers:
                 try:
@@ -106,4 +109,6 @@ class JobFeed:
                         return
                     yield ": keep-alive\n\n"
                     continue
+                if event == "job" and not sift("list_recent_jobs", [data], sight):
+                    continue  # a job of a pipeline this page's user may not read
                 yield sse(event, data)

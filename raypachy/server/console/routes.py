@@ -60,8 +60,11 @@ def router(service: Service, chunks: Callable[[], Any], feed: JobFeed) -> APIRou
             return not await request.is_disconnected()
 
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        sight = getattr(request.state, "sight", None)  # set by the access check
         return StreamingResponse(
-            feed.stream(limit, alive), media_type="text/event-stream", headers=headers
+            feed.stream(limit, alive, sight=sight),
+            media_type="text/event-stream",
+            headers=headers,
         )
 
     @api.get("/v1/pipelines/{name}/versions", tags=["pipelines"])

@@ -3,7 +3,8 @@
 An endpoint's parameters come from the verb's row (``raypachy.pachd.verbs``) and from the
 signature of its method on ``raypachy.pachd.API``: path parameters from the route, a JSON
 body model when the row names one, query parameters (typed from the method's annotations)
-otherwise. The endpoint calls the verb through the ``Service`` and encodes its result.
+otherwise. The endpoint calls the verb through the ``Service`` and encodes its result; a
+listing across objects keeps the entries its caller may read (``request.state.sight``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from raypachy.limits import PAGE_SIZE
 from raypachy.pachd import wire
 from raypachy.pachd.api import API, Unset, verb_hints
 from raypachy.pachd.verbs import Verb, join_project, qualified_params
+from raypachy.pachd.visibility import sift
 from raypachy.pfs.transactions import HEADER, RECORDED
 from raypachy.server.rest import bodies
 from raypachy.server.service import Service
@@ -97,7 +99,7 @@ def add_route(router: APIRouter, verb: Verb, service: Service) -> None:
         if txn:  # the client's active transaction: recorded, applied when it finishes
             result = await service.call("record_in_transaction", txn, verb.name, args)
         else:
-            result = await service.call(verb.name, **args)
+            result = sift(verb.name, await service.call(verb.name, **args), _sight(request))
         return reply(verb, result, {verb.http_name(k): v for k, v in args.items()})
 
     endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
@@ -126,10 +128,18 @@ def reply(verb: Verb, result: Any, args: dict[str, Any]) -> Any:
 async def _page(request: Request, verb: Verb, service: Service, args: dict[str, Any]) -> Any:
     """One page of a listing and, when more remain, a ``Link: <...>; rel="next"`` header
     (RFC 8288) asking for the entries after the last one. The verb is asked for one entry
-    more than the page: that says whether a next page exists."""
+    more than the page: that says whether a next page exists. Entries the caller may not
+    read are skipped before the page is cut, so a Link never names one."""
     size = min(args.get("limit") or PAGE_SIZE, PAGE_SIZE)
-    found = await service.call(verb.name, **(args | {"limit": size + 1}))
-    items = wire.encode_result(verb.name, found)
+    sight, after = _sight(request), args.get("start_after")
+    items: list[Any] = []
+    while True:  # more than once only when entries the caller may not read were skipped
+        found = await service.call(verb.name, **(args | {"limit": size + 1, "start_after": after}))
+        scanned = wire.encode_result(verb.name, found)
+        items += sift(verb.name, scanned, sight)
+        if len(items) > size or len(scanned) <= size:
+            break
+        after = _CURSORS[verb.cursor](scanned[-1])  # asked here only, never shown
     headers = {}
     if len(items) > size:
         items = items[:size]
@@ -140,6 +150,10 @@ async def _page(request: Request, verb: Verb, service: Service, args: dict[str, 
             f'<{_pinned(verb, request, items[-1]) or url.path}?{url.query}>; rel="next"'
         )
     return JSONResponse(items, headers=headers)
+
+
+def _sight(request: Request) -> Any:
+    return getattr(request.state, "sight", None)
 
 
 def _pinned(verb: Verb, request: Request, last: dict[str, Any]) -> str | None:

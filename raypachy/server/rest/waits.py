@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from raypachy.pachd import wire
+from raypachy.pachd.visibility import sift
 from raypachy.pps.model import JobState
 from raypachy.server.rest import bodies
 from raypachy.server.service import Service
@@ -57,6 +58,7 @@ def router(service: Service, waits: Waits) -> APIRouter:
         """Until every commit and every job of a global id is done: the whole DAG."""
         timeout = wait_seconds(body.timeout)
         busy = [""]
+        sight = getattr(request.state, "sight", None)  # set by the access check
 
         async def check() -> tuple[bool, Any]:
             found = await service.call("commit_set_state", commit_id)
@@ -64,9 +66,12 @@ def router(service: Service, waits: Waits) -> APIRouter:
             return not found["busy"], found["commits"]
 
         def late(_: Any) -> str:
+            if sight is not None and not sight.everything:  # it may name what they cannot read
+                return f"commit set {commit_id} is still running after {timeout}s"
             return f"{busy[0]} is still running after {timeout}s"
 
-        return wire.encode(await waits.until(client_of(request), check, timeout, late))
+        found = await waits.until(client_of(request), check, timeout, late)
+        return wire.encode(sift("wait_commit_set", list(found), sight))
 
     @api.post("/v1/changes/wait", tags=["commits"])
     async def wait_change(request: Request, body: bodies.WaitChange) -> Any:
