@@ -20,6 +20,7 @@ import ipaddress
 import os
 import re
 import secrets
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -35,17 +36,40 @@ _SECRET_WORDS = re.compile(
 _SECRET_PARTS = re.compile(r"(^|_)(KEY|PASS|PWD|PAT|AUTH|DSN|SIGNATURE)(_|$)", re.I)
 _URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@")
 TOKEN_FILE = "token"
+#: A dataset pipeline's Ray Data tasks run (once auth is active) in worker processes of their
+#: own, marked by this variable naming the pipeline; its job's token travels inside each
+#: task, in Ray Data's DataContext under ``DATASET_TOKEN_KEY``, never in a runtime_env (the
+#: Ray dashboard shows those).
+DATASET_PIPELINE_ENV = "RAYPACHY_DATASET_PIPELINE"
+DATASET_TOKEN_KEY = "raypachy.pipeline_token"
 _PROOF_CONTEXT = b"raypachy-api-identity:"
 
 
 def redact(text: str, also: Iterable[str] = ()) -> str:
     """``text`` with the values of known secret variables, and the values ``also`` (say, a
     pipeline's secrets), replaced by ``***``."""
-    values = [os.environ.get(name) for name in SECRET_ENV] + list(also)
+    values = [os.environ.get(name) for name in SECRET_ENV] + [dataset_token(), *also]
     for value in sorted((v for v in values if v), key=len, reverse=True):  # longest first
         if len(value) >= 4:
             text = text.replace(value, "***")
     return text
+
+
+def dataset_token() -> str | None:
+    """The pipeline's token inside a Ray Data task of its dataset pipeline's job, else None.
+
+    It is read from the task's DataContext, and only in a worker process marked for that
+    pipeline (``DATASET_PIPELINE_ENV``): no other pipeline's code runs there. Ray is never
+    imported here: outside a Ray Data task it is not loaded, and there is nothing to find."""
+    pipeline = os.environ.get(DATASET_PIPELINE_ENV)
+    context = sys.modules.get("ray.data.context") if pipeline else None
+    if context is None:
+        return None
+    found = context.DataContext.get_current().get_config(DATASET_TOKEN_KEY, None)
+    if isinstance(found, dict) and found.get("pipeline") == pipeline:
+        token = found.get("token")
+        return token if isinstance(token, str) and token else None
+    return None
 
 
 def looks_secret(name: str, value: str = "") -> bool:

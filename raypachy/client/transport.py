@@ -22,6 +22,7 @@ import httpx
 from raypachy import errors
 from raypachy.secrets import (
     TOKEN_FILE,
+    dataset_token,
     is_loopback,
     new_challenge,
     proof_matches,
@@ -89,7 +90,9 @@ class Transport:
         # The token a home keeps goes only to that home's cluster, never to another address.
         self._any_local = home is not None or not given
         self._local = is_loopback(urlparse(self.address).hostname or "")
-        remote_token = None if self._local else token or os.environ.get("RAYPACHY_TOKEN")
+        remote_token = (
+            None if self._local else token or dataset_token() or os.environ.get("RAYPACHY_TOKEN")
+        )
         headers = {"Authorization": f"Bearer {remote_token}"} if remote_token else {}
         self._authorized = not self._local
         # TCP_NODELAY: a POST's headers and body leave as two small segments, and Nagle's
@@ -121,6 +124,8 @@ class Transport:
         """The token for the API on this machine, and where it came from."""
         if self._token:
             return self._token, "the token argument"
+        if found := dataset_token():  # a dataset pipeline's Ray Data task: the pipeline's own
+            return found, "the dataset pipeline's job"
         if os.environ.get("RAYPACHY_TOKEN"):
             return os.environ["RAYPACHY_TOKEN"], "RAYPACHY_TOKEN"
         from raypachy.runtime.state import home_dir, read_state

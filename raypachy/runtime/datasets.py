@@ -8,6 +8,11 @@ file, returning small manifests. The task folds those into one layer and hands t
 runner one batch result, so skipping, carry-over, deletes and collisions are the usual
 datum machinery's (``raypachy.pps.merge``). Killing the task (a stopped job) kills what
 Ray Data started under it: its tasks and ``map_batches`` actor pools.
+
+Once auth is active the user's function acts as the pipeline, as other pipelines' datums do:
+the job's token rides in the DataContext Ray Data hands each of its tasks (never in a
+runtime_env, which the dashboard shows), and the tasks run in worker processes marked for
+the pipeline, where ``raypachy.connect()`` finds it (``raypachy.secrets.dataset_token``).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from raypachy.pps.worker import (
 from raypachy.runtime import metrics
 from raypachy.runtime.chunkcache import chunk_reader
 from raypachy.runtime.resources import task_options
-from raypachy.secrets import redact
+from raypachy.secrets import DATASET_PIPELINE_ENV, DATASET_TOKEN_KEY, redact
 from raypachy.storage import ChunkStore, FileSetWriter, ManifestStore, open_backend
 from raypachy.storage.entries import FileData
 from raypachy.storage.reader import iter_bytes
@@ -231,10 +236,21 @@ def run_dataset(
     """Run the pipeline's function on the batch's datums (all of the job's datums to
     process) and store what it returns; a failure fails every datum, with one line each and
     the traceback in the job's log."""
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    # Every task of the dataset gets a copy of this context: the job's token goes with it.
+    token = {"pipeline": batch.pipeline, "token": batch.token.value} if batch.token else None
+    context.set_config(DATASET_TOKEN_KEY, token)
+    try:
+        return _run(batch, work_options, reporter)
+    finally:
+        context.set_config(DATASET_TOKEN_KEY, None)
+
+
+def _run(batch: BatchSpec, work_options: dict[str, Any], reporter: Any) -> BatchResult:
     chunks, manifests = _stores(batch.storage)
     started = time.perf_counter()
     ids = frozenset(d.id for d in batch.datums)
-    ray.data.DataContext.get_current().enable_progress_bars = False
     try:
         fn = load_transform(batch.storage, batch.spec["transform"]["python"]["code"])
         source = DatumsDatasource(input_rows(batch.datums), batch.storage)
@@ -248,9 +264,9 @@ def run_dataset(
         sink = OutputSink(batch.pipeline, batch.storage, ids, reporter, batch.job)
         out.write_datasink(sink, ray_remote_args=dict(work_options))
     except Exception as e:
-        tb = redact(traceback.format_exc())
+        tb = redact(traceback.format_exc(), also=[batch.token.value] if batch.token else [])
         chunks.backend.put(job_log_key(batch.pipeline, batch.job), tb.encode())
-        return _failed(batch, redact(_reason(e)))
+        return _failed(batch, redact(_reason(e), also=[batch.token.value] if batch.token else []))
     writer = FileSetWriter(chunks, manifests, threads=1)
     outputs, problem = fold(batch.pipeline, writer, sink.written)
     if problem:
@@ -318,6 +334,9 @@ class DatasetExecutor:
         runtime_env = dict(options.get("runtime_env", {}))
         if spec.transform.env:  # the function and every task of its dataset see them
             env = {**spec.transform.env, **runtime_env.get("env_vars", {})}
+            runtime_env["env_vars"] = env
+        if batch.token:  # worker processes of its own, where its token may be read
+            env = {**runtime_env.get("env_vars", {}), DATASET_PIPELINE_ENV: self.pipeline}
             runtime_env["env_vars"] = env
         if runtime_env:
             driver["runtime_env"] = runtime_env
