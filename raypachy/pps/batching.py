@@ -46,9 +46,9 @@ class BatchedCommand:
     def __init__(
         self, cmd: list[str], stdin: bytes, env: dict[str, str], pfs_dir: str, workdir: str,
         binds: tuple[tuple[str, str], ...], on_output: Callable[[bytes], None], scratch: str,
-        accepted: set[int],
+        accepted: set[int], hide: tuple[str, ...] = (),
     ) -> None:  # fmt: skip
-        self.cmd, self.stdin, self.env = cmd, stdin, env
+        self.cmd, self.stdin, self.env, self.hide = cmd, stdin, env, hide
         self.pfs_dir, self.workdir, self.binds = pfs_dir, workdir, binds
         self.on_output, self.accepted = on_output, accepted
         self.own_dir = None
@@ -68,7 +68,7 @@ class BatchedCommand:
     # --- the process -----------------------------------------------------------------------
 
     def _start(self) -> None:
-        argv = sandbox_argv(self.cmd, self.pfs_dir, self.workdir, self.binds)
+        argv = sandbox_argv(self.cmd, self.pfs_dir, self.workdir, self.binds, self.hide)
         env = {**os.environ, **self.env, "RAYPACHY_WORKDIR": self.workdir, SOCKET_ENV: self.path}
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -33,7 +33,7 @@ from raypachy.pps.datums import Datum
 from raypachy.pps.lazy import LazyFile, PipeFeeder
 from raypachy.pps.model import DatumState, JobToken, SecretValues
 from raypachy.pps.outputs import collect as collect_outputs
-from raypachy.pps.sandbox import run_command
+from raypachy.pps.sandbox import HiddenHome, run_command
 from raypachy.pps.spec import check_input_name
 from raypachy.secrets import redact
 from raypachy.storage import ChunkStore, FileSetWriter, ManifestStore, open_backend
@@ -318,6 +318,7 @@ class _Runner:
     def __init__(
         self, batch: BatchSpec, stores: _Stores, root: Path, sidecar: Any = None,
         reader: ChunkStore | None = None, transform: Callable[..., Any] | None = None,
+        home: HiddenHome | None = None,
     ) -> None:  # fmt: skip
         from raypachy.pps.units import parse_duration
 
@@ -349,9 +350,16 @@ class _Runner:
             os.fsdecode(v) for name in {s.get("name") for s in t.get("secrets") or []}
             for v in batch.secrets.get(str(name)).values()
         )  # fmt: skip
+        self.hide: tuple[str, ...] = ()  # what a command does not see: raypachy's home
+        self.home_env: dict[str, str] = {}
         if batch.token:  # the datums talk to the API as the pipeline, never as its creator
             self.secret_env["RAYPACHY_TOKEN"] = batch.token.value
             self.hidden = (*self.hidden, batch.token.value)
+            # ...nor as the cluster, whose token the home keeps: a command's namespace covers
+            # it, and the command reaches the API at the address the home would have told.
+            self.hide = home.hides(str(root), self.pfs) if home is not None else ()
+            if home is not None and self.hide:
+                self.home_env["RAYPACHY_ADDRESS"] = home.api_address
         self.live = _LiveLog(stores.chunks.backend, batch.pipeline, batch.job, self.hidden)
         self.secret_dir, self.binds = _secret_files(t, batch.secrets)
         self.fn: Callable[..., Any] | None = transform
@@ -437,6 +445,7 @@ class _Runner:
             "PPS_PROJECT_NAME": self.batch.pipeline.rpartition("/")[0] or "default",
             **{str(k): str(v) for k, v in self.transform.get("env", {}).items()},
             **self.secret_env,
+            **self.home_env,
         }
         if self.sidecar is not None:
             env.update(self.sidecar.env())
@@ -508,13 +517,13 @@ class _Runner:
                 self.batched = BatchedCommand(
                     self.transform["cmd"], stdin + (b"\n" if stdin else b""), self._base_env(),
                     self.pfs, self.transform.get("working_dir") or "/pfs", self.binds,
-                    self.live.write, str(self.root), accepted,
+                    self.live.write, str(self.root), accepted, self.hide,
                 )  # fmt: skip
             return self.batched.run_datum(self._datum_env(datum), self.timeout)
         result = run_command(
             self.transform["cmd"], stdin + (b"\n" if stdin else b""), self._env(datum),
             self.pfs, self.transform.get("working_dir") or "/pfs", self.timeout, self.live.write,
-            self.binds,
+            self.binds, self.hide,
         )  # fmt: skip
         if result.timed_out:
             return False, f"datum timed out after {self.timeout:g}s", result.output
@@ -528,7 +537,7 @@ class _Runner:
             return False, b""
         stdin = "\n".join(self.transform.get("err_stdin", [])).encode()
         result = run_command(err_cmd, stdin, self._env(datum), self.pfs, "/pfs", self.timeout,
-                             self.live.write, self.binds)  # fmt: skip
+                             self.live.write, self.binds, self.hide)  # fmt: skip
         return result.exit_code == 0, result.output
 
     def run(self, datum: Datum, writer: FileSetWriter, owners: dict[str, str]) -> DatumResult:
@@ -656,6 +665,7 @@ def run_batch(
     on_datum: Callable[[DatumResult], None] | None = None,
     reader: ChunkStore | None = None,
     transform: Callable[..., Any] | None = None,
+    home: HiddenHome | None = None,
 ) -> BatchResult:
     """Run every datum of the batch; return their results and the layer of their outputs.
 
@@ -663,6 +673,7 @@ def run_batch(
     ``on_datum`` hears of each datum as it ends (progress), before the batch does.
     ``reader`` reads the datums' input chunks (the node's chunk cache) instead of the store.
     ``transform`` replaces the stored function (a class pipeline's instance).
+    ``home``: raypachy's home on this node, which commands acting as the pipeline do not see.
     """
     try:
         check_code_paths(batch.spec.get("transform", {}))  # the code the version recorded
@@ -676,8 +687,8 @@ def run_batch(
     if needs_s3:
         assert sidecar is not None
         with sidecar(stores.chunks) as car:
-            return _run(batch, stores, car, on_datum, reader, transform)
-    return _run(batch, stores, None, on_datum, reader, transform)
+            return _run(batch, stores, car, on_datum, reader, transform, home)
+    return _run(batch, stores, None, on_datum, reader, transform, home)
 
 
 def _run(
@@ -687,13 +698,14 @@ def _run(
     on_datum: Callable[[DatumResult], None] | None,
     reader: ChunkStore | None = None,
     transform: Callable[..., Any] | None = None,
+    home: HiddenHome | None = None,
 ) -> BatchResult:
     scratch = os.environ.get("RAYPACHY_SCRATCH") or None
     root = Path(tempfile.mkdtemp(prefix="raypachy-batch-", dir=scratch))
     writer = FileSetWriter(stores.chunks, stores.manifests, threads=1)
     runner = None
     try:
-        runner = _Runner(batch, stores, root, car, reader, transform)
+        runner = _Runner(batch, stores, root, car, reader, transform, home)
         owners: dict[str, str] = {}
         results = []
         for d in batch.datums:

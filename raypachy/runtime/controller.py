@@ -9,6 +9,7 @@ controllers were running (the job rows in the database say which).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import socket
@@ -54,7 +55,26 @@ def run_batch_task(batch: BatchSpec, sidecar: Any, controller: Any = None) -> Ba
     from raypachy.runtime.chunkcache import chunk_reader
 
     # The node's chunk cache reads the inputs, for remote storage.
-    return run_batch(batch, sidecar, progress(batch, controller), chunk_reader(batch.storage))
+    home = _hidden_home() if batch.token else None
+    return run_batch(
+        batch, sidecar, progress(batch, controller), chunk_reader(batch.storage), home=home
+    )
+
+
+@functools.cache
+def _hidden_home() -> Any:
+    """This node's raypachy home, which command datums acting as their pipeline do not see,
+    and the API's address they reach instead (None when it cannot be told: nothing hidden)."""
+    from raypachy.pps.sandbox import HiddenHome
+    from raypachy.runtime.longrunning import api_url
+    from raypachy.runtime.state import home_dir
+
+    try:
+        address = os.environ.get("RAYPACHY_ADDRESS") or api_url()
+    except Exception:  # the API actor is restarting: hide nothing for this batch
+        _hidden_home.cache_clear()
+        return None
+    return HiddenHome(str(home_dir()), address)
 
 
 class ActorHost:

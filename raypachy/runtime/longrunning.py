@@ -70,7 +70,7 @@ def _api_env() -> dict[str, str]:
     address = os.environ.get("RAYPACHY_ADDRESS")
     if not address:
         with contextlib.suppress(Exception):
-            address = _api_url()
+            address = api_url()
     if address:
         env["RAYPACHY_ADDRESS"] = address
     with contextlib.suppress(Exception):
@@ -81,7 +81,7 @@ def _api_env() -> dict[str, str]:
     return env
 
 
-def _api_url() -> str:
+def api_url() -> str:
     """The API's URL as seen from this node: an API serving on every address of the head is
     reached at the head's address (the GCS's), one on loopback only on the head itself."""
     api = ray.get_actor(API_ACTOR, namespace=NAMESPACE)
