@@ -20,6 +20,7 @@ from raypachy.deploy.kuberay import (
     cluster_values,
     manifests,
     operator_values,
+    ray_cluster_spec,
     rayjob_for_existing_cluster,
 )
 
@@ -332,3 +333,20 @@ def test_the_secret_password_reaches_postgres_as_pgpassword(
     monkeypatch.setenv("PGPASSWORD", password)
     with open_store(bare).read() as tx:
         assert tx.repos() == []
+
+
+def test_only_the_head_mounts_the_home_that_holds_the_clusters_token() -> None:
+    """Datums run on worker pods: none of them mounts the volume of ``$RAYPACHY_HOME`` (the
+    token file, the metadata), so no datum there can read it."""
+    spec = ray_cluster_spec(CUSTOM)
+    [head] = spec["headGroupSpec"]["template"]["spec"]["containers"]
+    home = next(e["value"] for e in head["env"] if e["name"] == "RAYPACHY_HOME")
+    assert any(home.startswith(m["mountPath"]) for m in head["volumeMounts"])
+    groups = spec["workerGroupSpecs"]
+    assert len(groups) >= 2
+    for group in groups:
+        pod = group["template"]["spec"]
+        assert not any(v["name"] == "metadata" for v in pod.get("volumes", [])), group["groupName"]
+        for container in pod["containers"]:
+            mounts = [m["mountPath"] for m in container.get("volumeMounts", [])]
+            assert not any(home.startswith(m) or m.startswith(home) for m in mounts), mounts
