@@ -33,7 +33,7 @@ from raypachy.pps.datums import Datum
 from raypachy.pps.lazy import LazyFile, PipeFeeder
 from raypachy.pps.model import DatumState, JobToken, SecretValues
 from raypachy.pps.outputs import collect as collect_outputs
-from raypachy.pps.sandbox import HiddenHome, run_command
+from raypachy.pps.sandbox import PFS_ROOT, HiddenHome, run_command
 from raypachy.pps.spec import check_input_name
 from raypachy.secrets import redact
 from raypachy.storage import ChunkStore, FileSetWriter, ManifestStore, open_backend
@@ -357,7 +357,8 @@ class _Runner:
             self.hidden = (*self.hidden, batch.token.value)
             # ...nor as the cluster, whose token the home keeps: a command's namespace covers
             # it, and the command reaches the API at the address the home would have told.
-            self.hide = home.hides(str(root), self.pfs) if home is not None else ()
+            own = (str(root), self.pfs, t.get("working_dir") or PFS_ROOT)
+            self.hide = home.hides(*own) if home is not None else ()
             if home is not None and self.hide:
                 self.home_env["RAYPACHY_ADDRESS"] = home.api_address
         self.live = _LiveLog(stores.chunks.backend, batch.pipeline, batch.job, self.hidden)
