@@ -108,26 +108,37 @@ def test_a_dataset_pipelines_function_acts_as_its_pipeline(
         import os
         import raypachy
 
-        def probe(batch):
+        def seen():
             client = raypachy.connect()
-            seen = {"who": client.whoami()["principal"]}
-            seen["in_env"] = "RAYPACHY_TOKEN" in os.environ  # no runtime_env carried it
-            seen["input"] = client.get_file("dsrc@master", "/a").decode()
+            found = {"who": client.whoami()["principal"]}
+            found["in_env"] = "RAYPACHY_TOKEN" in os.environ  # no runtime_env carried it
+            found["input"] = client.get_file("dsrc@master", "/a").decode()
             for name, write in (
                 ("own", lambda: client.check_writable("dsprobe@master")),
                 ("other", lambda: client.put_file("other@master", "/planted", b"x")),
             ):
                 try:
                     write()
-                    seen[name] = "allowed"
+                    found[name] = "allowed"
                 except Exception as e:
-                    seen[name] = f"{type(e).__name__}: {e}"
-            row = json.dumps(seen).encode()
-            return {"datum_id": batch["datum_id"], "path": ["/seen"], "bytes": [row]}
+                    found[name] = f"{type(e).__name__}: {e}"
+            return json.dumps(found).encode()
+
+        def probe(batch):  # in Ray Data's tasks
+            return {"datum_id": batch["datum_id"], "path": ["/seen"], "bytes": [seen()]}
+
+        class ActorProbe:  # in an actor pool
+            def __call__(self, batch):
+                return {
+                    "datum_id": [*batch["datum_id"], batch["datum_id"][0]],
+                    "path": [*batch["path"], "/seen-by-actor"],
+                    "bytes": [*batch["bytes"], seen()],
+                }
 
         @raypachy.pipeline(input=raypachy.pfs("dsrc", glob="/"), name="dsprobe", dataset=True)
         def dsprobe(ds):
-            return ds.map_batches(probe, batch_size=None)
+            ds = ds.map_batches(probe, batch_size=None)
+            return ds.map_batches(ActorProbe, concurrency=1, batch_size=None)
     """)
     )
     c.cli("create", "pipeline", "--python", str(code))
@@ -136,12 +147,13 @@ def test_a_dataset_pipelines_function_acts_as_its_pipeline(
     c.cli("wait", "commit", commit, "-o", "json", timeout=300)
     [job] = json.loads(c.cli("list", "job", commit, "-o", "json").stdout)
     assert job["state"] == "success", (job["reason"], c.cli("logs", "-p", "dsprobe").stdout)
-    seen = json.loads(c.cli("get", "file", "dsprobe@master:/seen").stdout)
-    assert seen["who"] == "pipeline:dsprobe", seen
-    assert seen["input"] == "alpha"
-    assert seen["in_env"] is False, seen
-    # Its role lets it write its output repo (only its jobs may, so the write itself is
-    # refused after the role check, as a conflict); it wrote it through its output rows.
-    assert seen["own"].startswith("ConflictError: cannot write to dsprobe"), seen
-    assert seen["other"].startswith("PermissionDeniedError: pipeline:dsprobe " + DENIED), seen
+    for path in ("/seen", "/seen-by-actor"):
+        seen = json.loads(c.cli("get", "file", f"dsprobe@master:{path}").stdout)
+        assert seen["who"] == "pipeline:dsprobe", (path, seen)
+        assert seen["input"] == "alpha"
+        assert seen["in_env"] is False, seen
+        # Its role lets it write its output repo (only its jobs may, so the write itself is
+        # refused after the role check, as a conflict); it wrote it through its output rows.
+        assert seen["own"].startswith("ConflictError: cannot write to dsprobe"), seen
+        assert seen["other"].startswith("PermissionDeniedError: pipeline:dsprobe " + DENIED)
     assert json.loads(c.cli("list", "commit", "other", "-o", "json").stdout) == []
