@@ -13,19 +13,24 @@ secrets, the audit log) ``clusterAdmin``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from raypachy.pachd.roles import DEFAULT_PROJECT, KINDS, Need, Permission
 from raypachy.pachd.verbs import VERBS, Access
-from raypachy.pachd.visibility import SIFTED
+from raypachy.pachd.visibility import Sight
 
 P = Permission
 _LIST = Need(P.PROJECT_LIST, DEFAULT_PROJECT)
 _CREATE = Need(P.PROJECT_CREATE, DEFAULT_PROJECT)
 _ADMIN = Need(P.CLUSTER_ADMIN)
-#: Verbs any known caller may ask (they name nothing of anyone else's).
+#: Verbs any known caller may ask (they name nothing of anyone else's). As in Pachyderm, any
+#: user may use transactions: each operation is checked as it is recorded, and the listing
+#: shows the transactions whose operations name only what the caller may see.
 ANYONE = ("wait_change", "heartbeat_lease", "release_lease", "acquire_lease", "status",
-          "auth_whoami", "auth_check", "auth_revoke", "config")  # fmt: skip
+          "auth_whoami", "auth_check", "auth_revoke", "config",
+          *(v.name for v in VERBS.values()
+            if v.name.endswith("_transaction") and v.access is not Access.INTERNAL))  # fmt: skip
 
 #: Verbs any known caller may ask with the arguments that need nothing (Pachyderm lets every
 #: user create projects and see which exist).
@@ -168,13 +173,59 @@ _RULES: dict[str, Callable[[Mapping[str, Any]], list[Need]]] = {
     "auth_set_role": lambda a: _named_object(a, _OWN_OBJECT),
     "auth_get_roles": lambda a: _named_object(a, _READ_OBJECT),
     "auth_audit": lambda a: [_ADMIN],
-    # a transaction's operations were checked as they were recorded
-    **{name: (lambda a: [_LIST]) for name in VERBS if name.endswith("_transaction")},
-    "list_transactions": lambda a: [_LIST],
+    "list_transactions": lambda a: [],
     **{name: (lambda a: []) for name in ANYONE},
     **{name: (lambda a: [_ADMIN]) for name in VERBS if name.endswith("_secret")},
     **{name: (lambda a: [_ADMIN]) for name in ("list_secrets",)},
 }
+
+
+def _field(name: str) -> Callable[[Any], list[str]]:
+    """The repo (or pipeline) an entry names in ``name`` (a domain object, or its JSON)."""
+
+    def repos(entry: Any) -> list[str]:
+        value = entry.get(name) if isinstance(entry, Mapping) else getattr(entry, name, "")
+        return [str(value or "")]
+
+    return repos
+
+
+def _transaction_repos(entry: Any) -> list[str]:
+    """Every repo the operations of a transaction name (each needed a role on it)."""
+    ops = entry.get("ops") if isinstance(entry, Mapping) else getattr(entry, "ops", ())
+    found = []
+    for op in ops or ():
+        if isinstance(op, Mapping):
+            verb, args = op.get("verb"), op.get("args")
+        else:
+            verb, args = getattr(op, "verb", ""), getattr(op, "args", {})
+        found += [n.name for n in needs(str(verb), args or {}) or [] if n.kind == "repo"]
+    return found
+
+
+#: The listings answered with what the caller sees (``raypachy.pachd.visibility``), and the
+#: repos (or pipelines) an entry names: the caller sees it if it sees all of them.
+SIFTED: Mapping[str, Callable[[Any], list[str]]] = MappingProxyType(
+    {
+        "list_repos": _field("name"),
+        "list_pipelines": _field("name"),
+        "list_jobs": _field("pipeline"),
+        "list_recent_jobs": _field("pipeline"),
+        "list_commits": _field("repo"),
+        "commit_set": _field("repo"),
+        "wait_commit_set": _field("repo"),
+        "list_transactions": _transaction_repos,
+    }
+)
+
+
+def sift(verb: str, result: Any, sight: Sight | None) -> Any:
+    """``result`` of ``verb`` with only the entries ``sight`` sees (None: auth is not
+    active, everything is seen)."""
+    names = SIFTED.get(verb)
+    if sight is None or names is None or sight.everything or not isinstance(result, list):
+        return result
+    return [entry for entry in result if all(sight.sees(n) for n in names(entry))]
 
 
 def needs(verb: str, args: Mapping[str, Any]) -> list[Need] | None:

@@ -6,16 +6,17 @@ or that the caller may read, and skips the others without an error, so a user wi
 role gets an empty list (``listRepoInTransaction`` and ``hasProjectAccess`` in
 ``src/server/pfs/server/driver.go`` of Pachyderm 2.x). raypachy answers every listing across
 objects that way: repos, pipelines (by their output repo, of the same name), jobs (by their
-pipeline), commits and commit sets (by their repo). Naming one object the caller may not read
-(``inspect repo``, ``list commit REPO``) stays a 403 naming the role it lacks.
+pipeline), commits and commit sets (by their repo), transactions (by every repo their
+operations name); ``raypachy.pachd.access.sift`` says which entry names what. Naming one object
+the caller may not read (``inspect repo``, ``list commit REPO``) stays a 403 naming the role it
+lacks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from raypachy.pachd.roles import ROLES, Permission
 from raypachy.pfs.model import project_of_key
@@ -57,36 +58,3 @@ def sight_of(bindings: Iterable[RoleBindingRecord]) -> Sight:
         elif b.kind == "repo" and Permission.REPO_READ in role.permissions:
             repos.add(b.name)
     return Sight(projects=frozenset(projects), repos=frozenset(repos))
-
-
-def _entry_repo(entry: Any, field: str) -> str:
-    value = entry.get(field) if isinstance(entry, Mapping) else getattr(entry, field, "")
-    return str(value or "")
-
-
-def _by(field: str) -> Callable[[Any], str]:
-    return lambda entry: _entry_repo(entry, field)
-
-
-#: The listings answered with what the caller sees, and the repo (or pipeline) key of an
-#: entry (a domain object, or its JSON).
-SIFTED: Mapping[str, Callable[[Any], str]] = MappingProxyType(
-    {
-        "list_repos": _by("name"),
-        "list_pipelines": _by("name"),
-        "list_jobs": _by("pipeline"),
-        "list_recent_jobs": _by("pipeline"),
-        "list_commits": _by("repo"),
-        "commit_set": _by("repo"),
-        "wait_commit_set": _by("repo"),
-    }
-)
-
-
-def sift(verb: str, result: Any, sight: Sight | None) -> Any:
-    """``result`` of ``verb`` with only the entries ``sight`` sees (None: auth is not
-    active, everything is seen)."""
-    key = SIFTED.get(verb)
-    if sight is None or key is None or sight.everything or not isinstance(result, list):
-        return result
-    return [entry for entry in result if sight.sees(key(entry))]

@@ -25,11 +25,11 @@ from typing import Any
 from fastapi import HTTPException, Request
 
 from raypachy.errors import PermissionDeniedError, RaypachyError
-from raypachy.pachd.access import described, needs, pipeline_name
+from raypachy.pachd.access import SIFTED, described, needs, pipeline_name, sift
 from raypachy.pachd.auth import Identity
 from raypachy.pachd.roles import Need, Permission
 from raypachy.pachd.verbs import VERBS, Access, join_project
-from raypachy.pachd.visibility import SIFTED, Sight, sift
+from raypachy.pachd.visibility import Sight
 from raypachy.secrets import token_hash
 from raypachy.server.service import Service
 

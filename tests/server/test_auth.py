@@ -25,8 +25,7 @@ from raypachy.errors import (
     UnavailableError,
 )
 from raypachy.pachd import Pachd
-from raypachy.pachd.access import ANYONE, OPEN
-from raypachy.pachd.visibility import SIFTED
+from raypachy.pachd.access import ANYONE, OPEN, SIFTED
 from raypachy.pfs import PFS
 from raypachy.secrets import token_hash
 from raypachy.server.access import route_verb

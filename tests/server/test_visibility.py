@@ -213,3 +213,28 @@ def test_the_consoles_live_jobs_show_only_the_pipelines_the_user_may_read(world:
     assert snapshot("dave") == {"team/edges", "thumbs"}
     assert snapshot("bob") == {"team/edges"}
     assert snapshot("carol") == snapshot("alice") == set()
+
+
+def test_any_user_may_use_transactions_and_lists_only_those_it_may_see(world: World) -> None:
+    """As in Pachyderm, transactions need no role (each operation is checked as it is
+    recorded); a listing shows those whose operations name only what the caller may see."""
+    root = world.root
+    erin = Client(world.url, token=root.create_token("erin")["token"], timeout=30)
+    try:
+        root.set_role("project", "team", "user:erin", "repoWriter")
+        roots = root.start_transaction()
+        root.use_transaction(roots.id)
+        root.start_commit("images@master")  # recorded: names a repo erin may not see
+        root.use_transaction(None)
+        with erin.transaction() as txn:
+            erin.start_commit("team/b@dev")
+            erin.finish_commit("team/b@dev")
+            with pytest.raises(PermissionDeniedError, match="lacks repoWriter on repo images"):
+                erin.start_commit("images@dev")  # checked as it is recorded
+            assert [t.id for t in erin.list_transactions()] == [txn.id]
+            assert {t.id for t in root.list_transactions()} == {txn.id, roots.id}
+            assert world.clients["carol"].list_transactions() == []
+        assert erin.inspect_branch("team/b", "dev").head is not None  # applied at the end
+        root.delete_transaction(roots.id)
+    finally:
+        erin.close()

@@ -17,7 +17,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from raypachy.pachd.visibility import Sight, sift
+from raypachy.pachd.access import sift
+from raypachy.pachd.visibility import Sight
 from raypachy.pfs.model import to_json
 from raypachy.server.service import Service
 

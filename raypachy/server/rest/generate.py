@@ -20,9 +20,9 @@ from fastapi.responses import JSONResponse
 
 from raypachy.limits import PAGE_SIZE
 from raypachy.pachd import wire
+from raypachy.pachd.access import sift
 from raypachy.pachd.api import API, Unset, verb_hints
 from raypachy.pachd.verbs import Verb, join_project, qualified_params
-from raypachy.pachd.visibility import sift
 from raypachy.pfs.transactions import HEADER, RECORDED
 from raypachy.server.rest import bodies
 from raypachy.server.service import Service

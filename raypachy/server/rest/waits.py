@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from raypachy.pachd import wire
-from raypachy.pachd.visibility import sift
+from raypachy.pachd.access import sift
 from raypachy.pps.model import JobState
 from raypachy.server.rest import bodies
 from raypachy.server.service import Service
