@@ -190,7 +190,8 @@ class AccessCheck:
 
 
 def sight_of_request(request: Request) -> Sight | None:
-    """What the request's caller sees of a listing (None: everything)."""
+    """What the request's caller sees of a listing (None: everything), as the access check
+    found it."""
     sight: Sight | None = getattr(request.state, "sight", None)
     return sight
 

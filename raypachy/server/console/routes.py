@@ -17,6 +17,7 @@ from raypachy.limits import PAGE_SIZE
 from raypachy.pfs.model import to_json
 from raypachy.pps.model import JobState
 from raypachy.server import pages
+from raypachy.server.access import sight_of_request
 from raypachy.server.console import previews
 from raypachy.server.console.events import WINDOW, JobFeed
 from raypachy.server.console.writers import WRITERS_PAGE, writers
@@ -60,7 +61,7 @@ def router(service: Service, chunks: Callable[[], Any], feed: JobFeed) -> APIRou
             return not await request.is_disconnected()
 
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        sight = getattr(request.state, "sight", None)  # set by the access check
+        sight = sight_of_request(request)
         return StreamingResponse(
             feed.stream(limit, alive, sight=sight),
             media_type="text/event-stream",

@@ -24,6 +24,7 @@ from raypachy.pachd.access import sift
 from raypachy.pachd.api import API, Unset, verb_hints
 from raypachy.pachd.verbs import Verb, join_project, qualified_params
 from raypachy.pfs.transactions import HEADER, RECORDED
+from raypachy.server.access import sight_of_request
 from raypachy.server.rest import bodies
 from raypachy.server.service import Service
 
@@ -99,7 +100,8 @@ def add_route(router: APIRouter, verb: Verb, service: Service) -> None:
         if txn:  # the client's active transaction: recorded, applied when it finishes
             result = await service.call("record_in_transaction", txn, verb.name, args)
         else:
-            result = sift(verb.name, await service.call(verb.name, **args), _sight(request))
+            result = await service.call(verb.name, **args)
+            result = sift(verb.name, result, sight_of_request(request))
         return reply(verb, result, {verb.http_name(k): v for k, v in args.items()})
 
     endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
@@ -131,7 +133,7 @@ async def _page(request: Request, verb: Verb, service: Service, args: dict[str, 
     more than the page: that says whether a next page exists. Entries the caller may not
     read are skipped before the page is cut, so a Link never names one."""
     size = min(args.get("limit") or PAGE_SIZE, PAGE_SIZE)
-    sight, after = _sight(request), args.get("start_after")
+    sight, after = sight_of_request(request), args.get("start_after")
     items: list[Any] = []
     while True:  # more than once only when entries the caller may not read were skipped
         found = await service.call(verb.name, **(args | {"limit": size + 1, "start_after": after}))
@@ -150,10 +152,6 @@ async def _page(request: Request, verb: Verb, service: Service, args: dict[str, 
             f'<{_pinned(verb, request, items[-1]) or url.path}?{url.query}>; rel="next"'
         )
     return JSONResponse(items, headers=headers)
-
-
-def _sight(request: Request) -> Any:
-    return getattr(request.state, "sight", None)
 
 
 def _pinned(verb: Verb, request: Request, last: dict[str, Any]) -> str | None:

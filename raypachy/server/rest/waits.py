@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from raypachy.pachd import wire
 from raypachy.pachd.access import sift
 from raypachy.pps.model import JobState
+from raypachy.server.access import sight_of_request
 from raypachy.server.rest import bodies
 from raypachy.server.service import Service
 from raypachy.server.waits import Waits, client_of, wait_seconds
@@ -58,7 +59,7 @@ def router(service: Service, waits: Waits) -> APIRouter:
         """Until every commit and every job of a global id is done: the whole DAG."""
         timeout = wait_seconds(body.timeout)
         busy = [""]
-        sight = getattr(request.state, "sight", None)  # set by the access check
+        sight = sight_of_request(request)
 
         async def check() -> tuple[bool, Any]:
             found = await service.call("commit_set_state", commit_id)
