@@ -8,18 +8,7 @@ import sys
 import click
 
 from raypachy import __version__
-from raypachy.cli.auth_commands import auth
-from raypachy.cli.cluster_commands import COMMANDS
-from raypachy.cli.console_command import console
-from raypachy.cli.deploy_commands import deploy
-from raypachy.cli.migrate_command import migrate
-from raypachy.cli.pfs_commands import NOUNS, fsck, gc
-from raypachy.cli.pps_commands import COMMANDS as PPS_COMMANDS
-from raypachy.cli.pps_commands import NOUNS as PPS_NOUNS
-from raypachy.cli.project_commands import NOUNS as PROJECT_NOUNS
-from raypachy.cli.project_commands import config, scope
-from raypachy.cli.transaction_commands import NOUNS as TXN_NOUNS
-from raypachy.cli.transaction_commands import recorded_note
+from raypachy.cli.lazy import Root
 from raypachy.errors import RaypachyError
 from raypachy.secrets import redact
 
@@ -27,31 +16,13 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 
 
-class _Verb(click.Group):
-    """A verb such as ``list`` whose subcommands are nouns such as ``repo``."""
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Root, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="raypachy")
 def cli() -> None:
     """raypachy: Git for data and data-driven pipelines on Ray.
 
     Addresses work as in pachctl: repo@branch, repo@commit, repo@branch^2:/path.
     """
-
-
-for verb in sorted(set(NOUNS) | set(PPS_NOUNS) | set(PROJECT_NOUNS) | set(TXN_NOUNS)):
-    commands = (NOUNS.get(verb, []) + PPS_NOUNS.get(verb, []) + PROJECT_NOUNS.get(verb, [])
-                + TXN_NOUNS.get(verb, []))  # fmt: skip
-    group = _Verb(verb, help=f"{verb.capitalize()} " + ", ".join(c.name for c in commands) + ".")
-    for command in commands:
-        group.add_command(command)
-    cli.add_command(group)
-cli.add_command(gc)
-cli.add_command(fsck)
-for command in [*COMMANDS, *PPS_COMMANDS, deploy, console, migrate, auth, config]:
-    cli.add_command(command)
-scope(cli)  # --project on every repo, file, commit, branch, pipeline and job verb
 
 
 @cli.command("version")
@@ -63,6 +34,8 @@ def version() -> None:
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="raypachy", standalone_mode=False)
+        from raypachy.cli.transaction_commands import recorded_note
+
         note = recorded_note(sys.argv[1:] if argv is None else argv)
         if note:
             sys.stderr.write(note + "\n")

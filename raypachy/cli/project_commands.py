@@ -9,16 +9,10 @@ from typing import Any
 import click
 
 from raypachy.cli.context import client, output_option
-from raypachy.cli.project_scope import current, set_flags, write_config
+from raypachy.cli.project_scope import current, write_config
 from raypachy.cli.render import ago, emit, say
 from raypachy.client.config import read_config
-from raypachy.errors import InvalidArgumentError
 from raypachy.pfs.model import Project
-
-#: The nouns whose verbs read repo and pipeline names in a project.
-SCOPED_NOUNS = ("repo", "commit", "branch", "file", "pipeline", "job", "datum", "metadata")
-SCOPED_COMMANDS = ("logs", "lineage")
-_LISTINGS = ("repo", "commit", "pipeline", "job")
 
 
 def _cells(p: Project) -> list[str]:
@@ -88,42 +82,6 @@ def config_set(key: str, value: str) -> None:
 def config_get(key: str) -> None:
     """Print a client setting (the project: the one names are read in now)."""
     click.echo(current() if key == "project" else read_config().get(key, ""))
-
-
-def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    if param.name == "project" and value is not None:
-        try:
-            set_flags(project=value)
-        except InvalidArgumentError as e:
-            raise click.BadParameter(str(e), ctx=ctx, param=param) from None
-    elif param.name == "all_projects" and value:
-        set_flags(all_projects=True)
-    return value
-
-
-def add_project_options(command: click.Command, listing: bool = False) -> None:
-    """Give ``command`` ``--project`` (and ``--all-projects`` for a listing)."""
-    command.params.append(click.Option(
-        ["--project"], metavar="NAME", expose_value=False, callback=_remember,
-        help="The project of the repos and pipelines named (default: RAYPACHY_PROJECT, "
-             "else `raypachy config set project`, else default).",
-    ))  # fmt: skip
-    if listing:
-        command.params.append(click.Option(
-            ["-A", "--all-projects"], is_flag=True, expose_value=False, callback=_remember,
-            help="List those of every project.",
-        ))  # fmt: skip
-
-
-def scope(cli: click.Group) -> None:
-    """Add ``--project`` to every repo, file, commit, branch, pipeline and job verb."""
-    for verb_name, verb in cli.commands.items():
-        if isinstance(verb, click.Group):
-            for noun_name, noun in verb.commands.items():
-                if noun_name in SCOPED_NOUNS:
-                    add_project_options(noun, verb_name == "list" and noun_name in _LISTINGS)
-        elif verb_name in SCOPED_COMMANDS:
-            add_project_options(verb)
 
 
 NOUNS: dict[str, list[Any]] = {

@@ -16,6 +16,8 @@ import os
 import re
 from typing import Any
 
+import click
+
 from raypachy.client.config import read_config, set_config
 from raypachy.errors import InvalidArgumentError
 from raypachy.pfs.names import DEFAULT_PROJECT, check_project_name, is_commit_id
@@ -130,3 +132,28 @@ class Scoped:
         ):  # fmt: skip
             return [x for x in result if getattr(x, "project", project) == project]
         return result
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if param.name == "project" and value is not None:
+        try:
+            set_flags(project=value)
+        except InvalidArgumentError as e:
+            raise click.BadParameter(str(e), ctx=ctx, param=param) from None
+    elif param.name == "all_projects" and value:
+        set_flags(all_projects=True)
+    return value
+
+
+def add_project_options(command: click.Command, listing: bool = False) -> None:
+    """Give ``command`` ``--project`` (and ``--all-projects`` for a listing)."""
+    command.params.append(click.Option(
+        ["--project"], metavar="NAME", expose_value=False, callback=_remember,
+        help="The project of the repos and pipelines named (default: RAYPACHY_PROJECT, "
+             "else `raypachy config set project`, else default).",
+    ))  # fmt: skip
+    if listing:
+        command.params.append(click.Option(
+            ["-A", "--all-projects"], is_flag=True, expose_value=False, callback=_remember,
+            help="List those of every project.",
+        ))  # fmt: skip
