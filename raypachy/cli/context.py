@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,6 +74,8 @@ def progress(verb: str, total: int | None) -> Iterator[Callable[[int], None] | N
     if _state["json"] or not sys.stderr.isatty():
         yield None
         return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
     bar = Progress(
         "[progress.description]{task.description}",
         BarColumn(),

@@ -9,7 +9,16 @@ from __future__ import annotations
 import sys
 
 
+#: Modules a CLI process never runs but its HTTP client imports eagerly when they are
+#: installed: httpx's own command line (rich, pygments: ~30 ms) and trio, which httpcore
+#: loads in case an async caller runs under it (~50 ms). Marked absent, those imports take
+#: their ImportError branch; the command itself is sync, and servers it starts run on asyncio.
+NEVER_USED = ("httpx._main", "trio")
+
+
 def main() -> None:
+    for name in NEVER_USED:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     args = sys.argv[1:]
     if args[:2] == ["next", "datum"] and (
         len(args) == 2 or (len(args) == 4 and args[2] == "--error")

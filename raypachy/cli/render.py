@@ -1,20 +1,24 @@
-"""Printing results: rich tables for people, plain JSON for programs."""
+"""Printing results: aligned tables for people, plain JSON for programs.
+
+A table that fits its output is written here, in the layout rich would give it; rich is
+imported (it costs a CLI call ~20 ms) only for one that must wrap or has cells rich measures
+differently (non-ASCII, control characters).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from raypachy.pfs.model import to_json
 
-# Piped output keeps whole lines (ids must not wrap); a terminal gets its own width.
-_out = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
+PIPED_WIDTH = 250  # piped output keeps whole lines (ids must not wrap)
+_GAP = "  "  # rich's padding of one on each side of a column, none at the edges
 
 
 def human_size(n: int | None) -> str:
@@ -46,13 +50,46 @@ def print_json(obj: Any) -> None:
 def print_table(
     columns: Sequence[str], rows: Sequence[Any], cells: Callable[[Any], Sequence[str]]
 ) -> None:
+    """Columns left-aligned, two spaces apart, the header bold on a terminal; the last
+    column folds when the table is wider than the terminal (250 characters when piped)."""
+    body = [[str(c) for c in cells(row)] for row in rows]
+    tty = sys.stdout.isatty()
+    width = shutil.get_terminal_size().columns if tty else PIPED_WIDTH
+    lines = plain_table(list(columns), body, width)
+    if lines is None:
+        _rich_table(columns, body, tty)
+        return
+    if tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb":
+        lines[0] = f"\x1b[1m{lines[0]}\x1b[0m"
+    sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+def plain_table(columns: list[str], body: list[list[str]], width: int) -> list[str] | None:
+    """The table's lines as rich lays them out, or None when rich must (it wraps, or has
+    characters whose width only rich measures)."""
+    for text in (*columns, *(cell for row in body for cell in row)):
+        if not (text.isascii() and text.isprintable()):
+            return None
+    widths = [max([len(columns[i])] + [len(row[i]) for row in body]) for i in range(len(columns))]
+    if sum(widths) + len(_GAP) * (len(widths) - 1) > width:
+        return None
+    return [
+        _GAP.join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [columns, *body]
+    ]
+
+
+def _rich_table(columns: Sequence[str], body: list[list[str]], tty: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
     for i, column in enumerate(columns):
         last = i == len(columns) - 1
         table.add_column(column, no_wrap=not last, overflow="fold" if last else "ignore")
-    for row in rows:
-        table.add_row(*cells(row))
-    _out.print(table)
+    for row in body:
+        table.add_row(*(Text(cell) for cell in row))  # a cell's brackets are text, not markup
+    Console(highlight=False, width=None if tty else PIPED_WIDTH).print(table)
 
 
 def emit(
@@ -71,4 +108,4 @@ def emit(
 
 def say(message: str) -> None:
     """A status line for people; goes to stderr so stdout stays clean for pipes."""
-    Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 250).print(message)
+    sys.stderr.write(message + "\n")
