@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-
 #: Modules a CLI process never runs but its HTTP client imports eagerly when they are
 #: installed: httpx's own command line (rich, pygments: ~30 ms) and trio, which httpcore
 #: loads in case an async caller runs under it (~50 ms). Marked absent, those imports take

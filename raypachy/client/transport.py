@@ -8,7 +8,6 @@ address is verified with the system's CAs or ``RAYPACHY_CA_FILE`` (``raypachy.tl
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import ssl
@@ -59,11 +58,11 @@ def raise_for(response: httpx.Response) -> None:
     raise cls(message)
 
 
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """httpx's default TLS context, made once per process: loading the CA bundle costs
-    ~0.1 s (more on a busy machine), and every client would pay it, even over plain HTTP."""
-    return httpx.create_ssl_context()
+def plain_http_context() -> ssl.SSLContext:
+    """The TLS context of a client of an ``http://`` address: it never makes a TLS
+    connection, so it trusts no CA (loading the bundle costs a CLI call ~20 ms) and would
+    refuse any certificate if one were ever asked for."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _refuse_untrusted(address: str, e: httpx.TransportError) -> None:
@@ -95,17 +94,23 @@ class Transport:
         )
         headers = {"Authorization": f"Bearer {remote_token}"} if remote_token else {}
         self._authorized = not self._local
+        self._timeout = timeout
+        self.http = self._client(headers)
+        self._on_unreachable = on_unreachable
+
+    def _client(self, headers: dict[str, str]) -> httpx.Client:
         # TCP_NODELAY: a POST's headers and body leave as two small segments, and Nagle's
         # algorithm would hold the body for the server's delayed ACK (~40 ms a request).
-        secure = self.address.lower().startswith("https://")
         transport = httpx.HTTPTransport(
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)], retries=2,
-            verify=client_context() if secure else _tls(),
+            verify=client_context() if self._secure() else plain_http_context(),
         )  # fmt: skip
-        self.http = httpx.Client(
-            base_url=self.address, timeout=timeout, headers=headers, transport=transport
+        return httpx.Client(
+            base_url=self.address, timeout=self._timeout, headers=headers, transport=transport
         )
-        self._on_unreachable = on_unreachable
+
+    def _secure(self) -> bool:
+        return self.address.lower().startswith("https://")
 
     def close(self) -> None:
         self.http.close()
@@ -114,10 +119,14 @@ class Transport:
 
     def _start_local(self) -> None:
         assert self._on_unreachable is not None
+        was_secure = self._secure()
         self.address = self._on_unreachable().rstrip("/")
         self._on_unreachable = None
-        self.http.base_url = httpx.URL(self.address)
         self.http.headers.pop("Authorization", None)
+        if self._secure() != was_secure:  # the TLS context follows the scheme
+            self.http.close()
+            self.http = self._client(dict(self.http.headers))
+        self.http.base_url = httpx.URL(self.address)
         self._authorized = False  # a new server, maybe a new token: it proves itself again
 
     def _local_token(self) -> tuple[str | None, str]:
