@@ -44,17 +44,17 @@ from raypachy.pfs.model import (
 )
 from raypachy.pfs.names import normalize_path
 from raypachy.pfs.watch import follow_branch
-from raypachy.pps.model import (
-    DatumInfo,
-    JobInfo,
-    PipelineCreated,
-    PipelineInfo,
-    PipelineVersion,
-    SecretInfo,
-)
 
 if TYPE_CHECKING:
     from raypachy.pfs.modification import Modification
+    from raypachy.pps.model import (
+        DatumInfo,
+        JobInfo,
+        PipelineCreated,
+        PipelineInfo,
+        PipelineVersion,
+        SecretInfo,
+    )
     from raypachy.storage import ChunkStore, FileData, ManifestStore
 
 

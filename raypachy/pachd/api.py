@@ -34,17 +34,17 @@ from raypachy.pfs.model import (
     Trigger,
 )
 from raypachy.pfs.transactions import Transaction
-from raypachy.pps.model import (
-    DatumInfo,
-    JobInfo,
-    PipelineCreated,
-    PipelineInfo,
-    PipelineVersion,
-    SecretInfo,
-)
 
 if TYPE_CHECKING:
     from raypachy.pfs.modification import Modification
+    from raypachy.pps.model import (
+        DatumInfo,
+        JobInfo,
+        PipelineCreated,
+        PipelineInfo,
+        PipelineVersion,
+        SecretInfo,
+    )
     from raypachy.storage.entries import FileData
 
 
@@ -544,4 +544,20 @@ class API(VersioningAPI, PipelineAPI, TransactionAPI, Protocol):
 def verb_hints(name: str) -> dict[str, Any]:
     """The annotations of verb ``name``, resolved without loading the storage engine (its
     types, only named here for readers, stand as ``Any``: their wire forms have codecs)."""
-    return typing.get_type_hints(getattr(API, name), localns={"FileData": Any, "Modification": Any})
+    method = getattr(API, name)
+    try:
+        return typing.get_type_hints(method, localns=_UNLOADED)
+    except NameError:  # a pipeline verb: its types load now (a repo verb never needs them)
+        return typing.get_type_hints(method, localns={**_UNLOADED, **_pps_types()})
+
+
+_UNLOADED: dict[str, Any] = {"FileData": Any, "Modification": Any}
+
+
+@functools.cache
+def _pps_types() -> dict[str, Any]:
+    from raypachy.pps import model
+
+    names = ("DatumInfo", "JobInfo", "PipelineCreated", "PipelineInfo", "PipelineVersion",
+             "SecretInfo")  # fmt: skip
+    return {name: getattr(model, name) for name in names}
