@@ -29,14 +29,19 @@ def client() -> Any:
     if os.environ.get("RAYPACHY_ADDRESS"):
         made = Client()
     else:
-        from raypachy.runtime.cluster import start_local
         from raypachy.runtime.state import home_dir, local_api_url
 
-        made = Client(local_api_url(), on_unreachable=start_local, home=home_dir())
+        made = Client(local_api_url(), on_unreachable=_start_local, home=home_dir())
     active = read_config().get("active_transaction")  # `raypachy start transaction`
     if isinstance(active, str):
         made.use_transaction(active)
     return Scoped(made)  # names are read in the current project
+
+
+def _start_local() -> str:
+    from raypachy.runtime.cluster import start_local  # only when nothing answers
+
+    return start_local()
 
 
 def page_options(what: str, cursor: str) -> Callable[[F], F]:

@@ -25,3 +25,20 @@ def test_clients_share_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(loads) == seen  # the later clients loaded nothing
     for t in [first, *others]:
         t.close()
+
+
+def test_a_plain_http_client_loads_no_ca_bundle_and_trusts_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The CLI talks plain HTTP to the local cluster: loading CAs would cost every call
+    ~20 ms; its context, never used, would refuse any certificate."""
+    from raypachy.client.transport import plain_http_context
+
+    loads = []
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", lambda *a, **k: loads.append(a))
+    monkeypatch.setattr(ssl.SSLContext, "load_default_certs", lambda *a, **k: loads.append(a))
+    Transport("http://127.0.0.1:1", 5.0, None, None, None).close()
+    assert loads == []
+    context = plain_http_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.get_ca_certs() == []
