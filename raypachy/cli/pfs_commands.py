@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -49,7 +50,8 @@ def _file_cells(f: FileInfo) -> list[str]:
 
 
 #: A put of at most this many bytes goes through the API in one request: cheaper than
-#: loading the chunking stack here (the server chunks it with the same guarantees).
+#: loading the chunking stack here (the server chunks it with the same guarantees), unless
+#: ``RAYPACHY_DATA_PLANE=direct`` asks for the direct data plane.
 SMALL_PUT_BYTES = 1 << 20
 
 
@@ -426,7 +428,9 @@ def _put(
     elif source != "-" and not local.is_file():
         raise click.BadParameter(f"local file {source} not found", param_hint="-f")
     stdin: BinaryIO = sys.stdin.buffer
-    if source == "-":
+    if os.environ.get("RAYPACHY_DATA_PLANE") == "direct":  # asked for: chunks from here
+        pass
+    elif source == "-":
         head = stdin.read(SMALL_PUT_BYTES + 1)
         if len(head) <= SMALL_PUT_BYTES:
             c.upload_file(commit_target, path, head, append=append)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -54,7 +53,7 @@ def print_table(
     column folds when the table is wider than the terminal (250 characters when piped)."""
     body = [[str(c) for c in cells(row)] for row in rows]
     tty = sys.stdout.isatty()
-    width = shutil.get_terminal_size().columns if tty else PIPED_WIDTH
+    width = _terminal_width() if tty else PIPED_WIDTH
     lines = plain_table(list(columns), body, width)
     if lines is None:
         _rich_table(columns, body, tty)
@@ -62,6 +61,18 @@ def print_table(
     if tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb":
         lines[0] = f"\x1b[1m{lines[0]}\x1b[0m"
     sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+def _terminal_width() -> int:
+    """``COLUMNS``, else the terminal's width (as rich and shutil read it, without shutil)."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns
+    except OSError:
+        return 80
 
 
 def plain_table(columns: list[str], body: list[list[str]], width: int) -> list[str] | None:

@@ -80,6 +80,9 @@ def test_a_repo_or_file_verb_loads_only_the_client(local_cluster: LocalCluster) 
     local_cluster.cli("create", "repo", name)
     small = _loaded(env, "put", "file", f"{name}@master:/a.bin", "-f", "-", stdin=b"x" * 4096)
     assert _heavy(small) == []  # a small put goes through the API: no chunking stack here
+    direct = {**env, "RAYPACHY_DATA_PLANE": "direct"}  # asked for: chunked here all the same
+    forced = _loaded(direct, "put", "file", f"{name}@master:/b.bin", "-f", "-", stdin=b"y")
+    assert "raypachy.storage" in forced
     listed = _loaded(env, "list", "repo")
     assert _heavy(listed) == [] and "httpx" in listed
     assert _heavy(_loaded(env, "list", "file", f"{name}@master:/")) == []
