@@ -78,6 +78,8 @@ def _terminal_width() -> int:
 def plain_table(columns: list[str], body: list[list[str]], width: int) -> list[str] | None:
     """The table's lines as rich lays them out, or None when rich must (it wraps, or has
     characters whose width only rich measures)."""
+    if any(len(row) != len(columns) for row in body):
+        return None
     for text in (*columns, *(cell for row in body for cell in row)):
         if not (text.isascii() and text.isprintable()):
             return None
