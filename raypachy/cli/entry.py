@@ -16,6 +16,13 @@ import sys
 NEVER_USED = ("httpx._main", "trio")
 
 
+def allow_skipped() -> None:
+    """Before running code not ours (a pipeline file), let it import what the CLI skipped."""
+    for name in NEVER_USED:
+        if name in sys.modules and sys.modules[name] is None:
+            del sys.modules[name]
+
+
 def main() -> None:
     for name in NEVER_USED:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]

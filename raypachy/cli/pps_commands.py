@@ -68,8 +68,10 @@ def _specs(spec_file: str | None, python: str | None, jsonnet: str | None = None
     if args and not jsonnet:
         raise click.UsageError("--arg passes a parameter to a --jsonnet template: give one")
     if python:
+        from raypachy.cli.entry import allow_skipped
         from raypachy.pps.pipeline_files import load_pipelines
 
+        allow_skipped()  # the file may import trio, which this process skipped
         return load_pipelines(python)
     from raypachy.pps.spec import read_specs
 

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,13 @@ def test_a_repo_or_file_verb_loads_only_the_client(local_cluster: LocalCluster) 
     assert _heavy(listed) == [] and "httpx" in listed
     assert _heavy(_loaded(env, "list", "file", f"{name}@master:/")) == []
     assert "raypachy.pps.model" in _loaded(env, "list", "pipeline")  # loaded when needed
+
+
+def test_a_pipeline_file_may_import_what_the_cli_skips(tmp_path: Path) -> None:
+    """The executable marks trio absent for itself; a user's pipeline file still has it."""
+    pytest.importorskip("trio")
+    (tmp_path / "p.py").write_text("import trio\n\nSTARTED = trio.run\n")
+    done = subprocess.run([RAYPACHY, "create", "pipeline", "--python", str(tmp_path / "p.py")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "defines no @raypachy.pipeline" in done.stderr, done.stderr
