@@ -54,6 +54,7 @@ from raypachy.pps.decorator import preview_spec, spec_of
 from raypachy.pps.ignored import spec_warnings
 from raypachy.pps.model import (
     DatumInfo,
+    DiffBase,
     JobClaim,
     JobInfo,
     JobState,
@@ -668,6 +669,14 @@ class Pachd(TransactionVerbs, API, AuthVerbs):
     def datum_states(self, pipeline: str) -> dict[str, tuple[str, list[str]]]:
         """Each datum of a pipeline: its state and outputs in the latest job."""
         return self.pps.datum_states(pipeline)
+
+    def datum_states_of(self, pipeline: str, ids: list[str]) -> dict[str, tuple[str, list[str]]]:
+        """``datum_states`` of just these datums."""
+        return self.pps.datum_states_of(pipeline, ids)
+
+    def diff_base(self, pipeline: str, job_id: str, salt: str) -> DiffBase | None:
+        """The job before this one, when this one may plan from the change since it."""
+        return self.pps.diff_base(pipeline, job_id, salt)
 
     def commit_layers(self, repo: str, commit_id: str) -> list[ManifestInfo]:
         """The manifests of a commit (what a batch reads its inputs from)."""

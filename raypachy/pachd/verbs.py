@@ -210,6 +210,7 @@ _TABLE = (
         _v(name, None, INTERNAL, "controllers")
         for name in (
             "pipelines_with_jobs", "claim_job", "update_job", "job_is_live", "datum_states",
+            "datum_states_of", "diff_base",
             "commit_layers", "tick_cron", "take_datum_restarts", "checkpoint_batch", "checkpoints",
             "finish_job", "fail_job", "take_controller_lease", "renew_controller_lease",
             "release_controller_lease", "pipeline_token",

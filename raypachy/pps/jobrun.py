@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import astuple
+from dataclasses import astuple, replace
 from typing import Any, Protocol
 
 from raypachy.errors import TooManyDatumsError, TransformInitError
+from raypachy.limits import max_datums
 from raypachy.pps.datums import (
     Datum,
     FileLister,
@@ -23,9 +24,10 @@ from raypachy.pps.datums import (
     match_items,
     plan,
 )
+from raypachy.pps.diffplan import DiffPlan, diff_plan
 from raypachy.pps.egress import run_egress
-from raypachy.pps.merge import merge
-from raypachy.pps.model import DatumState, JobClaim, JobState
+from raypachy.pps.merge import Outcome, merge
+from raypachy.pps.model import DatumState, DiffBase, JobClaim, JobState
 from raypachy.pps.spec import PipelineSpec, parse_spec
 from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult, job_log_key
 from raypachy.storage import ManifestStore, Tree
@@ -39,6 +41,12 @@ class JobHost(Protocol):
     """The metadata side a job talks to (PPS in-process, or the metadata actor)."""
 
     def datum_states(self, pipeline: str) -> dict[str, tuple[str, list[str]]]: ...
+
+    def datum_states_of(
+        self, pipeline: str, ids: list[str]
+    ) -> dict[str, tuple[str, list[str]]]: ...
+
+    def diff_base(self, pipeline: str, job_id: str, salt: str) -> DiffBase | None: ...
 
     def commit_layers(self, repo: str, commit_id: str) -> list[ManifestInfo]: ...
 
@@ -141,15 +149,23 @@ def run_job(
         layers = host.commit_layers(repo, commit_id)
         return Tree([manifests.open(m.id) for m in layers if m.rows]).scan()
 
-    try:
-        # Counted before any datum is made; within the limit the job holds them all.
-        datums = list(plan(spec.input, commits, lister, claim.salt, pipeline))
-    except TooManyDatumsError as e:  # the job fails with that one line, nothing is run
-        return host.finish_job(
-            pipeline, job_id, JobState.FAILURE, e.message, None, (0, 0, 0, 0, 0), [], [], {}
-        )
-    previous = host.datum_states(pipeline)
     every_job = spec.reprocess_spec == "every_job"
+    changes = None if every_job else _plan_changes(claim, spec, host, manifests, commits)
+    # Datums outside ``datums`` that are skipped all the same (unchanged since the last job).
+    unchanged = 0
+    if changes is not None:
+        datums = changes.datums
+        unchanged = changes.total - len(datums)
+        previous = host.datum_states_of(pipeline, [d.id for d in datums] + changes.gone)
+    else:
+        try:
+            # Counted before any datum is made; within the limit the job holds them all.
+            datums = list(plan(spec.input, commits, lister, claim.salt, pipeline))
+        except TooManyDatumsError as e:  # the job fails with that one line, nothing is run
+            return host.finish_job(
+                pipeline, job_id, JobState.FAILURE, e.message, None, (0, 0, 0, 0, 0), [], [], {}
+            )
+        previous = host.datum_states(pipeline)
     skipped = {
         d.id for d in datums
         if not every_job and d.id in previous and previous[d.id][0] == d.hash
@@ -158,7 +174,7 @@ def run_job(
     results = _resumed(host.checkpoints(pipeline, job_id), {d.id: d.hash for d in datums})
     done = {r.id for b in results for r in b.results}
     todo = [d for d in datums if d.id not in skipped and d.id not in done]
-    counts = [len(datums), len(done), len(skipped), 0, 0]
+    counts = [len(datums) + unchanged, len(done), len(skipped) + unchanged, 0, 0]
     host.update_job(pipeline, job_id, counts=tuple(counts))
     batches = [
         BatchSpec(
@@ -220,6 +236,16 @@ def run_job(
             manifests.backend.put(job_log_key(pipeline, job_id), e.traceback.encode())
     host.update_job(pipeline, job_id, state=JobState.FINISHING, counts=tuple(counts))
     outcome = merge(manifests, datums, skipped, previous, results)
+    if changes is not None and _claims_unchanged_path(host, claim, outcome, previous, manifests):
+        # A processed datum writes a path an unchanged datum owns: the full merge names both.
+        datums = list(plan(spec.input, commits, lister, claim.salt, pipeline))
+        previous = host.datum_states(pipeline)
+        skipped = {d.id for d in datums if d.id in previous and previous[d.id][0] == d.hash}
+        outcome = merge(manifests, datums, skipped, previous, results)
+    elif unchanged:
+        total, processed, skips, failed, recovered = outcome.counts
+        outcome = replace(outcome, counts=(total + unchanged, processed, skips + unchanged,
+                                           failed, recovered))  # fmt: skip
     manifests.sync()  # the output layer is durable before the commit that references it
     state, why = outcome.state, outcome.reason
     if not datums and not why:
@@ -241,6 +267,46 @@ def run_job(
         pipeline, job_id, state, why, outcome.layer, outcome.counts, outcome.datum_rows,
         outcome.removed, outcome.upserts,
     )  # fmt: skip
+
+
+def _plan_changes(
+    claim: JobClaim,
+    spec: PipelineSpec,
+    host: JobHost,
+    manifests: ManifestStore,
+    commits: InputCommits,
+) -> DiffPlan | None:
+    """The datums that may have changed since the job before, when that job's record allows
+    planning from the change (``raypachy.pps.diffplan``); None to plan everything."""
+    base = host.diff_base(claim.pipeline, claim.job, claim.salt)
+    if base is None:
+        return None
+    old: InputCommits = {(n, r, b): c for n, r, b, c in base.inputs}
+    changes = diff_plan(
+        spec.input, claim.pipeline, claim.salt, old, commits, host.commit_layers, manifests,
+        base.total,
+    )  # fmt: skip
+    if changes is None or changes.total == 0 or changes.total > max_datums():
+        return None  # the full plan says why there are none, or refuses too many
+    return changes
+
+
+def _claims_unchanged_path(
+    host: JobHost,
+    claim: JobClaim,
+    outcome: Outcome,
+    previous: dict[str, tuple[str, list[str]]],
+    manifests: ManifestStore,
+) -> bool:
+    """Whether a processed datum writes a path that the previous output holds and that no
+    datum of this job owned before: an unchanged datum's (an output path collision)."""
+    owned = {p for _, outputs in previous.values() for p in outputs}
+    fresh = {p for _, outputs in outcome.upserts.values() for p in outputs} - owned
+    if not fresh:
+        return False
+    layers = host.commit_layers(claim.output_repo, claim.output_commit)
+    tree = Tree([manifests.open(m.id) for m in layers if m.rows])
+    return any(tree.lookup(p) is not None for p in fresh)
 
 
 def _why_no_datums(

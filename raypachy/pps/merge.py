@@ -25,7 +25,7 @@ class Outcome:
     reason: str
     layer: ManifestInfo | None
     counts: tuple[int, int, int, int, int]
-    datum_rows: list[tuple[Any, ...]]  # see PPS.finish_job
+    datum_rows: list[tuple[Any, ...]]  # see PPS.finish_job; none for skipped datums
     removed: list[str]
     upserts: dict[str, tuple[str, list[str]]]
 
@@ -67,10 +67,8 @@ def merge(
     keep: set[str] = set()  # paths the new output holds
     processed = failed = recovered = 0
     for datum in planned:
-        if datum.id in skipped:
+        if datum.id in skipped:  # no row: the store derives it (raypachy.pps.skiplog)
             keep.update(previous[datum.id][1])
-            rows.append((datum.id, DatumState.SKIPPED, datum.hash, _inputs(datum),
-                         list(previous[datum.id][1]), 0, "", 0.0))  # fmt: skip
             continue
         r = results.get(datum.id)
         if r is None:  # never ran: the job was cut short

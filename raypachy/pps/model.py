@@ -151,6 +151,15 @@ class JobClaim:
 
 
 @dataclass(frozen=True, slots=True)
+class DiffBase:
+    """The job before a job, when the new one may plan from the change since it: the commit
+    each input read, as (name, repo, branch, commit id), and how many datums it had."""
+
+    inputs: tuple[tuple[str, str, str, str], ...]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
 class SecretInfo:
     """A stored secret as the API shows it: its name and key names, never its values."""
 

@@ -29,6 +29,7 @@ from raypachy.pps.datums import Datum, input_key, iter_leaves, plan
 from raypachy.pps.longrunning import kind_of, process_log_key
 from raypachy.pps.model import DatumInfo, DatumInput, JobInfo, JobState
 from raypachy.pps.service import PPS, new_job_id
+from raypachy.pps.skiplog import job_datum_records
 from raypachy.pps.spec import parse_spec
 from raypachy.pps.worker import job_log_key, live_log_key, log_key
 
@@ -66,14 +67,17 @@ def list_datums(
     row = _job_row(pps, pipeline, job)
     after = DatumId(start_after) if start_after is not None else None
     with pps.pfs.meta.read() as tx:
-        rows = tx.job_datums(pipeline, row.id, after=after, limit=limit)
-    return [_datum(r) for r in rows]
+        if not row.counts.skipped:  # every datum has its row: let the store page them
+            return [_datum(r) for r in tx.job_datums(pipeline, row.id, after=after, limit=limit)]
+        rows = job_datum_records(tx, row)
+    rows = [r for r in rows if after is None or r.id > after]
+    return [_datum(r) for r in (rows if limit is None else rows[:limit])]
 
 
 def inspect_datum(pps: PPS, pipeline: str, job: str, datum: str) -> DatumInfo:
     row = _job_row(pps, pipeline, job)
     with pps.pfs.meta.read() as tx:
-        rows = tx.job_datums(pipeline, row.id, DatumId(datum))
+        rows = job_datum_records(tx, row, DatumId(datum))
     if not rows:
         raise DatumNotFoundError(f"datum {datum} not found in job {pipeline}@{row.id}")
     return _datum(rows[0])
@@ -169,7 +173,11 @@ def read_logs(
             return process
     row = _job_row(pps, pipeline, job)
     with pps.pfs.meta.read() as tx:
-        rows = tx.job_datums(pipeline, row.id, DatumId(datum) if datum else None)
+        rows = (
+            job_datum_records(tx, row, DatumId(datum))
+            if datum
+            else tx.job_datums(pipeline, row.id)  # skipped datums log nothing in this job
+        )
     backend = pps.pfs.backend
     out = []
     job_key = job_log_key(pipeline, row.id)
@@ -287,7 +295,8 @@ def _upstream(pps: PPS, ref: CommitRef, path: str | None, depth: int) -> dict[st
 def _datum_for_output(pps: PPS, pipeline: str, job: JobId, path: str) -> DatumInfo | None:
     """The datum whose outputs hold ``path`` in this job's output commit."""
     with pps.pfs.meta.read() as tx:
-        rows = tx.job_datums(pipeline, job)
+        row = tx.job(pipeline, job)
+        rows = job_datum_records(tx, row) if row is not None else []
     for r in rows:
         if path in r.outputs:
             return _datum(r)

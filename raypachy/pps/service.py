@@ -53,7 +53,7 @@ from raypachy.pfs.metadata import (
 )
 from raypachy.pfs.model import Commit, CommitRef, Problem, utc
 from raypachy.pfs.service import PFS
-from raypachy.pps import fsck
+from raypachy.pps import fsck, skiplog
 from raypachy.pps.codepaths import hash_code_paths
 from raypachy.pps.datums import input_key, iter_leaves
 from raypachy.pps.egress import read_status
@@ -61,7 +61,7 @@ from raypachy.pps.images import check_images
 from raypachy.pps.longrunning import kind_of
 from raypachy.pps.model import (
     DatumCounts,
-    DatumState,
+    DiffBase,
     JobClaim,
     JobInfo,
     JobState,
@@ -84,8 +84,6 @@ CODE_PIN_S = 24 * 3600.0
 
 #: The jobs a pipeline's controller has yet to run or finish.
 LIVE_STATES = tuple(s.value for s in JobState if not s.terminal)
-#: The datums of a job whose outputs its output commit holds.
-DONE_STATES = (DatumState.SUCCESS.value, DatumState.SKIPPED.value)
 
 
 def version_of(spec: PipelineSpec) -> PipelineVersion:
@@ -330,8 +328,9 @@ class PPS:
                 tx.delete_job(rec.repo, JobId(rec.id))
                 branch = parse_spec(row.spec).output_branch
                 head = tx.branch(rec.repo, branch)
-                last = JobId(head.head) if head and head.head else None
-                tx.reset_datum_states(rec.repo, last, DONE_STATES)
+                last = tx.job(rec.repo, JobId(head.head)) if head and head.head else None
+                tx.reset_datum_states(rec.repo, None, ())
+                tx.replace_datum_states(rec.repo, (), skiplog.states_after(tx, last, rec.repo))
 
         return hook
 
@@ -668,6 +667,42 @@ class PPS:
             states = tx.datum_states(pipeline)
         return {s.id: (s.hash, list(s.outputs)) for s in states}
 
+    def datum_states_of(self, pipeline: str, ids: list[str]) -> dict[str, tuple[str, list[str]]]:
+        """``datum_states`` of just these datums (those that have a record)."""
+        with self.pfs.meta.read() as tx:
+            states = tx.datum_states_of(pipeline, [DatumId(d) for d in ids])
+        return {s.id: (s.hash, list(s.outputs)) for s in states}
+
+    def diff_base(self, pipeline: str, job_id: str, salt: str) -> DiffBase | None:
+        """What a job may plan from: the inputs and datum count of the job before it, when
+        that job left a complete record of every datum (it succeeded with no datum failed or
+        recovered, with this job's version and salt, and the records are all its own plus
+        those it skipped). None when the job has to plan from scratch."""
+        jid = as_job_id(job_id)
+        with self.pfs.meta.read() as tx:
+            row = tx.job(pipeline, jid)
+            prow = tx.pipeline(pipeline)
+            if row is None or prow is None:
+                return None
+            before = tx.jobs(pipeline, before_seq=row.seq, limit=1)
+            if not before:
+                return None
+            prev = before[0]
+            c = prev.counts
+            if (
+                prev.state != JobState.SUCCESS
+                or prev.version != row.version
+                or prow.salt != salt
+                or prev.started is None
+                or prow.updated >= prev.started  # the salt may have changed since it ran
+                or c.failed
+                or c.recovered
+                or c.total != c.processed + c.skipped
+                or tx.count_datum_states(pipeline) != c.total
+            ):
+                return None
+        return DiffBase(tuple((i.name, i.repo, i.branch, i.id) for i in prev.inputs), c.total)
+
     def checkpoint_batch(
         self,
         pipeline: str,
@@ -762,6 +797,7 @@ class PPS:
             # one record at a time: thousands alive at once would keep the collector busy
             tx.insert_job_datums(_datum_record(pipeline, jid, r) for r in datum_rows)
             tx.replace_datum_states(pipeline, [DatumId(d) for d in removed], states)
+            tx.insert_gone_datums(pipeline, jid, [DatumId(d) for d in removed])
             downstream(tx)
 
         error = None if state == JobState.SUCCESS else (reason or state)

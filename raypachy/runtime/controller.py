@@ -103,6 +103,13 @@ class ActorHost:
         result: dict[str, tuple[str, list[str]]] = self.call("datum_states", pipeline)
         return result
 
+    def datum_states_of(self, pipeline: str, ids: list[str]) -> dict[str, tuple[str, list[str]]]:
+        result: dict[str, tuple[str, list[str]]] = self.call("datum_states_of", pipeline, ids)
+        return result
+
+    def diff_base(self, pipeline: str, job_id: str, salt: str) -> Any:
+        return self.call("diff_base", pipeline, job_id, salt)
+
     def commit_layers(self, repo: str, commit_id: str) -> Any:
         return self.call("commit_layers", repo, commit_id)
 

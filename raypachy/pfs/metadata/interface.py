@@ -270,6 +270,22 @@ class PpsStatements(Protocol):
         one of ``kept_states`` (none without a job)."""
         ...
 
+    def datum_states_of(self, pipeline: str, ids: Collection[DatumId]) -> list[DatumStateRecord]:
+        """The records of just these datums (those that have one)."""
+        ...
+
+    def count_datum_states(self, pipeline: str) -> int: ...
+    def insert_gone_datums(self, pipeline: str, job_id: JobId, ids: Iterable[DatumId]) -> None:
+        """Record the datums a job dropped (their input went away, or they failed)."""
+        ...
+
+    def datum_history(
+        self, pipeline: str, before_seq: int, datum: DatumId | None = None
+    ) -> tuple[list[tuple[int, DatumRecord]], list[tuple[int, DatumId]]]:
+        """The datum rows and dropped datums of the pipeline's jobs created before
+        ``before_seq`` (or of one datum), each with its job's seq."""
+        ...
+
     # --- checkpoints: batches a running job finished, and restart requests ---
     def add_checkpoint(self, checkpoint: CheckpointRecord) -> None: ...
     def checkpoints(self, pipeline: str, job_id: JobId) -> list[CheckpointRecord]:

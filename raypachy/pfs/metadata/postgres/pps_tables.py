@@ -95,7 +95,7 @@ class PpsTables:
         for table, col in (
             ("pipelines", "name"), ("pipeline_versions", "name"), ("jobs", "pipeline"),
             ("job_datums", "pipeline"), ("datum_state", "pipeline"), ("job_batches", "pipeline"),
-            ("datum_restarts", "pipeline"),
+            ("datum_restarts", "pipeline"), ("datum_gone", "pipeline"),
         ):  # fmt: skip
             self.conn.execute(f"DELETE FROM {table} WHERE {col} = %s", (name,))
 
@@ -192,7 +192,8 @@ class PpsTables:
         )  # fmt: skip
 
     def delete_job(self, pipeline: str, job_id: JobId) -> None:
-        for table, col in (("jobs", "id"), ("job_datums", "job"), ("job_batches", "job")):
+        for table, col in (("jobs", "id"), ("job_datums", "job"), ("job_batches", "job"),
+                           ("datum_gone", "job")):  # fmt: skip
             self.conn.execute(
                 f"DELETE FROM {table} WHERE pipeline = %s AND {col} = %s", (pipeline, job_id)
             )
@@ -268,6 +269,56 @@ class PpsTables:
                 "WHERE pipeline = %s AND job = %s AND state = ANY(%s)",
                 (pipeline, job_id, list(kept_states)),
             )
+
+    def datum_states_of(self, pipeline: str, ids: Collection[DatumId]) -> list[DatumStateRecord]:
+        wanted = sorted(ids)
+        out: list[DatumStateRecord] = []
+        for i in range(0, len(wanted), 500):  # within the statement's parameter limit
+            part = wanted[i : i + 500]
+            marks = ", ".join(["%s"] * len(part))
+            rows = self.conn.execute(
+                "SELECT pipeline, datum, hash, outputs, job FROM datum_state "
+                f"WHERE pipeline = %s AND datum IN ({marks})",
+                (pipeline, *part),
+            )
+            out += [DatumStateRecord(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4])
+                    for r in rows]  # fmt: skip
+        return out
+
+    def count_datum_states(self, pipeline: str) -> int:
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM datum_state WHERE pipeline = %s", (pipeline,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def insert_gone_datums(self, pipeline: str, job_id: JobId, ids: Iterable[DatumId]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO datum_gone (pipeline, job, datum) VALUES (%s,%s,%s) "
+                "ON CONFLICT DO NOTHING",
+                [(pipeline, job_id, d) for d in ids],
+            )
+
+    def datum_history(
+        self, pipeline: str, before_seq: int, datum: DatumId | None = None
+    ) -> tuple[list[tuple[int, DatumRecord]], list[tuple[int, DatumId]]]:
+        one = " AND d.datum = %s" if datum is not None else ""
+        args: tuple[Any, ...] = (pipeline, before_seq, *([datum] if datum is not None else []))
+        cols = ", ".join(f"d.{c.strip()}" for c in DATUM_COLS.split(","))
+        rows = self.conn.execute(
+            f"SELECT j.seq, {cols} FROM job_datums d JOIN jobs j "
+            "ON j.pipeline = d.pipeline AND j.id = d.job "
+            f"WHERE d.pipeline = %s AND j.seq < %s{one}",
+            args,
+        )
+        done = [(int(r[0]), datum_row(r[1:])) for r in rows]
+        rows = self.conn.execute(
+            "SELECT j.seq, d.datum FROM datum_gone d JOIN jobs j "
+            "ON j.pipeline = d.pipeline AND j.id = d.job "
+            f"WHERE d.pipeline = %s AND j.seq < %s{one}",
+            args,
+        )
+        return done, [(int(r[0]), DatumId(r[1])) for r in rows]
 
     # --- checkpoints and restart requests ------------------------------------------------
 

@@ -258,6 +258,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         "audit_log.outcome (how each audited mutation ended)",
         ("ALTER TABLE audit_log ADD COLUMN outcome TEXT NOT NULL DEFAULT ''",),
     ),
+    Migration(
+        6,
+        "datum_gone (datums a job dropped); skipped datums are no longer written one row each",
+        (
+            f"""CREATE TABLE datum_gone (
+                pipeline {T} NOT NULL,
+                job {T} NOT NULL,
+                datum {T} NOT NULL,
+                PRIMARY KEY (pipeline, job, datum)
+            )""",
+            "CREATE INDEX job_datums_by_datum ON job_datums (pipeline, datum)",
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

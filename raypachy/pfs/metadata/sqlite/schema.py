@@ -205,6 +205,22 @@ def _audit_outcomes(conn: sqlite3.Connection) -> None:
     add_column(conn, "audit_log", "outcome", "TEXT NOT NULL DEFAULT ''")
 
 
+#: The datums a job dropped because their input went away. With the processed and failed
+#: rows of ``job_datums`` they are each datum's history, from which a job's skipped datums
+#: are derived instead of being written one row each.
+DATUM_GONE = """CREATE TABLE IF NOT EXISTS datum_gone (
+    pipeline TEXT NOT NULL,
+    job TEXT NOT NULL,
+    datum TEXT NOT NULL,
+    PRIMARY KEY (pipeline, job, datum)
+)"""
+
+
+def _datum_gone(conn: sqlite3.Connection) -> None:
+    conn.execute(DATUM_GONE)
+    conn.execute("CREATE INDEX IF NOT EXISTS job_datums_by_datum ON job_datums (pipeline, datum)")
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -233,6 +249,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "auth: activation, hashed tokens, role bindings, audit log", _auth),
     Migration(5, "transactions (operations recorded until `finish transaction`)", _transactions),
     Migration(6, "audit_log.outcome (how each audited mutation ended)", _audit_outcomes),
+    Migration(
+        7,
+        "datum_gone (datums a job dropped); skipped datums are no longer written one row each",
+        _datum_gone,
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
