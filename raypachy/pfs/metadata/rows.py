@@ -39,6 +39,24 @@ JOB_COLS = (
 )
 DATUM_COLS = "pipeline, job, datum, state, hash, inputs, outputs, attempts, error, duration"
 
+#: Jobs that recorded their datums before ``datum_gone`` existed wrote a row for every datum
+#: they planned, skipped ones included: a datum alive in the previous recording job (one with
+#: rows, or a successful job of no datums) and absent from a recording job's rows went away
+#: in that job. Same SQL on SQLite and PostgreSQL.
+BACKFILL_DATUM_GONE = """INSERT INTO datum_gone (pipeline, job, datum)
+SELECT k.pipeline, k.id, d.datum FROM jobs k
+JOIN jobs p ON p.pipeline = k.pipeline AND p.seq = (
+    SELECT MAX(q.seq) FROM jobs q
+    WHERE q.pipeline = k.pipeline AND q.seq < k.seq AND (
+        EXISTS (SELECT 1 FROM job_datums x WHERE x.pipeline = q.pipeline AND x.job = q.id)
+        OR (q.state = 'success' AND q.total = 0)))
+JOIN job_datums d ON d.pipeline = p.pipeline AND d.job = p.id
+    AND d.state IN ('success', 'skipped')
+WHERE (EXISTS (SELECT 1 FROM job_datums y WHERE y.pipeline = k.pipeline AND y.job = k.id)
+       OR (k.state = 'success' AND k.total = 0))
+  AND NOT EXISTS (SELECT 1 FROM job_datums z
+                  WHERE z.pipeline = k.pipeline AND z.job = k.id AND z.datum = d.datum)"""
+
 
 def commit_row(row: Any) -> CommitRecord:
     """A commit from its ``COMMIT_COLS`` (provenance is added by the caller)."""

@@ -20,6 +20,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from raypachy.errors import BackendError
+from raypachy.pfs.metadata.rows import BACKFILL_DATUM_GONE
 
 Conn = psycopg.Connection[TupleRow]
 
@@ -269,6 +270,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 PRIMARY KEY (pipeline, job, datum)
             )""",
             "CREATE INDEX job_datums_by_datum ON job_datums (pipeline, datum)",
+            BACKFILL_DATUM_GONE,
         ),
     ),
 )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from raypachy.errors import BackendError
+from raypachy.pfs.metadata.rows import BACKFILL_DATUM_GONE
 
 _PFS_TABLES = (
     """CREATE TABLE IF NOT EXISTS repos (
@@ -219,6 +220,7 @@ DATUM_GONE = """CREATE TABLE IF NOT EXISTS datum_gone (
 def _datum_gone(conn: sqlite3.Connection) -> None:
     conn.execute(DATUM_GONE)
     conn.execute("CREATE INDEX IF NOT EXISTS job_datums_by_datum ON job_datums (pipeline, datum)")
+    conn.execute(BACKFILL_DATUM_GONE)
 
 
 @dataclass(frozen=True, slots=True)
