@@ -315,6 +315,14 @@ class PPS:
         is the new head, so that skipping never trusts outputs that are gone."""
 
         def hook(tx: Tx, removed: list[CommitRecord]) -> None:
+            # Later jobs' skipped datums are derived from the history these jobs are part
+            # of: write them down first, so those jobs list the same datums afterwards.
+            for rec in removed:
+                gone = tx.job(rec.repo, JobId(rec.id)) if tx.pipeline(rec.repo) else None
+                if gone is not None:
+                    for later in tx.jobs(rec.repo):
+                        if later.seq > gone.seq:
+                            tx.insert_job_datums(skiplog.skipped_datums(tx, later))
             for rec in removed:
                 row = tx.pipeline(rec.repo)
                 if row is None:

@@ -93,3 +93,26 @@ def test_the_backfill_finds_the_datums_old_jobs_dropped(local: Local) -> None:
     assert _listing(local, fifth.id) == [
         ("/a", "skipped", ("/a",)), ("/e", "skipped", ("/e",)), ("/f", "success", ("/f",)),
     ]  # fmt: skip
+
+
+def test_squashing_a_middle_commit_keeps_the_later_jobs_datums(local: Local) -> None:
+    local.pfs.create_repo("src")
+    local.put("src", {"/a": b"1"})
+    local.create(SPEC)
+    local.run()
+    middle = local.put("src", {"/b": b"2"})
+    local.run()
+    local.put("src", {"/c": b"3"})
+    [last] = local.run()
+    before = _listing(local, last.id)
+    assert [state for _, state, _ in before] == ["skipped", "skipped", "success"]
+    local.pachd.squash_commit(middle)  # its job goes; /b's record was that job's row
+    assert _listing(local, last.id) == before
+    local.put("src", {"/d": b"4"})
+    [after] = local.run()
+    assert after.datums.skipped == 3
+    assert [p for p, state, _ in _listing(local, after.id) if state == "skipped"] == [
+        "/a",
+        "/b",
+        "/c",
+    ]
