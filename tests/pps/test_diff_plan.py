@@ -39,6 +39,7 @@ def pair(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
         urls = [server.create_database(), server.create_database()]
     else:
         urls = []
+        monkeypatch.delenv("RAYPACHY_METADATA", raising=False)  # the suite may run on PG
     locals_ = []
     for i in range(2):
         if urls:
