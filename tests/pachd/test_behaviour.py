@@ -274,8 +274,10 @@ def test_waits_and_subscriptions(setup: Setup) -> None:
     assert [c.id for c in api.wait_commit_set(opened.id, timeout=30)] == [opened.id]
     seen = api.subscribe_commits("r", "master", timeout=5, from_start=True)
     assert next(seen).id == opened.id
-    threading.Timer(0.3, lambda: setup.backend.put_file("r@master", "/n", b"n")).start()
+    put = threading.Timer(0.3, lambda: setup.backend.put_file("r@master", "/n", b"n"))
+    put.start()
     assert next(seen).parent == opened.id
+    put.join()  # the put may still be finishing its commit: the store outlives it
 
 
 def test_reading_files(setup: Setup, tmp_path: Path) -> None:
