@@ -656,6 +656,6 @@ def connect(address: str | None = None) -> Client:
         from raypachy.runtime.discovery import api_url_on_ray
 
         url = api_url_on_ray(os.environ.get("RAY_ADDRESS") or "auto")
-        if url is not None:  # a remote cluster's jobs have RAYPACHY_TOKEN; a local one's, the home
+        if url is not None:  # datums get RAYPACHY_TOKEN from the control plane; else the home
             return Client(url, home=home_dir())
     return Client(local_api_url(), on_unreachable=start_local, home=home_dir())

@@ -44,7 +44,7 @@ HELM_DASHBOARD_NOTE = """\
 # The Ray dashboard (port 8265, with the Ray Jobs API) listens on the pod network with Ray
 # auth OFF: the ray-cluster chart cannot turn on Ray token auth (RayCluster authOptions), and
 # KubeRay submits the RayJob that starts raypachy through this port. Anything that reaches it
-# can run code with the pods' credentials (RAYPACHY_TOKEN, S3 keys). Allow only the
+# can run code with the head's credentials (RAYPACHY_TOKEN, S3 keys). Allow only the
 # kuberay-operator to reach port 8265 with a NetworkPolicy, or deploy with
 # `raypachy deploy kuberay` (no --helm), whose RayCluster turns Ray token auth on.
 """
@@ -115,7 +115,11 @@ class KubeRayOptions:
         return "label" if self.image_groups else "off"
 
 
-def _env(o: KubeRayOptions) -> list[dict[str, Any]]:
+def _env(o: KubeRayOptions, head: bool = False) -> list[dict[str, Any]]:
+    """A container's environment. Storage (and its S3 keys: datums write chunks straight to
+    it) for every pod; the API token and the metadata database for the head only, where the
+    control plane runs: workers get what a pipeline needs as task arguments (its own token
+    once auth is active, the cluster's before) and never touch the database."""
     env: list[dict[str, Any]] = [
         {"name": "RAYPACHY_STORAGE", "value": o.storage},
         {"name": "RAYPACHY_HOME", "value": "/data/raypachy"},
@@ -127,10 +131,12 @@ def _env(o: KubeRayOptions) -> list[dict[str, Any]]:
         env.append(
             {"name": var, "valueFrom": {"secretKeyRef": {"name": o.credentials_secret, "key": key}}}
         )
-    env.append({"name": "RAYPACHY_TOKEN", "valueFrom": {"secretKeyRef": {
-        "name": o.credentials_secret, "key": "raypachy-token", "optional": True}}})  # fmt: skip
     if o.secrets:
         env.append({"name": pipeline_secrets.ENV, "value": pipeline_secrets.MOUNT})
+    if not head:
+        return env
+    env.append({"name": "RAYPACHY_TOKEN", "valueFrom": {"secretKeyRef": {
+        "name": o.credentials_secret, "key": "raypachy-token", "optional": True}}})  # fmt: skip
     if o.metadata_url:  # libpq reads PGPASSWORD: the password never shows in the manifest
         env.append({"name": "RAYPACHY_METADATA", "value": o.metadata_url})
         env.append({"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {
@@ -139,7 +145,7 @@ def _env(o: KubeRayOptions) -> list[dict[str, Any]]:
 
 
 def _container(o: KubeRayOptions, name: str, cpu: str, memory: str, gpus: int = 0,
-               ports: bool = False) -> dict[str, Any]:  # fmt: skip
+               head: bool = False) -> dict[str, Any]:  # fmt: skip
     limits: dict[str, Any] = {"cpu": cpu, "memory": memory}
     if gpus:
         limits["nvidia.com/gpu"] = gpus
@@ -147,10 +153,10 @@ def _container(o: KubeRayOptions, name: str, cpu: str, memory: str, gpus: int = 
         "name": name,
         "image": o.image,
         "imagePullPolicy": "IfNotPresent",
-        "env": _env(o),
+        "env": _env(o, head),
         "resources": {"limits": limits, "requests": {"cpu": cpu, "memory": memory}},
     }
-    if ports:
+    if head:
         container["ports"] = [
             {"containerPort": 6379, "name": "gcs-server"},
             {"containerPort": 8265, "name": "dashboard"},
@@ -180,7 +186,7 @@ def ray_cluster_spec(o: KubeRayOptions) -> dict[str, Any]:
         "template": {
             "metadata": {"labels": {"app.kubernetes.io/name": o.name, "raypachy.io/role": "head"}},
             "spec": _with_secret_volumes(o, {
-                "containers": [_container(o, "ray-head", "2", "8Gi", ports=True)],
+                "containers": [_container(o, "ray-head", "2", "8Gi", head=True)],
                 "volumes": [{"name": "metadata",
                              "persistentVolumeClaim": {"claimName": f"{o.name}-metadata"}}],
             }),

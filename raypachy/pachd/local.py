@@ -128,6 +128,9 @@ class Pachd(TransactionVerbs, API, AuthVerbs):
         self.pfs = pfs
         self.pps = PPS(pfs)
         self.images = images  # the cluster's image mode (see raypachy.pps.images)
+        # The cluster's API token, which the control plane hands to what a pipeline runs
+        # before auth is activated (task and actor arguments: never a worker's environment).
+        self.cluster_token = JobToken()
 
     @classmethod
     def open(
@@ -621,20 +624,24 @@ class Pachd(TransactionVerbs, API, AuthVerbs):
 
     def _with_token(self, claim: JobClaim | None) -> JobClaim | None:
         """Once auth is active, a job runs as its pipeline: the pipeline's roles, and a
-        fresh token of it for the job's datums."""
+        fresh token of it for the job's datums. Before, its datums get the cluster's token
+        (when the control plane holds one), the only credential there is then."""
+        if claim is None:
+            return None
         auth = PipelineAuth(self.pfs.meta)
-        if claim is None or not auth.active():  # no write, no spec parse, on the job path
-            return claim
+        if not auth.active():  # no write, no spec parse, on the job path
+            return replace(claim, token=self.cluster_token) if self.cluster_token else claim
         auth.grant(claim.pipeline, input_repos(claim.spec, claim.pipeline))
         token = auth.mint(claim.pipeline)
         return claim if token is None else replace(claim, token=JobToken(token))
 
     def pipeline_token(self, pipeline: str) -> str | None:
         """A fresh token for a spout's or service's process, which acts as its pipeline (its
-        roles only, never the cluster's); None before auth is activated."""
+        roles only, never the cluster's); before auth is activated, the cluster's token (None
+        when the control plane holds none)."""
         auth = PipelineAuth(self.pfs.meta)
         if not auth.active():
-            return None
+            return self.cluster_token.value or None
         auth.grant(pipeline, input_repos(self.pps.inspect_pipeline(pipeline).spec, pipeline))
         return auth.mint(pipeline)
 

@@ -352,7 +352,9 @@ class _Runner:
         )  # fmt: skip
         self.hide: tuple[str, ...] = ()  # what a command does not see: raypachy's home
         self.home_env: dict[str, str] = {}
-        if batch.token:  # the datums talk to the API as the pipeline, never as its creator
+        # The token the control plane gave this job: the pipeline's own once auth is active
+        # (never its creator's), before that the cluster's. Workers hold no token otherwise.
+        if batch.token:
             self.secret_env["RAYPACHY_TOKEN"] = batch.token.value
             self.hidden = (*self.hidden, batch.token.value)
             # ...nor as the cluster, whose token the home keeps: a command's namespace covers

@@ -18,6 +18,7 @@ from ray.exceptions import ActorUnavailableError, RayActorError
 
 from raypachy.errors import RaypachyError, UnavailableError
 from raypachy.pachd.verbs import NAMES, PIPELINE_CHANGES, READ_ONLY
+from raypachy.pps.model import JobToken
 from raypachy.runtime.hosting import ControllerHost
 from raypachy.runtime.names import (
     CONTROLLER_HOST,
@@ -51,6 +52,7 @@ class MetadataActor:
         doors: FrontDoors,
         images: str = "off",
         metadata: str | None = None,
+        cluster_token: JobToken | None = None,
     ) -> None:
         from raypachy.pachd import Pachd
 
@@ -58,6 +60,9 @@ class MetadataActor:
         self.images = images
         self.doors = doors
         self.pachd = Pachd.open(home, storage, images, serve=True, metadata=metadata)
+        # Handed to what pipelines run before auth is activated, as task arguments: worker
+        # nodes need no API token of their own (a KubeRay worker pod carries none).
+        self.pachd.cluster_token = cluster_token or JobToken()
         self._controllers_lock = threading.Lock()
         self.reconcile_controllers()  # after a restart too: the database says what should run
 

@@ -192,7 +192,9 @@ def start_control_plane(
     ``RAYPACHY_S3_PORT`` or 8651) of the same host, with the same token.
 
     Listening beyond loopback needs ``RAYPACHY_TOKEN`` (bearer auth); the actor gets only the
-    token's hash, so the secret never shows among Ray's actor arguments. With ``tls`` (files
+    token's hash, so the secret never shows among Ray's actor arguments. The metadata actor
+    (on the head) holds the token itself, masked (``JobToken``), to hand it to what pipelines
+    run before auth is activated: worker nodes need none in their environment. With ``tls`` (files
     on the head node, where the API actor runs) both doors speak https; beyond loopback
     without it, one warning line says that tokens and data cross the network in clear.
 
@@ -222,6 +224,7 @@ def start_control_plane(
         os.environ.update(RAY_ENV)  # before importing ray: it reads them at import time
     import ray
 
+    from raypachy.pps.model import JobToken
     from raypachy.runtime.actors import ApiServerActor, MetadataActor
     from raypachy.runtime.names import API_ACTOR, METADATA_ACTOR, NAMESPACE
 
@@ -238,7 +241,10 @@ def start_control_plane(
         check_storage_shared(storage)
         meta = MetadataActor.options(  # type: ignore[attr-defined]
             name=METADATA_ACTOR, lifetime="detached", get_if_exists=True
-        ).remote(home, storage, doors, images, os.environ.get("RAYPACHY_METADATA") or None)
+        ).remote(
+            home, storage, doors, images, os.environ.get("RAYPACHY_METADATA") or None,
+            JobToken(token),  # for pipelines before auth: shown as JobToken(***) only
+        )
         ray.get(meta.pid.remote(), timeout=120)
         from raypachy.runtime.chunkcache import start_chunk_caches
 

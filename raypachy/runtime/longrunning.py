@@ -64,8 +64,8 @@ def _die_with_parent() -> None:
 
 
 def _api_env() -> dict[str, str]:
-    """What lets a process reach the API as the pipeline: the address, and the home whose
-    token the client reads on this machine (or ``RAYPACHY_TOKEN``, set on remote workers)."""
+    """What lets a process reach the API: the address, and the home (its token comes from
+    the control plane, ``pipeline_token``, never from the node's environment)."""
     env: dict[str, str] = {}
     address = os.environ.get("RAYPACHY_ADDRESS")
     if not address:
@@ -127,7 +127,9 @@ class LongRunningProcess:
             self.url = f"http://{host}:{port}"
         try:
             token = self._call("pipeline_token", pipeline)
-            if token:  # auth is active: the process acts as its pipeline, not as the cluster
+            # Auth active: the process acts as its pipeline, not as the cluster; before, it
+            # gets the cluster's token (worker nodes hold none of their own).
+            if token:
                 self.api_env["RAYPACHY_TOKEN"] = token
                 self.log.hidden.append(token)
             if service is not None:

@@ -23,6 +23,7 @@ from raypachy.deploy.kuberay import (
     ray_cluster_spec,
     rayjob_for_existing_cluster,
 )
+from raypachy.pps.podgroup import PodFields
 
 ROOT = Path(__file__).parents[2]
 SHARED = ROOT.parent / "shared" / "kuberay"
@@ -276,11 +277,10 @@ def test_postgres_metadata_validates_and_takes_its_password_from_a_secret() -> N
     ]
     assert secret["stringData"] == {"password": "CHANGE-ME"}
     cluster = job["spec"]["rayClusterSpec"]
-    for group in [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]:
-        env = group["template"]["spec"]["containers"][0]["env"]
-        assert {"name": "RAYPACHY_METADATA", "value": PG.metadata} in env
-        assert {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {
-            "name": "raypachy-postgres", "key": "password"}}} in env  # fmt: skip
+    env = cluster["headGroupSpec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "RAYPACHY_METADATA", "value": PG.metadata} in env
+    assert {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {
+        "name": "raypachy-postgres", "key": "password"}}} in env  # fmt: skip
     # The default keeps SQLite on the head's volume, and renders no PostgreSQL at all.
     assert "RAYPACHY_METADATA" not in dump(list(manifests()))
     values = cluster_values(PG)
@@ -350,3 +350,58 @@ def test_only_the_head_mounts_the_home_that_holds_the_clusters_token() -> None:
         for container in pod["containers"]:
             mounts = [m["mountPath"] for m in container.get("volumeMounts", [])]
             assert not any(home.startswith(m) or m.startswith(home) for m in mounts), mounts
+
+
+# --- what worker pods carry: storage only, never the API token or the metadata database -----
+
+CONTROL_PLANE_ENV = {"RAYPACHY_TOKEN", "RAYPACHY_METADATA", "PGPASSWORD"}
+EVERY_GROUP = KubeRayOptions(
+    metadata="postgresql://raypachy@postgres.db.svc:5432/raypachy",
+    image_groups=("ghcr.io/team/edges:1.2",), secrets=("hub",),
+    pipeline_groups=(
+        PodFields("trainer", node_selector={"pool": "a100"}, gpus=1),
+        PodFields("edges", labels={"team": "vision"}),
+    ),
+)  # fmt: skip
+
+
+def _names(env: list[dict[str, Any]]) -> set[str]:
+    return {e["name"] for e in env}
+
+
+def test_only_the_head_carries_the_api_token_and_the_metadata_database() -> None:
+    """Datums run on worker pods: they get the token they act with as task arguments (the
+    pipeline's own once auth is active), and never open the database, so no worker pod's
+    environment holds the cluster's token (root once auth is active) or PGPASSWORD."""
+    docs = manifests(EVERY_GROUP, {"hub": {"key": b"v"}})
+    job = next(m for m in docs if m["kind"] == "RayJob")
+    schema = crd_schema("RayJob")
+    jsonschema.validate(job, schema)
+    assert unknown_keys(job, schema) == []
+    cluster = job["spec"]["rayClusterSpec"]
+    [head] = cluster["headGroupSpec"]["template"]["spec"]["containers"]
+    assert _names(head["env"]) >= CONTROL_PLANE_ENV
+    groups = cluster["workerGroupSpecs"]
+    names = [g["groupName"] for g in groups]
+    assert names == ["cpu", "gpu-t4", "image-ghcr.io-team-edges-1.2", "pipeline-trainer",
+                     "pipeline-edges"], names  # fmt: skip
+    for group in groups:
+        for container in group["template"]["spec"]["containers"]:
+            env = _names(container["env"])
+            assert not env & CONTROL_PLANE_ENV, (group["groupName"], env)
+            # What datums still need on the worker: the storage and its keys.
+            assert {"RAYPACHY_STORAGE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= env
+
+    values = cluster_values(EVERY_GROUP)
+    text = (SHARED / "ray-cluster-values.yaml").read_text()
+    assert values_problems(values, chart_keys(text), yaml.safe_load(text)) == []
+    assert _names(values["head"]["containerEnv"]) >= CONTROL_PLANE_ENV
+    workers = [values["worker"], *values["additionalWorkerGroups"].values()]
+    assert len(workers) == 4
+    for worker in workers:
+        assert not _names(worker["containerEnv"]) & CONTROL_PLANE_ENV, worker
+    # The checked-in Helm values are of the same shape.
+    checked_in = yaml.safe_load((ROOT / "helm-values" / "ray-cluster-postgres.yaml").read_text())
+    assert _names(checked_in["head"]["containerEnv"]) >= CONTROL_PLANE_ENV
+    for worker in [checked_in["worker"], *checked_in["additionalWorkerGroups"].values()]:
+        assert not _names(worker["containerEnv"]) & CONTROL_PLANE_ENV, worker
