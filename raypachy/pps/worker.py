@@ -357,11 +357,12 @@ class _Runner:
         if batch.token:
             self.secret_env["RAYPACHY_TOKEN"] = batch.token.value
             self.hidden = (*self.hidden, batch.token.value)
-            # ...nor as the cluster, whose token the home keeps: a command's namespace covers
-            # it, and the command reaches the API at the address the home would have told.
+            # A local node's home keeps the cluster's token: a command's namespace covers it.
+            # It reaches the API at the control plane's address, which the home would have
+            # told (and which a node without a home, a KubeRay worker, has nowhere else).
             own = (str(root), self.pfs, t.get("working_dir") or PFS_ROOT)
             self.hide = home.hides(*own) if home is not None else ()
-            if home is not None and self.hide:
+            if home is not None and home.api_address:
                 self.home_env["RAYPACHY_ADDRESS"] = home.api_address
         self.live = _LiveLog(stores.chunks.backend, batch.pipeline, batch.job, self.hidden)
         self.secret_dir, self.binds = _secret_files(t, batch.secrets)
