@@ -96,6 +96,9 @@ def kuberay_like(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield Cluster(_bare_env(RAYPACHY_ADDRESS=f"http://127.0.0.1:{api}",
                                 RAYPACHY_TOKEN=token, RAYPACHY_HOME=str(cli_home)))  # fmt: skip
     finally:
+        # A command that found no API would have started a local one in the worker's home.
+        subprocess.run([RAYPACHY, "down"], env=_bare_env(RAYPACHY_HOME=str(tmp / "no-home")),
+                       capture_output=True, timeout=120)  # fmt: skip
         if worker is not None:
             _stop_ray(worker.pid)
             worker.wait(60)
