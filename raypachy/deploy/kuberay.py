@@ -6,7 +6,8 @@ exposes the raypachy API, a CPU worker group and a GPU worker group that scales 
 in-tree autoscaling with an idle timeout, storage on S3 with credentials from a Secret, and
 the metadata database on a persistent volume (or, with ``--metadata postgresql://...``, in
 PostgreSQL: the URL without its password, which comes from a Secret as ``PGPASSWORD`` and is
-never rendered). ``--helm`` prints values for the
+never rendered). The API token and the database are the head's only (``_env``): worker pods
+get storage and its keys. ``--helm`` prints values for the
 ``kuberay-operator`` and ``ray-cluster`` charts instead (the files in ``helm-values/``).
 
 The Ray dashboard listens on the pod network (``dashboard-host: 0.0.0.0``): KubeRay submits
