@@ -241,10 +241,8 @@ def start_control_plane(
         check_storage_shared(storage)
         meta = MetadataActor.options(  # type: ignore[attr-defined]
             name=METADATA_ACTOR, lifetime="detached", get_if_exists=True
-        ).remote(
-            home, storage, doors, images, os.environ.get("RAYPACHY_METADATA") or None,
-            JobToken(token),  # for pipelines before auth: shown as JobToken(***) only
-        )
+        ).remote(home, storage, doors, images, os.environ.get("RAYPACHY_METADATA") or None,
+                 JobToken(token))  # fmt: skip
         ray.get(meta.pid.remote(), timeout=120)
         from raypachy.runtime.chunkcache import start_chunk_caches
 
