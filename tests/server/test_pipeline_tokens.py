@@ -106,3 +106,44 @@ def test_before_auth_is_active_a_job_gets_no_token(cluster: tuple[Pachd, str]) -
     claim = pachd.claim_job("p")
     assert claim is not None and not claim.token
     assert "JobToken()" in repr(claim)
+
+
+def whose(datum):  # type: ignore[no-untyped-def]
+    """Reads its input through the API with the token its job was given, and says whose."""
+    import os
+
+    from raypachy.client import Client
+
+    with Client(os.environ["PIPELINE_TEST_API"], token=os.environ["RAYPACHY_TOKEN"]) as api:
+        for f in datum.input().rglob("*"):
+            (datum.out / f.name).write_bytes(api.get_file("raw@master", f"/{f.name}"))
+            if f.name == "b":  # after auth was activated
+                (datum.out / "who").write_text(api.whoami()["principal"])
+
+
+def test_before_auth_a_job_gets_the_control_planes_cluster_token(
+    cluster: tuple[Pachd, str],
+) -> None:
+    """A control plane holding the cluster's token (the metadata actor on a cluster) hands it
+    to jobs and to spouts and services while auth is not active, so that worker nodes need
+    no token of their own; once active, each gets its pipeline's token instead."""
+    from raypachy.pps.model import JobToken
+
+    pachd, url = cluster
+    pachd.cluster_token = JobToken(CLUSTER_TOKEN)
+    pachd.create_repo("raw")
+    pachd.put_pipeline(raypachy.pipeline(whose, input=raypachy.pfs("raw", glob="/*"), name="w"))
+    assert pachd.pipeline_token("w") == CLUSTER_TOKEN
+    pachd.put_file("raw@master", "/a", b"alpha")
+    [job] = pachd.run_jobs()
+    assert job.state == "success", job.reason
+    assert pachd.get_file("w@master", "/a") == b"alpha"
+
+    with Client(url, token=CLUSTER_TOKEN, timeout=30) as api:
+        api.auth_activate()
+    token = pachd.pipeline_token("w")
+    assert token is not None and token != CLUSTER_TOKEN
+    pachd.put_file("raw@master", "/b", b"beta")
+    [job] = pachd.run_jobs()
+    assert job.state == "success", job.reason
+    assert pachd.get_file("w@master", "/who") == b"pipeline:w"
