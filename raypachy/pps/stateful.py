@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from raypachy.errors import TransformInitError
-from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult, load_transform, run_batch
+from raypachy.pps.worker import (
+    BatchResult,
+    BatchSpec,
+    DatumResult,
+    _environ,
+    load_transform,
+    run_batch,
+)
 from raypachy.secrets import redact
 
 
@@ -34,9 +41,10 @@ def is_class_pipeline(spec: dict[str, Any]) -> bool:
     return bool(python.get("kind") == "class")
 
 
-def _failure(what: str, e: BaseException) -> TransformInitError:
+def _failure(what: str, e: BaseException, hidden: tuple[str, ...] = ()) -> TransformInitError:
     return TransformInitError(
-        f"{what} failed: {type(e).__name__}: {redact(str(e))}", redact(traceback.format_exc())
+        f"{what} failed: {type(e).__name__}: {redact(str(e), also=hidden)}",
+        redact(traceback.format_exc(), also=hidden),
     )
 
 
@@ -50,6 +58,9 @@ class ClassWorker:
         except Exception as e:
             raise _failure(f"{self.label}.__init__", e) from None
         self.job: JobContext | None = None
+        # The job's token (from the control plane, as its datums get it) while its hooks run:
+        # a worker node holds none of its own.
+        self.job_env: dict[str, str] = {}
 
     @classmethod
     def load(cls, storage: str, code_key: str) -> ClassWorker:
@@ -68,12 +79,15 @@ class ClassWorker:
         if self.job is None or self.job.job_id != batch.job:
             self.finish()  # a job that ended without saying so here (cancelled)
             job = JobContext(batch.pipeline, batch.job, batch.output_commit)
+            self.job_env = {"RAYPACHY_TOKEN": batch.token.value} if batch.token else {}
             hook = getattr(self.instance, "setup_job", None)
             if hook is not None:
                 try:
-                    hook(job)
+                    with _environ(self.job_env):
+                        hook(job)
                 except Exception as e:
-                    raise _failure(f"{self.label}.setup_job", e) from None
+                    hidden = tuple(self.job_env.values())
+                    raise _failure(f"{self.label}.setup_job", e, hidden) from None
             self.job = job
         return run_batch(batch, sidecar, on_datum, reader, transform=self.instance)
 
@@ -88,7 +102,8 @@ class ClassWorker:
         if hook is None:
             return ""
         try:
-            hook(job)
+            with _environ(self.job_env):
+                hook(job)
         except Exception:
-            return redact(traceback.format_exc())
+            return redact(traceback.format_exc(), also=tuple(self.job_env.values()))
         return ""

@@ -74,7 +74,7 @@ def kuberay_like(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     try:
         host, port = gcs.rsplit(":", 1)
         start = [RAY, "start", f"--address=[::ffff:{host}]:{port}", "--block",
-                 "--node-ip-address=127.0.0.1", "--num-cpus=2", "--disable-usage-stats",
+                 "--node-ip-address=127.0.0.1", "--num-cpus=3", "--disable-usage-stats",
                  f"--dashboard-agent-listen-port={free_port()}",
                  f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={free_port()}"]  # fmt: skip
         # The worker: no token, and a home that does not exist (a worker pod mounts none).
@@ -126,6 +126,24 @@ def pyprobe(datum):
 """
 
 
+CLASS_PROBE = """
+import json
+import raypachy
+
+@raypachy.pipeline(input=raypachy.pfs("src", glob="/*"), name="clsprobe")
+class ClsProbe:
+    def setup_job(self, job):  # on a pool actor, before the job's datums
+        client = raypachy.connect()
+        self.seen = {"input": client.get_file("src@master", "/a").decode()}
+        if len(client.list_files("src@master", "/")) > 1:  # after auth was activated
+            self.seen["who"] = client.whoami()["principal"]
+
+    def __call__(self, datum):
+        for f in datum.input().rglob("*"):
+            (datum.out / f.name).write_text(json.dumps(self.seen))
+"""
+
+
 def _spout(name: str) -> dict[str, object]:
     line = (f"{RAYPACHY} auth whoami > /tmp/who$$ 2>&1; "
             f"{RAYPACHY} put file {name}@master:/who -f /tmp/who$$; sleep 600")  # fmt: skip
@@ -139,6 +157,8 @@ def test_datums_and_spouts_reach_the_api_from_a_node_without_a_token(
     c.cli("create", "repo", "src")
     (tmp_path / "probe.py").write_text(textwrap.dedent(PROBE))
     c.cli("create", "pipeline", "--python", str(tmp_path / "probe.py"))
+    (tmp_path / "clsprobe.py").write_text(textwrap.dedent(CLASS_PROBE))
+    c.cli("create", "pipeline", "--python", str(tmp_path / "clsprobe.py"))
     # The command reads its input through the API (not /pfs), and says who it is.
     line = (f"f=$(basename /pfs/src/*); {RAYPACHY} get file src@master:/$f > /pfs/out/$f && "
             f"{RAYPACHY} auth whoami > /pfs/out/who-$f 2>&1; true")  # fmt: skip
@@ -159,6 +179,7 @@ def test_datums_and_spouts_reach_the_api_from_a_node_without_a_token(
     seen = json.loads(c.cli("get", "file", "pyprobe@master:/a"))
     assert seen == {"process_env_token": False, "input": "alpha", "who": None}, seen
     assert c.cli("get", "file", "cmdprobe@master:/a") == "alpha"
+    assert json.loads(c.cli("get", "file", "clsprobe@master:/a")) == {"input": "alpha"}
     c.wait_file("feedbefore@master:/who")  # the spout wrote its output through the API
     c.cli("delete", "pipeline", "feedbefore")
 
@@ -172,6 +193,8 @@ def test_datums_and_spouts_reach_the_api_from_a_node_without_a_token(
     assert seen == {"process_env_token": False, "input": "beta", "who": "pipeline:pyprobe"}
     assert c.cli("get", "file", "cmdprobe@master:/b") == "beta"
     assert "pipeline:cmdprobe" in c.cli("get", "file", "cmdprobe@master:/who-b")
+    seen = json.loads(c.cli("get", "file", "clsprobe@master:/b"))
+    assert seen == {"input": "alpha", "who": "pipeline:clsprobe"}, seen
     assert "pipeline:feedafter" in c.wait_file("feedafter@master:/who")
     c.cli("delete", "pipeline", "feedafter")
 
