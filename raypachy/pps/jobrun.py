@@ -142,7 +142,6 @@ def run_job(
     """Run the claimed job to its end and install its results; returns what finish_job does."""
     pipeline, job_id = claim.pipeline, claim.job
     spec = parse_spec(claim.spec)
-    host.update_job(pipeline, job_id, state=JobState.RUNNING)
     commits: InputCommits = {(i.name, i.repo, i.branch): i.id for i in claim.inputs}
 
     def lister(repo: str, commit_id: str) -> Iterator[tuple[str, Any]]:
@@ -175,7 +174,8 @@ def run_job(
     done = {r.id for b in results for r in b.results}
     todo = [d for d in datums if d.id not in skipped and d.id not in done]
     counts = [len(datums) + unchanged, len(done), len(skipped) + unchanged, 0, 0]
-    host.update_job(pipeline, job_id, counts=tuple(counts))
+    # Running once planned (Pachyderm's starting covers the planning): one write, not two.
+    host.update_job(pipeline, job_id, state=JobState.RUNNING, counts=tuple(counts))
     batches = [
         BatchSpec(
             pipeline,

@@ -786,8 +786,6 @@ class PPS:
             raise JobNotFoundError(f"job {pipeline}@{job_id} not found")
         if JobState(row.state).terminal:
             return self._job_info(row)  # stopped meanwhile: its results are dropped
-        if layer is not None and layer.rows:
-            self.pfs.commits.stage(row.output_repo, jid, layer, lease_id)
 
         with self.pfs.meta.read() as tx:
             out = tx.commit(row.output_repo, jid)
@@ -809,7 +807,10 @@ class PPS:
             downstream(tx)
 
         error = None if state == JobState.SUCCESS else (reason or state)
-        self.pfs.commits.finish(row.output_repo, jid, error=error, also=record)
+        # The layer is staged in the finishing transaction: one write, not three.
+        self.pfs.commits.finish(
+            row.output_repo, jid, error=error, also=record, layer=layer, lease_id=lease_id
+        )
         return self.inspect_job(pipeline, job_id)
 
     def fail_job(self, pipeline: str, job_id: str, reason: str) -> None:

@@ -155,7 +155,9 @@ class RayExecutor:
         self.on_waiting = on_waiting
         self.waiting = ""
         self.restarts = restarts  # datums asked to restart (`raypachy restart datum`)
-        self.polled = 0.0
+        # Restarts are asked for of running datums: the first look waits a round (it would
+        # otherwise cost a metadata round trip before the first batch's result counts).
+        self.polled = time.monotonic()
         self.stopping: list[tuple[Any, float]] = []  # restarted batches' old tasks
         self.controller = controller  # running batches report ended datums to it
         self.sidecar = sidecar
