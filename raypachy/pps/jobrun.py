@@ -170,7 +170,9 @@ def run_job(
         if not every_job and d.id in previous and previous[d.id][0] == d.hash
     }  # fmt: skip
     # A resumed job: batches finished before the interruption keep their datums.
-    results = _resumed(host.checkpoints(pipeline, job_id), {d.id: d.hash for d in datums})
+    # (A job claimed for the first time has none: no round trip to ask.)
+    checkpoints = host.checkpoints(pipeline, job_id) if claim.resumed else []
+    results = _resumed(checkpoints, {d.id: d.hash for d in datums})
     done = {r.id for b in results for r in b.results}
     todo = [d for d in datums if d.id not in skipped and d.id not in done]
     counts = [len(datums) + unchanged, len(done), len(skipped) + unchanged, 0, 0]

@@ -566,7 +566,8 @@ class PPS:
                     self._save_job(tx, replace(job, state=JobState.FAILURE, reason=reason,
                                                finished=time.time()))  # fmt: skip
                     continue
-                if job.state == JobState.CREATED:
+                resumed = job.state != JobState.CREATED
+                if not resumed:
                     inputs = self._settle_inputs(tx, job, spec)
                     if inputs is None:
                         return None  # an upstream job of the same id is still running
@@ -600,7 +601,7 @@ class PPS:
                 self.fail_job(pipeline, job.id, f"job could not start: {e.message}")
                 continue
             return JobClaim(pipeline, job.id, job.version, spec, row.salt, job.inputs,
-                            job.output_repo, output, values)  # fmt: skip
+                            job.output_repo, output, values, resumed=resumed)  # fmt: skip
 
     def _settle_inputs(
         self, tx: Tx, job: JobRecord, spec: dict[str, Any]

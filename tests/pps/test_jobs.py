@@ -428,6 +428,8 @@ def test_an_interrupted_job_resumes_without_redoing_finished_batches(
     assert running.state == "running"
     local.pachd.gc()  # the finished batches survive a gc while the job waits to resume
     assert local.pachd.fsck(deep=True).ok
+    again = local.pps.claim_job("counted")
+    assert again is not None and again.job == running.id and again.resumed
     [job] = local.run()  # the restarted controller claims the same job
     assert job.id == running.id and job.state == "success"
     assert job.datums.processed == 8
@@ -502,6 +504,7 @@ class _CountingHost:
     def __init__(self, local: Local, lease: str) -> None:
         self.local, self.lease = local, lease
         self.writes: dict[str, int] = {}
+        self.calls: list[str] = []
 
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
         verb = getattr(self.local.pps, name)
@@ -510,6 +513,7 @@ class _CountingHost:
         def call(*args, **kwargs):  # type: ignore[no-untyped-def]
             if name in ("checkpoint_batch", "finish_job"):
                 kwargs["lease_id"] = self.lease
+            self.calls.append(name)
             before = meta.change_version()
             try:
                 return verb(*args, **kwargs)
@@ -529,13 +533,14 @@ def test_a_one_datum_job_writes_the_metadata_four_times(local: Local) -> None:
     local.put("nums", {"/n1": b"1"})
     local.create(double)
     claim = local.pps.claim_job("double")
-    assert claim is not None
+    assert claim is not None and not claim.resumed
     host = _CountingHost(local, local.pfs.leases.acquire())  # the controller's job lease
     job = run_job(claim, host, local.pfs.manifests, local.pfs.backend.uri, SerialExecutor(), 1)
     assert job.state == "success" and job.datums.processed == 1
     assert {k: v for k, v in host.writes.items() if v} == {
         "update_job": 2, "checkpoint_batch": 1, "finish_job": 1
     }  # fmt: skip
+    assert "checkpoints" not in host.calls  # claimed for the first time: it has none
     assert local.files("double") == {"/n1": b"2"}
     [info] = local.pps.list_jobs("double")
     assert info.state == "success" and info.datums.processed == 1
