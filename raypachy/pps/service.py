@@ -577,12 +577,17 @@ class PPS:
                     str(i.ref) for i in job.inputs
                     if (c := tx.commit(i.repo, i.id)) is not None and c.error
                 ]  # fmt: skip
-            try:
-                output = self._open_output(job, spec)
-            except (RepoNotFoundError, CommitNotFoundError) as e:
+                # In the claim's transaction: one synced write, not two. (These two errors
+                # come before the output commit is written: the claim is saved all the same.)
+                output, cannot = "", None
+                try:
+                    output = self._open_output(job, spec)
+                except (RepoNotFoundError, CommitNotFoundError) as e:
+                    cannot = e
+            if cannot is not None:
                 # A repo or commit it reads or writes was deleted (`delete repo --force`):
                 # the job ends with the reason, rather than being claimed again forever.
-                self.fail_job(pipeline, job.id, f"job could not start: {e.message}")
+                self.fail_job(pipeline, job.id, f"job could not start: {cannot.message}")
                 continue
             if failed:
                 reason = f"unrunnable: input commit {failed[0]} failed upstream"

@@ -523,17 +523,20 @@ class _CountingHost:
         return call
 
 
-def test_a_one_datum_job_writes_the_metadata_four_times(local: Local) -> None:
+def test_a_one_datum_job_writes_the_metadata_five_times(local: Local) -> None:
     """Each metadata write is a synced transaction on the path from input commit to output
-    commit: running (with its counts), the batch's checkpoint, finishing, and the output
+    commit: the claim (opening the output commit), running (with its counts), the batch's checkpoint, finishing, and the output
     layer staged in the very transaction that finishes the job and its output commit."""
     from raypachy.pps.jobrun import SerialExecutor
 
     local.pfs.create_repo("nums")
     local.put("nums", {"/n1": b"1"})
     local.create(double)
+    before = local.pfs.meta.change_version()
     claim = local.pps.claim_job("double")
     assert claim is not None and not claim.resumed
+    assert local.pfs.meta.change_version() == before + 1  # claimed and output opened at once
+    assert local.pfs.inspect_commit(f"double@{claim.output_commit}").finished is None
     host = _CountingHost(local, local.pfs.leases.acquire())  # the controller's job lease
     job = run_job(claim, host, local.pfs.manifests, local.pfs.backend.uri, SerialExecutor(), 1)
     assert job.state == "success" and job.datums.processed == 1
