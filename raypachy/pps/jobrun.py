@@ -216,7 +216,8 @@ def run_job(
     try:
         for result in executor.run(spec, batches, parallelism):
             results.append(result)
-            _checkpoint(host, pipeline, job_id, result)
+            if len(batches) > 1:  # a job's only batch goes straight into finish_job
+                _checkpoint(host, pipeline, job_id, result)
             if result.results:
                 partials.pop(result.results[0].id, None)
             for r in result.results:
