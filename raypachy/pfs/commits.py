@@ -147,25 +147,38 @@ class Commits:
         error: str | None = None,
         description: str | None = None,
         also: Callable[[Tx], None] | None = None,
+        layer: ManifestInfo | None = None,
+        lease_id: str = "",
     ) -> CommitRecord:
         """Finish an open commit: fold its staged layers into its tree; it never changes again.
 
         ``also`` runs inside the transaction that finishes the commit, for callers whose own
-        records must change together with it (a job and its output commit).
+        records must change together with it (a job and its output commit). ``layer`` is
+        staged and folded in the same transaction (checked for collisions as ``stage`` does).
+        ``lease_id``: the caller's live lease, which it keeps alive, covering ``layer`` and
+        the folding writes (else the fold takes a lease of its own); the finishing
+        transaction checks it.
         """
+        if lease_id:
+            self.leases.check(lease_id)  # else the layer's manifest may be gone: say why, first
+        extra = (layer,) if layer is not None and layer.rows else ()
+        entries = list(self.manifests.open(extra[0].id)) if extra else []
         with ExitStack() as held:
-            lease_id = ""
+            writer = lease_id
             for _ in range(MAX_ATTEMPTS):
                 with self.meta.read() as tx:
                     rec = _finished(tx, repo, commit_id)
                     if not rec.is_open:
                         raise CommitFinishedError(f"commit {repo}@{commit_id} is already finished")
                     parent = tx.commit(repo, rec.parent) if rec.parent else None
-                if not lease_id and any(m.rows for m in rec.staged):
-                    lease_id = held.enter_context(self.leases.writer())  # folding writes
+                staged = (*rec.staged, *extra)
+                if extra:
+                    check_collisions(self.tree(rec.layers + rec.staged), entries)
+                if not writer and any(m.rows for m in staged):
+                    writer = held.enter_context(self.leases.writer())  # folding writes
                 base_size = parent.size_bytes or 0 if parent else 0
                 base_count = parent.file_count or 0 if parent else 0
-                tree = finish_tree(self.manifests, rec.layers, base_size, base_count, rec.staged)
+                tree = finish_tree(self.manifests, rec.layers, base_size, base_count, staged)
                 self.manifests.sync()
                 done = replace(
                     rec,
@@ -179,8 +192,8 @@ class Commits:
                 )
                 with self.meta.write() as tx:
                     if tx.update_open_commit(rec, done):
-                        if lease_id:
-                            self.leases.require(tx, lease_id)
+                        if writer:
+                            self.leases.require(tx, writer)
                         if also is not None:
                             also(tx)
                         return done

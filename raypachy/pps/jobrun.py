@@ -142,7 +142,6 @@ def run_job(
     """Run the claimed job to its end and install its results; returns what finish_job does."""
     pipeline, job_id = claim.pipeline, claim.job
     spec = parse_spec(claim.spec)
-    host.update_job(pipeline, job_id, state=JobState.RUNNING)
     commits: InputCommits = {(i.name, i.repo, i.branch): i.id for i in claim.inputs}
 
     def lister(repo: str, commit_id: str) -> Iterator[tuple[str, Any]]:
@@ -171,11 +170,14 @@ def run_job(
         if not every_job and d.id in previous and previous[d.id][0] == d.hash
     }  # fmt: skip
     # A resumed job: batches finished before the interruption keep their datums.
-    results = _resumed(host.checkpoints(pipeline, job_id), {d.id: d.hash for d in datums})
+    # (A job claimed for the first time has none: no round trip to ask.)
+    checkpoints = host.checkpoints(pipeline, job_id) if claim.resumed else []
+    results = _resumed(checkpoints, {d.id: d.hash for d in datums})
     done = {r.id for b in results for r in b.results}
     todo = [d for d in datums if d.id not in skipped and d.id not in done]
     counts = [len(datums) + unchanged, len(done), len(skipped) + unchanged, 0, 0]
-    host.update_job(pipeline, job_id, counts=tuple(counts))
+    # Running once planned (Pachyderm's starting covers the planning): one write, not two.
+    host.update_job(pipeline, job_id, state=JobState.RUNNING, counts=tuple(counts))
     batches = [
         BatchSpec(
             pipeline,
@@ -214,7 +216,8 @@ def run_job(
     try:
         for result in executor.run(spec, batches, parallelism):
             results.append(result)
-            _checkpoint(host, pipeline, job_id, result)
+            if len(batches) > 1:  # a job's only batch goes straight into finish_job
+                _checkpoint(host, pipeline, job_id, result)
             if result.results:
                 partials.pop(result.results[0].id, None)
             for r in result.results:

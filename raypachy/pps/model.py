@@ -148,6 +148,8 @@ class JobClaim:
     secrets: SecretValues = field(default_factory=lambda: SecretValues())
     # The pipeline's own token for this job (auth active): its datums' RAYPACHY_TOKEN.
     token: JobToken = field(default_factory=lambda: JobToken())
+    # Claimed before (its controller was interrupted): only then can it have checkpoints.
+    resumed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -566,7 +566,8 @@ class PPS:
                     self._save_job(tx, replace(job, state=JobState.FAILURE, reason=reason,
                                                finished=time.time()))  # fmt: skip
                     continue
-                if job.state == JobState.CREATED:
+                resumed = job.state != JobState.CREATED
+                if not resumed:
                     inputs = self._settle_inputs(tx, job, spec)
                     if inputs is None:
                         return None  # an upstream job of the same id is still running
@@ -576,12 +577,17 @@ class PPS:
                     str(i.ref) for i in job.inputs
                     if (c := tx.commit(i.repo, i.id)) is not None and c.error
                 ]  # fmt: skip
-            try:
-                output = self._open_output(job, spec)
-            except (RepoNotFoundError, CommitNotFoundError) as e:
+                # In the claim's transaction: one synced write, not two. (These two errors
+                # come before the output commit is written: the claim is saved all the same.)
+                output, cannot = "", None
+                try:
+                    output = self._open_output(job, spec)
+                except (RepoNotFoundError, CommitNotFoundError) as e:
+                    cannot = e
+            if cannot is not None:
                 # A repo or commit it reads or writes was deleted (`delete repo --force`):
                 # the job ends with the reason, rather than being claimed again forever.
-                self.fail_job(pipeline, job.id, f"job could not start: {e.message}")
+                self.fail_job(pipeline, job.id, f"job could not start: {cannot.message}")
                 continue
             if failed:
                 reason = f"unrunnable: input commit {failed[0]} failed upstream"
@@ -600,7 +606,7 @@ class PPS:
                 self.fail_job(pipeline, job.id, f"job could not start: {e.message}")
                 continue
             return JobClaim(pipeline, job.id, job.version, spec, row.salt, job.inputs,
-                            job.output_repo, output, values)  # fmt: skip
+                            job.output_repo, output, values, resumed=resumed)  # fmt: skip
 
     def _settle_inputs(
         self, tx: Tx, job: JobRecord, spec: dict[str, Any]
@@ -786,8 +792,6 @@ class PPS:
             raise JobNotFoundError(f"job {pipeline}@{job_id} not found")
         if JobState(row.state).terminal:
             return self._job_info(row)  # stopped meanwhile: its results are dropped
-        if layer is not None and layer.rows:
-            self.pfs.commits.stage(row.output_repo, jid, layer, lease_id)
 
         with self.pfs.meta.read() as tx:
             out = tx.commit(row.output_repo, jid)
@@ -809,7 +813,10 @@ class PPS:
             downstream(tx)
 
         error = None if state == JobState.SUCCESS else (reason or state)
-        self.pfs.commits.finish(row.output_repo, jid, error=error, also=record)
+        # The layer is staged in the finishing transaction: one write, not three.
+        self.pfs.commits.finish(
+            row.output_repo, jid, error=error, also=record, layer=layer, lease_id=lease_id
+        )
         return self.inspect_job(pipeline, job_id)
 
     def fail_job(self, pipeline: str, job_id: str, reason: str) -> None:

@@ -84,6 +84,33 @@ class ActorHost:
         self.meta = meta
         self.lease_id = ""  # the write lease of the job being run: results are checked under it
         self.fenced = ""  # why this controller may no longer drive its job (lost its lease)
+        self._granting: Any = None  # the job's lease while it is being granted (a Ray ref)
+        self._grant_error: Exception | None = None
+        self._lease_lock = threading.Lock()
+
+    def grant_job_lease(self) -> None:
+        """Ask for the job's writer lease without waiting for it: the job plans meanwhile.
+        ``lease()`` waits for it, and is called before any batch writes."""
+        with self._lease_lock:
+            self.lease_id, self._grant_error = "", None
+            host = (socket.gethostname(), os.getpid())
+            self._granting = self.meta.call.remote("grant_lease", host, {})
+
+    def lease(self) -> str:
+        """The job's writer lease, once granted (raises why it could not be)."""
+        with self._lease_lock:
+            ref, self._granting = self._granting, None
+            if ref is not None:
+                try:
+                    try:
+                        self.lease_id = unwrap(ray.get(ref))
+                    except (RayActorError, ActorUnavailableError):  # restarting: ride it out
+                        self.lease_id = self.call("grant_lease", socket.gethostname(), os.getpid())
+                except Exception as e:
+                    self._grant_error = e
+            if self._grant_error is not None:
+                raise self._grant_error
+            return self.lease_id
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the metadata actor, riding out its restart. Repeating a call whose reply was
@@ -117,7 +144,7 @@ class ActorHost:
         self.call("update_job", pipeline, job_id, **fields)
 
     def checkpoint_batch(self, *args: Any) -> None:
-        self.call("checkpoint_batch", *args, lease_id=self.lease_id)
+        self.call("checkpoint_batch", *args, lease_id=self.lease())
 
     def checkpoints(self, pipeline: str, job_id: str) -> Any:
         return self.call("checkpoints", pipeline, job_id)
@@ -126,7 +153,7 @@ class ActorHost:
         return bool(self.call("job_is_live", pipeline, job_id))
 
     def finish_job(self, *args: Any) -> Any:
-        return self.call("finish_job", *args, lease_id=self.lease_id)
+        return self.call("finish_job", *args, lease_id=self.lease())
 
 
 class RayExecutor:
@@ -145,8 +172,10 @@ class RayExecutor:
         controller: Any = None,
         sidecar: Any = None,
         pool: WorkerPool | None = None,
+        before_writes: Callable[[], Any] | None = None,
     ) -> None:
         self.pipeline, self.job, self.images = pipeline, job, images
+        self.before_writes = before_writes  # called once before the first batch is submitted
         self.pending: dict[Any, tuple[int, BatchSpec]] = {}
         self.pool = pool
         self.slots: dict[Any, int] = {}  # a pool's running batches: the slot of each
@@ -155,7 +184,9 @@ class RayExecutor:
         self.on_waiting = on_waiting
         self.waiting = ""
         self.restarts = restarts  # datums asked to restart (`raypachy restart datum`)
-        self.polled = 0.0
+        # Restarts are asked for of running datums: the first look waits a round (it would
+        # otherwise cost a metadata round trip before the first batch's result counts).
+        self.polled = time.monotonic()
         self.stopping: list[tuple[Any, float]] = []  # restarted batches' old tasks
         self.controller = controller  # running batches report ended datums to it
         self.sidecar = sidecar
@@ -182,6 +213,8 @@ class RayExecutor:
     ) -> Iterator[BatchResult]:
         options = task_options(spec, self.images)
         queue = list(enumerate(batches))
+        if queue and self.before_writes is not None:
+            self.before_writes()  # the lease that covers the batches' writes is granted
         while (queue or self.pending) and not self.cancelled:
             while queue and len(self.pending) < parallelism:
                 index, batch = queue.pop(0)
@@ -454,28 +487,34 @@ class PipelineController:
             wait = CRON_IDLE_S if due is None else min(due - time.time(), CRON_IDLE_S)
             self.cron_poked.wait(max(wait, 0.05))
 
-    def _beat(self, lease: str, stop: threading.Event) -> None:
-        """Heartbeat the job's lease until stopped, retrying failures. A lapsed lease ends
-        the beats: the job's results are checked under the lease, so they are refused and
-        the job fails saying why."""
+    def _beat(self, stop: threading.Event) -> None:
+        """Heartbeat the job's lease (once granted) until stopped, retrying failures. A
+        lapsed lease ends the beats: the job's results are checked under the lease, so they
+        are refused and the job fails saying why."""
 
         def lost(why: str) -> None:
             self.last_error = f"job {self.job}: {why}"
 
+        try:
+            lease = self.host.lease()
+        except Exception as e:  # the job fails with it, before any batch runs
+            lost(f"no lease: {type(e).__name__}: {e}")
+            return
         beat_until(stop, lambda: self.host.call("heartbeat_lease", lease), lost)
 
     def _run(self, claim: JobClaim) -> None:
         job = claim.job
-        lease = self.host.call("grant_lease", socket.gethostname(), os.getpid())
-        self.host.lease_id = lease
+        # Granted while the job plans: its batches, which write under it, wait for it.
+        self.host.grant_job_lease()
         beating = threading.Event()
-        threading.Thread(target=self._beat, args=(lease, beating), daemon=True).start()
+        threading.Thread(target=self._beat, args=(beating,), daemon=True).start()
         pool: WorkerPool | None = None
         try:
             spec = PipelineSpec.model_validate(claim.spec)
             executor: RayExecutor | DatasetExecutor
             if is_dataset_pipeline(claim.spec):
                 parallelism = 1  # one task drives the dataset; Ray Data spreads the work
+                self.host.lease()  # its task writes at once
                 executor = DatasetExecutor(
                     self.pipeline, job, self.images,
                     lambda: bool(self.host.job_is_live(self.pipeline, job)),
@@ -500,6 +539,7 @@ class PipelineController:
                     self.reporter,
                     self.sidecar,
                     pool,
+                    self.host.lease,
                 )  # fmt: skip
             self.executor = executor
             started = time.monotonic()
@@ -526,5 +566,5 @@ class PipelineController:
                     self.last_error = f"job {job}: finish_job failed: {failures[0]}"
             beating.set()
             # An unreleased lease expires by itself; the job's outcome matters more.
-            with contextlib.suppress(Exception):
-                self.host.call("release_lease", lease)
+            with contextlib.suppress(Exception):  # (not granted: nothing to release)
+                self.host.call("release_lease", self.host.lease())

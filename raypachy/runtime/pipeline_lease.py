@@ -30,6 +30,7 @@ class PipelineLease:
         self.ttl_s = lease_ttl()
         self.holder: Holder | None = None
         self.lost = ""  # why the lease was lost during the job being run ("" while held)
+        self.confirmed = 0.0  # when the lease was last taken or renewed (monotonic)
 
     @property
     def retry_s(self) -> float:
@@ -37,12 +38,20 @@ class PipelineLease:
         return max(self.ttl_s / 3, 0.2)
 
     def hold(self) -> bool:
-        """Take (or keep) the lease; False while another controller holds it."""
+        """Take (or keep) the lease; False while another controller holds it.
+
+        Taken or renewed less than ``retry_s`` ago (a third of its life), it is kept without
+        asking: at least two thirds of its life are left, and a job renews it while it runs.
+        """
+        if self.holder is not None and time.monotonic() - self.confirmed < self.retry_s:
+            return True
+        asked = time.monotonic()
         holder = self.call("take_controller_lease", self.pipeline, socket.gethostname(),
                            os.getpid())  # fmt: skip
         self.holder = holder
         if holder is not None:
             self.lost = ""
+            self.confirmed = asked
         return holder is not None
 
     def release(self) -> None:
@@ -69,6 +78,7 @@ class PipelineLease:
             holder = self.holder
             if holder is None:
                 return
+            asked = time.monotonic()
             try:
                 kept = bool(self.call("renew_controller_lease", self.pipeline, holder))
             except Exception as e:  # the metadata side restarting: the lease may still hold
@@ -77,7 +87,7 @@ class PipelineLease:
                 why = f"no renewal got through for {self.ttl_s:g}s ({type(e).__name__})"
             else:
                 if kept:
-                    last_ok = time.monotonic()
+                    last_ok = self.confirmed = asked
                     continue
                 why = "its lease lapsed and another control plane took the pipeline over"
             self.lost = why

@@ -103,3 +103,34 @@ def test_the_lease_life_is_read_from_the_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("RAYPACHY_CONTROLLER_LEASE_S", "soon")
     with pytest.raises(InvalidArgumentError, match="RAYPACHY_CONTROLLER_LEASE_S='soon'"):
         lease_ttl()
+
+
+def test_a_controller_keeps_a_fresh_lease_without_asking_and_asks_once_it_ages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Back-to-back jobs cost no lease round trip each; an aged lease is asked for again,
+    and then one taken over by another control plane is seen as lost."""
+    from raypachy.runtime.pipeline_lease import PipelineLease
+
+    monkeypatch.setenv("RAYPACHY_CONTROLLER_LEASE_S", "1.5")  # asked again after 0.5 s
+    store = open_store(str(tmp_path / "metadata.db"))
+    leases = ControllerLeases(store, lease_ttl())
+    asked: list[str] = []
+
+    def call(name: str, *args: object) -> object:
+        asked.append(name)
+        if name == "take_controller_lease":
+            return leases.take(*args)  # type: ignore[arg-type]
+        return leases.renew(*args)  # type: ignore[arg-type]
+
+    lease = PipelineLease("edges", call)
+    assert lease.hold() and lease.hold() and lease.hold()
+    assert asked == ["take_controller_lease"]  # the first hold asked; the lease was fresh
+    time.sleep(0.6)
+    assert lease.hold()
+    assert asked == ["take_controller_lease"] * 2
+    time.sleep(1.6)  # it lapsed: another control plane takes the pipeline over
+    assert ControllerLeases(open_store(str(tmp_path / "metadata.db")), 1.5).take(
+        "edges", "cluster-b", 22
+    )
+    assert not lease.hold()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
-from raypachy.errors import LeaseExpiredError
+from raypachy.errors import InvalidPathError, LeaseExpiredError
 from raypachy.pfs import PFS, leases
 from raypachy.storage import FileSetWriter
 
@@ -89,3 +90,39 @@ def test_beat_until_gives_up_after_a_whole_ttl_of_failures(
 
     leases.beat_until(threading.Event(), beat, lost.append)  # returns once the TTL is spent
     assert len(lost) == 1 and "no heartbeat got through" in lost[0]
+
+
+def test_finishing_with_a_layer_stages_it_in_one_write_under_the_callers_lease(
+    pfs: PFS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pfs.create_repo("r")
+    pfs.put_file("r@master", "/dir/a", b"a")
+    lease = pfs.leases.acquire(host="laptop", pid=4242)
+
+    def layer_of(path: str, data: bytes) -> Any:
+        writer = FileSetWriter(pfs.chunks, pfs.manifests)
+        writer.put(path, data)
+        return writer.close()
+
+    clash = layer_of("/dir", b"a file where a directory is")
+    commit = pfs.start_commit("r@master")
+    with pytest.raises(InvalidPathError, match="is a directory"):  # checked as stage does
+        pfs.commits.finish("r", commit.id, layer=clash, lease_id=lease)
+    assert pfs.inspect_commit(f"r@{commit.id}").finished is None
+
+    before = pfs.meta.change_version()
+    done = pfs.commits.finish("r", commit.id, layer=layer_of("/b", b"bb"), lease_id=lease)
+    assert pfs.meta.change_version() == before + 1  # one write: no stage, no lease of its own
+    assert done.finished is not None and done.staged == ()
+    assert pfs.get_file(f"r@{commit.id}", "/b") == b"bb"
+    assert pfs.get_file(f"r@{commit.id}", "/dir/a") == b"a"
+
+    monkeypatch.setattr(leases, "LEASE_TTL_S", 0.5)
+    lapsed = pfs.leases.acquire(host="laptop", pid=4243)
+    layer = layer_of("/c", b"c")
+    time.sleep(0.8)
+    other = pfs.start_commit("r@master")
+    with pytest.raises(LeaseExpiredError):
+        pfs.commits.finish("r", other.id, layer=layer, lease_id=lapsed)
+    assert pfs.inspect_commit(f"r@{other.id}").finished is None  # nothing became visible
+    assert [f.path for f in pfs.list_files(f"r@{other.id}")] == ["/b", "/dir/"]

@@ -428,6 +428,8 @@ def test_an_interrupted_job_resumes_without_redoing_finished_batches(
     assert running.state == "running"
     local.pachd.gc()  # the finished batches survive a gc while the job waits to resume
     assert local.pachd.fsck(deep=True).ok
+    again = local.pps.claim_job("counted")
+    assert again is not None and again.job == running.id and again.resumed
     [job] = local.run()  # the restarted controller claims the same job
     assert job.id == running.id and job.state == "success"
     assert job.datums.processed == 8
@@ -493,3 +495,56 @@ def test_command_sees_secrets_as_env_and_files(local: Local, tmp_path: Path) -> 
     assert value not in log and "***" in log and "read-only" in log
     assert "-rw-------" in log  # the files are their owner's only
     assert not os.listdir(mount)  # the bind was private to the datum: nothing left on the node
+
+
+class _CountingHost:
+    """The PPS a controller talks to, counting the metadata writes of each call, and
+    passing its writer lease on as the cluster's controller does."""
+
+    def __init__(self, local: Local, lease: str) -> None:
+        self.local, self.lease = local, lease
+        self.writes: dict[str, int] = {}
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        verb = getattr(self.local.pps, name)
+        meta = self.local.pfs.meta
+
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if name in ("checkpoint_batch", "finish_job"):
+                kwargs["lease_id"] = self.lease
+            self.calls.append(name)
+            before = meta.change_version()
+            try:
+                return verb(*args, **kwargs)
+            finally:
+                self.writes[name] = self.writes.get(name, 0) + meta.change_version() - before
+
+        return call
+
+
+def test_a_one_datum_job_writes_the_metadata_four_times(local: Local) -> None:
+    """Each metadata write is a synced transaction on the path from input commit to output
+    commit: the claim (opening the output commit), running (with its counts), finishing, and
+    the output layer staged in the very transaction that finishes the job and its output
+    commit (a job's only batch needs no checkpoint: its results go straight there)."""
+    from raypachy.pps.jobrun import SerialExecutor
+
+    local.pfs.create_repo("nums")
+    local.put("nums", {"/n1": b"1"})
+    local.create(double)
+    before = local.pfs.meta.change_version()
+    claim = local.pps.claim_job("double")
+    assert claim is not None and not claim.resumed
+    assert local.pfs.meta.change_version() == before + 1  # claimed and output opened at once
+    assert local.pfs.inspect_commit(f"double@{claim.output_commit}").finished is None
+    host = _CountingHost(local, local.pfs.leases.acquire())  # the controller's job lease
+    job = run_job(claim, host, local.pfs.manifests, local.pfs.backend.uri, SerialExecutor(), 1)
+    assert job.state == "success" and job.datums.processed == 1
+    assert {k: v for k, v in host.writes.items() if v} == {
+        "update_job": 2, "finish_job": 1
+    }  # fmt: skip
+    assert "checkpoints" not in host.calls  # claimed for the first time: it has none
+    assert local.files("double") == {"/n1": b"2"}
+    [info] = local.pps.list_jobs("double")
+    assert info.state == "success" and info.datums.processed == 1
