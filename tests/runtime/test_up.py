@@ -71,6 +71,10 @@ def _in_a_terminal(
     """Run ``argv`` on a pseudo-terminal, call ``when()``, type Ctrl-C; (exit code, output)."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: the terminal's foreground process
+        # As a shell starts a foreground command: Ctrl-C delivered and default, whatever
+        # this test process inherited or left blocked (ignored and blocked signals survive exec).
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execve(argv[0], argv, env)
     output = b""
 
