@@ -33,7 +33,7 @@ from raypachy.pfs.model import CommitRef
 from raypachy.pfs.names import check_branch_name, is_commit_id
 from raypachy.pfs.refs import require_repo, resolve_commit
 from raypachy.storage.manifest import ManifestInfo, ManifestStore
-from raypachy.storage.tree import Tree
+from raypachy.storage.tree import Tree, tree_of
 
 MAX_ATTEMPTS = 100
 
@@ -69,7 +69,7 @@ class Commits:
                 yield own
 
     def tree(self, layers: tuple[ManifestInfo, ...]) -> Tree:
-        return Tree([self.manifests.open(m.id) for m in layers if m.rows > 0])
+        return tree_of(self.manifests, layers)
 
     # --- start and finish ------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from raypachy.pps.datums import (
     match_items,
 )
 from raypachy.pps.spec import Input, PfsInput
-from raypachy.storage import ManifestStore, Tree
+from raypachy.storage import ManifestStore, Tree, tree_of
 from raypachy.storage.entries import FileData
 from raypachy.storage.manifest import ManifestInfo
 
@@ -74,10 +74,6 @@ def _leaves(root: Input, pipeline: str) -> list[PfsInput] | None:
     if len({input_key(p) for p in leaves}) != len(leaves):
         return None
     return leaves
-
-
-def _tree(manifests: ManifestStore, layers: list[ManifestInfo]) -> Tree:
-    return Tree([manifests.open(m.id) for m in layers if m.rows])
 
 
 def _changed_paths(
@@ -169,7 +165,7 @@ def diff_plan(
         if changed is None:
             return None
         paths, dirs = changed
-        old_tree, new_tree = _tree(manifests, old_layers), _tree(manifests, new_layers)
+        old_tree, new_tree = tree_of(manifests, old_layers), tree_of(manifests, new_layers)
         for prefix in dirs:  # the files a directory delete hid, or that now fill it again
             paths.update(p for p, _ in old_tree.scan(prefix))
             paths.update(p for p, _ in new_tree.scan(prefix))

@@ -28,7 +28,7 @@ from raypachy.secrets import redact
 from raypachy.storage import ChunkStore, ManifestStore
 from raypachy.storage.manifest import ManifestInfo
 from raypachy.storage.reader import iter_bytes
-from raypachy.storage.tree import Tree
+from raypachy.storage.tree import Tree, tree_of
 
 _TMP_MARK = ".raypachy-egress-"
 
@@ -98,7 +98,7 @@ def run_egress(
               for v in values.get(s.name).values()]  # fmt: skip
     start = time.monotonic()
     try:
-        tree = _tree(manifests, content)
+        tree = tree_of(manifests, content)
         if sql is not None:
             from raypachy.pps.sqlegress import load_tables
 
@@ -119,10 +119,6 @@ def run_egress(
     return status
 
 
-def _tree(manifests: ManifestStore, layers: list[ManifestInfo]) -> Tree:
-    return Tree([manifests.open(m.id) for m in layers if m.rows])
-
-
 def _previous(
     backend: Any, manifests: ManifestStore, layers: Callable[[str], list[ManifestInfo]],
     pipeline: str, url: str,
@@ -132,7 +128,7 @@ def _previous(
         last = json.loads(backend.get(_last_key(pipeline)))
         if last.get("url") != url:
             return None
-        return _tree(manifests, layers(str(last["commit"])))
+        return tree_of(manifests, layers(str(last["commit"])))
     except (RaypachyError, ValueError, KeyError):
         return None  # no record, or its commit is gone: a full mirror
 

@@ -30,7 +30,7 @@ from raypachy.pps.merge import Outcome, merge
 from raypachy.pps.model import DatumState, DiffBase, JobClaim, JobState
 from raypachy.pps.spec import PipelineSpec, parse_spec
 from raypachy.pps.worker import BatchResult, BatchSpec, DatumResult, job_log_key
-from raypachy.storage import ManifestStore, Tree
+from raypachy.storage import ManifestStore, tree_of
 from raypachy.storage.manifest import ManifestInfo
 
 PROGRESS_EVERY_S = 0.5
@@ -146,7 +146,7 @@ def run_job(
 
     def lister(repo: str, commit_id: str) -> Iterator[tuple[str, Any]]:
         layers = host.commit_layers(repo, commit_id)
-        return Tree([manifests.open(m.id) for m in layers if m.rows]).scan()
+        return tree_of(manifests, layers).scan()
 
     every_job = spec.reprocess_spec == "every_job"
     changes = None if every_job else _plan_changes(claim, spec, host, manifests, commits)
@@ -165,10 +165,7 @@ def run_job(
                 pipeline, job_id, JobState.FAILURE, e.message, None, (0, 0, 0, 0, 0), [], [], {}
             )
         previous = host.datum_states(pipeline)
-    skipped = {
-        d.id for d in datums
-        if not every_job and d.id in previous and previous[d.id][0] == d.hash
-    }  # fmt: skip
+    skipped = set() if every_job else _unchanged(datums, previous)
     # A resumed job: batches finished before the interruption keep their datums.
     # (A job claimed for the first time has none: no round trip to ask.)
     checkpoints = host.checkpoints(pipeline, job_id) if claim.resumed else []
@@ -243,7 +240,7 @@ def run_job(
         # A processed datum writes a path an unchanged datum owns: the full merge names both.
         datums = list(plan(spec.input, commits, lister, claim.salt, pipeline))
         previous = host.datum_states(pipeline)
-        skipped = {d.id for d in datums if d.id in previous and previous[d.id][0] == d.hash}
+        skipped = _unchanged(datums, previous)
         outcome = merge(manifests, datums, skipped, previous, results)
     elif unchanged:
         total, processed, skips, failed, recovered = outcome.counts
@@ -270,6 +267,11 @@ def run_job(
         pipeline, job_id, state, why, outcome.layer, outcome.counts, outcome.datum_rows,
         outcome.removed, outcome.upserts,
     )  # fmt: skip
+
+
+def _unchanged(datums: list[Datum], previous: dict[str, tuple[str, list[str]]]) -> set[str]:
+    """The datums whose last state has their hash: skipped, their outputs kept."""
+    return {d.id for d in datums if d.id in previous and previous[d.id][0] == d.hash}
 
 
 def _plan_changes(
@@ -308,7 +310,7 @@ def _claims_unchanged_path(
     if not fresh:
         return False
     layers = host.commit_layers(claim.output_repo, claim.output_commit)
-    tree = Tree([manifests.open(m.id) for m in layers if m.rows])
+    tree = tree_of(manifests, layers)
     return any(tree.lookup(p) is not None for p in fresh)
 
 

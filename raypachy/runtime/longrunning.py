@@ -47,7 +47,7 @@ from raypachy.runtime.processlog import ProcessLog
 from raypachy.runtime.resources import task_options
 from raypachy.storage import ChunkStore, ManifestStore, open_backend
 from raypachy.storage.reader import iter_bytes
-from raypachy.storage.tree import Tree
+from raypachy.storage.tree import tree_of
 
 RESTART_PAUSE_S = 1.0  # a crashed process is started again after this, doubled while it
 MAX_PAUSE_S = 30.0  # keeps crashing (up to this), and back to the first once it ran
@@ -300,7 +300,7 @@ class LongRunningProcess:
                 continue
             repo, commit = heads[leaf.input_name]
             layers = self._call("commit_layers", repo, commit)
-            for path, data in Tree([manifests.open(m.id) for m in layers if m.rows]).scan():
+            for path, data in tree_of(manifests, layers).scan():
                 target = base + path
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 with open(target, "wb") as f:

@@ -9,7 +9,7 @@ from raypachy.storage.entries import ChunkRef, Entry, FileData, Op
 from raypachy.storage.ingest import FileSetWriter
 from raypachy.storage.manifest import Manifest, ManifestInfo, ManifestStore
 from raypachy.storage.reader import iter_bytes, read_bytes
-from raypachy.storage.tree import Tree, merge_layers
+from raypachy.storage.tree import Tree, merge_layers, tree_of
 
 __all__ = [
     "Backend",
@@ -27,4 +27,5 @@ __all__ = [
     "merge_layers",
     "open_backend",
     "read_bytes",
+    "tree_of",
 ]

@@ -12,7 +12,7 @@ import heapq
 from collections.abc import Iterable, Iterator, Sequence
 
 from raypachy.storage.entries import Entry, FileData, Op, concat
-from raypachy.storage.manifest import Manifest, prefix_end
+from raypachy.storage.manifest import Manifest, ManifestInfo, ManifestStore, prefix_end
 
 
 def ancestor_dirs(path: str) -> list[str]:
@@ -140,6 +140,12 @@ class Tree:
         """True when at least one file lives under directory ``path``."""
         prefix = path if path.endswith("/") else path + "/"
         return next(iter(self.scan(prefix)), None) is not None
+
+
+def tree_of(manifests: ManifestStore, layers: Iterable[ManifestInfo]) -> Tree:
+    """The tree of a commit whose layers are ``layers`` (bottom first); empty layers are
+    skipped without being opened."""
+    return Tree([manifests.open(m.id) for m in layers if m.rows])
 
 
 def _tagged(layer: Iterable[Entry], index: int) -> Iterator[tuple[str, int, Entry]]:
